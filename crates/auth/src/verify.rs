@@ -1,0 +1,334 @@
+//! Bearer-token verification. Only asymmetric algorithms are accepted; the key is chosen by
+//! the token's issuer and `kid`; `iss`, `aud`, `exp` and (when present) `nbf` are checked
+//! with a small leeway. Every refusal says why, for the 401 the caller gets.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::claims::AccessClaims;
+
+/// Allowed clock skew between us and the issuer.
+pub const LEEWAY_SECS: u64 = 30;
+/// An unknown `kid` reloads a JWKS file at most this often.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    #[error("algorithm {0} is not accepted: only RS*, PS*, ES256, ES384 and EdDSA are")]
+    Algorithm(String),
+    #[error("token header has no key id (kid)")]
+    MissingKid,
+    #[error("issuer {0:?} is not trusted")]
+    UntrustedIssuer(String),
+    #[error("unknown signing key (kid {0:?})")]
+    UnknownKey(String),
+    #[error("key {0:?} does not match algorithm {1}")]
+    KeyMismatch(String, String),
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("token audience is not {0:?}")]
+    WrongAudience(String),
+    #[error("token signature is invalid")]
+    InvalidSignature,
+    #[error("token lacks the {0} claim")]
+    MissingClaim(String),
+    #[error("token claim {0} is invalid")]
+    InvalidClaim(&'static str),
+}
+
+/// An issuer whose tokens the gateway accepts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrustedIssuer {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// `aud` the token must carry.
+    pub audience: String,
+    /// JWKS file with the issuer's public keys; re-read when an unknown `kid` shows up.
+    pub jwks_file: PathBuf,
+    /// When set, every token of this issuer acts for this tenant (a clinic's own SSO);
+    /// a token claiming another tenant is refused.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+struct Key {
+    decoding: DecodingKey,
+    /// `alg` pinned by the JWK, if any.
+    alg: Option<Algorithm>,
+    family: Family,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    Ec(&'static str),
+    Okp,
+}
+
+struct Issuer {
+    audience: String,
+    tenant: Option<String>,
+    keys: RwLock<HashMap<String, std::sync::Arc<Key>>>,
+    source: Option<PathBuf>,
+    last_reload: Mutex<Instant>,
+}
+
+/// Verifies bearer tokens against the configured issuers.
+pub struct Verifier {
+    issuers: HashMap<String, Issuer>,
+}
+
+/// A verified token: its claims and the tenant it acts for.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: AccessClaims,
+    pub tenant: String,
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self {
+            issuers: HashMap::new(),
+        }
+    }
+
+    /// Trusts `issuer` with the keys of an in-memory JWKS (the gateway's own keys).
+    pub fn trust_jwks(&mut self, issuer: &str, audience: &str, jwks: &JwkSet) {
+        self.issuers.insert(
+            issuer.to_owned(),
+            Issuer {
+                audience: audience.to_owned(),
+                tenant: None,
+                keys: RwLock::new(load_keys(jwks)),
+                source: None,
+                last_reload: Mutex::new(Instant::now()),
+            },
+        );
+    }
+
+    /// Trusts an external issuer whose keys live in a JWKS file.
+    pub fn trust_issuer(&mut self, trusted: &TrustedIssuer) -> Result<(), String> {
+        let jwks = read_jwks(&trusted.jwks_file)?;
+        self.issuers.insert(
+            trusted.issuer.clone(),
+            Issuer {
+                audience: trusted.audience.clone(),
+                tenant: trusted.tenant.clone(),
+                keys: RwLock::new(load_keys(&jwks)),
+                source: Some(trusted.jwks_file.clone()),
+                last_reload: Mutex::new(Instant::now()),
+            },
+        );
+        Ok(())
+    }
+
+    /// Verifies a compact JWS and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(_sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed(
+                "not a compact JWS (header.payload.signature)",
+            ));
+        };
+
+        // Read `alg` ourselves first so `none` and HMAC get a precise refusal.
+        let raw: RawHeader =
+            decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
+        let alg = match raw.alg.as_str() {
+            "RS256" => Algorithm::RS256,
+            "RS384" => Algorithm::RS384,
+            "RS512" => Algorithm::RS512,
+            "PS256" => Algorithm::PS256,
+            "PS384" => Algorithm::PS384,
+            "PS512" => Algorithm::PS512,
+            "ES256" => Algorithm::ES256,
+            "ES384" => Algorithm::ES384,
+            "EdDSA" => Algorithm::EdDSA,
+            other => return Err(AuthError::Algorithm(other.to_owned())),
+        };
+        let kid = raw
+            .kid
+            .filter(|k| !k.is_empty())
+            .ok_or(AuthError::MissingKid)?;
+        let peek: PeekClaims = decode_part(payload_b64)
+            .ok_or(AuthError::Malformed("payload is not base64url JSON"))?;
+        let iss = peek
+            .iss
+            .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
+        let issuer = self
+            .issuers
+            .get(&iss)
+            .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
+        let key = issuer
+            .key(&kid)
+            .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+        if key.alg.is_some_and(|a| a != alg) || key.family != family_of(alg) {
+            return Err(AuthError::KeyMismatch(kid, raw.alg));
+        }
+
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&iss]);
+        validation.set_audience(&[&issuer.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience(issuer.audience.clone()),
+                ErrorKind::InvalidIssuer => AuthError::UntrustedIssuer(iss.clone()),
+                ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
+                ErrorKind::InvalidSignature => AuthError::InvalidSignature,
+                ErrorKind::Json(_) => AuthError::Malformed("claims do not have the expected types"),
+                _ => AuthError::InvalidSignature,
+            })?;
+        let claims = data.claims;
+        let tenant = match (&issuer.tenant, &claims.tenant) {
+            (Some(fixed), Some(claimed)) if fixed != claimed => {
+                return Err(AuthError::InvalidClaim("tenant"));
+            }
+            (Some(fixed), _) => fixed.clone(),
+            (None, Some(claimed)) => claimed.clone(),
+            (None, None) => return Err(AuthError::MissingClaim("tenant".into())),
+        };
+        if claims.sub.is_empty() {
+            return Err(AuthError::InvalidClaim("sub"));
+        }
+        Ok(Verified { claims, tenant })
+    }
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Issuer {
+    fn key(&self, kid: &str) -> Option<std::sync::Arc<Key>> {
+        if let Some(k) = self.keys.read().ok()?.get(kid) {
+            return Some(k.clone());
+        }
+        // Keys rotate: an unknown kid may be a new key. Re-read the file, but not on every
+        // request a forger sends.
+        let path = self.source.as_ref()?;
+        {
+            let mut last = self.last_reload.lock().ok()?;
+            if last.elapsed() < RELOAD_INTERVAL {
+                return None;
+            }
+            *last = Instant::now();
+        }
+        match read_jwks(path) {
+            Ok(jwks) => {
+                let keys = load_keys(&jwks);
+                let found = keys.get(kid).cloned();
+                if let Ok(mut guard) = self.keys.write() {
+                    *guard = keys;
+                }
+                found
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reload jwks");
+                None
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PeekClaims {
+    #[serde(default)]
+    iss: Option<String>,
+}
+
+fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn family_of(alg: Algorithm) -> Family {
+    match alg {
+        Algorithm::ES256 => Family::Ec("P-256"),
+        Algorithm::ES384 => Family::Ec("P-384"),
+        Algorithm::EdDSA => Family::Okp,
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => Family::Rsa,
+        // Symmetric algorithms never reach this point (refused by name above); give them a
+        // family no public key has.
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Okp,
+    }
+}
+
+fn read_jwks(path: &PathBuf) -> Result<JwkSet, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))
+}
+
+/// Public keys by kid. Symmetric keys (`kty: oct`) and keys without a kid are ignored.
+fn load_keys(jwks: &JwkSet) -> HashMap<String, std::sync::Arc<Key>> {
+    jwks.keys
+        .iter()
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            let family = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Family::Rsa,
+                AlgorithmParameters::EllipticCurve(p) => Family::Ec(match p.curve {
+                    jsonwebtoken::jwk::EllipticCurve::P256 => "P-256",
+                    jsonwebtoken::jwk::EllipticCurve::P384 => "P-384",
+                    _ => return None,
+                }),
+                AlgorithmParameters::OctetKeyPair(_) => Family::Okp,
+                AlgorithmParameters::OctetKey(_) => return None,
+            };
+            let decoding = DecodingKey::from_jwk(jwk).ok()?;
+            Some((
+                kid,
+                std::sync::Arc::new(Key {
+                    decoding,
+                    alg: jwk_alg(jwk),
+                    family,
+                }),
+            ))
+        })
+        .collect()
+}
+
+fn jwk_alg(jwk: &Jwk) -> Option<Algorithm> {
+    let name = serde_json::to_value(jwk.common.key_algorithm?).ok()?;
+    name.as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

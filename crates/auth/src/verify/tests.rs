@@ -1,0 +1,228 @@
+use super::*;
+use crate::keys::{Grant, SigningKey};
+use crate::unix_now;
+use serde_json::json;
+
+const ISS: &str = "urn:iop:gateway";
+const AUD: &str = "urn:iop:api";
+
+fn setup() -> (SigningKey, Verifier) {
+    let key = SigningKey::generate().unwrap();
+    let mut v = Verifier::new();
+    let jwks: JwkSet = serde_json::from_value(key.jwks()).unwrap();
+    v.trust_jwks(ISS, AUD, &jwks);
+    (key, v)
+}
+
+fn claims(overrides: serde_json::Value) -> serde_json::Value {
+    let now = unix_now();
+    let mut c = json!({
+        "iss": ISS, "sub": "user-1", "aud": AUD, "exp": now + 300, "nbf": now, "iat": now,
+        "jti": "j1", "tenant": "clinic-a", "roles": ["clinician"], "scope": "user/Patient.rs",
+    });
+    for (k, val) in overrides.as_object().unwrap() {
+        if val.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = val.clone();
+        }
+    }
+    c
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+#[test]
+fn minted_token_verifies_with_its_claims() {
+    let (key, v) = setup();
+    let roles = vec!["front_desk".to_owned()];
+    let scopes = vec!["user/Patient.cru".to_owned()];
+    let token = key
+        .mint(&Grant {
+            issuer: ISS,
+            audience: AUD,
+            tenant: "clinic-a",
+            subject: "alice",
+            roles: &roles,
+            scopes: &scopes,
+            client_id: None,
+            ttl_secs: 60,
+        })
+        .unwrap();
+    let ok = v.verify(&token).unwrap();
+    assert_eq!(ok.tenant, "clinic-a");
+    assert_eq!(ok.claims.sub, "alice");
+    assert_eq!(ok.claims.roles, roles);
+    assert_eq!(ok.claims.scope, "user/Patient.cru");
+}
+
+#[test]
+fn audience_may_be_an_array() {
+    let (key, v) = setup();
+    let token = key.sign(&claims(json!({ "aud": ["other", AUD] }))).unwrap();
+    assert!(v.verify(&token).is_ok());
+}
+
+#[test]
+fn expired_token_is_refused_but_small_skew_is_tolerated() {
+    let (key, v) = setup();
+    let now = unix_now();
+    let expired = key.sign(&claims(json!({ "exp": now - 120 }))).unwrap();
+    assert_eq!(v.verify(&expired).unwrap_err(), AuthError::Expired);
+    let skewed = key.sign(&claims(json!({ "exp": now - 5 }))).unwrap();
+    assert!(v.verify(&skewed).is_ok());
+}
+
+#[test]
+fn token_used_before_nbf_is_refused() {
+    let (key, v) = setup();
+    let token = key
+        .sign(&claims(json!({ "nbf": unix_now() + 600 })))
+        .unwrap();
+    assert_eq!(v.verify(&token).unwrap_err(), AuthError::NotYetValid);
+}
+
+#[test]
+fn wrong_audience_is_refused() {
+    let (key, v) = setup();
+    let token = key.sign(&claims(json!({ "aud": "someone-else" }))).unwrap();
+    assert_eq!(
+        v.verify(&token).unwrap_err(),
+        AuthError::WrongAudience(AUD.into())
+    );
+}
+
+#[test]
+fn unknown_issuer_is_refused() {
+    let (key, v) = setup();
+    let token = key
+        .sign(&claims(json!({ "iss": "https://evil.example" })))
+        .unwrap();
+    assert!(matches!(
+        v.verify(&token).unwrap_err(),
+        AuthError::UntrustedIssuer(_)
+    ));
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let (_key, v) = setup();
+    let token = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims(json!({})))
+    );
+    assert_eq!(
+        v.verify(&token).unwrap_err(),
+        AuthError::Algorithm("none".into())
+    );
+}
+
+#[test]
+fn hmac_signed_with_the_public_key_is_refused() {
+    let (key, v) = setup();
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.kid = Some(key.kid().to_owned());
+    let secret = serde_json::to_vec(&key.public_jwk()).unwrap();
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims(json!({})),
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
+    )
+    .unwrap();
+    assert_eq!(
+        v.verify(&token).unwrap_err(),
+        AuthError::Algorithm("HS256".into())
+    );
+}
+
+#[test]
+fn unknown_kid_is_refused() {
+    let (_key, v) = setup();
+    let stranger = SigningKey::generate().unwrap();
+    let token = stranger.sign(&claims(json!({}))).unwrap();
+    assert!(matches!(
+        v.verify(&token).unwrap_err(),
+        AuthError::UnknownKey(_)
+    ));
+}
+
+#[test]
+fn forged_signature_under_a_known_kid_is_refused() {
+    let (key, v) = setup();
+    let stranger = SigningKey::generate().unwrap();
+    let forged = stranger.sign(&claims(json!({}))).unwrap();
+    let genuine = key.sign(&claims(json!({}))).unwrap();
+    // Our header (our kid), the stranger's payload and signature.
+    let parts: Vec<&str> = forged.split('.').collect();
+    let ours: Vec<&str> = genuine.split('.').collect();
+    let token = format!("{}.{}.{}", ours[0], parts[1], parts[2]);
+    assert_eq!(v.verify(&token).unwrap_err(), AuthError::InvalidSignature);
+}
+
+#[test]
+fn tampered_payload_is_refused() {
+    let (key, v) = setup();
+    let genuine = key.sign(&claims(json!({}))).unwrap();
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let token = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&claims(json!({"tenant": "clinic-b"}))),
+        parts[2]
+    );
+    assert_eq!(v.verify(&token).unwrap_err(), AuthError::InvalidSignature);
+}
+
+#[test]
+fn missing_tenant_or_exp_is_refused() {
+    let (key, v) = setup();
+    let token = key.sign(&claims(json!({ "tenant": null }))).unwrap();
+    assert_eq!(
+        v.verify(&token).unwrap_err(),
+        AuthError::MissingClaim("tenant".into())
+    );
+    let token = key.sign(&claims(json!({ "exp": null }))).unwrap();
+    assert_eq!(
+        v.verify(&token).unwrap_err(),
+        AuthError::MissingClaim("exp".into())
+    );
+}
+
+#[test]
+fn garbage_is_malformed() {
+    let (_key, v) = setup();
+    for t in ["", "abc", "a.b", "a.b.c.d", "!!.??.##"] {
+        assert!(
+            matches!(v.verify(t).unwrap_err(), AuthError::Malformed(_)),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn external_issuer_from_jwks_file_with_fixed_tenant() {
+    let idp = SigningKey::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idp.json");
+    std::fs::write(&path, serde_json::to_vec(&idp.jwks()).unwrap()).unwrap();
+    let mut v = Verifier::new();
+    v.trust_issuer(&TrustedIssuer {
+        issuer: "https://sso.clinic.example".into(),
+        audience: "iop".into(),
+        jwks_file: path,
+        tenant: Some("clinic-a".into()),
+    })
+    .unwrap();
+    let base = json!({ "iss": "https://sso.clinic.example", "aud": "iop", "tenant": null });
+    let ok = v.verify(&idp.sign(&claims(base.clone())).unwrap()).unwrap();
+    assert_eq!(ok.tenant, "clinic-a");
+    let mut other = base;
+    other["tenant"] = json!("clinic-b");
+    assert_eq!(
+        v.verify(&idp.sign(&claims(other)).unwrap()).unwrap_err(),
+        AuthError::InvalidClaim("tenant")
+    );
+}

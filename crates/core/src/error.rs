@@ -1,0 +1,288 @@
+//! One error type for the services and one code enum that knows both its gRPC code and its
+//! HTTP status, so the gateway never has to guess how to present a failure.
+
+use http::StatusCode;
+use serde::Serialize;
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// What went wrong, independent of the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    /// A write lost a race: a stale etag or version.
+    Conflict,
+    FailedPrecondition,
+    PayloadTooLarge,
+    ResourceExhausted,
+    Cancelled,
+    DeadlineExceeded,
+    Unavailable,
+    Unimplemented,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn grpc_code(self) -> Code {
+        match self {
+            Self::InvalidArgument => Code::InvalidArgument,
+            Self::Unauthenticated => Code::Unauthenticated,
+            Self::PermissionDenied => Code::PermissionDenied,
+            Self::NotFound => Code::NotFound,
+            Self::AlreadyExists => Code::AlreadyExists,
+            Self::Conflict => Code::Aborted,
+            Self::FailedPrecondition => Code::FailedPrecondition,
+            Self::PayloadTooLarge => Code::OutOfRange,
+            Self::ResourceExhausted => Code::ResourceExhausted,
+            Self::Cancelled => Code::Cancelled,
+            Self::DeadlineExceeded => Code::DeadlineExceeded,
+            Self::Unavailable => Code::Unavailable,
+            Self::Unimplemented => Code::Unimplemented,
+            Self::Internal => Code::Internal,
+        }
+    }
+
+    pub fn http_status(self) -> StatusCode {
+        match self {
+            Self::InvalidArgument => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::AlreadyExists | Self::Conflict | Self::FailedPrecondition => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            // 499 is nginx's "client closed request"; nobody reads it but the logs.
+            Self::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// How a downstream gRPC failure is presented. Codes a service never sends on purpose
+    /// (Unknown, DataLoss) are internal errors.
+    pub fn from_grpc(code: Code) -> Self {
+        match code {
+            Code::InvalidArgument => Self::InvalidArgument,
+            Code::Unauthenticated => Self::Unauthenticated,
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::NotFound => Self::NotFound,
+            Code::AlreadyExists => Self::AlreadyExists,
+            Code::Aborted => Self::Conflict,
+            Code::FailedPrecondition => Self::FailedPrecondition,
+            Code::OutOfRange => Self::PayloadTooLarge,
+            Code::ResourceExhausted => Self::ResourceExhausted,
+            Code::Cancelled => Self::Cancelled,
+            Code::DeadlineExceeded => Self::DeadlineExceeded,
+            Code::Unavailable => Self::Unavailable,
+            Code::Unimplemented => Self::Unimplemented,
+            Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => Self::Internal,
+        }
+    }
+
+    /// Short slug used in problem+json `type` URIs.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "invalid-argument",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission-denied",
+            Self::NotFound => "not-found",
+            Self::AlreadyExists => "already-exists",
+            Self::Conflict => "conflict",
+            Self::FailedPrecondition => "failed-precondition",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::ResourceExhausted => "resource-exhausted",
+            Self::Cancelled => "cancelled",
+            Self::DeadlineExceeded => "deadline-exceeded",
+            Self::Unavailable => "unavailable",
+            Self::Unimplemented => "unimplemented",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Human title for problem+json.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "Invalid request",
+            Self::Unauthenticated => "Authentication required",
+            Self::PermissionDenied => "Permission denied",
+            Self::NotFound => "Not found",
+            Self::AlreadyExists => "Already exists",
+            Self::Conflict => "Conflict",
+            Self::FailedPrecondition => "Failed precondition",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::ResourceExhausted => "Too many requests",
+            Self::Cancelled => "Request cancelled",
+            Self::DeadlineExceeded => "Upstream timeout",
+            Self::Unavailable => "Service unavailable",
+            Self::Unimplemented => "Not implemented",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+/// One invalid field of a request, named by its path (`patient.birth_date`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<FieldViolation>),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// A single invalid field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidFields(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidFields(_) | Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        let code = err.code().grpc_code();
+        match err {
+            Error::InvalidFields(violations) => {
+                let message = Error::InvalidFields(violations.clone()).to_string();
+                let mut details = ErrorDetails::new();
+                for v in violations {
+                    details.add_bad_request_violation(v.field, v.description);
+                }
+                tonic::Status::with_error_details(code, message, details)
+            }
+            Error::Internal(source) => {
+                // The one place an internal failure is finally handled: log the chain, keep
+                // it (and any PHI it might carry) out of the response.
+                tracing_chain(&*source);
+                tonic::Status::internal("internal error")
+            }
+            other => tonic::Status::new(code, other.to_string()),
+        }
+    }
+}
+
+fn tracing_chain(err: &(dyn std::error::Error + 'static)) {
+    let mut chain = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        chain.push_str(": ");
+        chain.push_str(&e.to_string());
+        cur = e.source();
+    }
+    tracing::error!(error = %chain, "internal error");
+}
+
+/// Field violations carried by a gRPC status (google.rpc.BadRequest), for the gateway.
+pub fn field_violations(status: &tonic::Status) -> Vec<FieldViolation> {
+    status
+        .get_details_bad_request()
+        .map(|br| {
+            br.field_violations
+                .into_iter()
+                .map(|v| FieldViolation {
+                    field: v.field,
+                    description: v.description,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grpc_code_round_trips_through_error_code() {
+        for code in [
+            ErrorCode::InvalidArgument,
+            ErrorCode::Unauthenticated,
+            ErrorCode::PermissionDenied,
+            ErrorCode::NotFound,
+            ErrorCode::AlreadyExists,
+            ErrorCode::Conflict,
+            ErrorCode::FailedPrecondition,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::ResourceExhausted,
+            ErrorCode::Cancelled,
+            ErrorCode::DeadlineExceeded,
+            ErrorCode::Unavailable,
+            ErrorCode::Unimplemented,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(ErrorCode::from_grpc(code.grpc_code()), code);
+        }
+    }
+
+    #[test]
+    fn stale_write_is_aborted_and_409() {
+        let err = Error::Conflict("stale".into());
+        assert_eq!(err.code().grpc_code(), Code::Aborted);
+        assert_eq!(err.code().http_status(), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn field_violations_survive_the_grpc_status() {
+        let status: tonic::Status =
+            Error::field("patient.birth_date", "must not be in the future").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("patient.birth_date"));
+        let v = field_violations(&status);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].field, "patient.birth_date");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let status: tonic::Status = Error::internal("db password is hunter2").into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+}

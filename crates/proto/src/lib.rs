@@ -1,0 +1,22 @@
+//! Generated protobuf and gRPC code for the IOP services.
+#![allow(clippy::all, clippy::pedantic)]
+
+pub mod iop {
+    pub mod common {
+        pub mod v1 {
+            tonic::include_proto!("iop.common.v1");
+        }
+    }
+    pub mod records {
+        pub mod v1 {
+            tonic::include_proto!("iop.records.v1");
+        }
+    }
+}
+
+pub use iop::common::v1 as common;
+pub use iop::records::v1 as records;
+
+/// Encoded `FileDescriptorSet` of every IOP proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/iop_descriptor.bin"));

@@ -1,0 +1,444 @@
+//! Patient rules, free of I/O: what a valid patient is and how a search term is normalised.
+
+use chrono::NaiveDate;
+use iop_core::{Error, FieldViolation, PatientId};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_TEXT_LEN: usize = 500;
+pub const MAX_IDENTIFIERS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sex {
+    #[default]
+    Unspecified,
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Female => "female",
+            Self::Male => "male",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unspecified" => Self::Unspecified,
+            "female" => Self::Female,
+            "male" => Self::Male,
+            "other" => Self::Other,
+            "unknown" => Self::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(default)]
+    pub lines: Vec<String>,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    pub system: String,
+    pub value: String,
+}
+
+/// The writable part of a patient.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PatientFields {
+    pub given_name: String,
+    pub middle_name: String,
+    pub family_name: String,
+    pub preferred_name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub sex_at_birth: Sex,
+    pub gender_identity: String,
+    pub pronouns: String,
+    pub contact: Contact,
+    pub mrn: Option<String>,
+    pub identifiers: Vec<Identifier>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub id: PatientId,
+    pub fields: PatientFields,
+    pub version: i64,
+    pub create_time_us: i64,
+    pub update_time_us: i64,
+}
+
+impl Patient {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+}
+
+/// A writable field of a patient, as named in update masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientPath {
+    GivenName,
+    MiddleName,
+    FamilyName,
+    PreferredName,
+    BirthDate,
+    SexAtBirth,
+    GenderIdentity,
+    Pronouns,
+    Contact,
+    Mrn,
+    Identifiers,
+}
+
+impl PatientPath {
+    pub const ALL: [Self; 11] = [
+        Self::GivenName,
+        Self::MiddleName,
+        Self::FamilyName,
+        Self::PreferredName,
+        Self::BirthDate,
+        Self::SexAtBirth,
+        Self::GenderIdentity,
+        Self::Pronouns,
+        Self::Contact,
+        Self::Mrn,
+        Self::Identifiers,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GivenName => "given_name",
+            Self::MiddleName => "middle_name",
+            Self::FamilyName => "family_name",
+            Self::PreferredName => "preferred_name",
+            Self::BirthDate => "birth_date",
+            Self::SexAtBirth => "sex_at_birth",
+            Self::GenderIdentity => "gender_identity",
+            Self::Pronouns => "pronouns",
+            Self::Contact => "contact",
+            Self::Mrn => "mrn",
+            Self::Identifiers => "identifiers",
+        }
+    }
+
+    /// Parses a mask path; output-only and unknown paths are refused with a reason.
+    pub fn parse(path: &str) -> Result<Self, String> {
+        if let Some(p) = Self::ALL.into_iter().find(|p| p.name() == path) {
+            return Ok(p);
+        }
+        if OUTPUT_ONLY_PATHS.contains(&path) {
+            Err(format!("{path} is output only"))
+        } else {
+            Err(format!("{path} is not a patient field"))
+        }
+    }
+
+    /// Copies this field from `patch` into `target`.
+    pub fn apply(self, target: &mut PatientFields, patch: &PatientFields) {
+        match self {
+            Self::GivenName => target.given_name.clone_from(&patch.given_name),
+            Self::MiddleName => target.middle_name.clone_from(&patch.middle_name),
+            Self::FamilyName => target.family_name.clone_from(&patch.family_name),
+            Self::PreferredName => target.preferred_name.clone_from(&patch.preferred_name),
+            Self::BirthDate => target.birth_date = patch.birth_date,
+            Self::SexAtBirth => target.sex_at_birth = patch.sex_at_birth,
+            Self::GenderIdentity => target.gender_identity.clone_from(&patch.gender_identity),
+            Self::Pronouns => target.pronouns.clone_from(&patch.pronouns),
+            Self::Contact => target.contact.clone_from(&patch.contact),
+            Self::Mrn => target.mrn.clone_from(&patch.mrn),
+            Self::Identifiers => target.identifiers.clone_from(&patch.identifiers),
+        }
+    }
+}
+
+/// Paths the server owns; naming one in an update mask is an error, not a silent no-op.
+pub const OUTPUT_ONLY_PATHS: &[&str] = &["id", "create_time", "update_time", "version", "etag"];
+
+impl PatientFields {
+    /// Checks every rule and reports every broken one, each with its field path under
+    /// `prefix` (e.g. `patient.`).
+    pub fn validate(&self, prefix: &str, today: NaiveDate) -> Result<(), Error> {
+        let mut v = Violations {
+            prefix,
+            list: Vec::new(),
+        };
+        v.required_name("given_name", &self.given_name);
+        v.required_name("family_name", &self.family_name);
+        v.optional_text("middle_name", &self.middle_name, MAX_NAME_LEN);
+        v.optional_text("preferred_name", &self.preferred_name, MAX_NAME_LEN);
+        v.optional_text("gender_identity", &self.gender_identity, MAX_NAME_LEN);
+        v.optional_text("pronouns", &self.pronouns, 50);
+        match self.birth_date {
+            None => v.push("birth_date", "is required"),
+            Some(d) if d > today => v.push("birth_date", "must not be in the future"),
+            Some(d) if d < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) => {
+                v.push("birth_date", "must not be before 1900-01-01")
+            }
+            Some(_) => {}
+        }
+        if self.sex_at_birth == Sex::Unspecified {
+            v.push(
+                "sex_at_birth",
+                "is required (female, male, other or unknown)",
+            );
+        }
+        let c = &self.contact;
+        if !c.phone.is_empty() && !valid_phone(&c.phone) {
+            v.push(
+                "contact.phone",
+                "must be a phone number of 7-15 digits, optionally starting with +",
+            );
+        }
+        if !c.email.is_empty() && !valid_email(&c.email) {
+            v.push("contact.email", "must be an email address");
+        }
+        if let Some(a) = &c.address {
+            if a.lines.len() > 4 {
+                v.push("contact.address.lines", "must have at most 4 lines");
+            }
+            for (i, line) in a.lines.iter().enumerate() {
+                v.optional_text(&format!("contact.address.lines[{i}]"), line, MAX_TEXT_LEN);
+            }
+            v.optional_text("contact.address.city", &a.city, MAX_NAME_LEN);
+            v.optional_text("contact.address.region", &a.region, MAX_NAME_LEN);
+            v.optional_text("contact.address.postal_code", &a.postal_code, 20);
+            if !a.country.is_empty()
+                && !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                v.push(
+                    "contact.address.country",
+                    "must be an ISO 3166-1 alpha-2 code such as US",
+                );
+            }
+        }
+        if let Some(mrn) = &self.mrn {
+            if mrn.trim().is_empty() || mrn.len() > 64 || mrn.trim() != mrn {
+                v.push("mrn", "must be 1-64 characters without surrounding spaces");
+            }
+        }
+        if self.identifiers.len() > MAX_IDENTIFIERS {
+            v.push("identifiers", "must have at most 20 entries");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, id) in self.identifiers.iter().enumerate() {
+            if id.system.trim().is_empty() || id.system.len() > 255 || id.system.contains('|') {
+                v.push(
+                    &format!("identifiers[{i}].system"),
+                    "must be 1-255 characters without '|'",
+                );
+            }
+            if id.value.trim().is_empty() || id.value.len() > 255 {
+                v.push(
+                    &format!("identifiers[{i}].value"),
+                    "must be 1-255 characters",
+                );
+            }
+            if !seen.insert(id) {
+                v.push(&format!("identifiers[{i}]"), "is listed twice");
+            }
+        }
+        v.finish()
+    }
+
+    /// Lower-cased names, the haystack of a name search.
+    pub fn search_name(&self) -> String {
+        [
+            &self.given_name,
+            &self.middle_name,
+            &self.family_name,
+            &self.preferred_name,
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+struct Violations<'a> {
+    prefix: &'a str,
+    list: Vec<FieldViolation>,
+}
+
+impl Violations<'_> {
+    fn push(&mut self, field: &str, description: &str) {
+        self.list.push(FieldViolation {
+            field: format!("{}{field}", self.prefix),
+            description: description.to_owned(),
+        });
+    }
+
+    fn required_name(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.push(field, "is required");
+        } else {
+            self.optional_text(field, value, MAX_NAME_LEN);
+        }
+    }
+
+    fn optional_text(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.push(field, &format!("must be at most {max} characters"));
+        } else if value.chars().any(|c| c.is_control()) {
+            self.push(field, "must not contain control characters");
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if self.list.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidFields(self.list))
+        }
+    }
+}
+
+fn valid_phone(s: &str) -> bool {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    let count = digits.bytes().filter(u8::is_ascii_digit).count();
+    (7..=15).contains(&count)
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" -().".contains(&b))
+}
+
+fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && s.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(char::is_whitespace)
+        && !domain.contains('@')
+}
+
+/// A name search term as a LIKE pattern: lower-cased, wildcards escaped with `\`.
+pub fn name_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
+    }
+
+    fn valid() -> PatientFields {
+        PatientFields {
+            given_name: "Ana".into(),
+            family_name: "García".into(),
+            birth_date: NaiveDate::from_ymd_opt(1990, 2, 28),
+            sex_at_birth: Sex::Female,
+            ..Default::default()
+        }
+    }
+
+    fn fields_of(err: Error) -> Vec<String> {
+        match err {
+            Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_patient_is_valid() {
+        valid().validate("patient.", today()).unwrap();
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_with_its_path() {
+        let f = PatientFields {
+            given_name: " ".into(),
+            birth_date: NaiveDate::from_ymd_opt(2030, 1, 1),
+            contact: Contact {
+                email: "nope".into(),
+                phone: "12".into(),
+                address: None,
+            },
+            identifiers: vec![
+                Identifier {
+                    system: "ehr".into(),
+                    value: "1".into(),
+                },
+                Identifier {
+                    system: "ehr".into(),
+                    value: "1".into(),
+                },
+            ],
+            ..Default::default()
+        };
+        let fields = fields_of(f.validate("patient.", today()).unwrap_err());
+        for expected in [
+            "patient.given_name",
+            "patient.family_name",
+            "patient.birth_date",
+            "patient.sex_at_birth",
+            "patient.contact.phone",
+            "patient.contact.email",
+            "patient.identifiers[1]",
+        ] {
+            assert!(
+                fields.iter().any(|f| f == expected),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_terms_cannot_inject_wildcards() {
+        assert_eq!(name_pattern(" Mc_Do%n "), "%mc\\_do\\%n%");
+        assert_eq!(valid().search_name(), "ana garcía");
+    }
+
+    #[test]
+    fn phone_and_email_shapes() {
+        assert!(valid_phone("+1 (503) 555-0100"));
+        assert!(!valid_phone("call me"));
+        assert!(valid_email("a.b@clinic.example"));
+        assert!(!valid_email("a@b"));
+        assert!(!valid_email("a b@c.d"));
+    }
+}

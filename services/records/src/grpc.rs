@@ -1,0 +1,235 @@
+//! gRPC transport: maps `iop.records.v1` messages onto the domain and back. Nothing below
+//! this module sees tonic or prost types.
+
+use chrono::{Datelike, NaiveDate};
+use iop_core::{Error, PatientId, Principal};
+use iop_proto::common as pbc;
+use iop_proto::records::{self as pb, patient_service_server::PatientService};
+use tonic::{Request, Response, Status};
+
+use crate::domain::{Address, Contact, Identifier, Patient, PatientFields, PatientPath, Sex};
+use crate::patients::{ListRequest, Patients};
+
+pub struct PatientApi {
+    patients: Patients,
+}
+
+impl PatientApi {
+    pub fn new(patients: Patients) -> Self {
+        Self { patients }
+    }
+}
+
+fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
+    // The principal layer rejects calls without one; this is defence in depth.
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("missing internal principal"))
+}
+
+#[tonic::async_trait]
+impl PatientService for PatientApi {
+    async fn create_patient(
+        &self,
+        req: Request<pb::CreatePatientRequest>,
+    ) -> Result<Response<pb::Patient>, Status> {
+        let who = principal(&req)?;
+        let patient = req
+            .into_inner()
+            .patient
+            .ok_or_else(|| Error::field("patient", "is required"))?;
+        let fields = fields_from_proto(&patient, &PatientPath::ALL)?;
+        let created = self.patients.create(&who, fields).await?;
+        Ok(Response::new(to_proto(&created)))
+    }
+
+    async fn get_patient(
+        &self,
+        req: Request<pb::GetPatientRequest>,
+    ) -> Result<Response<pb::Patient>, Status> {
+        let who = principal(&req)?;
+        let id = PatientId::parse("id", &req.get_ref().id)?;
+        let patient = self.patients.get(&who, id).await?;
+        Ok(Response::new(to_proto(&patient)))
+    }
+
+    async fn list_patients(
+        &self,
+        req: Request<pb::ListPatientsRequest>,
+    ) -> Result<Response<pb::ListPatientsResponse>, Status> {
+        let who = principal(&req)?;
+        let r = req.get_ref();
+        let (patients, next) = self
+            .patients
+            .list(
+                &who,
+                ListRequest {
+                    page_size: r.page_size,
+                    page_token: &r.page_token,
+                    name: &r.name,
+                    identifier: &r.identifier,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::ListPatientsResponse {
+            patients: patients.iter().map(to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn update_patient(
+        &self,
+        req: Request<pb::UpdatePatientRequest>,
+    ) -> Result<Response<pb::Patient>, Status> {
+        let who = principal(&req)?;
+        let r = req.into_inner();
+        let patient = r
+            .patient
+            .ok_or_else(|| Error::field("patient", "is required"))?;
+        let id = PatientId::parse("patient.id", &patient.id)?;
+        let paths = match r.update_mask {
+            Some(mask) if !mask.paths.is_empty() => mask
+                .paths
+                .iter()
+                .map(|p| {
+                    PatientPath::parse(p).map_err(|reason| Error::field("update_mask", reason))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => PatientPath::ALL.to_vec(),
+        };
+        let patch = fields_from_proto(&patient, &paths)?;
+        let etag = (!patient.etag.is_empty()).then_some(patient.etag.as_str());
+        let updated = self.patients.update(&who, id, patch, &paths, etag).await?;
+        Ok(Response::new(to_proto(&updated)))
+    }
+}
+
+/// Converts the fields named by `paths`; the rest stay at their defaults.
+fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFields, Error> {
+    let mut f = PatientFields::default();
+    for path in paths {
+        match path {
+            PatientPath::GivenName => f.given_name.clone_from(&p.given_name),
+            PatientPath::MiddleName => f.middle_name.clone_from(&p.middle_name),
+            PatientPath::FamilyName => f.family_name.clone_from(&p.family_name),
+            PatientPath::PreferredName => f.preferred_name.clone_from(&p.preferred_name),
+            PatientPath::BirthDate => {
+                f.birth_date = match &p.birth_date {
+                    None => None,
+                    Some(d) => Some(date_from_proto(d).ok_or_else(|| {
+                        Error::field("patient.birth_date", "is not a calendar date")
+                    })?),
+                }
+            }
+            PatientPath::SexAtBirth => {
+                f.sex_at_birth = match pb::Sex::try_from(p.sex_at_birth) {
+                    Ok(pb::Sex::Unspecified) => Sex::Unspecified,
+                    Ok(pb::Sex::Female) => Sex::Female,
+                    Ok(pb::Sex::Male) => Sex::Male,
+                    Ok(pb::Sex::Other) => Sex::Other,
+                    Ok(pb::Sex::Unknown) => Sex::Unknown,
+                    Err(_) => {
+                        return Err(Error::field("patient.sex_at_birth", "is not a known value"));
+                    }
+                }
+            }
+            PatientPath::GenderIdentity => f.gender_identity.clone_from(&p.gender_identity),
+            PatientPath::Pronouns => f.pronouns.clone_from(&p.pronouns),
+            PatientPath::Contact => f.contact = contact_from_proto(p.contact.as_ref()),
+            PatientPath::Mrn => f.mrn = (!p.mrn.is_empty()).then(|| p.mrn.clone()),
+            PatientPath::Identifiers => {
+                f.identifiers = p
+                    .identifiers
+                    .iter()
+                    .map(|i| Identifier {
+                        system: i.system.clone(),
+                        value: i.value.clone(),
+                    })
+                    .collect()
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(
+        d.year,
+        u32::try_from(d.month).ok()?,
+        u32::try_from(d.day).ok()?,
+    )
+}
+
+fn contact_from_proto(c: Option<&pbc::ContactInfo>) -> Contact {
+    let Some(c) = c else {
+        return Contact::default();
+    };
+    Contact {
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        address: c.address.as_ref().map(|a| Address {
+            lines: a.lines.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+        }),
+    }
+}
+
+fn to_proto(p: &Patient) -> pb::Patient {
+    let f = &p.fields;
+    pb::Patient {
+        id: p.id.to_string(),
+        given_name: f.given_name.clone(),
+        middle_name: f.middle_name.clone(),
+        family_name: f.family_name.clone(),
+        preferred_name: f.preferred_name.clone(),
+        birth_date: f.birth_date.map(|d| pbc::Date {
+            year: d.year(),
+            month: d.month() as i32,
+            day: d.day() as i32,
+        }),
+        sex_at_birth: match f.sex_at_birth {
+            Sex::Unspecified => pb::Sex::Unspecified,
+            Sex::Female => pb::Sex::Female,
+            Sex::Male => pb::Sex::Male,
+            Sex::Other => pb::Sex::Other,
+            Sex::Unknown => pb::Sex::Unknown,
+        } as i32,
+        gender_identity: f.gender_identity.clone(),
+        pronouns: f.pronouns.clone(),
+        contact: Some(pbc::ContactInfo {
+            phone: f.contact.phone.clone(),
+            email: f.contact.email.clone(),
+            address: f.contact.address.as_ref().map(|a| pbc::PostalAddress {
+                lines: a.lines.clone(),
+                city: a.city.clone(),
+                region: a.region.clone(),
+                postal_code: a.postal_code.clone(),
+                country: a.country.clone(),
+            }),
+        }),
+        mrn: f.mrn.clone().unwrap_or_default(),
+        identifiers: f
+            .identifiers
+            .iter()
+            .map(|i| pbc::Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+        create_time: Some(timestamp(p.create_time_us)),
+        update_time: Some(timestamp(p.update_time_us)),
+        version: p.version,
+        etag: p.etag(),
+    }
+}
+
+fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}

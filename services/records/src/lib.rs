@@ -1,0 +1,82 @@
+//! The patient-record service: owns patients (and, later, episodes, plans, notes,
+//! assessments, consents and referrals) in its own database, and serves them over gRPC
+//! (`iop.records.v1`) to the gateway.
+
+mod domain;
+mod grpc;
+mod patients;
+mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use iop_auth::{InternalKey, PrincipalLayer};
+use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_proto::records::patient_service_server::PatientServiceServer;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// This service's schema, for both backends.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
+
+pub struct Config {
+    /// `sqlite://path?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    pub pool: PoolConfig,
+    /// Opens the principal the gateway seals onto every call.
+    pub internal_key: Arc<InternalKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("grpc server failed")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Runs the service on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
+    let patients = patients::Patients::new(store::Store::new(db.clone()));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<PatientServiceServer<grpc::PatientApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    tracing::info!(addr = ?listener.local_addr().ok(), "records service listening");
+    // Shutdown order: the signal stops accepting, in-flight calls drain inside
+    // serve_with_incoming_shutdown, then the pool closes.
+    let result = tonic::transport::Server::builder()
+        .layer(
+            tower_http::trace::TraceLayer::new_for_grpc()
+                .make_span_with(iop_telemetry::server_span),
+        )
+        .layer(PrincipalLayer::new(config.internal_key))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(PatientServiceServer::new(grpc::PatientApi::new(patients)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    db.close().await;
+    tracing::info!("records service stopped");
+    result.map_err(ServeError::from)
+}
