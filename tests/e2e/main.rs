@@ -1,1 +1,59 @@
+//! End-to-end tests: the whole system on port 0, called over REST and gRPC through the
+//! gateway as a client would. Run against SQLite by default and against PostgreSQL when
+//! `IOP_TEST_DATABASE_URL` is set.
 
+mod auth;
+mod grpc_patients;
+mod operations;
+mod rest_patients;
+
+use iop_testing::TestSystem;
+use serde_json::{Value, json};
+
+/// A minimal valid patient body.
+pub fn ana() -> Value {
+    json!({
+        "given_name": "Ana",
+        "family_name": "Lopez",
+        "birth_date": "1990-02-28",
+        "sex_at_birth": "female",
+    })
+}
+
+/// POSTs a patient as `token` and returns (status, body).
+pub async fn create(sys: &TestSystem, token: &str, body: &Value) -> (u16, Value) {
+    let res = sys
+        .http
+        .post(sys.url("/v1/patients"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get(sys: &TestSystem, token: &str, path: &str) -> (u16, Value) {
+    let res = sys
+        .http
+        .get(sys.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts an RFC 9457 problem with `status` whose `errors` name `field`.
+pub fn assert_problem_names(body: &Value, status: u16, field: &str) {
+    assert_eq!(body["status"], status, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&field), "{field} not in {fields:?}: {body}");
+}

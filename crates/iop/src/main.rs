@@ -1,1 +1,287 @@
-fn main() {}
+//! `iop`: run the IOP platform.
+//!
+//! - `iop` / `iop up`: every service in one process on SQLite under `./data`.
+//! - `iop token`: print an access token the gateway accepts.
+//! - `iop serve <service>`: one service per process, for a real deployment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use iop_auth::keys::Grant;
+use iop_auth::{InternalKey, SigningKey};
+
+#[derive(Parser)]
+#[command(
+    name = "iop",
+    version,
+    about = "Backend for Intensive Outpatient Program clinics"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    up: UpArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start every service in this process (the default).
+    Up(UpArgs),
+    /// Print a signed access token (and nothing else) to stdout.
+    Token(TokenArgs),
+    /// Run a single service, for deployments with one service per process.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Directory for databases and keys.
+    #[arg(long, env = "IOP_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// `iss` of the tokens the gateway signs.
+    #[arg(long, env = "IOP_ISSUER", default_value = iop::DEFAULT_ISSUER)]
+    issuer: String,
+    /// `aud` every access token must carry.
+    #[arg(long, env = "IOP_AUDIENCE", default_value = iop::DEFAULT_AUDIENCE)]
+    audience: String,
+}
+
+#[derive(Args, Clone)]
+struct GatewayArgs {
+    /// JSON file listing external identity providers to trust:
+    /// `[{"issuer": …, "audience": …, "jwks_file": …, "tenant": …}]`.
+    #[arg(long, env = "IOP_TRUSTED_ISSUERS")]
+    trusted_issuers: Option<PathBuf>,
+    /// Browser origins allowed by CORS (comma-separated; `*` for any).
+    #[arg(long, env = "IOP_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Deadline of each call from the gateway to a service, in milliseconds.
+    #[arg(long, env = "IOP_DOWNSTREAM_TIMEOUT_MS", default_value_t = 10_000)]
+    downstream_timeout_ms: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "IOP_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    body_limit: usize,
+}
+
+#[derive(Args, Clone)]
+struct UpArgs {
+    /// Address of the gateway (REST and gRPC).
+    #[arg(long, env = "IOP_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Database of the records service (default: SQLite in the data directory).
+    #[arg(long, env = "IOP_RECORDS_DATABASE_URL")]
+    records_database_url: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Tenant (clinic) the token acts for.
+    #[arg(long)]
+    tenant: String,
+    /// Staff role: clinician, front_desk, program_director or admin (repeatable).
+    #[arg(long = "role")]
+    roles: Vec<String>,
+    /// SMART scope such as `user/Patient.cruds` (repeatable).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Subject (user or system id).
+    #[arg(long, default_value = "iop-cli")]
+    subject: String,
+    /// Lifetime in seconds (at most one day).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    ttl: i64,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand)]
+enum ServeCommand {
+    /// The patient-record service (gRPC).
+    Records {
+        #[arg(long, env = "IOP_RECORDS_LISTEN", default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+        /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+        #[arg(long, env = "IOP_RECORDS_DATABASE_URL")]
+        database_url: String,
+        /// Hex secret shared with the gateway to seal the internal principal.
+        #[arg(long, env = "IOP_INTERNAL_KEY_FILE")]
+        internal_key_file: PathBuf,
+        #[arg(long, env = "IOP_DB_MAX_CONNECTIONS", default_value_t = 16)]
+        max_connections: u32,
+    },
+    /// The gateway (REST + gRPC, JWT auth).
+    Gateway {
+        #[arg(long, env = "IOP_GATEWAY_ADDR", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+        /// gRPC URL of the records service.
+        #[arg(long, env = "IOP_RECORDS_URL")]
+        records_url: String,
+        /// The gateway's ES256 key (PKCS#8 PEM; created if missing).
+        #[arg(long, env = "IOP_SIGNING_KEY_FILE")]
+        signing_key_file: PathBuf,
+        #[arg(long, env = "IOP_INTERNAL_KEY_FILE")]
+        internal_key_file: PathBuf,
+        #[arg(long, env = "IOP_ISSUER", default_value = iop::DEFAULT_ISSUER)]
+        issuer: String,
+        #[arg(long, env = "IOP_AUDIENCE", default_value = iop::DEFAULT_AUDIENCE)]
+        audience: String,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match cli.command {
+        Some(Command::Token(args)) => token(args),
+        Some(Command::Up(args)) => runtime.block_on(up(args)),
+        None => runtime.block_on(up(cli.up)),
+        Some(Command::Serve(cmd)) => runtime.block_on(serve(cmd)),
+    }
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    iop_core::TenantId::parse(&args.tenant).map_err(|_| {
+        anyhow::anyhow!("--tenant must be 1-64 characters of a-z, 0-9, '-' and '_'")
+    })?;
+    let key_path = iop::signing_key_path(&args.common.data_dir);
+    let key = SigningKey::load_or_create(&key_path).with_context(|| {
+        format!(
+            "cannot load the signing key in {}",
+            args.common.data_dir.display()
+        )
+    })?;
+    let token = key.mint(&Grant {
+        issuer: &args.common.issuer,
+        audience: &args.common.audience,
+        tenant: &args.tenant,
+        subject: &args.subject,
+        roles: &args.roles,
+        scopes: &args.scopes,
+        client_id: None,
+        ttl_secs: args.ttl,
+    })?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}
+
+fn gateway_options(args: &GatewayArgs) -> anyhow::Result<Vec<iop_auth::TrustedIssuer>> {
+    match &args.trusted_issuers {
+        Some(path) => iop::read_trusted_issuers(path),
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let telemetry = iop_telemetry::init("iop")?;
+    let mut config = iop::SystemConfig::new(args.common.data_dir.clone(), args.addr);
+    config.records_database_url = args.records_database_url.clone();
+    config.issuer = args.common.issuer.clone();
+    config.audience = args.common.audience.clone();
+    config.trusted_issuers = gateway_options(&args.gateway)?;
+    config.cors_origins = args.gateway.cors_origins.clone();
+    config.downstream_timeout = Duration::from_millis(args.gateway.downstream_timeout_ms);
+    config.body_limit = args.gateway.body_limit;
+
+    let mut system = iop::start(config).await?;
+    print_banner(&system, &args);
+    let outcome = tokio::select! {
+        () = iop::shutdown_signal() => Ok(()),
+        failed = system.wait_for_failure() => failed,
+    };
+    let stopped = system.shutdown().await;
+    telemetry.shutdown();
+    outcome?;
+    stopped?;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn print_banner(system: &iop::System, args: &UpArgs) {
+    let gw = system.gateway_addr;
+    let data = args.common.data_dir.display();
+    println!(
+        "\nIOP platform is up.\n\
+         \n  gateway  http://{gw}   REST /v1/…, gRPC iop.records.v1, /openapi.json, /healthz, /readyz\
+         \n  records  http://{records} (internal gRPC)\
+         \n  data     {data}\n\
+         \nGet a token for the demo clinic and make a first call:\n\
+         \n  export TOKEN=$(cargo run --release -q -- token --data-dir {data} --tenant demo --role admin)\
+         \n  curl -s -X POST http://{gw}/v1/patients -H \"Authorization: Bearer $TOKEN\" \\\
+         \n       -H 'Content-Type: application/json' \\\
+         \n       -d '{{\"given_name\":\"Ana\",\"family_name\":\"Lopez\",\"birth_date\":\"1990-02-28\",\"sex_at_birth\":\"female\"}}'\
+         \n  curl -s http://{gw}/v1/patients -H \"Authorization: Bearer $TOKEN\"\n\
+         \nCtrl-C stops everything.\n",
+        records = system.records_addr,
+    );
+}
+
+async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
+    match cmd {
+        ServeCommand::Records {
+            listen,
+            database_url,
+            internal_key_file,
+            max_connections,
+        } => {
+            let telemetry = iop_telemetry::init("iop-records")?;
+            let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_file)?);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot bind {listen}"))?;
+            let config = iop_records::Config {
+                database_url,
+                pool: iop_db::PoolConfig {
+                    max_connections,
+                    ..Default::default()
+                },
+                internal_key,
+            };
+            let result = iop_records::serve(config, listener, iop::shutdown_signal()).await;
+            telemetry.shutdown();
+            Ok(result?)
+        }
+        ServeCommand::Gateway {
+            listen,
+            records_url,
+            signing_key_file,
+            internal_key_file,
+            issuer,
+            audience,
+            gateway,
+        } => {
+            let telemetry = iop_telemetry::init("iop-gateway")?;
+            let config = iop_gateway::Config {
+                issuer,
+                audience,
+                signing_key: Arc::new(SigningKey::load_or_create(&signing_key_file)?),
+                internal_key: Arc::new(InternalKey::load_or_create(&internal_key_file)?),
+                trusted_issuers: gateway_options(&gateway)?,
+                records_url,
+                downstream_timeout: Duration::from_millis(gateway.downstream_timeout_ms),
+                body_limit: gateway.body_limit,
+                cors_origins: gateway.cors_origins,
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot bind {listen}"))?;
+            let result = iop_gateway::serve(config, listener, iop::shutdown_signal()).await;
+            telemetry.shutdown();
+            Ok(result?)
+        }
+    }
+}

@@ -1,1 +1,253 @@
+//! The gateway: the only thing exposed. One port serves REST/JSON (`/v1/...`), the gRPC APIs
+//! of the services, `/openapi.json`, `/healthz` and `/readyz`. It verifies the caller's JWT
+//! and forwards a sealed internal principal to the services.
 
+mod auth;
+mod downstream;
+mod grpc;
+pub mod problem;
+mod request_id;
+mod rest;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, Method, StatusCode, header};
+use iop_auth::{InternalKey, SigningKey, TrustedIssuer, Verifier};
+use iop_core::ErrorCode;
+use iop_proto::records::patient_service_server::PatientServiceServer;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+
+use crate::auth::Authenticator;
+use crate::downstream::Downstream;
+use crate::problem::Problem;
+
+pub use crate::rest::ApiDoc;
+
+pub struct Config {
+    /// `iss` of the tokens this gateway signs.
+    pub issuer: String,
+    /// `aud` every token for this API must carry.
+    pub audience: String,
+    pub signing_key: Arc<SigningKey>,
+    pub internal_key: Arc<InternalKey>,
+    /// External identity providers whose tokens are accepted too.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+    /// gRPC URL of the records service, e.g. `http://127.0.0.1:50051`.
+    pub records_url: String,
+    /// Deadline of every call to a service.
+    pub downstream_timeout: Duration,
+    /// Largest REST body accepted, in bytes.
+    pub body_limit: usize,
+    /// Browser origins allowed by CORS; empty disables CORS.
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid downstream url")]
+    Downstream(#[from] tonic::transport::Error),
+    #[error("trusted issuer: {0}")]
+    Issuer(String),
+    #[error("invalid cors origin {0:?}")]
+    Cors(String),
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("http server failed")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    down: Downstream,
+    jwks: Arc<serde_json::Value>,
+    openapi: Arc<String>,
+}
+
+/// Builds the whole HTTP application (REST + gRPC) for `config`.
+pub async fn app(config: Config) -> Result<Router, ServeError> {
+    let mut verifier = Verifier::new();
+    let own_jwks = serde_json::from_value(config.signing_key.jwks())
+        .map_err(|e| ServeError::Issuer(format!("own key: {e}")))?;
+    verifier.trust_jwks(&config.issuer, &config.audience, &own_jwks);
+    for trusted in &config.trusted_issuers {
+        verifier.trust_issuer(trusted).map_err(ServeError::Issuer)?;
+    }
+    let auth = Arc::new(Authenticator::new(verifier));
+    let down = Downstream::new(
+        &config.records_url,
+        config.internal_key.clone(),
+        config.downstream_timeout,
+    )?;
+    let state = AppState {
+        down: down.clone(),
+        jwks: Arc::new(config.signing_key.jwks()),
+        openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
+    };
+
+    let rest_api = Router::new()
+        .route(
+            "/v1/patients",
+            get(rest::patients::list).post(rest::patients::create),
+        )
+        .route(
+            "/v1/patients/{id}",
+            get(rest::patients::get).patch(rest::patients::update),
+        )
+        .route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<PatientServiceServer<grpc::PatientProxy>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let grpc_api =
+        tonic::service::Routes::new(PatientServiceServer::new(grpc::PatientProxy::new(down)))
+            .add_service(health_service)
+            .add_service(reflection)
+            .into_axum_router()
+            .layer(middleware::from_fn_with_state(auth, auth::grpc));
+
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .route("/.well-known/jwks.json", get(jwks))
+        .merge(rest_api)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(move |req: Request| route_grpc_or_404(grpc_api.clone(), req))
+        .with_state(state);
+    if !config.cors_origins.is_empty() {
+        app = app.layer(cors(&config.cors_origins)?);
+    }
+    Ok(app.layer(middleware::from_fn(request_id::middleware)))
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = app(config).await?;
+    tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
+    // Shutdown order: the signal stops accepting; in-flight requests finish; then we return
+    // and the caller flushes telemetry.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn route_grpc_or_404(grpc_api: Router, req: Request) -> Response {
+    let is_grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if is_grpc {
+        return grpc_api
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|never| match never {});
+    }
+    Problem::new(
+        ErrorCode::NotFound,
+        format!("no route for {}", req.uri().path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let mut p = Problem::new(
+        ErrorCode::InvalidArgument,
+        format!("{} is not allowed here", req.method()),
+    );
+    p.status = StatusCode::METHOD_NOT_ALLOWED.as_u16();
+    p.title = "Method not allowed".into();
+    p.into_response()
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    let records = st.down.records_ready().await;
+    let body = serde_json::json!({
+        "status": if records { "ready" } else { "unavailable" },
+        "checks": { "records": if records { "serving" } else { "unreachable" } },
+    });
+    let status = if records {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn openapi(State(st): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        st.openapi.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+async fn jwks(State(st): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(st.jwks.as_ref().clone()),
+    )
+        .into_response()
+}
+
+fn cors(origins: &[String]) -> Result<CorsLayer, ServeError> {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let values = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| ServeError::Cors(o.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(values)
+    };
+    Ok(CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            http::HeaderName::from_static(request_id::HEADER),
+            http::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            http::HeaderName::from_static(request_id::HEADER),
+        ])
+        .max_age(Duration::from_secs(600)))
+}

@@ -1,0 +1,223 @@
+//! The whole platform in one process: every service on its own loopback port, talking real
+//! gRPC to the others, behind the gateway. Used by `iop up`, the end-to-end tests and the
+//! benchmarks.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use iop_auth::{InternalKey, SigningKey, TrustedIssuer};
+use iop_db::PoolConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub const DEFAULT_ISSUER: &str = "urn:iop:gateway";
+pub const DEFAULT_AUDIENCE: &str = "urn:iop:api";
+
+/// Where the gateway's key files live inside a data directory.
+pub fn signing_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("gateway-signing.pem")
+}
+
+pub fn internal_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("internal.key")
+}
+
+#[derive(Debug, Clone)]
+pub struct SystemConfig {
+    pub data_dir: PathBuf,
+    pub gateway_addr: SocketAddr,
+    /// Defaults to a SQLite file in the data directory.
+    pub records_database_url: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub trusted_issuers: Vec<TrustedIssuer>,
+    pub cors_origins: Vec<String>,
+    pub downstream_timeout: Duration,
+    pub body_limit: usize,
+}
+
+impl SystemConfig {
+    pub fn new(data_dir: PathBuf, gateway_addr: SocketAddr) -> Self {
+        Self {
+            data_dir,
+            gateway_addr,
+            records_database_url: None,
+            issuer: DEFAULT_ISSUER.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+            trusted_issuers: Vec::new(),
+            cors_origins: Vec::new(),
+            downstream_timeout: Duration::from_secs(10),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {0}")]
+    DataDir(String, #[source] std::io::Error),
+    #[error("cannot bind {0}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+    #[error(transparent)]
+    SigningKey(#[from] iop_auth::keys::KeyError),
+    #[error(transparent)]
+    InternalKey(#[from] iop_auth::internal::InternalKeyError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("records service: {0}")]
+    Records(#[from] iop_records::ServeError),
+    #[error("gateway: {0}")]
+    Gateway(#[from] iop_gateway::ServeError),
+    #[error("a service task panicked")]
+    Panicked,
+}
+
+/// A running platform; stop it with [`System::shutdown`].
+pub struct System {
+    pub gateway_addr: SocketAddr,
+    pub records_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<Result<(), RunError>>,
+}
+
+/// Starts records and gateway. Keys are created in the data directory on first start.
+pub async fn start(config: SystemConfig) -> Result<System, StartError> {
+    create_private_dir(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let signing_key = Arc::new(SigningKey::load_or_create(&signing_key_path(
+        &config.data_dir,
+    ))?);
+    let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_path(
+        &config.data_dir,
+    ))?);
+
+    let records_bind: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let records_listener = TcpListener::bind(records_bind)
+        .await
+        .map_err(|e| StartError::Bind(records_bind, e))?;
+    let records_addr = records_listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(records_bind, e))?;
+    let gateway_listener = TcpListener::bind(config.gateway_addr)
+        .await
+        .map_err(|e| StartError::Bind(config.gateway_addr, e))?;
+    let gateway_addr = gateway_listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.gateway_addr, e))?;
+
+    let (stop, stopped) = watch::channel(false);
+    let signal = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = JoinSet::new();
+    let records_config = iop_records::Config {
+        database_url: config
+            .records_database_url
+            .clone()
+            .unwrap_or_else(|| iop_db::sqlite_file_url(&config.data_dir.join("records.db"))),
+        pool: PoolConfig::default(),
+        internal_key: internal_key.clone(),
+    };
+    tasks.spawn({
+        let shutdown = signal();
+        async move { Ok(iop_records::serve(records_config, records_listener, shutdown).await?) }
+    });
+    let gateway_config = iop_gateway::Config {
+        issuer: config.issuer,
+        audience: config.audience,
+        signing_key,
+        internal_key,
+        trusted_issuers: config.trusted_issuers,
+        records_url: format!("http://{records_addr}"),
+        downstream_timeout: config.downstream_timeout,
+        body_limit: config.body_limit,
+        cors_origins: config.cors_origins,
+    };
+    tasks.spawn({
+        let shutdown = signal();
+        async move { Ok(iop_gateway::serve(gateway_config, gateway_listener, shutdown).await?) }
+    });
+    Ok(System {
+        gateway_addr,
+        records_addr,
+        stop,
+        tasks,
+    })
+}
+
+impl System {
+    /// Resolves when any service stops by itself (an error), so `iop up` can exit.
+    pub async fn wait_for_failure(&mut self) -> Result<(), RunError> {
+        match self.tasks.join_next().await {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(RunError::Panicked),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops accepting, lets in-flight calls finish, closes the databases.
+    pub async fn shutdown(mut self) -> Result<(), RunError> {
+        let _ = self.stop.send(true);
+        let mut first_error = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(|_| RunError::Panicked).and_then(|r| r);
+            if first_error.is_ok() {
+                first_error = result;
+            }
+        }
+        first_error
+    }
+}
+
+/// Creates the data directory readable by its owner only: it holds patient data and keys.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Reads a JSON file listing trusted issuers (`[{issuer, audience, jwks_file, tenant?}]`).
+pub fn read_trusted_issuers(path: &Path) -> anyhow::Result<Vec<TrustedIssuer>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read trusted issuers file {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a list of trusted issuers: {e}", path.display()))
+}

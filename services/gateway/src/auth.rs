@@ -1,0 +1,108 @@
+//! Authentication at the front door: every REST and gRPC call carries a bearer JWT, verified
+//! here; what it proves becomes the principal forwarded to the services.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use iop_auth::{AuthError, Verifier};
+use iop_core::{Principal, TenantId};
+
+use crate::problem::Problem;
+
+pub struct Authenticator {
+    verifier: Verifier,
+}
+
+impl Authenticator {
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier }
+    }
+
+    /// The principal behind the request's `Authorization: Bearer` token.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        request_id: String,
+    ) -> Result<Principal, AuthError> {
+        let value = headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or(AuthError::Missing)?
+            .to_str()
+            .map_err(|_| AuthError::Malformed("authorization header is not ASCII"))?;
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => {
+                return Err(AuthError::Malformed(
+                    "authorization header is not 'Bearer <token>'",
+                ));
+            }
+        };
+        let verified = self.verifier.verify(token)?;
+        let tenant =
+            TenantId::parse(&verified.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
+        let claims = verified.claims;
+        Ok(Principal {
+            tenant,
+            subject: claims.sub,
+            client_id: claims.client_id,
+            issuer: claims.iss,
+            roles: claims.roles,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            request_id,
+        })
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(crate::request_id::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(crate::request_id::current)
+        .unwrap_or_default()
+}
+
+/// REST: 401 problem+json without a valid token.
+pub async fn rest(
+    State(auth): State<Arc<Authenticator>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let rid = request_id(req.headers());
+    match auth.authenticate(req.headers(), rid) {
+        Ok(principal) => {
+            tracing::debug!(tenant = %principal.tenant, subject = %principal.subject, "authenticated");
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "refused unauthenticated request");
+            Problem::unauthenticated(&e.to_string()).into_response()
+        }
+    }
+}
+
+/// gRPC: UNAUTHENTICATED without a valid token; health and reflection stay open.
+pub async fn grpc(
+    State(auth): State<Arc<Authenticator>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if iop_auth::internal::is_public_grpc_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let rid = request_id(req.headers());
+    match auth.authenticate(req.headers(), rid) {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "refused unauthenticated grpc call");
+            tonic::Status::unauthenticated(e.to_string()).into_http()
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! RFC 9457 problem details: every REST error the gateway sends.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use iop_core::{ErrorCode, FieldViolation};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI naming the kind of problem, e.g. `urn:iop:problem:invalid-argument`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Echo of the request's `X-Request-Id`, for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The invalid fields, when the request was malformed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    #[serde(skip)]
+    pub www_authenticate: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// Path of the field in the request, e.g. `birth_date` or `contact.email`.
+    pub field: String,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:iop:problem:{}", code.slug()),
+            title: code.title().to_owned(),
+            status: code.http_status().as_u16(),
+            detail: detail.into(),
+            request_id: None,
+            errors: Vec::new(),
+            www_authenticate: None,
+        }
+    }
+
+    /// A 400 naming one field.
+    pub fn field(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let (field, detail) = (field.into(), detail.into());
+        let mut p = Self::new(ErrorCode::InvalidArgument, format!("{field}: {detail}"));
+        p.errors.push(ProblemField { field, detail });
+        p
+    }
+
+    pub fn with_fields(mut self, violations: Vec<FieldViolation>, strip_prefix: &str) -> Self {
+        self.errors = violations
+            .into_iter()
+            .map(|v| ProblemField {
+                field: v
+                    .field
+                    .strip_prefix(strip_prefix)
+                    .unwrap_or(&v.field)
+                    .to_owned(),
+                detail: v.description,
+            })
+            .collect();
+        if !self.errors.is_empty() {
+            self.detail = self
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.detail))
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+        self
+    }
+
+    /// A 401 with the reason, also in `WWW-Authenticate` (RFC 6750).
+    pub fn unauthenticated(reason: &str) -> Self {
+        let mut p = Self::new(ErrorCode::Unauthenticated, reason);
+        let quoted = reason.replace('"', "'");
+        p.www_authenticate = Some(if reason == "missing bearer token" {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer error=\"invalid_token\", error_description=\"{quoted}\"")
+        });
+        p
+    }
+
+    /// Presents a downstream gRPC failure. Field paths lose `strip_prefix` (the request
+    /// message's name) so they match the JSON body.
+    pub fn from_status(status: &tonic::Status, strip_prefix: &str) -> Self {
+        let code = ErrorCode::from_grpc(status.code());
+        let detail = match code {
+            ErrorCode::Unavailable => {
+                tracing::warn!(error = %status.message(), "downstream service unavailable");
+                "a backing service is unavailable; retry shortly".to_owned()
+            }
+            ErrorCode::Internal => "internal error".to_owned(),
+            _ => status.message().to_owned(),
+        };
+        Self::new(code, detail).with_fields(iop_core::error::field_violations(status), strip_prefix)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(mut self) -> Response {
+        if self.request_id.is_none() {
+            self.request_id = crate::request_id::current();
+        }
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let www = self.www_authenticate.clone();
+        let mut res = (status, Json(self)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(Ok(v)) = www.map(|w| HeaderValue::from_str(&w)) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}

@@ -1,0 +1,148 @@
+//! Extractors whose rejections are problem+json naming the offending field.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// A JSON object body, kept as a map so PATCH can see which fields were sent.
+pub struct JsonObject(pub serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let is_json = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            let mut p = Problem::new(
+                iop_core::ErrorCode::InvalidArgument,
+                "body must be application/json",
+            );
+            p.status = http::StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16();
+            p.title = "Unsupported media type".into();
+            return Err(p);
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        iop_core::ErrorCode::PayloadTooLarge,
+                        "request body is too large",
+                    )
+                } else {
+                    Problem::new(
+                        iop_core::ErrorCode::InvalidArgument,
+                        "cannot read request body",
+                    )
+                }
+            })?;
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(Problem::new(
+                iop_core::ErrorCode::InvalidArgument,
+                "body must be a JSON object",
+            )),
+            Err(e) => Err(Problem::new(
+                iop_core::ErrorCode::InvalidArgument,
+                format!(
+                    "body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )),
+        }
+    }
+}
+
+impl JsonObject {
+    /// Deserializes into `T`, naming the field that does not fit.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let value = serde_json::Value::Object(self.0.clone());
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| path_problem(&e.path().to_string(), &e.inner().to_string()))
+    }
+}
+
+/// Query parameters, refusing unknown ones (a misspelt filter must not list everyone).
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| path_problem(&e.path().to_string(), &e.inner().to_string()))
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// serde reports missing and unknown fields at the parent's path, with the name in the
+/// message; pull it out so the client sees which field.
+fn path_problem(path: &str, message: &str) -> Problem {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (named, path) {
+        (Some(name), "." | "") => name.to_owned(),
+        // Unknown fields already carry their own name in the path.
+        (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, p) => p.to_owned(),
+    };
+    let detail = message.split(" at line ").next().unwrap_or(message);
+    Problem::field(
+        if field.is_empty() {
+            "body".to_owned()
+        } else {
+            field
+        },
+        detail,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_problem;
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        assert_eq!(
+            path_problem(".", "unknown field `nmae`, expected one of `name`").errors[0].field,
+            "nmae"
+        );
+        assert_eq!(
+            path_problem("contact.fax", "unknown field `fax`, expected `phone`").errors[0].field,
+            "contact.fax"
+        );
+        assert_eq!(
+            path_problem("contact", "missing field `phone`").errors[0].field,
+            "contact.phone"
+        );
+        assert_eq!(
+            path_problem("page_size", "invalid digit found in string").errors[0].field,
+            "page_size"
+        );
+    }
+}

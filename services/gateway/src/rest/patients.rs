@@ -1,0 +1,414 @@
+//! `/v1/patients`: REST and JSON over `iop.records.v1.PatientService`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{Datelike, NaiveDate};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use iop_core::Principal;
+use iop_proto::common as pbc;
+use iop_proto::records as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{JsonObject, Query};
+use crate::AppState;
+use crate::problem::Problem;
+
+/// Sex assigned at birth (FHIR administrative-gender).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default)]
+    pub lines: Vec<String>,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, e.g. `US`.
+    #[serde(default)]
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identifier {
+    /// Namespace of the value, e.g. `https://ehr.example.org/patient`.
+    pub system: String,
+    pub value: String,
+}
+
+/// A patient of the caller's clinic.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Patient {
+    pub id: String,
+    pub given_name: String,
+    pub middle_name: String,
+    pub family_name: String,
+    pub preferred_name: String,
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date, example = "1990-02-28")]
+    pub birth_date: String,
+    pub sex_at_birth: Option<Sex>,
+    pub gender_identity: String,
+    pub pronouns: String,
+    pub contact: Contact,
+    pub mrn: Option<String>,
+    pub identifiers: Vec<Identifier>,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    #[schema(format = DateTime)]
+    pub update_time: String,
+    pub version: i64,
+    /// Send back as `If-Match` (or `etag`) to refuse stale updates.
+    pub etag: String,
+}
+
+/// The writable fields of a patient. On create, `given_name`, `family_name`, `birth_date`
+/// and `sex_at_birth` are required; on PATCH, only the fields sent change (`null` clears).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientWrite {
+    pub given_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub family_name: Option<String>,
+    pub preferred_name: Option<String>,
+    #[schema(format = Date, example = "1990-02-28")]
+    pub birth_date: Option<String>,
+    pub sex_at_birth: Option<Sex>,
+    pub gender_identity: Option<String>,
+    pub pronouns: Option<String>,
+    pub contact: Option<Contact>,
+    pub mrn: Option<String>,
+    pub identifiers: Option<Vec<Identifier>>,
+    /// PATCH only: the etag you read; a stale one gets 409.
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientList {
+    pub patients: Vec<Patient>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1-200, default 50.
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+    /// Case-insensitive part of a given, middle, family or preferred name.
+    pub name: Option<String>,
+    /// An MRN, or `system|value` of an external identifier.
+    pub identifier: Option<String>,
+}
+
+const PREFIX: &str = "patient.";
+
+fn problem(status: tonic::Status) -> Problem {
+    Problem::from_status(&status, PREFIX)
+}
+
+/// Create a patient.
+#[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = PatientWrite,
+    responses(
+        (status = 201, description = "Created", body = Patient,
+            headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "MRN or identifier already used", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let write: PatientWrite = body.parse()?;
+    if write.etag.is_some() {
+        return Err(Problem::field("etag", "is only accepted on updates"));
+    }
+    let patient = to_proto(&write)?;
+    let req = st.down.request(
+        &who,
+        pb::CreatePatientRequest {
+            patient: Some(patient),
+        },
+    );
+    let created = st
+        .down
+        .call(st.down.records.clone().create_patient(req))
+        .await
+        .map_err(problem)?;
+    let location = format!("/v1/patients/{}", created.id);
+    let mut res = respond(StatusCode::CREATED, &created);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Read one patient.
+#[utoipa::path(get, path = "/v1/patients/{id}", tag = "patients",
+    params(("id" = String, Path, description = "Patient id (UUID)")),
+    responses(
+        (status = 200, description = "The patient", body = Patient, headers(("ETag" = String))),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let req = st.down.request(&who, pb::GetPatientRequest { id });
+    let patient = st
+        .down
+        .call(st.down.records.clone().get_patient(req))
+        .await
+        .map_err(problem)?;
+    Ok(respond(StatusCode::OK, &patient))
+}
+
+/// List patients, oldest first, optionally filtered.
+#[utoipa::path(get, path = "/v1/patients", tag = "patients", params(ListParams),
+    responses(
+        (status = 200, description = "A page of patients", body = PatientList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<PatientList>, Problem> {
+    let req = st.down.request(
+        &who,
+        pb::ListPatientsRequest {
+            page_size: params.page_size.unwrap_or(0),
+            page_token: params.page_token.unwrap_or_default(),
+            name: params.name.unwrap_or_default(),
+            identifier: params.identifier.unwrap_or_default(),
+        },
+    );
+    let page = st
+        .down
+        .call(st.down.records.clone().list_patients(req))
+        .await
+        .map_err(problem)?;
+    Ok(Json(PatientList {
+        patients: page.patients.iter().map(from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Change some fields of a patient. Send `If-Match` with the etag you read to refuse
+/// overwriting someone else's change.
+#[utoipa::path(patch, path = "/v1/patients/{id}", tag = "patients", request_body = PatientWrite,
+    params(("id" = String, Path, description = "Patient id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Updated", body = Patient, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stale etag, or MRN/identifier already used", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let write: PatientWrite = body.parse()?;
+    let paths: Vec<String> = body.0.keys().filter(|k| *k != "etag").cloned().collect();
+    if paths.is_empty() {
+        return Err(Problem::field("body", "names no field to change"));
+    }
+    let etag = match headers.get(header::IF_MATCH).map(|v| v.to_str()) {
+        Some(Ok(v)) => parse_if_match(v),
+        Some(Err(_)) => return Err(Problem::field("If-Match", "must be an etag")),
+        None => write.etag.clone().unwrap_or_default(),
+    };
+    let patient = pb::Patient {
+        id,
+        etag,
+        ..to_proto(&write)?
+    };
+    let req = st.down.request(
+        &who,
+        pb::UpdatePatientRequest {
+            patient: Some(patient),
+            update_mask: Some(prost_types::FieldMask { paths }),
+        },
+    );
+    let updated = st
+        .down
+        .call(st.down.records.clone().update_patient(req))
+        .await
+        .map_err(problem)?;
+    Ok(respond(StatusCode::OK, &updated))
+}
+
+/// `"3"`, `W/"3"` → `3`; `*` matches anything (no check).
+fn parse_if_match(v: &str) -> String {
+    let v = v.trim();
+    if v == "*" {
+        return String::new();
+    }
+    v.trim_start_matches("W/").trim_matches('"').to_owned()
+}
+
+fn respond(status: StatusCode, p: &pb::Patient) -> Response {
+    let mut res = (status, Json(from_proto(p))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", p.etag)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
+    let birth_date = match &w.birth_date {
+        None => None,
+        Some(s) => {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| Problem::field("birth_date", "must be a date as YYYY-MM-DD"))?;
+            Some(pbc::Date {
+                year: d.year(),
+                month: d.month() as i32,
+                day: d.day() as i32,
+            })
+        }
+    };
+    Ok(pb::Patient {
+        given_name: w.given_name.clone().unwrap_or_default(),
+        middle_name: w.middle_name.clone().unwrap_or_default(),
+        family_name: w.family_name.clone().unwrap_or_default(),
+        preferred_name: w.preferred_name.clone().unwrap_or_default(),
+        birth_date,
+        sex_at_birth: match w.sex_at_birth {
+            None => pb::Sex::Unspecified,
+            Some(Sex::Female) => pb::Sex::Female,
+            Some(Sex::Male) => pb::Sex::Male,
+            Some(Sex::Other) => pb::Sex::Other,
+            Some(Sex::Unknown) => pb::Sex::Unknown,
+        } as i32,
+        gender_identity: w.gender_identity.clone().unwrap_or_default(),
+        pronouns: w.pronouns.clone().unwrap_or_default(),
+        contact: w.contact.as_ref().map(|c| pbc::ContactInfo {
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            address: c.address.as_ref().map(|a| pbc::PostalAddress {
+                lines: a.lines.clone(),
+                city: a.city.clone(),
+                region: a.region.clone(),
+                postal_code: a.postal_code.clone(),
+                country: a.country.clone(),
+            }),
+        }),
+        mrn: w.mrn.clone().unwrap_or_default(),
+        identifiers: w
+            .identifiers
+            .iter()
+            .flatten()
+            .map(|i| pbc::Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+fn from_proto(p: &pb::Patient) -> Patient {
+    let contact = p.contact.clone().unwrap_or_default();
+    Patient {
+        id: p.id.clone(),
+        given_name: p.given_name.clone(),
+        middle_name: p.middle_name.clone(),
+        family_name: p.family_name.clone(),
+        preferred_name: p.preferred_name.clone(),
+        birth_date: p
+            .birth_date
+            .as_ref()
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default(),
+        sex_at_birth: match pb::Sex::try_from(p.sex_at_birth) {
+            Ok(pb::Sex::Female) => Some(Sex::Female),
+            Ok(pb::Sex::Male) => Some(Sex::Male),
+            Ok(pb::Sex::Other) => Some(Sex::Other),
+            Ok(pb::Sex::Unknown) => Some(Sex::Unknown),
+            Ok(pb::Sex::Unspecified) | Err(_) => None,
+        },
+        gender_identity: p.gender_identity.clone(),
+        pronouns: p.pronouns.clone(),
+        contact: Contact {
+            phone: contact.phone,
+            email: contact.email,
+            address: contact.address.map(|a| Address {
+                lines: a.lines,
+                city: a.city,
+                region: a.region,
+                postal_code: a.postal_code,
+                country: a.country,
+            }),
+        },
+        mrn: (!p.mrn.is_empty()).then(|| p.mrn.clone()),
+        identifiers: p
+            .identifiers
+            .iter()
+            .map(|i| Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+        create_time: rfc3339(p.create_time.as_ref()),
+        update_time: rfc3339(p.update_time.as_ref()),
+        version: p.version,
+        etag: p.etag.clone(),
+    }
+}
+
+fn rfc3339(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_if_match;
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(parse_if_match("\"3\""), "3");
+        assert_eq!(parse_if_match("W/\"3\""), "3");
+        assert_eq!(parse_if_match("*"), "");
+    }
+}

@@ -1,0 +1,180 @@
+use std::time::{Duration, Instant};
+
+use iop_testing::TestSystem;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_readiness_and_openapi_are_served_without_a_token() {
+    let sys = TestSystem::start().await;
+    let health: Value = sys
+        .http
+        .get(sys.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = sys.http.get(sys.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let doc: Value = sys
+        .http
+        .get(sys.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in ["/v1/patients", "/v1/patients/{id}"] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/v1/patients/{id}"]["patch"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    let jwks: Value = sys
+        .http
+        .get(sys.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], sys.key.kid());
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "private part must never be published"
+    );
+
+    let res = sys
+        .http
+        .get(sys.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = sys
+        .http
+        .delete(sys.url("/v1/patients"))
+        .bearer_auth(sys.token("clinic-a", &["admin"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_and_oversized_bodies_are_413() {
+    let sys = TestSystem::start_with(|c| c.body_limit = 4096).await;
+    let token = sys.token("clinic-a", &["front_desk"]);
+    let res = sys
+        .http
+        .get(sys.url("/v1/patients"))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trace-me-123");
+
+    let mut body = crate::ana();
+    body["preferred_name"] = Value::String("x".repeat(10_000));
+    let res = sys
+        .http
+        .post(sys.url("/v1/patients"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:iop:problem:payload-too-large");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
+    // A gateway whose records service is not running: a port we bound and released.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = std::sync::Arc::new(iop_auth::SigningKey::generate().unwrap());
+    let config = iop_gateway::Config {
+        issuer: iop::DEFAULT_ISSUER.into(),
+        audience: iop::DEFAULT_AUDIENCE.into(),
+        signing_key: key.clone(),
+        internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
+        trusted_issuers: vec![],
+        records_url: format!("http://127.0.0.1:{port}"),
+        downstream_timeout: Duration::from_secs(60),
+        body_limit: 1 << 20,
+        cors_origins: vec![],
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(iop_gateway::serve(config, listener, async {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    let roles = vec!["admin".to_owned()];
+    let token = key
+        .mint(&iop_auth::keys::Grant {
+            issuer: iop::DEFAULT_ISSUER,
+            audience: iop::DEFAULT_AUDIENCE,
+            tenant: "clinic-a",
+            subject: "u",
+            roles: &roles,
+            scopes: &[],
+            client_id: None,
+            ttl_secs: 60,
+        })
+        .unwrap();
+    let started = Instant::now();
+    let res = http
+        .get(format!("http://{addr}/v1/patients"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:iop:problem:unavailable");
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("127.0.0.1"),
+        "no internal addresses leak"
+    );
+    // Generous bound: the point is "not the 60 s deadline", not a benchmark.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(dir);
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
