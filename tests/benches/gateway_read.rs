@@ -1,1 +1,234 @@
-fn main() {}
+//! Benchmark: authenticated `GET /v1/patients/{id}` through the gateway versus the same read
+//! made directly against the records service, in one run on one machine.
+//!
+//! `cargo bench -p iop-e2e --bench gateway_read`
+//!
+//! Knobs: `IOP_BENCH_SECS` (per phase, default 5), `IOP_BENCH_CONCURRENCY` (default 32).
+//! The load generator shares the machine (and the tokio runtime) with the servers, so the
+//! figures are a floor for what a dedicated gateway host would do.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use iop_proto::records::GetPatientRequest;
+use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_testing::{TestSystem, with_bearer};
+use serde_json::json;
+
+struct Stats {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    hist: Histogram<u64>,
+}
+
+impl Stats {
+    fn print(&self, name: &str) {
+        let q = |p: f64| self.hist.value_at_quantile(p) as f64 / 1000.0;
+        println!(
+            "{name:<34} {:>9.0} req/s   p50 {:>6.3} ms   p99 {:>6.3} ms   errors {}",
+            self.requests as f64 / self.elapsed.as_secs_f64(),
+            q(0.50),
+            q(0.99),
+            self.errors
+        );
+    }
+}
+
+/// Closed loop: `concurrency` workers call `op` back to back for `secs`.
+async fn run<F, Fut>(concurrency: usize, secs: Duration, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let start = Instant::now();
+    let deadline = start + secs;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+                let (mut n, mut errors) = (0u64, 0u64);
+                let mut i = w;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let ok = op(i).await;
+                    hist.record(t.elapsed().as_micros() as u64).unwrap();
+                    n += 1;
+                    errors += u64::from(!ok);
+                    i += concurrency;
+                }
+                (hist, n, errors)
+            })
+        })
+        .collect();
+    let mut stats = Stats {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        hist: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    };
+    for w in workers {
+        let (h, n, e) = w.await.unwrap();
+        stats.hist.add(h).unwrap();
+        stats.requests += n;
+        stats.errors += e;
+    }
+    stats.elapsed = start.elapsed();
+    stats
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bench());
+}
+
+async fn bench() {
+    let secs = Duration::from_secs(env_or("IOP_BENCH_SECS", 5));
+    let concurrency = env_or("IOP_BENCH_CONCURRENCY", 32) as usize;
+    let sys = TestSystem::start().await;
+    let token = sys.token("bench", &["clinician"]);
+
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let res = sys
+            .http
+            .post(sys.url("/v1/patients"))
+            .bearer_auth(&token)
+            .json(&json!({
+                "given_name": format!("Pat{i}"), "family_name": "Bench", "birth_date": "1980-01-01",
+                "sex_at_birth": "unknown", "contact": { "email": format!("p{i}@example.org") },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        ids.push(
+            res.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let ids = Arc::new(ids);
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let rest = {
+        let (http, ids, token, base) = (
+            http.clone(),
+            ids.clone(),
+            token.clone(),
+            sys.base_url.clone(),
+        );
+        move |i: usize| {
+            let req = http
+                .get(format!("{base}/v1/patients/{}", ids[i % ids.len()]))
+                .bearer_auth(&token);
+            async move {
+                match req.send().await {
+                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    let gw_grpc = {
+        let client = PatientServiceClient::new(sys.grpc_channel().await);
+        let (ids, token) = (ids.clone(), token.clone());
+        move |i: usize| {
+            let mut c = client.clone();
+            let req = with_bearer(
+                GetPatientRequest {
+                    id: ids[i % ids.len()].clone(),
+                },
+                &token,
+            );
+            async move { c.get_patient(req).await.is_ok() }
+        }
+    };
+    let direct = {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", sys.records_addr()))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let client = PatientServiceClient::new(channel);
+        let key = iop_auth::InternalKey::load_or_create(&iop::internal_key_path(
+            &sys.data_dir.path().join("data"),
+        ))
+        .unwrap();
+        let sealed: tonic::metadata::MetadataValue<_> = key
+            .seal(&iop_core::Principal {
+                tenant: iop_core::TenantId::parse("bench").unwrap(),
+                subject: "test-user".into(),
+                client_id: None,
+                issuer: iop::DEFAULT_ISSUER.into(),
+                roles: vec!["clinician".into()],
+                scopes: vec![],
+                request_id: "bench".into(),
+            })
+            .parse()
+            .unwrap();
+        let ids = ids.clone();
+        move |i: usize| {
+            let mut c = client.clone();
+            let mut req = tonic::Request::new(GetPatientRequest {
+                id: ids[i % ids.len()].clone(),
+            });
+            req.metadata_mut()
+                .insert(iop_auth::PRINCIPAL_HEADER, sealed.clone());
+            async move { c.get_patient(req).await.is_ok() }
+        }
+    };
+
+    println!(
+        "\nGET patient by id, {} s per phase, SQLite, 2-core machine shared with the load generator",
+        secs.as_secs()
+    );
+    // Warm-up: connections, caches, SQLite pages.
+    let _ = run(concurrency, Duration::from_secs(1), rest.clone()).await;
+    let _ = run(concurrency, Duration::from_secs(1), direct.clone()).await;
+
+    println!("\nthroughput, {concurrency} concurrent clients:");
+    let rest_load = run(concurrency, secs, rest.clone()).await;
+    rest_load.print("gateway REST GET /v1/patients/{id}");
+    let grpc_load = run(concurrency, secs, gw_grpc.clone()).await;
+    grpc_load.print("gateway gRPC GetPatient");
+    let direct_load = run(concurrency, secs, direct.clone()).await;
+    direct_load.print("records gRPC GetPatient (direct)");
+
+    println!("\nlatency, 1 client:");
+    let rest_one = run(1, secs, rest).await;
+    rest_one.print("gateway REST GET /v1/patients/{id}");
+    let grpc_one = run(1, secs, gw_grpc).await;
+    grpc_one.print("gateway gRPC GetPatient");
+    let direct_one = run(1, secs, direct).await;
+    direct_one.print("records gRPC GetPatient (direct)");
+
+    let added = |a: &Stats, b: &Stats| {
+        (a.hist.value_at_quantile(0.5) as f64 - b.hist.value_at_quantile(0.5) as f64) / 1000.0
+    };
+    println!(
+        "\ngateway adds at p50 (1 client): REST {:.3} ms, gRPC {:.3} ms",
+        added(&rest_one, &direct_one),
+        added(&grpc_one, &direct_one)
+    );
+    sys.stop().await;
+}

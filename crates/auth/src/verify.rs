@@ -20,6 +20,11 @@ use crate::claims::AccessClaims;
 pub const LEEWAY_SECS: u64 = 30;
 /// An unknown `kid` reloads a JWKS file at most this often.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+/// A verified token is remembered this long at most (and never past its `exp`), so that a
+/// client reusing its token does not pay for a signature check on every call. A key removed
+/// from a JWKS stops working for cached tokens within this time.
+const CACHE_TTL_SECS: i64 = 60;
+const CACHE_CAPACITY: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -91,6 +96,7 @@ struct Issuer {
 /// Verifies bearer tokens against the configured issuers.
 pub struct Verifier {
     issuers: HashMap<String, Issuer>,
+    cache: Mutex<HashMap<[u8; 32], (Verified, i64)>>,
 }
 
 /// A verified token: its claims and the tenant it acts for.
@@ -104,6 +110,7 @@ impl Verifier {
     pub fn new() -> Self {
         Self {
             issuers: HashMap::new(),
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -139,6 +146,32 @@ impl Verifier {
 
     /// Verifies a compact JWS and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut fingerprint = [0u8; 32];
+        fingerprint.copy_from_slice(digest.as_ref());
+        let now = crate::unix_now();
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((verified, until)) = cache.get(&fingerprint) {
+                if now < *until {
+                    return Ok(verified.clone());
+                }
+            }
+        }
+        let verified = self.verify_uncached(token)?;
+        let until = verified.claims.exp.min(now + CACHE_TTL_SECS);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.retain(|_, (_, u)| now < *u);
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(fingerprint, (verified.clone(), until));
+        }
+        Ok(verified)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Verified, AuthError> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(_sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

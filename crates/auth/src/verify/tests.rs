@@ -226,3 +226,33 @@ fn external_issuer_from_jwks_file_with_fixed_tenant() {
         AuthError::InvalidClaim("tenant")
     );
 }
+
+#[test]
+fn cached_verification_never_outlives_the_cache_entry() {
+    let (key, v) = setup();
+    let token = key.sign(&claims(json!({}))).unwrap();
+    let first = v.verify(&token).unwrap();
+    assert_eq!(v.verify(&token).unwrap().claims, first.claims);
+    // Age every entry past its deadline: the next call must verify in full again, and a
+    // token that has meanwhile become invalid (here: an issuer we no longer trust) fails.
+    for (_, until) in v.cache.lock().unwrap().values_mut() {
+        *until = 0;
+    }
+    let mut stranger = Verifier::new();
+    stranger.cache = std::sync::Mutex::new(std::mem::take(&mut *v.cache.lock().unwrap()));
+    assert!(matches!(
+        stranger.verify(&token).unwrap_err(),
+        AuthError::UntrustedIssuer(_)
+    ));
+}
+
+#[test]
+fn expired_token_is_not_served_from_the_cache() {
+    let (key, v) = setup();
+    let token = key
+        .sign(&claims(json!({ "exp": unix_now() - 120 })))
+        .unwrap();
+    assert_eq!(v.verify(&token).unwrap_err(), AuthError::Expired);
+    assert_eq!(v.verify(&token).unwrap_err(), AuthError::Expired);
+    assert!(v.cache.lock().unwrap().is_empty());
+}

@@ -1,0 +1,154 @@
+//! The `iop` binary as an operator uses it: `iop up`, `iop token`, signals, `--help`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IOP: &str = env!("CARGO_BIN_EXE_iop");
+
+fn token(data_dir: &std::path::Path, tenant: &str) -> std::process::Output {
+    Command::new(IOP)
+        .args(["token", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--tenant",
+            tenant,
+            "--role",
+            "admin",
+            "--scope",
+            "user/Patient.cruds",
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn token_prints_only_a_jwt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = token(dir.path(), "demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].split('.').count(), 3);
+}
+
+#[test]
+fn token_refuses_a_malformed_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = token(dir.path(), "Not A Slug");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tenant"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["up", "--help"],
+        &["token", "--help"],
+        &["serve", "records", "--help"],
+        &["serve", "gateway", "--help"],
+    ] {
+        let out = Command::new(IOP).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads the banner until the gateway's address shows up.
+fn gateway_addr(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.trim().strip_prefix("gateway") {
+            return rest.split_whitespace().next().unwrap().to_owned();
+        }
+    }
+    panic!("iop up printed no gateway address");
+}
+
+#[test]
+fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(IOP)
+        .args(["up", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = gateway_addr(&mut child);
+    let running = Running(child);
+
+    let out = token(&data, "demo");
+    let jwt = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let res = http
+            .post(format!("{base}/v1/patients"))
+            .bearer_auth(&jwt)
+            .json(&serde_json::json!({
+                "given_name": "Ana", "family_name": "Lopez", "birth_date": "1990-02-28", "sex_at_birth": "female"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let res = http.get(format!("{base}/v1/patients")).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    });
+    assert!(
+        data.join("records.db").exists(),
+        "data lives under --data-dir"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "data directory must be private");
+    }
+
+    let mut child = running;
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "iop up did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
