@@ -7,6 +7,8 @@
 //! The load generator shares the machine (and the tokio runtime) with the servers, so the
 //! figures are a floor for what a dedicated gateway host would do.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

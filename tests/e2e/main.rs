@@ -2,6 +2,8 @@
 //! gateway as a client would. Run against SQLite by default and against PostgreSQL when
 //! `IOP_TEST_DATABASE_URL` is set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod auth;
 mod grpc_patients;
 mod operations;

@@ -150,13 +150,11 @@ impl Verifier {
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(digest.as_ref());
         let now = crate::unix_now();
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((verified, until)) = cache.get(&fingerprint) {
-                if now < *until {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((verified, until)) = cache.get(&fingerprint)
+                && now < *until {
                     return Ok(verified.clone());
                 }
-            }
-        }
         let verified = self.verify_uncached(token)?;
         let until = verified.claims.exp.min(now + CACHE_TTL_SECS);
         if let Ok(mut cache) = self.cache.lock() {

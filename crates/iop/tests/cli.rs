@@ -1,5 +1,7 @@
 //! The `iop` binary as an operator uses it: `iop up`, `iop token`, signals, `--help`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

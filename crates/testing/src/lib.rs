@@ -63,11 +63,10 @@ impl TestSystem {
     /// Polls `/readyz` until the gateway and the services answer (bounded).
     async fn wait_ready(&self) {
         for _ in 0..500 {
-            if let Ok(res) = self.http.get(self.url("/readyz")).send().await {
-                if res.status().is_success() {
+            if let Ok(res) = self.http.get(self.url("/readyz")).send().await
+                && res.status().is_success() {
                     return;
                 }
-            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("system did not become ready");

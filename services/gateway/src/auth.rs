@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use iop_auth::{AuthError, Verifier};
-use iop_core::{Principal, TenantId};
+use iop_core::{ErrorCode, Principal, TenantId};
 
 use crate::problem::Problem;
 
@@ -80,7 +80,7 @@ pub async fn rest(
         }
         Err(e) => {
             tracing::info!(reason = %e, "refused unauthenticated request");
-            Problem::unauthenticated(&e.to_string()).into_response()
+            Problem::new(ErrorCode::Unauthenticated, e.to_string()).into_response()
         }
     }
 }

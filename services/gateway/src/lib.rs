@@ -175,13 +175,9 @@ async fn route_grpc_or_404(grpc_api: Router, req: Request) -> Response {
 }
 
 async fn method_not_allowed(req: Request) -> Response {
-    let mut p = Problem::new(
-        ErrorCode::InvalidArgument,
-        format!("{} is not allowed here", req.method()),
-    );
-    p.status = StatusCode::METHOD_NOT_ALLOWED.as_u16();
-    p.title = "Method not allowed".into();
-    p.into_response()
+    Problem::new(ErrorCode::InvalidArgument, format!("{} is not allowed here", req.method()))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+        .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -11,9 +11,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// URI naming the kind of problem, e.g. `urn:iop:problem:invalid-argument`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    #[serde(rename = "type", serialize_with = "problem_type")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    #[schema(value_type = String)]
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// Echo of the request's `X-Request-Id`, for support.
@@ -22,8 +24,10 @@ pub struct Problem {
     /// The invalid fields, when the request was malformed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
-    #[serde(skip)]
-    pub www_authenticate: Option<String>,
+}
+
+fn problem_type<S: serde::Serializer>(slug: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("urn:iop:problem:{slug}"))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -36,13 +40,12 @@ pub struct ProblemField {
 impl Problem {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("urn:iop:problem:{}", code.slug()),
-            title: code.title().to_owned(),
+            kind: code.slug(),
+            title: code.title(),
             status: code.http_status().as_u16(),
             detail: detail.into(),
             request_id: None,
             errors: Vec::new(),
-            www_authenticate: None,
         }
     }
 
@@ -77,16 +80,12 @@ impl Problem {
         self
     }
 
-    /// A 401 with the reason, also in `WWW-Authenticate` (RFC 6750).
-    pub fn unauthenticated(reason: &str) -> Self {
-        let mut p = Self::new(ErrorCode::Unauthenticated, reason);
-        let quoted = reason.replace('"', "'");
-        p.www_authenticate = Some(if reason == "missing bearer token" {
-            "Bearer".to_owned()
-        } else {
-            format!("Bearer error=\"invalid_token\", error_description=\"{quoted}\"")
-        });
-        p
+    /// Another HTTP status than the error code's own (405, 415).
+    pub fn with_status(mut self, status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+        self.status = status.as_u16();
+        self.kind = slug;
+        self.title = title;
+        self
     }
 
     /// Presents a downstream gRPC failure. Field paths lose `strip_prefix` (the request
@@ -111,7 +110,14 @@ impl IntoResponse for Problem {
             self.request_id = crate::request_id::current();
         }
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let www = self.www_authenticate.clone();
+        // RFC 6750: a 401 says why in WWW-Authenticate too.
+        let www = (status == StatusCode::UNAUTHORIZED).then(|| {
+            if self.detail == iop_auth::AuthError::Missing.to_string() {
+                "Bearer".to_owned()
+            } else {
+                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail.replace('"', "'"))
+            }
+        });
         let mut res = (status, Json(self)).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -28,13 +28,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
-            let mut p = Problem::new(
-                iop_core::ErrorCode::InvalidArgument,
-                "body must be application/json",
-            );
-            p.status = http::StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16();
-            p.title = "Unsupported media type".into();
-            return Err(p);
+            return Err(Problem::new(iop_core::ErrorCode::InvalidArgument, "body must be application/json")
+                .with_status(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
