@@ -152,9 +152,10 @@ impl Verifier {
         let now = crate::unix_now();
         if let Ok(cache) = self.cache.lock()
             && let Some((verified, until)) = cache.get(&fingerprint)
-                && now < *until {
-                    return Ok(verified.clone());
-                }
+            && now < *until
+        {
+            return Ok(verified.clone());
+        }
         let verified = self.verify_uncached(token)?;
         let until = verified.claims.exp.min(now + CACHE_TTL_SECS);
         if let Ok(mut cache) = self.cache.lock() {

@@ -64,9 +64,10 @@ impl TestSystem {
     async fn wait_ready(&self) {
         for _ in 0..500 {
             if let Ok(res) = self.http.get(self.url("/readyz")).send().await
-                && res.status().is_success() {
-                    return;
-                }
+                && res.status().is_success()
+            {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("system did not become ready");

@@ -175,9 +175,16 @@ async fn route_grpc_or_404(grpc_api: Router, req: Request) -> Response {
 }
 
 async fn method_not_allowed(req: Request) -> Response {
-    Problem::new(ErrorCode::InvalidArgument, format!("{} is not allowed here", req.method()))
-        .with_status(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
-        .into_response()
+    Problem::new(
+        ErrorCode::InvalidArgument,
+        format!("{} is not allowed here", req.method()),
+    )
+    .with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+    )
+    .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -81,7 +81,12 @@ impl Problem {
     }
 
     /// Another HTTP status than the error code's own (405, 415).
-    pub fn with_status(mut self, status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+    pub fn with_status(
+        mut self,
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+    ) -> Self {
         self.status = status.as_u16();
         self.kind = slug;
         self.title = title;
@@ -115,7 +120,10 @@ impl IntoResponse for Problem {
             if self.detail == iop_auth::AuthError::Missing.to_string() {
                 "Bearer".to_owned()
             } else {
-                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail.replace('"', "'"))
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    self.detail.replace('"', "'")
+                )
             }
         });
         let mut res = (status, Json(self)).into_response();

@@ -230,9 +230,9 @@ impl PatientFields {
             v.optional_text("contact.address.city", &a.city, MAX_NAME_LEN);
             v.optional_text("contact.address.region", &a.region, MAX_NAME_LEN);
             v.optional_text("contact.address.postal_code", &a.postal_code, 20);
-            let iso_code = a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase());
-            if !a.country.is_empty() && !iso_code
-            {
+            let iso_code =
+                a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase());
+            if !a.country.is_empty() && !iso_code {
                 v.push(
                     "contact.address.country",
                     "must be an ISO 3166-1 alpha-2 code such as US",
@@ -240,9 +240,10 @@ impl PatientFields {
             }
         }
         if let Some(mrn) = &self.mrn
-            && (mrn.trim().is_empty() || mrn.len() > 64 || mrn.trim() != mrn) {
-                v.push("mrn", "must be 1-64 characters without surrounding spaces");
-            }
+            && (mrn.trim().is_empty() || mrn.len() > 64 || mrn.trim() != mrn)
+        {
+            v.push("mrn", "must be 1-64 characters without surrounding spaces");
+        }
         if self.identifiers.len() > MAX_IDENTIFIERS {
             v.push("identifiers", "must have at most 20 entries");
         }

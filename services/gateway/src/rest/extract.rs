@@ -28,8 +28,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
-            return Err(Problem::new(iop_core::ErrorCode::InvalidArgument, "body must be application/json")
-                .with_status(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"));
+            return Err(Problem::new(
+                iop_core::ErrorCode::InvalidArgument,
+                "body must be application/json",
+            )
+            .with_status(
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
