@@ -79,8 +79,14 @@ impl InternalKey {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
                 let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-                crate::keys::write_private(path, hex.as_bytes()).map_err(io)?;
-                Ok(Self::from_secret(&secret))
+                match crate::keys::write_private(path, hex.as_bytes()) {
+                    Ok(()) => Ok(Self::from_secret(&secret)),
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
+                    Err(e) => Err(io(e)),
+                }
             }
             Err(e) => Err(io(e)),
         }

@@ -85,8 +85,14 @@ impl SigningKey {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
-                write_private(path, to_pem(doc.as_ref()).as_bytes()).map_err(io)?;
-                Self::from_pkcs8(doc.as_ref()).ok_or(KeyError::Generate)
+                match write_private(path, to_pem(doc.as_ref()).as_bytes()) {
+                    Ok(()) => Self::from_pkcs8(doc.as_ref()).ok_or(KeyError::Generate),
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
+                    Err(e) => Err(io(e)),
+                }
             }
             Err(e) => Err(io(e)),
         }
@@ -169,9 +175,12 @@ fn to_pem(der: &[u8]) -> String {
     pem
 }
 
-/// Writes a secret file readable by its owner only.
+/// Writes a secret file readable by its owner only, atomically and never over an existing
+/// file (`AlreadyExists` then): two processes starting at once cannot both create one, nor
+/// read a half-written one.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -179,9 +188,13 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 #[cfg(test)]

@@ -154,3 +154,90 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn one_service_per_process_deployment_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (records_port, gateway_port) = (free_port(), free_port());
+    let internal_key = dir.path().join("keys/internal.key");
+    let db_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("records.db").display()
+    );
+    let records = Running(
+        Command::new(IOP)
+            .args([
+                "serve",
+                "records",
+                "--listen",
+                &format!("127.0.0.1:{records_port}"),
+                "--database-url",
+                &db_url,
+            ])
+            .arg("--internal-key-file")
+            .arg(&internal_key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let gateway = Running(
+        Command::new(IOP)
+            .args([
+                "serve",
+                "gateway",
+                "--listen",
+                &format!("127.0.0.1:{gateway_port}"),
+            ])
+            .args(["--records-url", &format!("http://127.0.0.1:{records_port}")])
+            .arg("--signing-key-file")
+            .arg(iop::signing_key_path(dir.path()))
+            .arg("--internal-key-file")
+            .arg(&internal_key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{gateway_port}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        // Wait on readiness (both processes up, gateway reaching records), bounded.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(res) = http.get(format!("{base}/readyz")).send().await
+                && res.status() == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "separate services never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let out = token(dir.path(), "clinic-z");
+        let jwt = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let res = http
+            .post(format!("{base}/v1/patients"))
+            .bearer_auth(&jwt)
+            .json(&serde_json::json!({
+                "given_name": "Bo", "family_name": "Chen", "birth_date": "1975-05-05", "sex_at_birth": "male"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    });
+    drop(gateway);
+    drop(records);
+}

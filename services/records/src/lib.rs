@@ -57,6 +57,7 @@ pub async fn serve(
     health_reporter
         .set_serving::<PatientServiceServer<grpc::PatientApi>>()
         .await;
+    let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -76,7 +77,37 @@ pub async fn serve(
         .add_service(PatientServiceServer::new(grpc::PatientApi::new(patients)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
+    watcher.abort();
     db.close().await;
     tracing::info!("records service stopped");
     result.map_err(ServeError::from)
+}
+
+/// Health follows the database: a load balancer (and the gateway's `/readyz`) stops
+/// sending traffic while it is unreachable, and resumes when it is back.
+async fn watch_database(db: Db, reporter: tonic_health::server::HealthReporter) {
+    use tonic_health::ServingStatus;
+    let mut last = true;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let up = db.ping().await;
+        if up != last {
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            reporter
+                .set_service_status("iop.records.v1.PatientService", status)
+                .await;
+            if up {
+                tracing::info!("database reachable again");
+            } else {
+                tracing::warn!("database unreachable; reporting not serving");
+            }
+            last = up;
+        }
+    }
 }

@@ -37,32 +37,19 @@ impl Store {
     pub async fn insert(&self, tenant: &TenantId, p: &Patient) -> Result<(), Error> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO patients (tenant_id, id, given_name, middle_name, family_name, preferred_name, \
              birth_date, sex_at_birth, gender_identity, pronouns, contact, mrn, identifiers, search_name, \
              version, create_time_us, update_time_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(tenant.as_str())
-        .bind(p.id.to_string())
-        .bind(&p.fields.given_name)
-        .bind(&p.fields.middle_name)
-        .bind(&p.fields.family_name)
-        .bind(&p.fields.preferred_name)
-        .bind(birth_date_text(&p.fields))
-        .bind(p.fields.sex_at_birth.as_str())
-        .bind(&p.fields.gender_identity)
-        .bind(&p.fields.pronouns)
-        .bind(json(&p.fields.contact)?)
-        .bind(p.fields.mrn.clone())
-        .bind(json(&p.fields.identifiers)?)
-        .bind(p.fields.search_name())
-        .bind(p.version)
-        .bind(p.create_time_us)
-        .bind(p.update_time_us)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_as_conflict)?;
+        );
+        bind_row(insert, tenant, p)?
+            .bind(p.version)
+            .bind(p.create_time_us)
+            .bind(p.update_time_us)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as_conflict)?;
         insert_identifiers(&mut tx, tenant, p).await?;
         tx.commit().await.map_err(Error::internal)
     }
@@ -142,32 +129,19 @@ impl Store {
     ) -> Result<bool, Error> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE patients SET given_name = $3, middle_name = $4, family_name = $5, preferred_name = $6, \
              birth_date = $7, sex_at_birth = $8, gender_identity = $9, pronouns = $10, contact = $11, \
              mrn = $12, identifiers = $13, search_name = $14, version = $15, update_time_us = $16 \
              WHERE tenant_id = $1 AND id = $2 AND version = $17",
-        )
-        .bind(tenant.as_str())
-        .bind(p.id.to_string())
-        .bind(&p.fields.given_name)
-        .bind(&p.fields.middle_name)
-        .bind(&p.fields.family_name)
-        .bind(&p.fields.preferred_name)
-        .bind(birth_date_text(&p.fields))
-        .bind(p.fields.sex_at_birth.as_str())
-        .bind(&p.fields.gender_identity)
-        .bind(&p.fields.pronouns)
-        .bind(json(&p.fields.contact)?)
-        .bind(p.fields.mrn.clone())
-        .bind(json(&p.fields.identifiers)?)
-        .bind(p.fields.search_name())
-        .bind(p.version)
-        .bind(p.update_time_us)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_as_conflict)?;
+        );
+        let done = bind_row(update, tenant, p)?
+            .bind(p.version)
+            .bind(p.update_time_us)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as_conflict)?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -181,6 +155,32 @@ impl Store {
         tx.commit().await.map_err(Error::internal)?;
         Ok(true)
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds $1 tenant, $2 id and $3..$14 the patient's fields, as both INSERT and UPDATE
+/// number them.
+fn bind_row<'q>(
+    q: AnyQuery<'q>,
+    tenant: &'q TenantId,
+    p: &'q Patient,
+) -> Result<AnyQuery<'q>, Error> {
+    let f = &p.fields;
+    Ok(q.bind(tenant.as_str())
+        .bind(p.id.to_string())
+        .bind(&f.given_name)
+        .bind(&f.middle_name)
+        .bind(&f.family_name)
+        .bind(&f.preferred_name)
+        .bind(birth_date_text(f))
+        .bind(f.sex_at_birth.as_str())
+        .bind(&f.gender_identity)
+        .bind(&f.pronouns)
+        .bind(json(&f.contact)?)
+        .bind(f.mrn.clone())
+        .bind(json(&f.identifiers)?)
+        .bind(f.search_name()))
 }
 
 async fn insert_identifiers(
