@@ -198,3 +198,24 @@ async fn concurrent_updates_of_one_version_have_exactly_one_winner() {
     assert_eq!(winners, 1);
     assert_eq!(s.get(&t, p.id).await.unwrap().unwrap().version, 2);
 }
+
+#[tokio::test]
+async fn name_search_treats_wildcards_literally() {
+    let (_tdb, s) = store().await;
+    let t = tenant("a");
+    let literal = patient("Sam", "Mc_Donald");
+    s.insert(&t, &literal).await.unwrap();
+    s.insert(&t, &patient("Sam", "McXDonald")).await.unwrap();
+    s.insert(&t, &patient("Sam", "100% Smith")).await.unwrap();
+    let query = |term: &str| ListQuery {
+        name_pattern: Some(crate::domain::name_pattern(term)),
+        identifier: None,
+    };
+    let found = s.list(&t, &query("c_d"), None, 10).await.unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![literal.id]
+    );
+    assert_eq!(s.list(&t, &query("0%"), None, 10).await.unwrap().len(), 1);
+    assert_eq!(s.list(&t, &query("%"), None, 10).await.unwrap().len(), 1);
+}
