@@ -224,7 +224,7 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
     let now = unix_now();
     let claims = json!({
         "iss": "https://sso.clinic-a.example", "aud": "iop-clinic-a", "sub": "nurse-7",
-        "exp": now + 300, "nbf": now, "roles": ["clinician"],
+        "exp": now + 300, "nbf": now, "roles": ["clinician"], "scope": "user/Patient.cruds",
     });
     let token = idp.sign(&claims).unwrap();
     let (status, created) = crate::create(&sys, &token, &crate::ana()).await;

@@ -141,6 +141,7 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
     assert_eq!(ready.status(), 503);
 
     let roles = vec!["admin".to_owned()];
+    let scopes = vec!["user/*.cruds".to_owned()];
     let token = key
         .mint(&iop_auth::keys::Grant {
             issuer: iop::DEFAULT_ISSUER,
@@ -148,7 +149,7 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
             tenant: "clinic-a",
             subject: "u",
             roles: &roles,
-            scopes: &[],
+            scopes: &scopes,
             client_id: None,
             ttl_secs: 60,
         })

@@ -10,6 +10,7 @@
 pub mod claims;
 pub mod internal;
 pub mod keys;
+pub mod scope;
 pub mod verify;
 
 pub use claims::AccessClaims;

@@ -91,7 +91,8 @@ struct TokenArgs {
     /// Staff role: clinician, front_desk, program_director or admin (repeatable).
     #[arg(long = "role")]
     roles: Vec<String>,
-    /// SMART scope such as `user/Patient.cruds` (repeatable).
+    /// SMART scope such as `user/Patient.rs` (repeatable). Default: every resource, i.e.
+    /// `user/*.cruds` with a role, `system/*.cruds` without; roles still limit a user.
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// Subject (user or system id).
@@ -162,13 +163,23 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
             args.common.data_dir.display()
         )
     })?;
+    let scopes = if args.scopes.is_empty() {
+        let context = if args.roles.is_empty() {
+            "system"
+        } else {
+            "user"
+        };
+        vec![format!("{context}/*.cruds")]
+    } else {
+        args.scopes.clone()
+    };
     let token = key.mint(&Grant {
         issuer: &args.common.issuer,
         audience: &args.common.audience,
         tenant: &args.tenant,
         subject: &args.subject,
         roles: &args.roles,
-        scopes: &args.scopes,
+        scopes: &scopes,
         client_id: None,
         ttl_secs: args.ttl,
     })?;
@@ -197,10 +208,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     config.downstream_timeout = Duration::from_millis(args.gateway.downstream_timeout_ms);
     config.body_limit = args.gateway.body_limit;
 
+    let stop = iop::shutdown_signal();
     let mut system = iop::start(config).await?;
     print_banner(&system, &args);
     let outcome = tokio::select! {
-        () = iop::shutdown_signal() => Ok(()),
+        () = stop => Ok(()),
         failed = system.wait_for_failure() => failed,
     };
     let stopped = system.shutdown().await;
@@ -239,6 +251,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             max_connections,
         } => {
             let telemetry = iop_telemetry::init("iop-records")?;
+            let stop = iop::shutdown_signal();
             let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_file)?);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -251,7 +264,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 },
                 internal_key,
             };
-            let result = iop_records::serve(config, listener, iop::shutdown_signal()).await;
+            let result = iop_records::serve(config, listener, stop).await;
             telemetry.shutdown();
             Ok(result?)
         }
@@ -265,6 +278,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             gateway,
         } => {
             let telemetry = iop_telemetry::init("iop-gateway")?;
+            let stop = iop::shutdown_signal();
             let config = iop_gateway::Config {
                 issuer,
                 audience,
@@ -279,7 +293,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot bind {listen}"))?;
-            let result = iop_gateway::serve(config, listener, iop::shutdown_signal()).await;
+            let result = iop_gateway::serve(config, listener, stop).await;
             telemetry.shutdown();
             Ok(result?)
         }

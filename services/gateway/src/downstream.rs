@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use iop_auth::{InternalKey, PRINCIPAL_HEADER};
 use iop_core::Principal;
+
+use crate::policy::{self, Denied, Operation};
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -43,8 +45,19 @@ impl Downstream {
         })
     }
 
-    /// Wraps `message` for a service call made on behalf of `principal`.
-    pub fn request<T>(&self, principal: &Principal, message: T) -> tonic::Request<T> {
+    /// Wraps `message` for the service call `op` made on behalf of `principal`, if the
+    /// policy allows it. Every call to a service passes here: this is where authorization
+    /// is enforced, for REST and gRPC alike.
+    pub fn request<T>(
+        &self,
+        principal: &Principal,
+        op: Operation,
+        message: T,
+    ) -> Result<tonic::Request<T>, Denied> {
+        if let Err(denied) = policy::authorize(principal, op) {
+            tracing::info!(operation = ?op, subject = %principal.subject, reason = %denied, "denied");
+            return Err(denied);
+        }
         let mut req = tonic::Request::new(message);
         req.set_timeout(self.timeout);
         if let Ok(v) = MetadataValue::try_from(self.key.seal(principal)) {
@@ -63,7 +76,7 @@ impl Downstream {
                 req.metadata_mut().insert(k, v);
             }
         }
-        req
+        Ok(req)
     }
 
     /// Awaits a service call within the deadline and drops the service's own metadata.

@@ -6,6 +6,7 @@ use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::{Request, Response, Status};
 
 use crate::downstream::Downstream;
+use crate::policy::Operation;
 
 pub struct PatientProxy {
     down: Downstream,
@@ -16,13 +17,15 @@ impl PatientProxy {
         Self { down }
     }
 
-    fn forward<T>(&self, req: Request<T>) -> Result<Request<T>, Status> {
+    fn forward<T>(&self, op: Operation, req: Request<T>) -> Result<Request<T>, Status> {
         let principal = req
             .extensions()
             .get::<Principal>()
             .cloned()
             .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
-        Ok(self.down.request(&principal, req.into_inner()))
+        self.down
+            .request(&principal, op, req.into_inner())
+            .map_err(|denied| Status::permission_denied(denied.0))
     }
 }
 
@@ -32,7 +35,7 @@ impl PatientService for PatientProxy {
         &self,
         req: Request<pb::CreatePatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let req = self.forward(req)?;
+        let req = self.forward(Operation::CreatePatient, req)?;
         self.down
             .call(self.down.records.clone().create_patient(req))
             .await
@@ -43,7 +46,7 @@ impl PatientService for PatientProxy {
         &self,
         req: Request<pb::GetPatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let req = self.forward(req)?;
+        let req = self.forward(Operation::GetPatient, req)?;
         self.down
             .call(self.down.records.clone().get_patient(req))
             .await
@@ -54,7 +57,7 @@ impl PatientService for PatientProxy {
         &self,
         req: Request<pb::ListPatientsRequest>,
     ) -> Result<Response<pb::ListPatientsResponse>, Status> {
-        let req = self.forward(req)?;
+        let req = self.forward(Operation::ListPatients, req)?;
         self.down
             .call(self.down.records.clone().list_patients(req))
             .await
@@ -65,7 +68,7 @@ impl PatientService for PatientProxy {
         &self,
         req: Request<pb::UpdatePatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let req = self.forward(req)?;
+        let req = self.forward(Operation::UpdatePatient, req)?;
         self.down
             .call(self.down.records.clone().update_patient(req))
             .await

@@ -5,6 +5,7 @@
 mod auth;
 mod downstream;
 mod grpc;
+pub mod policy;
 pub mod problem;
 mod request_id;
 mod rest;

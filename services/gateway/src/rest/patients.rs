@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonObject, Query};
 use crate::AppState;
+use crate::policy::Operation;
 use crate::problem::Problem;
 
 /// Sex assigned at birth (FHIR administrative-gender).
@@ -141,6 +142,7 @@ fn problem(status: tonic::Status) -> Problem {
             headers(("Location" = String), ("ETag" = String))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "MRN or identifier already used", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -156,10 +158,11 @@ pub async fn create(
     let patient = to_proto(&write)?;
     let req = st.down.request(
         &who,
+        Operation::CreatePatient,
         pb::CreatePatientRequest {
             patient: Some(patient),
         },
-    );
+    )?;
     let created = st
         .down
         .call(st.down.records.clone().create_patient(req))
@@ -186,7 +189,9 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let req = st.down.request(&who, pb::GetPatientRequest { id });
+    let req = st
+        .down
+        .request(&who, Operation::GetPatient, pb::GetPatientRequest { id })?;
     let patient = st
         .down
         .call(st.down.records.clone().get_patient(req))
@@ -209,13 +214,14 @@ pub async fn list(
 ) -> Result<Json<PatientList>, Problem> {
     let req = st.down.request(
         &who,
+        Operation::ListPatients,
         pb::ListPatientsRequest {
             page_size: params.page_size.unwrap_or(0),
             page_token: params.page_token.unwrap_or_default(),
             name: params.name.unwrap_or_default(),
             identifier: params.identifier.unwrap_or_default(),
         },
-    );
+    )?;
     let page = st
         .down
         .call(st.down.records.clone().list_patients(req))
@@ -263,11 +269,12 @@ pub async fn update(
     };
     let req = st.down.request(
         &who,
+        Operation::UpdatePatient,
         pb::UpdatePatientRequest {
             patient: Some(patient),
             update_mask: Some(prost_types::FieldMask { paths }),
         },
-    );
+    )?;
     let updated = st
         .down
         .call(st.down.records.clone().update_patient(req))

@@ -1,0 +1,348 @@
+//! Who may do what. Two gates, both must open:
+//!
+//! 1. **Scope** (SMART v2): the token must carry a scope granting the operation's resource and
+//!    action, `user/…` for a staff user's token, `system/…` for a backend client's.
+//! 2. **Role** (minimum necessary), for staff users only: one of the user's roles must allow it
+//!    in [`ROLE_RULES`]. A token with roles is a user token; without, a system token.
+//!
+//! Every gRPC method the gateway serves is an [`Operation`]; a method missing from the table is
+//! refused, so nothing new is reachable by accident. `AUTHORIZATION.md` is generated from
+//! this file (see the test at the bottom).
+
+use iop_auth::scope::{Context, Scope};
+use iop_core::Principal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Patient,
+}
+
+impl Resource {
+    pub const ALL: [Self; 1] = [Self::Patient];
+
+    /// The FHIR resource type name used in scopes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Patient => "Patient",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Search,
+}
+
+impl Action {
+    pub const ALL: [Self; 5] = [
+        Self::Create,
+        Self::Read,
+        Self::Update,
+        Self::Delete,
+        Self::Search,
+    ];
+
+    /// The SMART v2 permission letter.
+    pub fn letter(self) -> char {
+        match self {
+            Self::Create => 'c',
+            Self::Read => 'r',
+            Self::Update => 'u',
+            Self::Delete => 'd',
+            Self::Search => 's',
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Search => "search",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    ProgramDirector,
+    Clinician,
+    FrontDesk,
+}
+
+impl Role {
+    pub const ALL: [Self; 4] = [
+        Self::Admin,
+        Self::ProgramDirector,
+        Self::Clinician,
+        Self::FrontDesk,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::ProgramDirector => "program_director",
+            Self::Clinician => "clinician",
+            Self::FrontDesk => "front_desk",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+/// What each staff role may do, per resource, as SMART permission letters. Anything not
+/// listed is refused.
+pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
+    (Role::Admin, Resource::Patient, "cruds"),
+    (Role::ProgramDirector, Resource::Patient, "cruds"),
+    // Clinicians and the front desk keep demographics current but do not delete patients.
+    (Role::Clinician, Resource::Patient, "crus"),
+    (Role::FrontDesk, Resource::Patient, "crus"),
+];
+
+/// Every operation the gateway forwards, with the permission it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreatePatient,
+    GetPatient,
+    ListPatients,
+    UpdatePatient,
+}
+
+impl Operation {
+    pub const ALL: [Self; 4] = [
+        Self::CreatePatient,
+        Self::GetPatient,
+        Self::ListPatients,
+        Self::UpdatePatient,
+    ];
+
+    pub fn grpc_path(self) -> &'static str {
+        match self {
+            Self::CreatePatient => "/iop.records.v1.PatientService/CreatePatient",
+            Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
+            Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
+            Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
+        }
+    }
+
+    pub fn permission(self) -> (Resource, Action) {
+        match self {
+            Self::CreatePatient => (Resource::Patient, Action::Create),
+            Self::GetPatient => (Resource::Patient, Action::Read),
+            Self::ListPatients => (Resource::Patient, Action::Search),
+            Self::UpdatePatient => (Resource::Patient, Action::Update),
+        }
+    }
+
+    pub fn from_grpc_path(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.grpc_path() == path)
+    }
+}
+
+/// Does `role` allow `action` on `resource` by [`ROLE_RULES`]?
+pub fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
+    ROLE_RULES.iter().any(|(r, res, letters)| {
+        *r == role && *res == resource && letters.contains(action.letter())
+    })
+}
+
+/// Why a call was refused; the text names what is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
+    let (resource, action) = op.permission();
+    let context = if who.roles.is_empty() {
+        Context::System
+    } else {
+        Context::User
+    };
+    let prefix = match context {
+        Context::User => "user",
+        Context::System => "system",
+    };
+    let scoped = who
+        .scopes
+        .iter()
+        .filter_map(|s| Scope::parse(s))
+        .any(|s| s.grants(context, resource.name(), action.letter()));
+    if !scoped {
+        return Err(Denied(format!(
+            "missing scope {prefix}/{}.{} (to {} {})",
+            resource.name(),
+            action.letter(),
+            action.verb(),
+            resource.name()
+        )));
+    }
+    if context == Context::User {
+        let allowed = who
+            .roles
+            .iter()
+            .filter_map(|r| Role::parse(r))
+            .any(|role| role_allows(role, resource, action));
+        if !allowed {
+            return Err(Denied(format!(
+                "role {} may not {} {}",
+                who.roles.join(", "),
+                action.verb(),
+                resource.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The role matrix as Markdown, for `AUTHORIZATION.md`.
+pub fn matrix_markdown() -> String {
+    let mut md = String::from(
+        "# Authorization matrix\n\n\
+         Generated from `src/policy.rs` by `cargo test -p iop-gateway` (set `UPDATE_DOCS=1` to\n\
+         rewrite it). A call needs **both** a scope granting it (`user/…` for staff users,\n\
+         `system/…` for backend clients) and, for staff users, a role allowing it below.\n\
+         Letters: c create, r read, u update, d delete, s search; `-` none.\n\n| role |",
+    );
+    for res in Resource::ALL {
+        md.push_str(&format!(" {} |", res.name()));
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|".repeat(Resource::ALL.len()));
+    md.push('\n');
+    for role in Role::ALL {
+        md.push_str(&format!("| {} |", role.name()));
+        for res in Resource::ALL {
+            let letters: String = Action::ALL
+                .into_iter()
+                .filter(|a| role_allows(role, res, *a))
+                .map(Action::letter)
+                .collect();
+            md.push_str(&format!(
+                " {} |",
+                if letters.is_empty() {
+                    "-".into()
+                } else {
+                    letters
+                }
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str("\n## Operations\n\n| gRPC method | REST | needs |\n|---|---|---|\n");
+    for op in Operation::ALL {
+        let (res, action) = op.permission();
+        md.push_str(&format!(
+            "| `{}` | {} | `{}.{}` |\n",
+            op.grpc_path().trim_start_matches('/'),
+            rest_route(op),
+            res.name(),
+            action.letter()
+        ));
+    }
+    md
+}
+
+fn rest_route(op: Operation) -> &'static str {
+    match op {
+        Operation::CreatePatient => "`POST /v1/patients`",
+        Operation::GetPatient => "`GET /v1/patients/{id}`",
+        Operation::ListPatients => "`GET /v1/patients`",
+        Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iop_core::TenantId;
+
+    fn user(roles: &[&str], scopes: &[&str]) -> Principal {
+        Principal {
+            tenant: TenantId::parse("t").unwrap(),
+            subject: "u".into(),
+            client_id: None,
+            issuer: "i".into(),
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn the_docs_matrix_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("AUTHORIZATION.md");
+        let generated = matrix_markdown();
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            on_disk, generated,
+            "AUTHORIZATION.md is stale: run with UPDATE_DOCS=1"
+        );
+    }
+
+    #[test]
+    fn every_grpc_path_maps_back_to_its_operation() {
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_grpc_path(op.grpc_path()), Some(op));
+        }
+        assert_eq!(
+            Operation::from_grpc_path("/iop.records.v1.PatientService/DeletePatient"),
+            None
+        );
+    }
+
+    #[test]
+    fn scope_is_required_and_named_when_missing() {
+        let err = authorize(
+            &user(&["admin"], &["user/Patient.rs"]),
+            Operation::UpdatePatient,
+        )
+        .unwrap_err();
+        assert_eq!(err.0, "missing scope user/Patient.u (to update Patient)");
+        assert!(
+            authorize(
+                &user(&["admin"], &["user/*.cruds"]),
+                Operation::UpdatePatient
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn user_tokens_need_user_scopes_and_system_tokens_system_scopes() {
+        assert!(
+            authorize(
+                &user(&["admin"], &["system/Patient.rs"]),
+                Operation::GetPatient
+            )
+            .is_err()
+        );
+        assert!(authorize(&user(&[], &["system/Patient.rs"]), Operation::GetPatient).is_ok());
+        assert!(authorize(&user(&[], &["user/Patient.rs"]), Operation::GetPatient).is_err());
+    }
+
+    #[test]
+    fn roles_limit_what_scopes_allow() {
+        let all = ["user/*.cruds"];
+        for role in Role::ALL {
+            for op in Operation::ALL {
+                let (res, action) = op.permission();
+                let got = authorize(&user(&[role.name()], &all), op).is_ok();
+                assert_eq!(got, role_allows(role, res, action), "{role:?} {op:?}");
+            }
+        }
+        let err = authorize(&user(&["receptionist"], &all), Operation::GetPatient).unwrap_err();
+        assert_eq!(err.0, "role receptionist may not read Patient");
+    }
+}
