@@ -32,6 +32,7 @@ async fn create_get_list_update_over_grpc() {
         .create_patient(with_bearer(
             CreatePatientRequest {
                 patient: Some(ana()),
+                ..Default::default()
             },
             &token,
         ))
@@ -125,6 +126,7 @@ async fn other_tenant_gets_not_found_over_grpc() {
         .create_patient(with_bearer(
             CreatePatientRequest {
                 patient: Some(ana()),
+                ..Default::default()
             },
             &a,
         ))
@@ -165,7 +167,10 @@ async fn invalid_fields_are_invalid_argument_with_field_details() {
     };
     let err = client
         .create_patient(with_bearer(
-            CreatePatientRequest { patient: Some(bad) },
+            CreatePatientRequest {
+                patient: Some(bad),
+                ..Default::default()
+            },
             &token,
         ))
         .await
@@ -178,10 +183,51 @@ async fn invalid_fields_are_invalid_argument_with_field_details() {
     assert_eq!(fields, vec!["patient.birth_date"]);
 
     let err = client
-        .create_patient(with_bearer(CreatePatientRequest { patient: None }, &token))
+        .create_patient(with_bearer(CreatePatientRequest::default(), &token))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().starts_with("patient:"));
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn create_with_a_request_id_is_idempotent_over_grpc() {
+    let sys = TestSystem::start().await;
+    let token = sys.token("clinic-a", &["front_desk"]);
+    let mut client = PatientServiceClient::new(sys.grpc_channel().await);
+    let req = CreatePatientRequest {
+        patient: Some(ana()),
+        request_id: "ehr-msg-001".into(),
+    };
+    let first = client
+        .create_patient(with_bearer(req.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = client
+        .create_patient(with_bearer(req, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again);
+    let different = CreatePatientRequest {
+        patient: Some(Patient {
+            given_name: "Someone else".into(),
+            mrn: String::new(),
+            ..ana()
+        }),
+        request_id: "ehr-msg-001".into(),
+    };
+    let err = client
+        .create_patient(with_bearer(different, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("request_id:"),
+        "{}",
+        err.message()
+    );
     sys.stop().await;
 }

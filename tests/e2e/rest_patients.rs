@@ -321,3 +321,45 @@ async fn duplicate_mrn_is_409_and_creates_nothing() {
     assert_eq!(create(&sys, &other, &body).await.0, 201);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn retried_creates_with_an_idempotency_key_make_one_patient() {
+    let sys = TestSystem::start().await;
+    let token = sys.token("clinic-a", &["front_desk"]);
+    let send = |body: Value, key: &'static str| {
+        sys.http
+            .post(sys.url("/v1/patients"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    // A client that times out and retries, several times at once.
+    let attempts = (0..8).map(|_| async { send(ana(), "intake-42").await.unwrap() });
+    let mut ids = Vec::new();
+    for res in futures::future::join_all(attempts).await {
+        assert_eq!(res.status(), 201);
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let (_, list) = get(&sys, &token, "/v1/patients").await;
+    assert_eq!(list["patients"].as_array().unwrap().len(), 1);
+
+    // The same key for another patient is a client bug, named as such.
+    let mut other = ana();
+    other["given_name"] = json!("Bea");
+    let res = send(other, "intake-42").await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_problem_names(&res.json().await.unwrap(), 400, "Idempotency-Key");
+    // Without a key, each POST is a new patient.
+    assert_eq!(create(&sys, &token, &ana()).await.0, 201);
+    let (_, list) = get(&sys, &token, "/v1/patients").await;
+    assert_eq!(list["patients"].as_array().unwrap().len(), 2);
+    sys.stop().await;
+}

@@ -183,10 +183,8 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
         client_id: None,
         ttl_secs: args.ttl,
     })?;
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{token}");
-    }
+    use std::io::Write;
+    writeln!(std::io::stdout(), "{token}").context("cannot write the token to stdout")?;
     Ok(())
 }
 
@@ -222,11 +220,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
+/// Tells the operator what is listening. A closed stdout (a supervisor that stopped
+/// reading) must not take the platform down, so write errors are ignored.
 fn print_banner(system: &iop::System, args: &UpArgs) {
+    use std::io::Write;
     let gw = system.gateway_addr;
     let data = args.common.data_dir.display();
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "\nIOP platform is up.\n\
          \n  gateway  http://{gw}   REST /v1/…, gRPC iop.records.v1, /openapi.json, /healthz, /readyz\
          \n  records  http://{records} (internal gRPC)\

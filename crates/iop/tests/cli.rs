@@ -75,18 +75,26 @@ impl Drop for Running {
     }
 }
 
-/// Reads the banner until the gateway's address shows up.
+/// Reads the banner until the gateway's address shows up, then keeps draining stdout in
+/// the background so the process never writes into a closed pipe.
 fn gateway_addr(child: &mut Child) -> String {
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        if let Some(rest) = line.trim().strip_prefix("gateway") {
-            return rest.split_whitespace().next().unwrap().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.trim().strip_prefix("gateway") {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
         }
-    }
-    panic!("iop up printed no gateway address");
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("iop up printed no gateway address")
 }
 
 #[test]

@@ -93,6 +93,21 @@ impl Problem {
         self
     }
 
+    /// Renames a field the service knows by its gRPC name to what the REST caller sent.
+    pub fn rename_field(mut self, from: &str, to: &str) -> Self {
+        let mut renamed = false;
+        for e in &mut self.errors {
+            if e.field == from {
+                e.field = to.to_owned();
+                renamed = true;
+            }
+        }
+        if renamed {
+            self.detail = self.detail.replace(&format!("{from}:"), &format!("{to}:"));
+        }
+        self
+    }
+
     /// Presents a downstream gRPC failure. Field paths lose `strip_prefix` (the request
     /// message's name) so they match the JSON body.
     pub fn from_status(status: &tonic::Status, strip_prefix: &str) -> Self {

@@ -35,12 +35,12 @@ impl PatientService for PatientApi {
         req: Request<pb::CreatePatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
         let who = principal(&req)?;
-        let patient = req
-            .into_inner()
+        let r = req.into_inner();
+        let patient = r
             .patient
             .ok_or_else(|| Error::field("patient", "is required"))?;
         let fields = fields_from_proto(&patient, &PatientPath::ALL)?;
-        let created = self.patients.create(&who, fields).await?;
+        let created = self.patients.create(&who, fields, &r.request_id).await?;
         Ok(Response::new(to_proto(&created)))
     }
 

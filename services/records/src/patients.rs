@@ -4,7 +4,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 
 use crate::domain::{self, Patient, PatientFields, PatientPath};
-use crate::store::{IdentifierFilter, ListQuery, Store};
+use crate::store::{CreateRequest, Created, IdentifierFilter, ListQuery, Store};
 
 #[derive(Clone)]
 pub struct Patients {
@@ -25,8 +25,30 @@ impl Patients {
         Self { store }
     }
 
-    pub async fn create(&self, who: &Principal, fields: PatientFields) -> Result<Patient, Error> {
+    /// Creates a patient. With an idempotency key (`request_id`), a retry of the same
+    /// request returns the patient created the first time.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        fields: PatientFields,
+        request_id: &str,
+    ) -> Result<Patient, Error> {
         fields.validate("patient.", today())?;
+        let request = if request_id.is_empty() {
+            None
+        } else if request_id.len() > 255 || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::field(
+                "request_id",
+                "must be 1-255 printable ASCII characters",
+            ));
+        } else {
+            // Stable across processes and releases, unlike std's hasher.
+            let fingerprint = page::fingerprint(&[&format!("{fields:?}")]) as i64;
+            Some(CreateRequest {
+                key: request_id,
+                fingerprint,
+            })
+        };
         let now = now_micros();
         let patient = Patient {
             id: PatientId::new(),
@@ -35,9 +57,24 @@ impl Patients {
             create_time_us: now,
             update_time_us: now,
         };
-        self.store.insert(&who.tenant, &patient).await?;
-        tracing::info!(patient_id = %patient.id, tenant = %who.tenant, "patient created");
-        Ok(patient)
+        match self
+            .store
+            .insert(&who.tenant, &patient, request.as_ref())
+            .await?
+        {
+            Created::New => {
+                tracing::info!(patient_id = %patient.id, tenant = %who.tenant, "patient created");
+                Ok(patient)
+            }
+            Created::Earlier(id) => {
+                tracing::info!(patient_id = %id, "create retried: returning the earlier patient");
+                self.get(who, id).await
+            }
+            Created::KeyReused => Err(Error::field(
+                "request_id",
+                "was already used to create a different patient",
+            )),
+        }
     }
 
     pub async fn get(&self, who: &Principal, id: PatientId) -> Result<Patient, Error> {

@@ -130,13 +130,16 @@ pub struct ListParams {
 }
 
 const PREFIX: &str = "patient.";
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 fn problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, PREFIX)
 }
 
-/// Create a patient.
+/// Create a patient. Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = PatientWrite,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Retrying with the same key returns the patient created the first time")),
     responses(
         (status = 201, description = "Created", body = Patient,
             headers(("Location" = String), ("ETag" = String))),
@@ -149,25 +152,32 @@ fn problem(status: tonic::Status) -> Problem {
 pub async fn create(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
     let write: PatientWrite = body.parse()?;
     if write.etag.is_some() {
         return Err(Problem::field("etag", "is only accepted on updates"));
     }
+    let request_id = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
+        None => String::new(),
+        Some(Ok(key)) => key.to_owned(),
+        Some(Err(_)) => return Err(Problem::field(IDEMPOTENCY_KEY, "must be printable ASCII")),
+    };
     let patient = to_proto(&write)?;
     let req = st.down.request(
         &who,
         Operation::CreatePatient,
         pb::CreatePatientRequest {
             patient: Some(patient),
+            request_id,
         },
     )?;
     let created = st
         .down
         .call(st.down.records.clone().create_patient(req))
         .await
-        .map_err(problem)?;
+        .map_err(|status| problem(status).rename_field("request_id", IDEMPOTENCY_KEY))?;
     let location = format!("/v1/patients/{}", created.id);
     let mut res = respond(StatusCode::CREATED, &created);
     if let Ok(v) = HeaderValue::from_str(&location) {

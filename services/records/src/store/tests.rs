@@ -47,7 +47,7 @@ async fn insert_then_get_round_trips_and_other_tenant_sees_nothing() {
         system: "urn:ehr".into(),
         value: "42".into(),
     }];
-    s.insert(&tenant("a"), &p).await.unwrap();
+    s.insert(&tenant("a"), &p, None).await.unwrap();
     assert_eq!(s.get(&tenant("a"), p.id).await.unwrap(), Some(p.clone()));
     assert_eq!(s.get(&tenant("b"), p.id).await.unwrap(), None);
 }
@@ -67,10 +67,10 @@ async fn list_pages_in_creation_order_and_filters() {
             system: "ehr".into(),
             value: format!("e{i}"),
         }];
-        s.insert(&t, &p).await.unwrap();
+        s.insert(&t, &p, None).await.unwrap();
         ids.push(p.id);
     }
-    s.insert(&tenant("b"), &patient("Pat", "Smith"))
+    s.insert(&tenant("b"), &patient("Pat", "Smith"), None)
         .await
         .unwrap();
 
@@ -120,12 +120,12 @@ async fn duplicate_mrn_or_identifier_is_refused_without_half_writes() {
         system: "ehr".into(),
         value: "1".into(),
     }];
-    s.insert(&t, &first).await.unwrap();
+    s.insert(&t, &first, None).await.unwrap();
 
     let mut same_mrn = patient("B", "Two");
     same_mrn.fields.mrn = Some("MRN-1".into());
     assert!(
-        matches!(s.insert(&t, &same_mrn).await, Err(Error::AlreadyExists(m)) if m.starts_with("mrn"))
+        matches!(s.insert(&t, &same_mrn, None).await, Err(Error::AlreadyExists(m)) if m.starts_with("mrn"))
     );
 
     let mut same_ehr_id = patient("C", "Three");
@@ -134,7 +134,7 @@ async fn duplicate_mrn_or_identifier_is_refused_without_half_writes() {
         value: "1".into(),
     }];
     assert!(
-        matches!(s.insert(&t, &same_ehr_id).await, Err(Error::AlreadyExists(m)) if m.starts_with("identifiers"))
+        matches!(s.insert(&t, &same_ehr_id, None).await, Err(Error::AlreadyExists(m)) if m.starts_with("identifiers"))
     );
     assert_eq!(
         s.get(&t, same_ehr_id.id).await.unwrap(),
@@ -143,7 +143,7 @@ async fn duplicate_mrn_or_identifier_is_refused_without_half_writes() {
     );
 
     // Another clinic may use the same numbers.
-    s.insert(&tenant("b"), &same_mrn).await.unwrap();
+    s.insert(&tenant("b"), &same_mrn, None).await.unwrap();
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn stale_update_is_refused() {
     let (_tdb, s) = store().await;
     let t = tenant("a");
     let p = patient("A", "One");
-    s.insert(&t, &p).await.unwrap();
+    s.insert(&t, &p, None).await.unwrap();
     let mut v2 = p.clone();
     v2.version = 2;
     v2.fields.preferred_name = "Al".into();
@@ -180,7 +180,7 @@ async fn concurrent_updates_of_one_version_have_exactly_one_winner() {
     let (_tdb, s) = store().await;
     let t = tenant("a");
     let p = patient("A", "One");
-    s.insert(&t, &p).await.unwrap();
+    s.insert(&t, &p, None).await.unwrap();
     let s = Arc::new(s);
     let mut tasks = Vec::new();
     for i in 0..16 {
@@ -204,9 +204,13 @@ async fn name_search_treats_wildcards_literally() {
     let (_tdb, s) = store().await;
     let t = tenant("a");
     let literal = patient("Sam", "Mc_Donald");
-    s.insert(&t, &literal).await.unwrap();
-    s.insert(&t, &patient("Sam", "McXDonald")).await.unwrap();
-    s.insert(&t, &patient("Sam", "100% Smith")).await.unwrap();
+    s.insert(&t, &literal, None).await.unwrap();
+    s.insert(&t, &patient("Sam", "McXDonald"), None)
+        .await
+        .unwrap();
+    s.insert(&t, &patient("Sam", "100% Smith"), None)
+        .await
+        .unwrap();
     let query = |term: &str| ListQuery {
         name_pattern: Some(crate::domain::name_pattern(term)),
         identifier: None,
@@ -218,4 +222,82 @@ async fn name_search_treats_wildcards_literally() {
     );
     assert_eq!(s.list(&t, &query("0%"), None, 10).await.unwrap().len(), 1);
     assert_eq!(s.list(&t, &query("%"), None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_patient_and_refuses_reuse() {
+    let (_tdb, s) = store().await;
+    let t = tenant("a");
+    let first = patient("A", "One");
+    let req = CreateRequest {
+        key: "k-1",
+        fingerprint: 42,
+    };
+    assert_eq!(
+        s.insert(&t, &first, Some(&req)).await.unwrap(),
+        Created::New
+    );
+    let retry = patient("A", "One");
+    assert_eq!(
+        s.insert(&t, &retry, Some(&req)).await.unwrap(),
+        Created::Earlier(first.id)
+    );
+    assert_eq!(
+        s.get(&t, retry.id).await.unwrap(),
+        None,
+        "the retry wrote nothing"
+    );
+    let other = CreateRequest {
+        key: "k-1",
+        fingerprint: 7,
+    };
+    assert_eq!(
+        s.insert(&t, &patient("B", "Two"), Some(&other))
+            .await
+            .unwrap(),
+        Created::KeyReused
+    );
+    // Keys are per tenant.
+    assert_eq!(
+        s.insert(&tenant("b"), &patient("A", "One"), Some(&req))
+            .await
+            .unwrap(),
+        Created::New
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_with_one_key_make_one_patient() {
+    let (_tdb, s) = store().await;
+    let s = Arc::new(s);
+    let t = tenant("a");
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (s, t) = (s.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let p = patient("A", "One");
+            let req = CreateRequest {
+                key: "same",
+                fingerprint: 1,
+            };
+            match s.insert(&t, &p, Some(&req)).await.unwrap() {
+                Created::New => p.id,
+                Created::Earlier(id) => id,
+                Created::KeyReused => panic!("same fingerprint"),
+            }
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        s.list(&t, &ListQuery::default(), None, 50)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
