@@ -125,6 +125,8 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         downstream_timeout: Duration::from_secs(60),
         body_limit: 1 << 20,
         cors_origins: vec![],
+        rate_limit_per_minute: 0,
+        rate_limit_burst: 0,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -178,4 +180,64 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
     drop(dir);
     let _ = tx.send(());
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn clients_over_their_rate_get_429_with_retry_after() {
+    let sys = TestSystem::start_with(|c| {
+        c.rate_limit_per_minute = 1;
+        c.rate_limit_burst = 2;
+    })
+    .await;
+    let busy = sys.token("clinic-a", &["front_desk"]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let res = sys
+            .http
+            .get(sys.url("/v1/patients"))
+            .bearer_auth(&busy)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            let secs: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&secs), "{secs}");
+            let problem: Value = res.json().await.unwrap();
+            assert_eq!(problem["type"], "urn:iop:problem:resource-exhausted");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+
+    // Another user of the same clinic has a bucket of their own.
+    let mut claims = sys.claims("clinic-a", &["front_desk"]);
+    claims["sub"] = serde_json::json!("someone-else");
+    let other = sys.sign(claims);
+    let res = sys
+        .http
+        .get(sys.url("/v1/patients"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // gRPC shares the bucket.
+    let mut client = iop_proto::records::patient_service_client::PatientServiceClient::new(
+        sys.grpc_channel().await,
+    );
+    let err = client
+        .list_patients(iop_testing::with_bearer(
+            iop_proto::records::ListPatientsRequest::default(),
+            &busy,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    assert!(err.metadata().get("retry-after").is_some());
+    sys.stop().await;
 }

@@ -15,6 +15,9 @@ use tokio::task::JoinSet;
 
 pub const DEFAULT_ISSUER: &str = "urn:iop:gateway";
 pub const DEFAULT_AUDIENCE: &str = "urn:iop:api";
+/// Per-client request rate: 100/s sustained, bursts of 200.
+pub const DEFAULT_RATE_PER_MINUTE: u32 = 6000;
+pub const DEFAULT_RATE_BURST: u32 = 200;
 
 /// Where the gateway's key files live inside a data directory.
 pub fn signing_key_path(data_dir: &Path) -> PathBuf {
@@ -37,6 +40,8 @@ pub struct SystemConfig {
     pub cors_origins: Vec<String>,
     pub downstream_timeout: Duration,
     pub body_limit: usize,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
 }
 
 impl SystemConfig {
@@ -51,6 +56,8 @@ impl SystemConfig {
             cors_origins: Vec::new(),
             downstream_timeout: Duration::from_secs(10),
             body_limit: 1024 * 1024,
+            rate_limit_per_minute: DEFAULT_RATE_PER_MINUTE,
+            rate_limit_burst: DEFAULT_RATE_BURST,
         }
     }
 }
@@ -140,6 +147,8 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         downstream_timeout: config.downstream_timeout,
         body_limit: config.body_limit,
         cors_origins: config.cors_origins,
+        rate_limit_per_minute: config.rate_limit_per_minute,
+        rate_limit_burst: config.rate_limit_burst,
     };
     tasks.spawn({
         let shutdown = signal();

@@ -67,6 +67,12 @@ struct GatewayArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "IOP_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
+    /// Requests per minute per client (sustained); 0 turns rate limits off.
+    #[arg(long, env = "IOP_RATE_LIMIT_PER_MINUTE", default_value_t = iop::DEFAULT_RATE_PER_MINUTE)]
+    rate_limit_per_minute: u32,
+    /// Requests per client allowed in a burst.
+    #[arg(long, env = "IOP_RATE_LIMIT_BURST", default_value_t = iop::DEFAULT_RATE_BURST)]
+    rate_limit_burst: u32,
 }
 
 #[derive(Args, Clone)]
@@ -205,6 +211,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     config.cors_origins = args.gateway.cors_origins.clone();
     config.downstream_timeout = Duration::from_millis(args.gateway.downstream_timeout_ms);
     config.body_limit = args.gateway.body_limit;
+    config.rate_limit_per_minute = args.gateway.rate_limit_per_minute;
+    config.rate_limit_burst = args.gateway.rate_limit_burst;
 
     let stop = iop::shutdown_signal();
     let mut system = iop::start(config).await?;
@@ -290,6 +298,8 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 downstream_timeout: Duration::from_millis(gateway.downstream_timeout_ms),
                 body_limit: gateway.body_limit,
                 cors_origins: gateway.cors_origins,
+                rate_limit_per_minute: gateway.rate_limit_per_minute,
+                rate_limit_burst: gateway.rate_limit_burst,
             };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

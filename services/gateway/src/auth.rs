@@ -10,15 +10,17 @@ use http::HeaderMap;
 use iop_auth::{AuthError, Verifier};
 use iop_core::{ErrorCode, Principal, TenantId};
 
+use crate::limits::{Limiter, retry_after_secs};
 use crate::problem::Problem;
 
 pub struct Authenticator {
     verifier: Verifier,
+    pub limiter: Limiter,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier) -> Self {
-        Self { verifier }
+    pub fn new(verifier: Verifier, limiter: Limiter) -> Self {
+        Self { verifier, limiter }
     }
 
     /// The principal behind the request's `Authorization: Bearer` token.
@@ -74,7 +76,18 @@ pub async fn rest(
     let rid = request_id(req.headers());
     match auth.authenticate(req.headers(), rid) {
         Ok(principal) => {
-            tracing::debug!(tenant = %principal.tenant, subject = %principal.subject, "authenticated");
+            if let Err(wait) = auth.limiter.check(&principal) {
+                let secs = retry_after_secs(wait);
+                tracing::info!(subject = %principal.subject, retry_after = secs, "rate limited");
+                let mut res = Problem::new(
+                    ErrorCode::ResourceExhausted,
+                    format!("rate limit exceeded; retry in {secs} s"),
+                )
+                .into_response();
+                res.headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+                return res;
+            }
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
@@ -97,6 +110,16 @@ pub async fn grpc(
     let rid = request_id(req.headers());
     match auth.authenticate(req.headers(), rid) {
         Ok(principal) => {
+            if let Err(wait) = auth.limiter.check(&principal) {
+                let secs = retry_after_secs(wait);
+                let mut status = tonic::Status::resource_exhausted(format!(
+                    "rate limit exceeded; retry in {secs} s"
+                ));
+                if let Ok(v) = secs.to_string().parse() {
+                    status.metadata_mut().insert("retry-after", v);
+                }
+                return status.into_http();
+            }
             req.extensions_mut().insert(principal);
             next.run(req).await
         }

@@ -5,6 +5,7 @@
 mod auth;
 mod downstream;
 mod grpc;
+mod limits;
 pub mod policy;
 pub mod problem;
 mod request_id;
@@ -51,6 +52,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Browser origins allowed by CORS; empty disables CORS.
     pub cors_origins: Vec<String>,
+    /// Requests per minute each client may make (sustained); 0 turns limits off.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make in a burst above the sustained rate.
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +88,11 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
     for trusted in &config.trusted_issuers {
         verifier.trust_issuer(trusted).map_err(ServeError::Issuer)?;
     }
-    let auth = Arc::new(Authenticator::new(verifier));
+    let auth = Arc::new(Authenticator::new(
+        verifier,
+        limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
+    ));
+    tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
     let down = Downstream::new(
         &config.records_url,
         config.internal_key.clone(),
@@ -155,6 +164,19 @@ pub async fn serve(
     .await?;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Drops idle clients' buckets now and then, until the app is gone.
+async fn sweep_rate_limits(auth: std::sync::Weak<Authenticator>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match auth.upgrade() {
+            Some(auth) => auth.limiter.sweep(),
+            None => return,
+        }
+    }
 }
 
 async fn route_grpc_or_404(grpc_api: Router, req: Request) -> Response {
