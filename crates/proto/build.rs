@@ -6,6 +6,7 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
+        "iop/audit/v1/audit.proto",
         "iop/common/v1/common.proto",
         "iop/records/v1/patients.proto",
     ];

@@ -186,6 +186,7 @@ async fn bench() {
                 roles: vec!["clinician".into()],
                 scopes: vec![],
                 request_id: "bench".into(),
+                source_addr: None,
             })
             .parse()
             .unwrap();

@@ -203,6 +203,7 @@ fn iop_core_principal() -> iop_core::Principal {
         roles: vec!["admin".into()],
         scopes: vec![],
         request_id: "r".into(),
+        source_addr: None,
     }
 }
 

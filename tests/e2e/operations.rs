@@ -122,6 +122,7 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
         trusted_issuers: vec![],
         records_url: format!("http://127.0.0.1:{port}"),
+        database_url: iop::gateway_database_url(dir.path()),
         downstream_timeout: Duration::from_secs(60),
         body_limit: 1 << 20,
         cors_origins: vec![],

@@ -223,6 +223,7 @@ mod tests {
             roles: vec!["clinician".into()],
             scopes: vec![],
             request_id: "r1".into(),
+            source_addr: None,
         }
     }
 

@@ -21,6 +21,9 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Correlates logs, audit events and traces of one request.
     pub request_id: String,
+    /// The client's network address as the gateway saw it, for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_addr: Option<String>,
 }
 
 impl Principal {

@@ -24,6 +24,11 @@ pub fn signing_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("gateway-signing.pem")
 }
 
+/// The gateway's default SQLite database (the audit trail) in a data directory.
+pub fn gateway_database_url(data_dir: &Path) -> String {
+    iop_db::sqlite_file_url(&data_dir.join("gateway.db"))
+}
+
 pub fn internal_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("internal.key")
 }
@@ -34,6 +39,8 @@ pub struct SystemConfig {
     pub gateway_addr: SocketAddr,
     /// Defaults to a SQLite file in the data directory.
     pub records_database_url: Option<String>,
+    /// The gateway's database (audit trail); defaults to a SQLite file in the data directory.
+    pub gateway_database_url: Option<String>,
     pub issuer: String,
     pub audience: String,
     pub trusted_issuers: Vec<TrustedIssuer>,
@@ -50,6 +57,7 @@ impl SystemConfig {
             data_dir,
             gateway_addr,
             records_database_url: None,
+            gateway_database_url: None,
             issuer: DEFAULT_ISSUER.into(),
             audience: DEFAULT_AUDIENCE.into(),
             trusted_issuers: Vec::new(),
@@ -143,6 +151,10 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         signing_key,
         internal_key,
         trusted_issuers: config.trusted_issuers,
+        database_url: config
+            .gateway_database_url
+            .clone()
+            .unwrap_or_else(|| gateway_database_url(&config.data_dir)),
         records_url: format!("http://{records_addr}"),
         downstream_timeout: config.downstream_timeout,
         body_limit: config.body_limit,

@@ -37,6 +37,22 @@ enum Command {
     /// Run a single service, for deployments with one service per process.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain of the audit trail; exits non-zero if any event was altered,
+    /// inserted or removed.
+    Verify {
+        /// The gateway's database (default: the SQLite file in --data-dir).
+        #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, env = "IOP_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -83,6 +99,9 @@ struct UpArgs {
     /// Database of the records service (default: SQLite in the data directory).
     #[arg(long, env = "IOP_RECORDS_DATABASE_URL")]
     records_database_url: Option<String>,
+    /// Database of the gateway, i.e. the audit trail (default: SQLite in the data directory).
+    #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
+    gateway_database_url: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
@@ -133,6 +152,9 @@ enum ServeCommand {
         /// gRPC URL of the records service.
         #[arg(long, env = "IOP_RECORDS_URL")]
         records_url: String,
+        /// The gateway's database (audit trail): `sqlite://…?mode=rwc` or `postgres://…`.
+        #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
+        database_url: String,
         /// The gateway's ES256 key (PKCS#8 PEM; created if missing).
         #[arg(long, env = "IOP_SIGNING_KEY_FILE")]
         signing_key_file: PathBuf,
@@ -155,6 +177,13 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Up(args)) => runtime.block_on(up(args)),
         None => runtime.block_on(up(cli.up)),
         Some(Command::Serve(cmd)) => runtime.block_on(serve(cmd)),
+        Some(Command::Audit(AuditCommand::Verify {
+            database_url,
+            data_dir,
+        })) => {
+            let url = database_url.unwrap_or_else(|| iop::gateway_database_url(&data_dir));
+            runtime.block_on(verify_audit(&url))
+        }
     }
 }
 
@@ -205,6 +234,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let telemetry = iop_telemetry::init("iop")?;
     let mut config = iop::SystemConfig::new(args.common.data_dir.clone(), args.addr);
     config.records_database_url = args.records_database_url.clone();
+    config.gateway_database_url = args.gateway_database_url.clone();
     config.issuer = args.common.issuer.clone();
     config.audience = args.common.audience.clone();
     config.trusted_issuers = gateway_options(&args.gateway)?;
@@ -280,6 +310,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
         ServeCommand::Gateway {
             listen,
             records_url,
+            database_url,
             signing_key_file,
             internal_key_file,
             issuer,
@@ -295,6 +326,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 internal_key: Arc::new(InternalKey::load_or_create(&internal_key_file)?),
                 trusted_issuers: gateway_options(&gateway)?,
                 records_url,
+                database_url,
                 downstream_timeout: Duration::from_millis(gateway.downstream_timeout_ms),
                 body_limit: gateway.body_limit,
                 cors_origins: gateway.cors_origins,
@@ -307,6 +339,30 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             let result = iop_gateway::serve(config, listener, stop).await;
             telemetry.shutdown();
             Ok(result?)
+        }
+    }
+}
+
+async fn verify_audit(url: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let db = iop_gateway::audit::open(url)
+        .await
+        .context("cannot open the audit database")?;
+    let result = iop_gateway::audit::verify(&db)
+        .await
+        .context("cannot read the audit trail")?;
+    db.close().await;
+    match result {
+        iop_gateway::audit::Verification::Intact { events } => {
+            let plural = if events == 1 { "" } else { "s" };
+            let _ = writeln!(
+                std::io::stdout(),
+                "audit trail intact: {events} event{plural}"
+            );
+            Ok(())
+        }
+        iop_gateway::audit::Verification::Broken { seq, reason } => {
+            anyhow::bail!("audit trail broken at event {seq}: {reason}")
         }
     }
 }

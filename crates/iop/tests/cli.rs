@@ -161,6 +161,22 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+
+    // The create above was audited; the chain checks out.
+    let out = Command::new(IOP)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "audit trail intact: 1 event"
+    );
 }
 
 fn free_port() -> u16 {
@@ -206,6 +222,13 @@ fn one_service_per_process_deployment_works() {
                 &format!("127.0.0.1:{gateway_port}"),
             ])
             .args(["--records-url", &format!("http://127.0.0.1:{records_port}")])
+            .args([
+                "--database-url",
+                &format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("gateway.db").display()
+                ),
+            ])
             .arg("--signing-key-file")
             .arg(iop::signing_key_path(dir.path()))
             .arg("--internal-key-file")

@@ -2,6 +2,11 @@
 #![allow(clippy::all, clippy::pedantic)]
 
 pub mod iop {
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("iop.audit.v1");
+        }
+    }
     pub mod common {
         pub mod v1 {
             tonic::include_proto!("iop.common.v1");
@@ -14,6 +19,7 @@ pub mod iop {
     }
 }
 
+pub use iop::audit::v1 as audit;
 pub use iop::common::v1 as common;
 pub use iop::records::v1 as records;
 

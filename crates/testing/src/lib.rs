@@ -22,6 +22,8 @@ pub struct TestSystem {
     pub audience: String,
     pub data_dir: tempfile::TempDir,
     _db: TestDatabase,
+    /// The gateway's database (audit trail).
+    pub gateway_db: TestDatabase,
 }
 
 impl TestSystem {
@@ -33,9 +35,11 @@ impl TestSystem {
     pub async fn start_with(tweak: impl FnOnce(&mut iop::SystemConfig)) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let db = TestDatabase::create("records").await;
+        let gateway_db = TestDatabase::create("gateway").await;
         let mut config =
             iop::SystemConfig::new(data_dir.path().join("data"), ([127, 0, 0, 1], 0).into());
         config.records_database_url = Some(db.url().to_owned());
+        config.gateway_database_url = Some(gateway_db.url().to_owned());
         tweak(&mut config);
         let (issuer, audience) = (config.issuer.clone(), config.audience.clone());
         let system = iop::start(config).await.expect("system starts");
@@ -55,6 +59,7 @@ impl TestSystem {
             audience,
             data_dir,
             _db: db,
+            gateway_db,
         };
         sys.wait_ready().await;
         sys

@@ -28,6 +28,7 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         request_id: String,
+        source_addr: Option<String>,
     ) -> Result<Principal, AuthError> {
         let value = headers
             .get(http::header::AUTHORIZATION)
@@ -54,8 +55,15 @@ impl Authenticator {
             roles: claims.roles,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             request_id,
+            source_addr,
         })
     }
+}
+
+fn source_addr(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -74,7 +82,7 @@ pub async fn rest(
     next: Next,
 ) -> Response {
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid) {
+    match auth.authenticate(req.headers(), rid, source_addr(&req)) {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);
@@ -108,7 +116,7 @@ pub async fn grpc(
         return next.run(req).await;
     }
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid) {
+    match auth.authenticate(req.headers(), rid, source_addr(&req)) {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);

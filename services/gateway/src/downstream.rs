@@ -9,7 +9,9 @@ use std::time::Duration;
 use iop_auth::{InternalKey, PRINCIPAL_HEADER};
 use iop_core::Principal;
 
-use crate::policy::{self, Denied, Operation};
+use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::policy::{self, Operation};
+use iop_proto::records as pb;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -18,10 +20,52 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 
 #[derive(Clone)]
 pub struct Downstream {
-    pub records: PatientServiceClient<Channel>,
+    records: PatientServiceClient<Channel>,
     records_health: HealthClient<Channel>,
     key: Arc<InternalKey>,
     timeout: Duration,
+    audit_log: AuditLog,
+}
+
+/// Which patients a message is about, for the audit trail.
+pub trait Audited {
+    fn patient_ids(&self) -> Vec<String>;
+}
+
+impl Audited for pb::CreatePatientRequest {
+    fn patient_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl Audited for pb::GetPatientRequest {
+    fn patient_ids(&self) -> Vec<String> {
+        vec![self.id.clone()]
+    }
+}
+
+impl Audited for pb::ListPatientsRequest {
+    fn patient_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl Audited for pb::UpdatePatientRequest {
+    fn patient_ids(&self) -> Vec<String> {
+        self.patient.iter().map(|p| p.id.clone()).collect()
+    }
+}
+
+impl Audited for pb::Patient {
+    fn patient_ids(&self) -> Vec<String> {
+        vec![self.id.clone()]
+    }
+}
+
+impl Audited for pb::ListPatientsResponse {
+    fn patient_ids(&self) -> Vec<String> {
+        self.patients.iter().map(|p| p.id.clone()).collect()
+    }
 }
 
 impl Downstream {
@@ -30,6 +74,7 @@ impl Downstream {
         records_url: &str,
         key: Arc<InternalKey>,
         timeout: Duration,
+        audit_log: AuditLog,
     ) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(records_url.to_owned())?
             .connect_timeout(Duration::from_secs(1))
@@ -42,22 +87,93 @@ impl Downstream {
             records_health: HealthClient::new(channel),
             key,
             timeout,
+            audit_log,
         })
     }
 
-    /// Wraps `message` for the service call `op` made on behalf of `principal`, if the
-    /// policy allows it. Every call to a service passes here: this is where authorization
-    /// is enforced, for REST and gRPC alike.
-    pub fn request<T>(
+    /// Makes the service call `op` for `who`: authorizes it, seals the principal onto it,
+    /// sends it with a deadline, and writes the audit trail — denied, failed or successful —
+    /// before the caller may answer. Every call to a service passes here, REST and gRPC.
+    pub async fn forward<Req, Res, Fut>(
         &self,
-        principal: &Principal,
+        who: &Principal,
         op: Operation,
-        message: T,
-    ) -> Result<tonic::Request<T>, Denied> {
-        if let Err(denied) = policy::authorize(principal, op) {
-            tracing::info!(operation = ?op, subject = %principal.subject, reason = %denied, "denied");
-            return Err(denied);
+        message: Req,
+        send: impl FnOnce(PatientServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+    ) -> Result<Res, tonic::Status>
+    where
+        Req: Audited,
+        Res: Audited,
+        Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
+    {
+        let requested = message.patient_ids();
+        if let Err(denied) = policy::authorize(who, op) {
+            tracing::info!(operation = ?op, subject = %who.subject, reason = %denied, "denied");
+            self.audit(
+                who,
+                op,
+                Outcome::Denied,
+                tonic::Code::PermissionDenied,
+                requested,
+            )
+            .await?;
+            return Err(tonic::Status::permission_denied(denied.0));
         }
+        let result = self
+            .call(send(self.records.clone(), self.seal(who, message)))
+            .await;
+        match &result {
+            Ok(res) => {
+                self.audit(
+                    who,
+                    op,
+                    Outcome::Success,
+                    tonic::Code::Ok,
+                    res.patient_ids(),
+                )
+                .await?
+            }
+            Err(status) => {
+                self.audit(who, op, Outcome::Failed, status.code(), requested)
+                    .await?
+            }
+        }
+        result
+    }
+
+    /// One event per patient touched (one without a patient when there is none), so that
+    /// "who saw this patient" finds every access, list results included.
+    async fn audit(
+        &self,
+        who: &Principal,
+        op: Operation,
+        outcome: Outcome,
+        code: tonic::Code,
+        patients: Vec<String>,
+    ) -> Result<(), tonic::Status> {
+        let (resource, _) = op.permission();
+        let base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
+        let events = if patients.is_empty() {
+            vec![base]
+        } else {
+            patients
+                .into_iter()
+                .map(|id| AuditEvent {
+                    resource_id: id.clone(),
+                    patient_id: id,
+                    ..base.clone()
+                })
+                .collect()
+        };
+        self.audit_log
+            .record(events)
+            .await
+            .map_err(tonic::Status::from)
+    }
+
+    /// The request as the service receives it: sealed principal, request id, trace context
+    /// and deadline.
+    fn seal<T>(&self, principal: &Principal, message: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
         req.set_timeout(self.timeout);
         if let Ok(v) = MetadataValue::try_from(self.key.seal(principal)) {
@@ -76,11 +192,11 @@ impl Downstream {
                 req.metadata_mut().insert(k, v);
             }
         }
-        Ok(req)
+        req
     }
 
     /// Awaits a service call within the deadline and drops the service's own metadata.
-    pub async fn call<T>(
+    async fn call<T>(
         &self,
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, tonic::Status> {

@@ -2,6 +2,7 @@
 //! of the services, `/openapi.json`, `/healthz` and `/readyz`. It verifies the caller's JWT
 //! and forwards a sealed internal principal to the services.
 
+pub mod audit;
 mod auth;
 mod downstream;
 mod grpc;
@@ -23,6 +24,7 @@ use axum::routing::get;
 use http::{HeaderValue, Method, StatusCode, header};
 use iop_auth::{InternalKey, SigningKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
+use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -44,6 +46,8 @@ pub struct Config {
     pub internal_key: Arc<InternalKey>,
     /// External identity providers whose tokens are accepted too.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The gateway's own database (the audit trail): `sqlite://…` or `postgres://…`.
+    pub database_url: String,
     /// gRPC URL of the records service, e.g. `http://127.0.0.1:50051`.
     pub records_url: String,
     /// Deadline of every call to a service.
@@ -60,6 +64,8 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] iop_db::DbError),
     #[error("invalid downstream url")]
     Downstream(#[from] tonic::transport::Error),
     #[error("trusted issuer: {0}")]
@@ -75,6 +81,8 @@ pub enum ServeError {
 #[derive(Clone)]
 pub(crate) struct AppState {
     down: Downstream,
+    db: iop_db::Db,
+    audit_log: audit::AuditLog,
     jwks: Arc<serde_json::Value>,
     openapi: Arc<String>,
 }
@@ -93,13 +101,18 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
         limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
+    let db = audit::open(&config.database_url).await?;
+    let audit_log = audit::AuditLog::start(db.clone());
     let down = Downstream::new(
         &config.records_url,
         config.internal_key.clone(),
         config.downstream_timeout,
+        audit_log.clone(),
     )?;
     let state = AppState {
         down: down.clone(),
+        db: db.clone(),
+        audit_log: audit_log.clone(),
         jwks: Arc::new(config.signing_key.jwks()),
         openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
     };
@@ -113,6 +126,7 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
             "/v1/patients/{id}",
             get(rest::patients::get).patch(rest::patients::update),
         )
+        .route("/v1/audit-events", get(rest::audit::list))
         .route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest))
         .layer(DefaultBodyLimit::max(config.body_limit));
 
@@ -124,8 +138,10 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db, audit_log));
     let grpc_api =
         tonic::service::Routes::new(PatientServiceServer::new(grpc::PatientProxy::new(down)))
+            .add_service(audit_api)
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()

@@ -67,6 +67,7 @@ mod tests {
             roles: vec![],
             scopes: vec![],
             request_id: "r".into(),
+            source_addr: None,
         }
     }
 

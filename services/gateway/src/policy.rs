@@ -15,15 +15,17 @@ use iop_core::Principal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Patient,
+    AuditEvent,
 }
 
 impl Resource {
-    pub const ALL: [Self; 1] = [Self::Patient];
+    pub const ALL: [Self; 2] = [Self::Patient, Self::AuditEvent];
 
     /// The FHIR resource type name used in scopes.
     pub fn name(self) -> &'static str {
         match self {
             Self::Patient => "Patient",
+            Self::AuditEvent => "AuditEvent",
         }
     }
 }
@@ -106,23 +108,27 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     // Clinicians and the front desk keep demographics current but do not delete patients.
     (Role::Clinician, Resource::Patient, "crus"),
     (Role::FrontDesk, Resource::Patient, "crus"),
+    // Who looked at which patient is for admins (compliance) only.
+    (Role::Admin, Resource::AuditEvent, "rs"),
 ];
 
-/// Every operation the gateway forwards, with the permission it needs.
+/// Every operation the gateway serves, with the permission it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     CreatePatient,
     GetPatient,
     ListPatients,
     UpdatePatient,
+    ListAuditEvents,
 }
 
 impl Operation {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
         Self::UpdatePatient,
+        Self::ListAuditEvents,
     ];
 
     pub fn grpc_path(self) -> &'static str {
@@ -131,6 +137,7 @@ impl Operation {
             Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
             Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
             Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
+            Self::ListAuditEvents => "/iop.audit.v1.AuditService/ListAuditEvents",
         }
     }
 
@@ -140,6 +147,18 @@ impl Operation {
             Self::GetPatient => (Resource::Patient, Action::Read),
             Self::ListPatients => (Resource::Patient, Action::Search),
             Self::UpdatePatient => (Resource::Patient, Action::Update),
+            Self::ListAuditEvents => (Resource::AuditEvent, Action::Search),
+        }
+    }
+
+    /// The action name in the audit trail.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Self::CreatePatient => "patient.create",
+            Self::GetPatient => "patient.read",
+            Self::ListPatients => "patient.search",
+            Self::UpdatePatient => "patient.update",
+            Self::ListAuditEvents => "auditevent.search",
         }
     }
 
@@ -257,6 +276,7 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::GetPatient => "`GET /v1/patients/{id}`",
         Operation::ListPatients => "`GET /v1/patients`",
         Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
+        Operation::ListAuditEvents => "`GET /v1/audit-events`",
     }
 }
 
@@ -274,6 +294,7 @@ mod tests {
             roles: roles.iter().map(|s| s.to_string()).collect(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             request_id: "r".into(),
+            source_addr: None,
         }
     }
 

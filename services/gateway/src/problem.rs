@@ -124,12 +124,6 @@ impl Problem {
     }
 }
 
-impl From<crate::policy::Denied> for Problem {
-    fn from(denied: crate::policy::Denied) -> Self {
-        Self::new(ErrorCode::PermissionDenied, denied.0)
-    }
-}
-
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
         if self.request_id.is_none() {

@@ -1,5 +1,6 @@
 //! The REST/JSON API and its OpenAPI 3.1 document, generated from the handlers.
 
+pub mod audit;
 pub mod extract;
 pub mod patients;
 
@@ -13,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         description = "Scheduling, patient records and group sessions for Intensive Outpatient Programs. \
             Every call needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json.",
     ),
-    paths(patients::create, patients::get, patients::list, patients::update),
+    paths(patients::create, patients::get, patients::list, patients::update, audit::list),
     components(schemas(
         patients::Patient,
         patients::PatientWrite,
@@ -22,11 +23,16 @@ use utoipa::{Modify, OpenApi};
         patients::Contact,
         patients::Address,
         patients::Identifier,
+        audit::AuditEvent,
+        audit::AuditEventList,
         crate::problem::Problem,
         crate::problem::ProblemField,
     )),
     modifiers(&BearerAuth),
-    tags((name = "patients", description = "Patients of your clinic")),
+    tags(
+        (name = "patients", description = "Patients of your clinic"),
+        (name = "audit", description = "Who accessed which patient's data (admins)"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -129,6 +129,8 @@ pub struct ListParams {
     pub identifier: Option<String>,
 }
 
+type Client = pb::patient_service_client::PatientServiceClient<tonic::transport::Channel>;
+
 const PREFIX: &str = "patient.";
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -165,17 +167,14 @@ pub async fn create(
         Some(Err(_)) => return Err(Problem::field(IDEMPOTENCY_KEY, "must be printable ASCII")),
     };
     let patient = to_proto(&write)?;
-    let req = st.down.request(
-        &who,
-        Operation::CreatePatient,
-        pb::CreatePatientRequest {
-            patient: Some(patient),
-            request_id,
-        },
-    )?;
+    let message = pb::CreatePatientRequest {
+        patient: Some(patient),
+        request_id,
+    };
+    let send = |mut c: Client, r| async move { c.create_patient(r).await };
     let created = st
         .down
-        .call(st.down.records.clone().create_patient(req))
+        .forward(&who, Operation::CreatePatient, message, send)
         .await
         .map_err(|status| problem(status).rename_field("request_id", IDEMPOTENCY_KEY))?;
     let location = format!("/v1/patients/{}", created.id);
@@ -199,12 +198,15 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let req = st
-        .down
-        .request(&who, Operation::GetPatient, pb::GetPatientRequest { id })?;
+    let send = |mut c: Client, r| async move { c.get_patient(r).await };
     let patient = st
         .down
-        .call(st.down.records.clone().get_patient(req))
+        .forward(
+            &who,
+            Operation::GetPatient,
+            pb::GetPatientRequest { id },
+            send,
+        )
         .await
         .map_err(problem)?;
     Ok(respond(StatusCode::OK, &patient))
@@ -222,19 +224,16 @@ pub async fn list(
     Extension(who): Extension<Principal>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<PatientList>, Problem> {
-    let req = st.down.request(
-        &who,
-        Operation::ListPatients,
-        pb::ListPatientsRequest {
-            page_size: params.page_size.unwrap_or(0),
-            page_token: params.page_token.unwrap_or_default(),
-            name: params.name.unwrap_or_default(),
-            identifier: params.identifier.unwrap_or_default(),
-        },
-    )?;
+    let message = pb::ListPatientsRequest {
+        page_size: params.page_size.unwrap_or(0),
+        page_token: params.page_token.unwrap_or_default(),
+        name: params.name.unwrap_or_default(),
+        identifier: params.identifier.unwrap_or_default(),
+    };
+    let send = |mut c: Client, r| async move { c.list_patients(r).await };
     let page = st
         .down
-        .call(st.down.records.clone().list_patients(req))
+        .forward(&who, Operation::ListPatients, message, send)
         .await
         .map_err(problem)?;
     Ok(Json(PatientList {
@@ -277,17 +276,14 @@ pub async fn update(
         etag,
         ..to_proto(&write)?
     };
-    let req = st.down.request(
-        &who,
-        Operation::UpdatePatient,
-        pb::UpdatePatientRequest {
-            patient: Some(patient),
-            update_mask: Some(prost_types::FieldMask { paths }),
-        },
-    )?;
+    let message = pb::UpdatePatientRequest {
+        patient: Some(patient),
+        update_mask: Some(prost_types::FieldMask { paths }),
+    };
+    let send = |mut c: Client, r| async move { c.update_patient(r).await };
     let updated = st
         .down
-        .call(st.down.records.clone().update_patient(req))
+        .forward(&who, Operation::UpdatePatient, message, send)
         .await
         .map_err(problem)?;
     Ok(respond(StatusCode::OK, &updated))

@@ -1,0 +1,266 @@
+//! SQL of the audit trail.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use iop_db::{Backend, Db, Migrations, is_unique_violation};
+use sqlx::Row;
+use sqlx::migrate::Migrator;
+
+use super::{AuditEvent, Outcome};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+/// The first `prev_hash` of the chain.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash of a row: SHA-256 over the previous hash and every field, unambiguously joined.
+fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
+    let fields = [
+        prev_hash,
+        &seq.to_string(),
+        event_id,
+        &e.time_us.to_string(),
+        &e.tenant,
+        &e.issuer,
+        &e.client_id,
+        &e.subject,
+        &e.action,
+        &e.resource_type,
+        &e.resource_id,
+        &e.patient_id,
+        e.outcome.as_str(),
+        &e.status,
+        &e.request_id,
+        &e.source_addr,
+    ];
+    let mut buf = String::new();
+    for f in fields {
+        // Length-prefixed, so no choice of field contents can collide with another split.
+        buf.push_str(&f.len().to_string());
+        buf.push(':');
+        buf.push_str(f);
+    }
+    digest(&SHA256, buf.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Appends `events` after the current head, in one transaction. Another gateway replica
+/// appending at the same moment makes one of the two hit the primary key; that one re-reads
+/// the head and tries again.
+pub(super) async fn append(db: &Db, events: &[&AuditEvent]) -> Result<(), sqlx::Error> {
+    loop {
+        let _turn = db.write_turn().await;
+        let mut tx = db.pool().begin().await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut seq, mut prev): (i64, String) = match head {
+            Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
+            None => (0, GENESIS.to_owned()),
+        };
+        let mut conflict = false;
+        for e in events {
+            seq += 1;
+            let event_id = uuid::Uuid::now_v7().to_string();
+            let hash = chain_hash(&prev, seq, &event_id, e);
+            let inserted = sqlx::query(
+                "INSERT INTO audit_events (seq, event_id, time_us, tenant_id, issuer, client_id, subject, action, \
+                 resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(seq)
+            .bind(&event_id)
+            .bind(e.time_us)
+            .bind(&e.tenant)
+            .bind(&e.issuer)
+            .bind(&e.client_id)
+            .bind(&e.subject)
+            .bind(&e.action)
+            .bind(&e.resource_type)
+            .bind(&e.resource_id)
+            .bind(&e.patient_id)
+            .bind(e.outcome.as_str())
+            .bind(&e.status)
+            .bind(&e.request_id)
+            .bind(&e.source_addr)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => prev = hash,
+                Err(err) if is_unique_violation(&err) && db.backend() == Backend::Postgres => {
+                    conflict = true;
+                    break;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        if conflict {
+            drop(tx);
+            continue;
+        }
+        return tx.commit().await;
+    }
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    let outcome: String = row.try_get("outcome")?;
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        event_id: row.try_get("event_id")?,
+        event: AuditEvent {
+            time_us: row.try_get("time_us")?,
+            tenant: row.try_get("tenant_id")?,
+            issuer: row.try_get("issuer")?,
+            client_id: row.try_get("client_id")?,
+            subject: row.try_get("subject")?,
+            action: row.try_get("action")?,
+            resource_type: row.try_get("resource_type")?,
+            resource_id: row.try_get("resource_id")?,
+            patient_id: row.try_get("patient_id")?,
+            outcome: match outcome.as_str() {
+                "success" => Outcome::Success,
+                "denied" => Outcome::Denied,
+                _ => Outcome::Failed,
+            },
+            status: row.try_get("status")?,
+            request_id: row.try_get("request_id")?,
+            source_addr: row.try_get("source_addr")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+const COLUMNS: &str = "seq, event_id, time_us, tenant_id, issuer, client_id, subject, action, resource_type, \
+     resource_id, patient_id, outcome, status, request_id, source_addr, prev_hash, hash";
+
+/// What `iop audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Intact {
+        events: i64,
+    },
+    /// The first row whose link or content does not check out.
+    Broken {
+        seq: i64,
+        reason: String,
+    },
+}
+
+/// Walks the whole chain in order and recomputes every hash.
+pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
+    let mut prev = GENESIS.to_owned();
+    let mut expected_seq = 1;
+    loop {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT 1000"
+        ))
+        .bind(expected_seq)
+        .fetch_all(db.pool())
+        .await?;
+        if rows.is_empty() {
+            return Ok(Verification::Intact {
+                events: expected_seq - 1,
+            });
+        }
+        for row in &rows {
+            let e = event_from_row(row)?;
+            if e.seq != expected_seq {
+                return Ok(Verification::Broken {
+                    seq: expected_seq,
+                    reason: "row is missing".into(),
+                });
+            }
+            if e.prev_hash != prev {
+                return Ok(Verification::Broken {
+                    seq: e.seq,
+                    reason: "does not link to the previous row".into(),
+                });
+            }
+            if chain_hash(&prev, e.seq, &e.event_id, &e.event) != e.hash {
+                return Ok(Verification::Broken {
+                    seq: e.seq,
+                    reason: "content does not match its hash".into(),
+                });
+            }
+            prev = e.hash;
+            expected_seq += 1;
+        }
+    }
+}
+
+/// Filters of an audit query; the tenant always comes from the caller.
+#[derive(Debug, Default, Clone)]
+pub struct EventQuery {
+    pub patient_id: Option<String>,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+    /// Only events after this sequence number (paging).
+    pub after_seq: Option<i64>,
+}
+
+/// Events of `tenant` matching `q`, oldest first.
+pub async fn query(
+    db: &Db,
+    tenant: &str,
+    q: &EventQuery,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1");
+    let mut n = 1;
+    let mut clause = |sql: &mut String, cond: &str| {
+        n += 1;
+        sql.push_str(&format!(" AND {cond} ${n}"));
+    };
+    if q.patient_id.is_some() {
+        clause(&mut sql, "patient_id =");
+    }
+    if q.subject.is_some() {
+        clause(&mut sql, "subject =");
+    }
+    if q.client_id.is_some() {
+        clause(&mut sql, "client_id =");
+    }
+    if q.from_us.is_some() {
+        clause(&mut sql, "time_us >=");
+    }
+    if q.to_us.is_some() {
+        clause(&mut sql, "time_us <");
+    }
+    if q.after_seq.is_some() {
+        clause(&mut sql, "seq >");
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT {}", limit.min(1000)));
+    let mut query = sqlx::query(&sql).bind(tenant);
+    for v in [&q.patient_id, &q.subject, &q.client_id]
+        .into_iter()
+        .flatten()
+    {
+        query = query.bind(v);
+    }
+    for v in [q.from_us, q.to_us, q.after_seq].into_iter().flatten() {
+        query = query.bind(v);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter().map(event_from_row).collect()
+}

@@ -1,0 +1,222 @@
+//! The audit trail: every access to patient data, allowed or denied, over REST and gRPC,
+//! appears exactly once; only admins read it; tampering is detected.
+
+use iop_gateway::audit::{self, Verification};
+use iop_proto::audit::ListAuditEventsRequest;
+use iop_proto::audit::audit_service_client::AuditServiceClient;
+use iop_proto::records::GetPatientRequest;
+use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_testing::{TestSystem, with_bearer};
+use serde_json::{Value, json};
+
+use crate::{ana, create, get};
+
+fn as_user(sys: &TestSystem, tenant: &str, sub: &str, roles: &[&str]) -> String {
+    let mut claims = sys.claims(tenant, roles);
+    claims["sub"] = json!(sub);
+    claims["scope"] = json!("user/*.cruds");
+    sys.sign(claims)
+}
+
+async fn trail(sys: &TestSystem, admin: &str, query: &str) -> Vec<Value> {
+    let (status, body) = get(sys, admin, &format!("/v1/audit-events?{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_patient_access_is_audited_exactly_once() {
+    let sys = TestSystem::start().await;
+    let admin = as_user(&sys, "clinic-a", "dr-admin", &["admin"]);
+    let desk = as_user(&sys, "clinic-a", "desk-1", &["front_desk"]);
+    let nobody = as_user(&sys, "clinic-a", "temp-9", &["receptionist"]);
+    let outsider = as_user(&sys, "clinic-b", "spy", &["admin"]);
+
+    let (_, a) = create(&sys, &admin, &ana()).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    let mut other = ana();
+    other["given_name"] = json!("Zed");
+    let (_, b) = create(&sys, &desk, &other).await;
+    let b = b["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(get(&sys, &desk, &format!("/v1/patients/{a}")).await.0, 200);
+    assert_eq!(get(&sys, &desk, "/v1/patients").await.0, 200); // returns a and b
+    let res = sys
+        .http
+        .patch(sys.url(&format!("/v1/patients/{a}")))
+        .bearer_auth(&desk)
+        .json(&json!({ "pronouns": "she/her" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        get(&sys, &nobody, &format!("/v1/patients/{a}")).await.0,
+        403
+    );
+    assert_eq!(
+        get(&sys, &outsider, &format!("/v1/patients/{a}")).await.0,
+        404
+    );
+    let mut client = PatientServiceClient::new(sys.grpc_channel().await);
+    client
+        .get_patient(with_bearer(GetPatientRequest { id: a.clone() }, &desk))
+        .await
+        .unwrap();
+
+    let events = trail(&sys, &admin, &format!("patient_id={a}")).await;
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("patient.create", "dr-admin", "success"),
+            ("patient.read", "desk-1", "success"),
+            ("patient.search", "desk-1", "success"),
+            ("patient.update", "desk-1", "success"),
+            ("patient.read", "temp-9", "denied"),
+            ("patient.read", "desk-1", "success"),
+        ],
+        "{events:#?}"
+    );
+    for e in &events {
+        assert_eq!(e["resource_type"], "Patient");
+        assert_eq!(e["resource_id"], a.as_str());
+        assert_eq!(e["source_addr"], "127.0.0.1");
+        assert!(!e["request_id"].as_str().unwrap().is_empty());
+        assert_eq!(e["hash"].as_str().unwrap().len(), 64);
+    }
+    assert_eq!(events[4]["status"], "PermissionDenied");
+    // Patient b was touched by its creation and by the list only.
+    let for_b = trail(&sys, &admin, &format!("patient_id={b}")).await;
+    let actions: Vec<&str> = for_b
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["patient.create", "patient.search"]);
+    // The other clinic's failed attempt is in its own trail, not in clinic-a's.
+    let theirs = trail(&sys, &outsider, &format!("patient_id={a}")).await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["outcome"], "failed");
+    assert_eq!(theirs[0]["status"], "NotFound");
+
+    // Filters by user and time; paging.
+    let by_desk = trail(&sys, &admin, "subject=desk-1").await;
+    assert!(by_desk.iter().all(|e| e["subject"] == "desk-1"));
+    let future = trail(&sys, &admin, "start_time=2999-01-01T00:00:00Z").await;
+    assert!(future.is_empty());
+    // desk-1: create b, read a, search (a and b), update a, gRPC read a.
+    assert_eq!(by_desk.len(), 6, "{by_desk:#?}");
+    let (_, page) = get(&sys, &admin, "/v1/audit-events?subject=desk-1&page_size=4").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 4);
+    let token = page["next_page_token"].as_str().unwrap();
+    let (_, rest) = get(
+        &sys,
+        &admin,
+        &format!("/v1/audit-events?subject=desk-1&page_size=4&page_token={token}"),
+    )
+    .await;
+    assert_eq!(
+        rest["events"].as_array().unwrap()[..],
+        by_desk[4..],
+        "{rest}"
+    );
+    assert!(rest.get("next_page_token").is_none());
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_read_the_trail_and_denials_are_audited_too() {
+    let sys = TestSystem::start().await;
+    let admin = as_user(&sys, "clinic-a", "dr-admin", &["admin"]);
+    let clinician = as_user(&sys, "clinic-a", "dr-who", &["clinician"]);
+    create(&sys, &admin, &ana()).await;
+
+    let (status, problem) = get(&sys, &clinician, "/v1/audit-events").await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        problem["detail"],
+        "role clinician may not search AuditEvent"
+    );
+    let (status, problem) = get(&sys, &admin, "/v1/audit-events?start_time=yesterday").await;
+    assert_eq!(status, 400);
+    crate::assert_problem_names(&problem, 400, "start_time");
+
+    let attempts = trail(&sys, &admin, "subject=dr-who").await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0]["action"], "auditevent.search");
+    assert_eq!(attempts[0]["outcome"], "denied");
+
+    // gRPC, same rules.
+    let mut client = AuditServiceClient::new(sys.grpc_channel().await);
+    let err = client
+        .list_audit_events(with_bearer(ListAuditEventsRequest::default(), &clinician))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let page = client
+        .list_audit_events(with_bearer(
+            ListAuditEventsRequest {
+                subject: "dr-admin".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(page.events.iter().any(|e| e.action == "patient.create"));
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_trail_is_append_only_and_tampering_breaks_the_chain() {
+    let sys = TestSystem::start().await;
+    let admin = as_user(&sys, "clinic-a", "dr-admin", &["admin"]);
+    for _ in 0..3 {
+        create(&sys, &admin, &ana()).await;
+    }
+    let db = audit::open(sys.gateway_db.url()).await.unwrap();
+    assert_eq!(
+        audit::verify(&db).await.unwrap(),
+        Verification::Intact { events: 3 }
+    );
+
+    let edit = "UPDATE audit_events SET subject = 'someone-else' WHERE seq = 2";
+    assert!(
+        sqlx::query(edit).execute(db.pool()).await.is_err(),
+        "triggers refuse edits"
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit_events")
+            .execute(db.pool())
+            .await
+            .is_err()
+    );
+
+    // Someone with database access removes the guard and edits a row.
+    let drop_guard = if sys.gateway_db.is_postgres() {
+        "DROP TRIGGER audit_events_no_change ON audit_events"
+    } else {
+        "DROP TRIGGER audit_events_no_update"
+    };
+    sqlx::query(drop_guard).execute(db.pool()).await.unwrap();
+    sqlx::query(edit).execute(db.pool()).await.unwrap();
+    assert_eq!(
+        audit::verify(&db).await.unwrap(),
+        Verification::Broken {
+            seq: 2,
+            reason: "content does not match its hash".into()
+        }
+    );
+    db.close().await;
+    sys.stop().await;
+}
