@@ -87,8 +87,9 @@ pub(crate) struct AppState {
     openapi: Arc<String>,
 }
 
-/// Builds the whole HTTP application (REST + gRPC) for `config`.
-pub async fn app(config: Config) -> Result<Router, ServeError> {
+/// Builds the whole HTTP application (REST + gRPC) for `config`, with the gateway's
+/// database (to close after serving).
+pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     let mut verifier = Verifier::new();
     let own_jwks = serde_json::from_value(config.signing_key.jwks())
         .map_err(|e| ServeError::Issuer(format!("own key: {e}")))?;
@@ -102,6 +103,7 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
     let db = audit::open(&config.database_url).await?;
+    let db_handle = db.clone();
     let audit_log = audit::AuditLog::start(db.clone());
     let down = Downstream::new(
         &config.records_url,
@@ -159,7 +161,10 @@ pub async fn app(config: Config) -> Result<Router, ServeError> {
     if !config.cors_origins.is_empty() {
         app = app.layer(cors(&config.cors_origins)?);
     }
-    Ok(app.layer(middleware::from_fn(request_id::middleware)))
+    Ok((
+        app.layer(middleware::from_fn(request_id::middleware)),
+        db_handle,
+    ))
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves.
@@ -168,16 +173,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = app(config).await?;
+    let (app, db) = app(config).await?;
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    // Shutdown order: the signal stops accepting; in-flight requests finish; then we return
-    // and the caller flushes telemetry.
+    // Shutdown order: the signal stops accepting; in-flight requests finish (each one's
+    // audit events are written before its answer); the pool closes; the caller flushes
+    // telemetry.
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    db.close().await;
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -122,6 +122,8 @@ impl AuditLog {
 /// next transaction, so throughput grows with load instead of latency.
 async fn run_writer(db: Db, mut rx: mpsc::Receiver<Batch>) {
     const MAX_BATCH: usize = 512;
+    let mut head: store::Head = None;
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while let Some(first) = rx.recv().await {
         let mut batches = vec![first];
         let mut count = batches[0].0.len();
@@ -137,12 +139,27 @@ async fn run_writer(db: Db, mut rx: mpsc::Receiver<Batch>) {
         let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
         let mut ok = false;
         for attempt in 0..5u32 {
-            match store::append(&db, &events).await {
+            // The writer keeps one connection: its statements stay prepared.
+            if conn.is_none() {
+                conn = db
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(|e| tracing::error!(error = %e, "audit writer cannot connect"))
+                    .ok();
+            }
+            let Some(c) = conn.as_mut() else {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                continue;
+            };
+            match store::append(&db, c, &mut head, &events).await {
                 Ok(()) => {
                     ok = true;
                     break;
                 }
                 Err(e) => {
+                    conn = None;
+                    head = None;
                     tracing::error!(error = %e, attempt, "cannot append audit events");
                     tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                 }

@@ -60,32 +60,88 @@ fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> Stri
         .collect()
 }
 
-/// Appends `events` after the current head, in one transaction. Another gateway replica
-/// appending at the same moment makes one of the two hit the primary key; that one re-reads
-/// the head and tries again.
-pub(super) async fn append(db: &Db, events: &[&AuditEvent]) -> Result<(), sqlx::Error> {
+/// The last link of the chain as this writer knows it; `None` means "read it".
+pub(super) type Head = Option<(i64, String)>;
+
+/// Appends `events` after the head in one multi-row INSERT: one round trip, atomic. The
+/// head is kept in memory between batches; another gateway replica appending at the same
+/// moment makes one of the two hit the primary key, and that one re-reads the head and
+/// tries again.
+pub(super) async fn append(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    head: &mut Head,
+    events: &[&AuditEvent],
+) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
     loop {
         let _turn = db.write_turn().await;
-        let mut tx = db.pool().begin().await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (mut seq, mut prev): (i64, String) = match head {
-            Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
-            None => (0, GENESIS.to_owned()),
+        let (mut seq, mut prev) = match head.take() {
+            Some(h) => h,
+            None => {
+                let row =
+                    sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                match row {
+                    Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
+                    None => (0, GENESIS.to_owned()),
+                }
+            }
         };
-        let mut conflict = false;
+        let mut rows = Vec::with_capacity(events.len());
         for e in events {
             seq += 1;
             let event_id = uuid::Uuid::now_v7().to_string();
             let hash = chain_hash(&prev, seq, &event_id, e);
-            let inserted = sqlx::query(
-                "INSERT INTO audit_events (seq, event_id, time_us, tenant_id, issuer, client_id, subject, action, \
-                 resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            )
-            .bind(seq)
-            .bind(&event_id)
+            rows.push((
+                seq,
+                event_id,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            ));
+        }
+        // Rows go in chunks of at most CHUNK, each chunk one multi-row INSERT whose text
+        // depends only on its length, so every statement is prepared once and cached. One
+        // chunk is atomic by itself; more share a transaction.
+        let chunks: Vec<_> = rows.chunks(CHUNK).zip(events.chunks(CHUNK)).collect();
+        let written = async {
+            if let [(rows, events)] = chunks[..] {
+                return insert_chunk(rows, events)
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop);
+            }
+            let mut tx = conn.begin().await?;
+            for (rows, events) in &chunks {
+                insert_chunk(rows, events).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        };
+        match written.await {
+            Ok(()) => {
+                *head = Some((seq, prev));
+                return Ok(());
+            }
+            // Another replica took these sequence numbers: read the new head, rechain.
+            Err(err) if is_unique_violation(&err) && db.backend() == Backend::Postgres => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+type Chained = (i64, String, String, String);
+
+/// The INSERT of one chunk of chained rows.
+fn insert_chunk<'q>(
+    rows: &'q [Chained],
+    events: &'q [&'q AuditEvent],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(insert_sql(rows.len()));
+    for ((seq, event_id, prev_hash, hash), e) in rows.iter().zip(events) {
+        q = q
+            .bind(*seq)
+            .bind(event_id)
             .bind(e.time_us)
             .bind(&e.tenant)
             .bind(&e.issuer)
@@ -99,25 +155,39 @@ pub(super) async fn append(db: &Db, events: &[&AuditEvent]) -> Result<(), sqlx::
             .bind(&e.status)
             .bind(&e.request_id)
             .bind(&e.source_addr)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => prev = hash,
-                Err(err) if is_unique_violation(&err) && db.backend() == Backend::Postgres => {
-                    conflict = true;
-                    break;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        if conflict {
-            drop(tx);
-            continue;
-        }
-        return tx.commit().await;
+            .bind(prev_hash)
+            .bind(hash);
     }
+    q
+}
+
+/// Columns of `audit_events`.
+const COLS: usize = 17;
+/// Rows per INSERT statement.
+const CHUNK: usize = 16;
+
+/// `INSERT … VALUES (…), (…)` for `rows` rows (1..=CHUNK), built once per length.
+fn insert_sql(rows: usize) -> &'static str {
+    static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = CACHE.get_or_init(|| {
+        (0..=CHUNK)
+            .map(|n| {
+                let mut sql = String::from(
+                    "INSERT INTO audit_events (seq, event_id, time_us, tenant_id, issuer, client_id, subject, \
+                     action, resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, \
+                     prev_hash, hash) VALUES ",
+                );
+                for i in 0..n {
+                    sql.push_str(if i == 0 { "(" } else { ", (" });
+                    let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+                    sql.push_str(&params.join(", "));
+                    sql.push(')');
+                }
+                sql
+            })
+            .collect()
+    });
+    all[rows.min(CHUNK)].as_str()
 }
 
 fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
