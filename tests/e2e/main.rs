@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod authorization;
 mod grpc_patients;
+mod isolation;
 mod operations;
 mod rest_patients;
 
