@@ -219,6 +219,7 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
             audience: "iop-clinic-a".into(),
             jwks_file: jwks_file.clone(),
             tenant: Some("clinic-a".into()),
+            claims: Default::default(),
         });
     })
     .await;

@@ -16,7 +16,7 @@ pub mod verify;
 pub use claims::AccessClaims;
 pub use internal::{InternalKey, PRINCIPAL_HEADER, PrincipalLayer};
 pub use keys::SigningKey;
-pub use verify::{AuthError, TrustedIssuer, Verifier};
+pub use verify::{AuthError, ClaimNames, TrustedIssuer, Verified, Verifier};
 
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> i64 {

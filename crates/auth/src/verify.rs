@@ -14,8 +14,6 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use crate::claims::AccessClaims;
-
 /// Allowed clock skew between us and the issuer.
 pub const LEEWAY_SECS: u64 = 30;
 /// An unknown `kid` reloads a JWKS file at most this often.
@@ -69,6 +67,69 @@ pub struct TrustedIssuer {
     /// a token claiming another tenant is refused.
     #[serde(default)]
     pub tenant: Option<String>,
+    /// Where this issuer puts what we need, when not in our claim names.
+    #[serde(default)]
+    pub claims: ClaimNames,
+}
+
+/// Names of the claims carrying tenant, user, roles, scopes and client. A dotted name
+/// reaches into objects (`realm_access.roles` for Keycloak). Roles and scopes may be an
+/// array or a space-separated string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimNames {
+    pub tenant: String,
+    pub subject: String,
+    pub roles: String,
+    pub scope: String,
+    pub client_id: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            tenant: "tenant".into(),
+            subject: "sub".into(),
+            roles: "roles".into(),
+            scope: "scope".into(),
+            client_id: "client_id".into(),
+        }
+    }
+}
+
+impl ClaimNames {
+    fn lookup<'a>(claims: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+        name.split('.').try_fold(claims, |v, key| v.get(key))
+    }
+
+    fn string(claims: &serde_json::Value, name: &str) -> Result<Option<String>, AuthError> {
+        match Self::lookup(claims, name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AuthError::Malformed(
+                "a claim does not have the expected type",
+            )),
+        }
+    }
+
+    fn list(claims: &serde_json::Value, name: &str) -> Result<Vec<String>, AuthError> {
+        match Self::lookup(claims, name) {
+            None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+            Some(serde_json::Value::String(s)) => {
+                Ok(s.split_whitespace().map(str::to_owned).collect())
+            }
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(AuthError::Malformed(
+                    "a claim does not have the expected type",
+                )),
+            Some(_) => Err(AuthError::Malformed(
+                "a claim does not have the expected type",
+            )),
+        }
+    }
 }
 
 struct Key {
@@ -88,6 +149,7 @@ enum Family {
 struct Issuer {
     audience: String,
     tenant: Option<String>,
+    claims: ClaimNames,
     keys: RwLock<HashMap<String, std::sync::Arc<Key>>>,
     source: Option<PathBuf>,
     last_reload: Mutex<Instant>,
@@ -99,11 +161,17 @@ pub struct Verifier {
     cache: Mutex<HashMap<[u8; 32], (Verified, i64)>>,
 }
 
-/// A verified token: its claims and the tenant it acts for.
-#[derive(Debug, Clone)]
+/// What a verified token proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    pub claims: AccessClaims,
+    pub issuer: String,
+    pub subject: String,
     pub tenant: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub client_id: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
 }
 
 impl Verifier {
@@ -121,6 +189,7 @@ impl Verifier {
             Issuer {
                 audience: audience.to_owned(),
                 tenant: None,
+                claims: ClaimNames::default(),
                 keys: RwLock::new(load_keys(jwks)),
                 source: None,
                 last_reload: Mutex::new(Instant::now()),
@@ -136,6 +205,7 @@ impl Verifier {
             Issuer {
                 audience: trusted.audience.clone(),
                 tenant: trusted.tenant.clone(),
+                claims: trusted.claims.clone(),
                 keys: RwLock::new(load_keys(&jwks)),
                 source: Some(trusted.jwks_file.clone()),
                 last_reload: Mutex::new(Instant::now()),
@@ -157,7 +227,7 @@ impl Verifier {
             return Ok(verified.clone());
         }
         let verified = self.verify_uncached(token)?;
-        let until = verified.claims.exp.min(now + CACHE_TTL_SECS);
+        let until = verified.exp.min(now + CACHE_TTL_SECS);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_CAPACITY {
                 cache.retain(|_, (_, u)| now < *u);
@@ -220,9 +290,9 @@ impl Verifier {
         validation.validate_nbf = true;
         validation.set_issuer(&[&iss]);
         validation.set_audience(&[&issuer.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
 
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
@@ -234,18 +304,31 @@ impl Verifier {
                 _ => AuthError::InvalidSignature,
             })?;
         let claims = data.claims;
-        let tenant = match (&issuer.tenant, &claims.tenant) {
-            (Some(fixed), Some(claimed)) if fixed != claimed => {
+        let names = &issuer.claims;
+        let claimed_tenant = ClaimNames::string(&claims, &names.tenant)?;
+        let tenant = match (&issuer.tenant, claimed_tenant) {
+            (Some(fixed), Some(claimed)) if *fixed != claimed => {
                 return Err(AuthError::InvalidClaim("tenant"));
             }
             (Some(fixed), _) => fixed.clone(),
-            (None, Some(claimed)) => claimed.clone(),
-            (None, None) => return Err(AuthError::MissingClaim("tenant".into())),
+            (None, Some(claimed)) => claimed,
+            (None, None) => return Err(AuthError::MissingClaim(names.tenant.clone())),
         };
-        if claims.sub.is_empty() {
-            return Err(AuthError::InvalidClaim("sub"));
-        }
-        Ok(Verified { claims, tenant })
+        let subject = ClaimNames::string(&claims, &names.subject)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::MissingClaim(names.subject.clone()))?;
+        Ok(Verified {
+            issuer: iss,
+            subject,
+            tenant,
+            roles: ClaimNames::list(&claims, &names.roles)?,
+            scopes: ClaimNames::list(&claims, &names.scope)?,
+            client_id: ClaimNames::string(&claims, &names.client_id)?,
+            exp: claims
+                .get("exp")
+                .and_then(serde_json::Value::as_i64)
+                .ok_or(AuthError::InvalidClaim("exp"))?,
+        })
     }
 }
 

@@ -46,14 +46,13 @@ impl Authenticator {
         let verified = self.verifier.verify(token)?;
         let tenant =
             TenantId::parse(&verified.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
-        let claims = verified.claims;
         Ok(Principal {
             tenant,
-            subject: claims.sub,
-            client_id: claims.client_id,
-            issuer: claims.iss,
-            roles: claims.roles,
-            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            subject: verified.subject,
+            client_id: verified.client_id,
+            issuer: verified.issuer,
+            roles: verified.roles,
+            scopes: verified.scopes,
             request_id,
             source_addr,
         })

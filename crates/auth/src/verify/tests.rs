@@ -53,9 +53,9 @@ fn minted_token_verifies_with_its_claims() {
         .unwrap();
     let ok = v.verify(&token).unwrap();
     assert_eq!(ok.tenant, "clinic-a");
-    assert_eq!(ok.claims.sub, "alice");
-    assert_eq!(ok.claims.roles, roles);
-    assert_eq!(ok.claims.scope, "user/Patient.cru");
+    assert_eq!(ok.subject, "alice");
+    assert_eq!(ok.roles, roles);
+    assert_eq!(ok.scopes, scopes);
 }
 
 #[test]
@@ -214,6 +214,7 @@ fn external_issuer_from_jwks_file_with_fixed_tenant() {
         audience: "iop".into(),
         jwks_file: path,
         tenant: Some("clinic-a".into()),
+        claims: ClaimNames::default(),
     })
     .unwrap();
     let base = json!({ "iss": "https://sso.clinic.example", "aud": "iop", "tenant": null });
@@ -232,7 +233,7 @@ fn cached_verification_never_outlives_the_cache_entry() {
     let (key, v) = setup();
     let token = key.sign(&claims(json!({}))).unwrap();
     let first = v.verify(&token).unwrap();
-    assert_eq!(v.verify(&token).unwrap().claims, first.claims);
+    assert_eq!(v.verify(&token).unwrap(), first);
     // Age every entry past its deadline: the next call must verify in full again, and a
     // token that has meanwhile become invalid (here: an issuer we no longer trust) fails.
     for (_, until) in v.cache.lock().unwrap().values_mut() {
@@ -255,4 +256,54 @@ fn expired_token_is_not_served_from_the_cache() {
     assert_eq!(v.verify(&token).unwrap_err(), AuthError::Expired);
     assert_eq!(v.verify(&token).unwrap_err(), AuthError::Expired);
     assert!(v.cache.lock().unwrap().is_empty());
+}
+
+#[test]
+fn an_issuers_own_claim_names_are_honoured() {
+    // A Keycloak-like SSO: roles nested, client in `azp`, tenant in `org`, scopes in `scp`.
+    let idp = SigningKey::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kc.json");
+    std::fs::write(&path, serde_json::to_vec(&idp.jwks()).unwrap()).unwrap();
+    let mut v = Verifier::new();
+    v.trust_issuer(&TrustedIssuer {
+        issuer: "https://kc.example/realms/clinic".into(),
+        audience: "iop".into(),
+        jwks_file: path,
+        tenant: None,
+        claims: ClaimNames {
+            tenant: "org".into(),
+            subject: "preferred_username".into(),
+            roles: "realm_access.roles".into(),
+            scope: "scp".into(),
+            client_id: "azp".into(),
+        },
+    })
+    .unwrap();
+    let now = unix_now();
+    let token = idp
+        .sign(&json!({
+            "iss": "https://kc.example/realms/clinic", "aud": "iop", "exp": now + 60, "sub": "f81d4fae",
+            "preferred_username": "nurse.jo", "org": "clinic-a", "azp": "clinic-portal",
+            "realm_access": { "roles": ["clinician", "offline_access"] },
+            "scp": ["user/Patient.rs", "openid"],
+        }))
+        .unwrap();
+    let ok = v.verify(&token).unwrap();
+    assert_eq!(ok.subject, "nurse.jo");
+    assert_eq!(ok.tenant, "clinic-a");
+    assert_eq!(ok.roles, ["clinician", "offline_access"]);
+    assert_eq!(ok.scopes, ["user/Patient.rs", "openid"]);
+    assert_eq!(ok.client_id.as_deref(), Some("clinic-portal"));
+
+    let wrong_type = idp
+        .sign(&json!({
+            "iss": "https://kc.example/realms/clinic", "aud": "iop", "exp": now + 60,
+            "preferred_username": "nurse.jo", "org": 42,
+        }))
+        .unwrap();
+    assert!(matches!(
+        v.verify(&wrong_type).unwrap_err(),
+        AuthError::Malformed(_)
+    ));
 }
