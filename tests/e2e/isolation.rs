@@ -9,8 +9,12 @@ use crate::{ana, create, get};
 #[tokio::test]
 async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let sys = TestSystem::start().await;
-    let admin_a = sys.token("clinic-a", &["admin"]);
-    let admin_b = sys.token("clinic-b", &["admin"]);
+    let admin = |tenant: &str| {
+        let mut claims = sys.claims(tenant, &["admin"]);
+        claims["scope"] = json!("user/*.cruds");
+        sys.sign(claims)
+    };
+    let (admin_a, admin_b) = (admin("clinic-a"), admin("clinic-b"));
 
     // Clinic B's data, with values that would be recognisable anywhere.
     let mut secret = ana();
@@ -20,17 +24,38 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let (status, b_patient) = create(&sys, &admin_b, &secret).await;
     assert_eq!(status, 201);
     let b_id = b_patient["id"].as_str().unwrap().to_owned();
-    let b_markers = [b_id.as_str(), "Bsecret", "B-MRN-1", "B-EHR-1"];
+    let key = iop_auth::SigningKey::generate().unwrap();
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(&admin_b)
+        .json(&json!({ "name": "Bsecret-client", "kind": "ehr", "jwks": key.jwks(), "scopes": ["system/Patient.rs"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let b_client: serde_json::Value = res.json().await.unwrap();
+    let b_client_id = b_client["client_id"].as_str().unwrap().to_owned();
+    let b_markers = [b_id.as_str(), "Bsecret", "B-MRN-1", "B-EHR-1", key.kid()];
 
     let (_, doc) = get(&sys, &admin_a, "/openapi.json").await;
     let paths = doc["paths"].as_object().unwrap();
     let mut calls = 0;
     for (template, ops) in paths {
-        let path = template.replace("{id}", &b_id);
+        let id = if template.starts_with("/v1/clients") {
+            &b_client_id
+        } else {
+            &b_id
+        };
+        let path = template.replace("{id}", id);
         for method in ops.as_object().unwrap().keys() {
             let mut req = match method.as_str() {
                 "get" => sys.http.get(sys.url(&path)),
                 "post" => sys.http.post(sys.url(&path)).json(&ana()),
+                "patch" if template.starts_with("/v1/clients") => sys
+                    .http
+                    .patch(sys.url(&path))
+                    .json(&json!({ "name": "Hijacked", "enabled": false })),
                 "patch" => sys
                     .http
                     .patch(sys.url(&path))
@@ -68,7 +93,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 );
             }
             if template.contains("{id}") {
-                assert_eq!(status, 404, "{method} {template} must not find B's patient");
+                assert_eq!(
+                    status, 404,
+                    "{method} {template} must not find B's resource"
+                );
             }
             calls += 1;
         }
@@ -79,5 +107,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, client) = get(&sys, &admin_b, &format!("/v1/clients/{b_client_id}")).await;
+    assert_eq!(client["enabled"], true);
+    assert_eq!(client["name"], "Bsecret-client");
     sys.stop().await;
 }

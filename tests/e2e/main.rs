@@ -11,6 +11,7 @@ mod grpc_patients;
 mod isolation;
 mod operations;
 mod rest_patients;
+mod smart;
 
 use iop_testing::TestSystem;
 use serde_json::{Value, json};

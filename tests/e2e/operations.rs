@@ -126,6 +126,7 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         downstream_timeout: Duration::from_secs(60),
         body_limit: 1 << 20,
         cors_origins: vec![],
+        public_url: "http://127.0.0.1".into(),
         rate_limit_per_minute: 0,
         rate_limit_burst: 0,
     };

@@ -28,32 +28,81 @@ pub enum KeyError {
     Sign(#[source] jsonwebtoken::errors::Error),
 }
 
+/// The elliptic curves we sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    P256,
+    P384,
+}
+
+impl Curve {
+    fn signing(self) -> &'static aws_lc_rs::signature::EcdsaSigningAlgorithm {
+        match self {
+            Self::P256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            Self::P384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        }
+    }
+
+    fn coordinate_len(self) -> usize {
+        match self {
+            Self::P256 => 32,
+            Self::P384 => 48,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+        }
+    }
+
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Self::P256 => Algorithm::ES256,
+            Self::P384 => Algorithm::ES384,
+        }
+    }
+}
+
 pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+    curve: Curve,
     x: String,
     y: String,
 }
 
 impl SigningKey {
+    /// A new ES256 (P-256) key: what the gateway signs with.
     pub fn generate() -> Result<Self, KeyError> {
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| KeyError::Generate)?;
+        Self::generate_curve(Curve::P256)
+    }
+
+    /// A new key on `curve` (ES384 is what many SMART backend clients use).
+    pub fn generate_curve(curve: Curve) -> Result<Self, KeyError> {
+        let doc = EcdsaKeyPair::generate_pkcs8(curve.signing(), &SystemRandom::new())
+            .map_err(|_| KeyError::Generate)?;
         Self::from_pkcs8(doc.as_ref()).ok_or(KeyError::Generate)
     }
 
     fn from_pkcs8(der: &[u8]) -> Option<Self> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).ok()?;
+        let (curve, pair) = [Curve::P256, Curve::P384].into_iter().find_map(|c| {
+            EcdsaKeyPair::from_pkcs8(c.signing(), der)
+                .ok()
+                .map(|p| (c, p))
+        })?;
         let point = pair.public_key().as_ref();
-        // Uncompressed SEC1 point: 0x04 || X (32) || Y (32).
-        if point.len() != 65 || point[0] != 4 {
+        // Uncompressed SEC1 point: 0x04 || X || Y.
+        let n = curve.coordinate_len();
+        if point.len() != 1 + 2 * n || point[0] != 4 {
             return None;
         }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        let x = URL_SAFE_NO_PAD.encode(&point[1..=n]);
+        let y = URL_SAFE_NO_PAD.encode(&point[n + 1..]);
+        let crv = curve.name();
         // RFC 7638: the thumbprint hashes the required members in lexicographic order.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let canonical = format!(r#"{{"crv":"{crv}","kty":"EC","x":"{x}","y":"{y}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
             &aws_lc_rs::digest::SHA256,
             canonical.as_bytes(),
@@ -61,6 +110,7 @@ impl SigningKey {
         Some(Self {
             kid,
             encoding: EncodingKey::from_ec_der(der),
+            curve,
             x,
             y,
         })
@@ -108,16 +158,16 @@ impl SigningKey {
         &self.kid
     }
 
-    /// The public half as a JWK (`use: sig`, `alg: ES256`).
+    /// The public half as a JWK (`use: sig`, `alg` ES256 or ES384).
     pub fn public_jwk(&self) -> serde_json::Value {
         serde_json::json!({
             "kty": "EC",
-            "crv": "P-256",
+            "crv": self.curve.name(),
             "x": self.x,
             "y": self.y,
             "kid": self.kid,
             "use": "sig",
-            "alg": "ES256",
+            "alg": format!("{:?}", self.curve.algorithm()),
         })
     }
 
@@ -128,7 +178,7 @@ impl SigningKey {
 
     /// Signs any claims with this key (`kid` set in the header).
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        let mut header = Header::new(Algorithm::ES256);
+        let mut header = Header::new(self.curve.algorithm());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(KeyError::Sign)
     }
@@ -219,6 +269,18 @@ mod tests {
                 "private key must not be group/world readable"
             );
         }
+    }
+
+    #[test]
+    fn es384_keys_sign_with_es384() {
+        let key = SigningKey::generate_curve(Curve::P384).unwrap();
+        assert_eq!(key.public_jwk()["alg"], "ES384");
+        assert_eq!(key.public_jwk()["crv"], "P-384");
+        let token = key.sign(&serde_json::json!({ "a": 1 })).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().alg,
+            Algorithm::ES384
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`internal`]: the signed principal the gateway forwards to services, and the tower layer
 //!   with which services refuse calls that lack one.
 
+pub mod assertion;
 pub mod claims;
 pub mod internal;
 pub mod keys;

@@ -119,6 +119,18 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Does this scope allow everything `other` asks for (same context, same or any
+    /// resource, at least the same permissions)?
+    pub fn covers(&self, other: &Scope) -> bool {
+        self.context == other.context
+            && (self.resource.is_none() || self.resource == other.resource)
+            && "cruds"
+                .chars()
+                .all(|l| !other.perms.allows(l) || self.perms.allows(l))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +145,16 @@ mod tests {
         assert!(!s.grants(Context::User, "Appointment", 'r'));
         let all = Scope::parse("system/*.cruds").unwrap();
         assert!(all.grants(Context::System, "Appointment", 'd'));
+    }
+
+    #[test]
+    fn covering() {
+        let p = |s| Scope::parse(s).unwrap();
+        assert!(p("system/*.rs").covers(&p("system/Patient.r")));
+        assert!(p("system/Patient.cruds").covers(&p("system/Patient.rs")));
+        assert!(!p("system/Patient.rs").covers(&p("system/Patient.u")));
+        assert!(!p("system/Patient.rs").covers(&p("system/*.r")));
+        assert!(!p("user/*.cruds").covers(&p("system/Patient.r")));
     }
 
     #[test]

@@ -132,15 +132,15 @@ impl ClaimNames {
     }
 }
 
-struct Key {
-    decoding: DecodingKey,
+pub(crate) struct Key {
+    pub(crate) decoding: DecodingKey,
     /// `alg` pinned by the JWK, if any.
-    alg: Option<Algorithm>,
-    family: Family,
+    pub(crate) alg: Option<Algorithm>,
+    pub(crate) family: Family,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
+pub(crate) enum Family {
     Rsa,
     Ec(&'static str),
     Okp,
@@ -253,18 +253,7 @@ impl Verifier {
         // Read `alg` ourselves first so `none` and HMAC get a precise refusal.
         let raw: RawHeader =
             decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
-        let alg = match raw.alg.as_str() {
-            "RS256" => Algorithm::RS256,
-            "RS384" => Algorithm::RS384,
-            "RS512" => Algorithm::RS512,
-            "PS256" => Algorithm::PS256,
-            "PS384" => Algorithm::PS384,
-            "PS512" => Algorithm::PS512,
-            "ES256" => Algorithm::ES256,
-            "ES384" => Algorithm::ES384,
-            "EdDSA" => Algorithm::EdDSA,
-            other => return Err(AuthError::Algorithm(other.to_owned())),
-        };
+        let alg = asymmetric_alg(&raw.alg)?;
         let kid = raw
             .kid
             .filter(|k| !k.is_empty())
@@ -371,10 +360,10 @@ impl Issuer {
 }
 
 #[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
+pub(crate) struct RawHeader {
+    pub(crate) alg: String,
     #[serde(default)]
-    kid: Option<String>,
+    pub(crate) kid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -383,12 +372,28 @@ struct PeekClaims {
     iss: Option<String>,
 }
 
-fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
+pub(crate) fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-fn family_of(alg: Algorithm) -> Family {
+/// The algorithms we accept, by JOSE name; anything else (`none`, HS*) is refused.
+pub(crate) fn asymmetric_alg(name: &str) -> Result<Algorithm, AuthError> {
+    Ok(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        other => return Err(AuthError::Algorithm(other.to_owned())),
+    })
+}
+
+pub(crate) fn family_of(alg: Algorithm) -> Family {
     match alg {
         Algorithm::ES256 => Family::Ec("P-256"),
         Algorithm::ES384 => Family::Ec("P-384"),
@@ -412,7 +417,7 @@ fn read_jwks(path: &PathBuf) -> Result<JwkSet, String> {
 }
 
 /// Public keys by kid. Symmetric keys (`kty: oct`) and keys without a kid are ignored.
-fn load_keys(jwks: &JwkSet) -> HashMap<String, std::sync::Arc<Key>> {
+pub(crate) fn load_keys(jwks: &JwkSet) -> HashMap<String, std::sync::Arc<Key>> {
     jwks.keys
         .iter()
         .filter_map(|jwk| {

@@ -45,6 +45,8 @@ pub struct SystemConfig {
     pub audience: String,
     pub trusted_issuers: Vec<TrustedIssuer>,
     pub cors_origins: Vec<String>,
+    /// Public base URL of the gateway; defaults to `http://<gateway address>`.
+    pub public_url: Option<String>,
     pub downstream_timeout: Duration,
     pub body_limit: usize,
     pub rate_limit_per_minute: u32,
@@ -62,6 +64,7 @@ impl SystemConfig {
             audience: DEFAULT_AUDIENCE.into(),
             trusted_issuers: Vec::new(),
             cors_origins: Vec::new(),
+            public_url: None,
             downstream_timeout: Duration::from_secs(10),
             body_limit: 1024 * 1024,
             rate_limit_per_minute: DEFAULT_RATE_PER_MINUTE,
@@ -159,6 +162,9 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         downstream_timeout: config.downstream_timeout,
         body_limit: config.body_limit,
         cors_origins: config.cors_origins,
+        public_url: config
+            .public_url
+            .unwrap_or_else(|| format!("http://{gateway_addr}")),
         rate_limit_per_minute: config.rate_limit_per_minute,
         rate_limit_burst: config.rate_limit_burst,
     };

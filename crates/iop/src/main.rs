@@ -74,6 +74,10 @@ struct GatewayArgs {
     /// `[{"issuer": …, "audience": …, "jwks_file": …, "tenant": …}]`.
     #[arg(long, env = "IOP_TRUSTED_ISSUERS")]
     trusted_issuers: Option<PathBuf>,
+    /// Public base URL of the gateway, e.g. `https://api.clinic.example` (default:
+    /// `http://<listen address>`); client assertions must name `<url>/oauth2/token`.
+    #[arg(long, env = "IOP_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Browser origins allowed by CORS (comma-separated; `*` for any).
     #[arg(long, env = "IOP_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -239,6 +243,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     config.audience = args.common.audience.clone();
     config.trusted_issuers = gateway_options(&args.gateway)?;
     config.cors_origins = args.gateway.cors_origins.clone();
+    config.public_url = args.gateway.public_url.clone();
     config.downstream_timeout = Duration::from_millis(args.gateway.downstream_timeout_ms);
     config.body_limit = args.gateway.body_limit;
     config.rate_limit_per_minute = args.gateway.rate_limit_per_minute;
@@ -330,6 +335,9 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 downstream_timeout: Duration::from_millis(gateway.downstream_timeout_ms),
                 body_limit: gateway.body_limit,
                 cors_origins: gateway.cors_origins,
+                public_url: gateway
+                    .public_url
+                    .unwrap_or_else(|| format!("http://{listen}")),
                 rate_limit_per_minute: gateway.rate_limit_per_minute,
                 rate_limit_burst: gateway.rate_limit_burst,
             };

@@ -4,6 +4,7 @@
 
 pub mod audit;
 mod auth;
+pub mod clients;
 mod downstream;
 mod grpc;
 mod limits;
@@ -52,6 +53,9 @@ pub struct Config {
     pub records_url: String,
     /// Deadline of every call to a service.
     pub downstream_timeout: Duration,
+    /// The gateway's public base URL (`https://api.clinic.example`); the token endpoint is
+    /// `<public_url>/oauth2/token`, the `aud` client assertions must carry.
+    pub public_url: String,
     /// Largest REST body accepted, in bytes.
     pub body_limit: usize,
     /// Browser origins allowed by CORS; empty disables CORS.
@@ -83,6 +87,11 @@ pub(crate) struct AppState {
     down: Downstream,
     db: iop_db::Db,
     audit_log: audit::AuditLog,
+    clients: clients::Clients,
+    signing_key: Arc<SigningKey>,
+    issuer: Arc<str>,
+    audience: Arc<str>,
+    token_url: Arc<str>,
     jwks: Arc<serde_json::Value>,
     openapi: Arc<String>,
 }
@@ -115,6 +124,11 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         down: down.clone(),
         db: db.clone(),
         audit_log: audit_log.clone(),
+        clients: clients::Clients::new(db.clone()),
+        signing_key: config.signing_key.clone(),
+        issuer: config.issuer.as_str().into(),
+        audience: config.audience.as_str().into(),
+        token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
         jwks: Arc::new(config.signing_key.jwks()),
         openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
     };
@@ -129,6 +143,14 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             get(rest::patients::get).patch(rest::patients::update),
         )
         .route("/v1/audit-events", get(rest::audit::list))
+        .route(
+            "/v1/clients",
+            get(rest::clients::list).post(rest::clients::create),
+        )
+        .route(
+            "/v1/clients/{id}",
+            get(rest::clients::get).patch(rest::clients::update),
+        )
         .route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest))
         .layer(DefaultBodyLimit::max(config.body_limit));
 
@@ -154,6 +176,14 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/.well-known/smart-configuration",
+            get(rest::clients::smart_configuration),
+        )
+        .route(
+            "/oauth2/token",
+            axum::routing::post(rest::clients::token).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
         .merge(rest_api)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(move |req: Request| route_grpc_or_404(grpc_api.clone(), req))

@@ -16,16 +16,19 @@ use iop_core::Principal;
 pub enum Resource {
     Patient,
     AuditEvent,
+    /// A registered backend client (not a FHIR type).
+    Client,
 }
 
 impl Resource {
-    pub const ALL: [Self; 2] = [Self::Patient, Self::AuditEvent];
+    pub const ALL: [Self; 3] = [Self::Patient, Self::AuditEvent, Self::Client];
 
     /// The FHIR resource type name used in scopes.
     pub fn name(self) -> &'static str {
         match self {
             Self::Patient => "Patient",
             Self::AuditEvent => "AuditEvent",
+            Self::Client => "Client",
         }
     }
 }
@@ -110,6 +113,8 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     (Role::FrontDesk, Resource::Patient, "crus"),
     // Who looked at which patient is for admins (compliance) only.
     (Role::Admin, Resource::AuditEvent, "rs"),
+    // Registering integrations and their keys is an admin's job.
+    (Role::Admin, Resource::Client, "crus"),
 ];
 
 /// Every operation the gateway serves, with the permission it needs.
@@ -120,25 +125,37 @@ pub enum Operation {
     ListPatients,
     UpdatePatient,
     ListAuditEvents,
+    CreateClient,
+    GetClient,
+    ListClients,
+    UpdateClient,
 }
 
 impl Operation {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 9] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
         Self::UpdatePatient,
         Self::ListAuditEvents,
+        Self::CreateClient,
+        Self::GetClient,
+        Self::ListClients,
+        Self::UpdateClient,
     ];
 
-    pub fn grpc_path(self) -> &'static str {
-        match self {
+    /// The gRPC method, for operations that have one.
+    pub fn grpc_path(self) -> Option<&'static str> {
+        Some(match self {
             Self::CreatePatient => "/iop.records.v1.PatientService/CreatePatient",
             Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
             Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
             Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
             Self::ListAuditEvents => "/iop.audit.v1.AuditService/ListAuditEvents",
-        }
+            Self::CreateClient | Self::GetClient | Self::ListClients | Self::UpdateClient => {
+                return None;
+            }
+        })
     }
 
     pub fn permission(self) -> (Resource, Action) {
@@ -148,6 +165,10 @@ impl Operation {
             Self::ListPatients => (Resource::Patient, Action::Search),
             Self::UpdatePatient => (Resource::Patient, Action::Update),
             Self::ListAuditEvents => (Resource::AuditEvent, Action::Search),
+            Self::CreateClient => (Resource::Client, Action::Create),
+            Self::GetClient => (Resource::Client, Action::Read),
+            Self::ListClients => (Resource::Client, Action::Search),
+            Self::UpdateClient => (Resource::Client, Action::Update),
         }
     }
 
@@ -159,11 +180,17 @@ impl Operation {
             Self::ListPatients => "patient.search",
             Self::UpdatePatient => "patient.update",
             Self::ListAuditEvents => "auditevent.search",
+            Self::CreateClient => "client.create",
+            Self::GetClient => "client.read",
+            Self::ListClients => "client.search",
+            Self::UpdateClient => "client.update",
         }
     }
 
     pub fn from_grpc_path(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|op| op.grpc_path() == path)
+        Self::ALL
+            .into_iter()
+            .find(|op| op.grpc_path() == Some(path))
     }
 }
 
@@ -260,8 +287,11 @@ pub fn matrix_markdown() -> String {
     for op in Operation::ALL {
         let (res, action) = op.permission();
         md.push_str(&format!(
-            "| `{}` | {} | `{}.{}` |\n",
-            op.grpc_path().trim_start_matches('/'),
+            "| {} | {} | `{}.{}` |\n",
+            op.grpc_path().map_or("—".to_owned(), |p| format!(
+                "`{}`",
+                p.trim_start_matches('/')
+            )),
             rest_route(op),
             res.name(),
             action.letter()
@@ -277,6 +307,10 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::ListPatients => "`GET /v1/patients`",
         Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
         Operation::ListAuditEvents => "`GET /v1/audit-events`",
+        Operation::CreateClient => "`POST /v1/clients`",
+        Operation::GetClient => "`GET /v1/clients/{id}`",
+        Operation::ListClients => "`GET /v1/clients`",
+        Operation::UpdateClient => "`PATCH /v1/clients/{id}`",
     }
 }
 
@@ -315,7 +349,9 @@ mod tests {
     #[test]
     fn every_grpc_path_maps_back_to_its_operation() {
         for op in Operation::ALL {
-            assert_eq!(Operation::from_grpc_path(op.grpc_path()), Some(op));
+            if let Some(path) = op.grpc_path() {
+                assert_eq!(Operation::from_grpc_path(path), Some(op));
+            }
         }
         assert_eq!(
             Operation::from_grpc_path("/iop.records.v1.PatientService/DeletePatient"),

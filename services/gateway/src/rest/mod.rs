@@ -1,6 +1,7 @@
 //! The REST/JSON API and its OpenAPI 3.1 document, generated from the handlers.
 
 pub mod audit;
+pub mod clients;
 pub mod extract;
 pub mod patients;
 
@@ -14,7 +15,8 @@ use utoipa::{Modify, OpenApi};
         description = "Scheduling, patient records and group sessions for Intensive Outpatient Programs. \
             Every call needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json.",
     ),
-    paths(patients::create, patients::get, patients::list, patients::update, audit::list),
+    paths(patients::create, patients::get, patients::list, patients::update, audit::list,
+        clients::create, clients::get, clients::list, clients::update, clients::token),
     components(schemas(
         patients::Patient,
         patients::PatientWrite,
@@ -25,6 +27,13 @@ use utoipa::{Modify, OpenApi};
         patients::Identifier,
         audit::AuditEvent,
         audit::AuditEventList,
+        clients::RegisteredClient,
+        clients::NewClient,
+        clients::ClientUpdate,
+        clients::ClientList,
+        clients::OAuthErrorBody,
+        crate::clients::ClientKind,
+        crate::clients::TokenResponse,
         crate::problem::Problem,
         crate::problem::ProblemField,
     )),
@@ -32,6 +41,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "patients", description = "Patients of your clinic"),
         (name = "audit", description = "Who accessed which patient's data (admins)"),
+        (name = "clients", description = "Backend clients registered by your clinic (admins)"),
+        (name = "oauth", description = "SMART Backend Services tokens"),
     ),
 )]
 pub struct ApiDoc;

@@ -1,0 +1,448 @@
+//! Backend clients of a tenant (EHR integrations, front ends, referral partners) and the
+//! SMART Backend Services token exchange: a registered client signs a short assertion with
+//! its own key and gets a five-minute access token with the scopes it asked for and may have.
+
+use iop_auth::SigningKey;
+use iop_auth::assertion::{claimed_client, verify_assertion};
+use iop_auth::keys::Grant;
+use iop_auth::scope::{Context, Scope};
+use iop_core::{Error, FieldViolation, Principal, now_micros};
+use iop_db::{Db, is_unique_violation};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// Lifetime of the access tokens the token endpoint issues.
+pub const ACCESS_TOKEN_TTL_SECS: i64 = 300;
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    Ehr,
+    FrontEnd,
+    ReferralPartner,
+}
+
+impl ClientKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ehr => "ehr",
+            Self::FrontEnd => "front_end",
+            Self::ReferralPartner => "referral_partner",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Ehr, Self::FrontEnd, Self::ReferralPartner]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    pub client_id: String,
+    pub tenant: String,
+    pub name: String,
+    pub kind: ClientKind,
+    pub jwks: serde_json::Value,
+    pub scopes: Vec<String>,
+    pub enabled: bool,
+    pub version: i64,
+    pub create_time_us: i64,
+    pub update_time_us: i64,
+}
+
+/// Changes to a client; `None` keeps the field.
+#[derive(Debug, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub scopes: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// `invalid_client` is 401; every other error is 400.
+    pub fn status(&self) -> u16 {
+        if self.error == "invalid_client" {
+            401
+        } else {
+            400
+        }
+    }
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+#[derive(Clone)]
+pub struct Clients {
+    db: Db,
+}
+
+fn validate(name: &str, jwks: &serde_json::Value, scopes: &[String]) -> Result<(), Error> {
+    let mut v = Vec::new();
+    let mut bad = |field: String, description: &str| {
+        v.push(FieldViolation {
+            field,
+            description: description.into(),
+        })
+    };
+    if name.trim().is_empty() || name.len() > 200 {
+        bad("name".into(), "must be 1-200 characters");
+    }
+    match serde_json::from_value::<JwkSet>(jwks.clone()) {
+        Err(_) => bad("jwks".into(), "must be a JWKS: {\"keys\": [...]}"),
+        Ok(set) if set.keys.is_empty() => bad("jwks.keys".into(), "must hold at least one key"),
+        Ok(set) => {
+            for (i, key) in set.keys.iter().enumerate() {
+                if key.common.key_id.as_deref().is_none_or(str::is_empty) {
+                    bad(format!("jwks.keys[{i}].kid"), "is required");
+                }
+                if matches!(key.algorithm, AlgorithmParameters::OctetKey(_)) {
+                    bad(
+                        format!("jwks.keys[{i}]"),
+                        "must be a public key (RSA, EC or OKP), not a shared secret",
+                    );
+                }
+            }
+            let private = jwks["keys"]
+                .as_array()
+                .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()));
+            if private {
+                bad(
+                    "jwks".into(),
+                    "must hold public keys only: never send a private key",
+                );
+            }
+        }
+    }
+    for (i, s) in scopes.iter().enumerate() {
+        if !Scope::parse(s).is_some_and(|s| s.context == Context::System) {
+            bad(
+                format!("scopes[{i}]"),
+                "must be a SMART system scope such as system/Patient.rs",
+            );
+        }
+    }
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidFields(v))
+    }
+}
+
+const COLUMNS: &str = "client_id, tenant_id, name, kind, jwks, scopes, enabled, version, create_time_us, update_time_us";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, Error> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(Error::internal);
+    let kind = text("kind")?;
+    Ok(Client {
+        client_id: text("client_id")?,
+        tenant: text("tenant_id")?,
+        name: text("name")?,
+        kind: ClientKind::parse(&kind)
+            .ok_or_else(|| Error::internal("stored client has an unknown kind"))?,
+        jwks: serde_json::from_str(&text("jwks")?).map_err(Error::internal)?,
+        scopes: text("scopes")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        enabled: row.try_get::<i64, _>("enabled").map_err(Error::internal)? != 0,
+        version: row.try_get("version").map_err(Error::internal)?,
+        create_time_us: row.try_get("create_time_us").map_err(Error::internal)?,
+        update_time_us: row.try_get("update_time_us").map_err(Error::internal)?,
+    })
+}
+
+impl Clients {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn create(
+        &self,
+        who: &Principal,
+        name: String,
+        kind: ClientKind,
+        jwks: serde_json::Value,
+        scopes: Vec<String>,
+    ) -> Result<Client, Error> {
+        validate(&name, &jwks, &scopes)?;
+        let now = now_micros();
+        let client = Client {
+            client_id: uuid::Uuid::now_v7().to_string(),
+            tenant: who.tenant.to_string(),
+            name,
+            kind,
+            jwks,
+            scopes,
+            enabled: true,
+            version: 1,
+            create_time_us: now,
+            update_time_us: now,
+        };
+        let _turn = self.db.write_turn().await;
+        sqlx::query(
+            "INSERT INTO clients (client_id, tenant_id, name, kind, jwks, scopes, enabled, version, create_time_us, \
+             update_time_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.tenant)
+        .bind(&client.name)
+        .bind(client.kind.as_str())
+        .bind(client.jwks.to_string())
+        .bind(client.scopes.join(" "))
+        .bind(1_i64)
+        .bind(client.version)
+        .bind(client.create_time_us)
+        .bind(client.update_time_us)
+        .execute(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        tracing::info!(client_id = %client.client_id, tenant = %client.tenant, "client registered");
+        Ok(client)
+    }
+
+    async fn load(&self, client_id: &str) -> Result<Option<Client>, Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// A client of the caller's tenant.
+    pub async fn get(&self, who: &Principal, client_id: &str) -> Result<Client, Error> {
+        match self.load(client_id).await? {
+            Some(c) if c.tenant == who.tenant.as_str() => Ok(c),
+            _ => Err(Error::NotFound {
+                kind: "client",
+                id: client_id.to_owned(),
+            }),
+        }
+    }
+
+    /// The caller's tenant's clients, oldest first (a clinic has a handful).
+    pub async fn list(&self, who: &Principal) -> Result<Vec<Client>, Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 ORDER BY client_id LIMIT 1000"
+        ))
+        .bind(who.tenant.as_str())
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn update(
+        &self,
+        who: &Principal,
+        client_id: &str,
+        changes: ClientChanges,
+    ) -> Result<Client, Error> {
+        let mut c = self.get(who, client_id).await?;
+        let old_version = c.version;
+        if let Some(name) = changes.name {
+            c.name = name;
+        }
+        if let Some(jwks) = changes.jwks {
+            c.jwks = jwks;
+        }
+        if let Some(scopes) = changes.scopes {
+            c.scopes = scopes;
+        }
+        if let Some(enabled) = changes.enabled {
+            c.enabled = enabled;
+        }
+        validate(&c.name, &c.jwks, &c.scopes)?;
+        c.version += 1;
+        c.update_time_us = now_micros();
+        let _turn = self.db.write_turn().await;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $3, jwks = $4, scopes = $5, enabled = $6, version = $7, update_time_us = $8 \
+             WHERE client_id = $1 AND tenant_id = $2 AND version = $9",
+        )
+        .bind(&c.client_id)
+        .bind(&c.tenant)
+        .bind(&c.name)
+        .bind(c.jwks.to_string())
+        .bind(c.scopes.join(" "))
+        .bind(i64::from(c.enabled))
+        .bind(c.version)
+        .bind(c.update_time_us)
+        .bind(old_version)
+        .execute(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "client {client_id} was changed concurrently; retry"
+            )));
+        }
+        tracing::info!(client_id = %c.client_id, enabled = c.enabled, "client updated");
+        Ok(c)
+    }
+
+    /// The token endpoint's work: client_credentials with a `private_key_jwt` assertion.
+    pub async fn exchange(
+        &self,
+        form: &TokenForm,
+        token_url: &str,
+        issuer: &Issuer<'_>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if form.grant_type.as_deref() != Some("client_credentials") {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "grant_type must be client_credentials",
+            ));
+        }
+        if form.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("client_assertion_type must be {JWT_BEARER}"),
+            ));
+        }
+        let assertion = form
+            .client_assertion
+            .as_deref()
+            .ok_or_else(|| OAuthError::new("invalid_request", "client_assertion is required"))?;
+        let invalid_client = |d: String| OAuthError::new("invalid_client", d);
+        let client_id = claimed_client(assertion).map_err(|e| invalid_client(e.to_string()))?;
+        let server_error = |_| OAuthError::new("server_error", "try again shortly");
+        let client = self
+            .load(&client_id)
+            .await
+            .map_err(server_error)?
+            .ok_or_else(|| invalid_client("unknown client".into()))?;
+        if !client.enabled {
+            return Err(invalid_client("client is disabled".into()));
+        }
+        let jwks: JwkSet = serde_json::from_value(client.jwks.clone())
+            .map_err(|_| invalid_client("client has no usable keys".into()))?;
+        let claims = verify_assertion(assertion, &jwks, &client.client_id, token_url)
+            .map_err(|e| invalid_client(format!("client assertion refused: {e}")))?;
+        self.claim_jti(&client.client_id, &claims.jti, claims.exp)
+            .await?;
+
+        let requested: Vec<&str> = form
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if requested.is_empty() {
+            return Err(OAuthError::new("invalid_scope", "scope is required"));
+        }
+        let allowed: Vec<Scope> = client
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s))
+            .collect();
+        let granted: Vec<String> = requested
+            .iter()
+            .filter(|r| Scope::parse(r).is_some_and(|r| allowed.iter().any(|a| a.covers(&r))))
+            .map(|s| (*s).to_owned())
+            .collect();
+        if granted.is_empty() {
+            return Err(OAuthError::new(
+                "invalid_scope",
+                "none of the requested scopes is allowed for this client",
+            ));
+        }
+        let access_token = issuer
+            .key
+            .mint(&Grant {
+                issuer: issuer.issuer,
+                audience: issuer.audience,
+                tenant: &client.tenant,
+                subject: &client.client_id,
+                roles: &[],
+                scopes: &granted,
+                client_id: Some(&client.client_id),
+                ttl_secs: ACCESS_TOKEN_TTL_SECS,
+            })
+            .map_err(|_| OAuthError::new("server_error", "cannot sign the token"))?;
+        tracing::info!(client_id = %client.client_id, scope = %granted.join(" "), "token issued");
+        Ok(TokenResponse {
+            access_token,
+            token_type: "bearer",
+            expires_in: ACCESS_TOKEN_TTL_SECS,
+            scope: granted.join(" "),
+        })
+    }
+
+    /// Remembers an assertion's `jti` until it expires; a second use is refused, on any
+    /// gateway replica sharing this database.
+    async fn claim_jti(&self, client_id: &str, jti: &str, exp: i64) -> Result<(), OAuthError> {
+        let server_error = |_| OAuthError::new("server_error", "try again shortly");
+        let now = now_micros();
+        let _turn = self.db.write_turn().await;
+        sqlx::query("DELETE FROM used_assertions WHERE client_id = $1 AND expires_us < $2")
+            .bind(client_id)
+            .bind(now - 3_600_000_000)
+            .execute(self.db.pool())
+            .await
+            .map_err(server_error)?;
+        let claimed = sqlx::query(
+            "INSERT INTO used_assertions (client_id, jti, expires_us) VALUES ($1, $2, $3)",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(exp.saturating_mul(1_000_000))
+        .execute(self.db.pool())
+        .await;
+        match claimed {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                tracing::warn!(client_id, "client assertion replayed");
+                Err(OAuthError::new(
+                    "invalid_client",
+                    "client assertion jti was already used",
+                ))
+            }
+            Err(_) => Err(OAuthError::new("server_error", "try again shortly")),
+        }
+    }
+}
+
+/// What the gateway signs access tokens as.
+pub struct Issuer<'a> {
+    pub key: &'a SigningKey,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+}
+
+/// The token request form (`application/x-www-form-urlencoded`).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
+    pub scope: Option<String>,
+}

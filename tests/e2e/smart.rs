@@ -1,0 +1,264 @@
+//! A SMART Backend Services client end to end: registered by an admin with an ES384 key, it
+//! signs an assertion, gets a token and calls the API; every way to cheat is refused.
+
+use iop_auth::SigningKey;
+use iop_auth::keys::Curve;
+use iop_testing::{TestSystem, unix_now};
+use serde_json::{Value, json};
+
+use crate::get;
+
+fn admin_of(sys: &TestSystem, tenant: &str) -> String {
+    let mut claims = sys.claims(tenant, &["admin"]);
+    claims["scope"] = json!("user/*.cruds");
+    sys.sign(claims)
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+async fn register(sys: &TestSystem, admin: &str, key: &SigningKey, scopes: &[&str]) -> String {
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(admin)
+        .json(&json!({ "name": "Acme EHR", "kind": "ehr", "jwks": key.jwks(), "scopes": scopes }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["client_id"].as_str().unwrap().to_owned()
+}
+
+fn assertion(sys: &TestSystem, key: &SigningKey, client_id: &str, patch: Value) -> String {
+    let mut claims = json!({
+        "iss": client_id, "sub": client_id, "aud": sys.url("/oauth2/token"),
+        "exp": unix_now() + 240, "jti": uuid_like(),
+    });
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(patch.as_object().unwrap().clone());
+    key.sign(&claims).unwrap()
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn token(sys: &TestSystem, assertion: &str, scope: &str) -> (u16, Value) {
+    let res = sys
+        .http
+        .post(sys.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        assert_eq!(res.headers()["cache-control"], "no-store");
+    }
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn backend_client_gets_a_token_with_a_signed_assertion_and_cheats_are_refused() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let key = SigningKey::generate_curve(Curve::P384).unwrap();
+    let client_id = register(&sys, &admin, &key, &["system/Patient.rs"]).await;
+
+    let (_, discovery) = get(&sys, &admin, "/.well-known/smart-configuration").await;
+    assert_eq!(discovery["token_endpoint"], sys.url("/oauth2/token"));
+
+    // The happy path: only the allowed part of the requested scopes is granted.
+    let good = assertion(&sys, &key, &client_id, json!({}));
+    let (status, body) = token(&sys, &good, "system/Patient.rs system/Patient.cud").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["scope"], "system/Patient.rs");
+    assert!(body["expires_in"].as_i64().unwrap() <= 300);
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get(&sys, &access, "/v1/patients").await.0, 200);
+    let (status, problem) = crate::create(&sys, &access, &crate::ana()).await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "missing scope system/Patient.c (to create Patient)"
+    );
+
+    // Replayed assertion.
+    let (status, body) = token(&sys, &good, "system/Patient.rs").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "exp 10 minutes out",
+            assertion(&sys, &key, &client_id, json!({ "exp": unix_now() + 600 })),
+            "five minutes",
+        ),
+        (
+            "expired",
+            assertion(&sys, &key, &client_id, json!({ "exp": unix_now() - 600 })),
+            "expired",
+        ),
+        (
+            "wrong aud",
+            assertion(
+                &sys,
+                &key,
+                &client_id,
+                json!({ "aud": "https://elsewhere/token" }),
+            ),
+            "audience",
+        ),
+        (
+            "sub differs",
+            assertion(&sys, &key, &client_id, json!({ "sub": "someone" })),
+            "iss/sub",
+        ),
+        (
+            "no jti",
+            assertion(&sys, &key, &client_id, json!({ "jti": null })),
+            "jti",
+        ),
+        (
+            "unknown client",
+            assertion(&sys, &key, "no-such-client", json!({})),
+            "unknown client",
+        ),
+        (
+            "key not registered",
+            assertion(
+                &sys,
+                &SigningKey::generate_curve(Curve::P384).unwrap(),
+                &client_id,
+                json!({}),
+            ),
+            "unknown signing key",
+        ),
+    ];
+    for (case, bad, reason) in cases {
+        let (status, body) = token(&sys, &bad, "system/Patient.rs").await;
+        assert_eq!(status, 401, "{case}: {body}");
+        assert_eq!(body["error"], "invalid_client", "{case}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(reason), "{case}: {description}");
+    }
+
+    let (status, body) = token(
+        &sys,
+        &assertion(&sys, &key, &client_id, json!({})),
+        "system/AuditEvent.rs",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let res = sys
+        .http
+        .post(sys.url("/oauth2/token"))
+        .form(&[("grant_type", "password"), ("username", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+
+    // Disabling the client stops new tokens at once.
+    let res = sys
+        .http
+        .patch(sys.url(&format!("/v1/clients/{client_id}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = token(
+        &sys,
+        &assertion(&sys, &key, &client_id, json!({})),
+        "system/Patient.rs",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_register_clients_and_keys_must_be_public() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let mut desk = sys.claims("clinic-a", &["front_desk"]);
+    desk["scope"] = json!("user/*.cruds");
+    let desk = sys.sign(desk);
+    let key = SigningKey::generate().unwrap();
+    let body = json!({ "name": "Portal", "kind": "front_end", "jwks": key.jwks(), "scopes": ["system/Patient.rs"] });
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(&desk)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let mut private = key.jwks();
+    private["keys"][0]["d"] = json!("c2VjcmV0");
+    let bad = json!({ "name": "", "kind": "ehr", "jwks": private, "scopes": ["user/Patient.rs", "system/Patient.rs"] });
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(&admin)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let problem: Value = res.json().await.unwrap();
+    for field in ["name", "jwks", "scopes[0]"] {
+        crate::assert_problem_names(&problem, 400, field);
+    }
+
+    // Another clinic cannot see or change our clients.
+    let id = register(&sys, &admin, &key, &["system/Patient.rs"]).await;
+    let other = admin_of(&sys, "clinic-b");
+    assert_eq!(get(&sys, &other, &format!("/v1/clients/{id}")).await.0, 404);
+    let (_, list) = get(&sys, &other, "/v1/clients").await;
+    assert_eq!(list["clients"], json!([]));
+    let (_, ours) = get(&sys, &admin, "/v1/clients").await;
+    assert_eq!(ours["clients"][0]["client_id"], id.as_str());
+    assert!(ours["clients"][0]["jwks"]["keys"][0].get("d").is_none());
+    sys.stop().await;
+}
