@@ -126,3 +126,50 @@ async fn grpc_denials_are_permission_denied_with_the_reason() {
     let _: Value = json!(ok.get_ref().patients.len());
     sys.stop().await;
 }
+
+/// Roles against the admin resources: the audit trail and the client registry. Expected
+/// outcome per role for (audit search, client create, client search, client read, client
+/// update).
+const ADMIN_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [true; 5]),
+    ("program_director", [false; 5]),
+    ("clinician", [false; 5]),
+    ("front_desk", [false; 5]),
+];
+
+#[tokio::test]
+async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
+    let sys = TestSystem::start().await;
+    let admin = token(&sys, &["admin"], "user/*.cruds");
+    let key = iop_auth::SigningKey::generate().unwrap();
+    let new_client = json!({ "name": "EHR", "kind": "ehr", "jwks": key.jwks(), "scopes": ["system/Patient.rs"] });
+    let res = sys.http.post(sys.url("/v1/clients")).bearer_auth(&admin).json(&new_client).send().await.unwrap();
+    let client: Value = res.json().await.unwrap();
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+
+    for (role, allowed) in ADMIN_MATRIX {
+        let t = token(&sys, &[role], "user/*.cruds");
+        let status = |res: reqwest::Response| res.status().as_u16();
+        let got = [
+            status(sys.http.get(sys.url("/v1/audit-events")).bearer_auth(&t).send().await.unwrap()),
+            status(sys.http.post(sys.url("/v1/clients")).bearer_auth(&t).json(&new_client).send().await.unwrap()),
+            status(sys.http.get(sys.url("/v1/clients")).bearer_auth(&t).send().await.unwrap()),
+            status(sys.http.get(sys.url(&format!("/v1/clients/{client_id}"))).bearer_auth(&t).send().await.unwrap()),
+            status(
+                sys.http
+                    .patch(sys.url(&format!("/v1/clients/{client_id}")))
+                    .bearer_auth(&t)
+                    .json(&json!({ "name": "EHR 2" }))
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+        ];
+        let want = [200, 201, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}
