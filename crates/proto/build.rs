@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
         "iop/audit/v1/audit.proto",
+        "iop/clients/v1/clients.proto",
         "iop/common/v1/common.proto",
         "iop/records/v1/patients.proto",
     ];

@@ -143,7 +143,14 @@ async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
     let admin = token(&sys, &["admin"], "user/*.cruds");
     let key = iop_auth::SigningKey::generate().unwrap();
     let new_client = json!({ "name": "EHR", "kind": "ehr", "jwks": key.jwks(), "scopes": ["system/Patient.rs"] });
-    let res = sys.http.post(sys.url("/v1/clients")).bearer_auth(&admin).json(&new_client).send().await.unwrap();
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(&admin)
+        .json(&new_client)
+        .send()
+        .await
+        .unwrap();
     let client: Value = res.json().await.unwrap();
     let client_id = client["client_id"].as_str().unwrap().to_owned();
 
@@ -151,10 +158,39 @@ async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
         let t = token(&sys, &[role], "user/*.cruds");
         let status = |res: reqwest::Response| res.status().as_u16();
         let got = [
-            status(sys.http.get(sys.url("/v1/audit-events")).bearer_auth(&t).send().await.unwrap()),
-            status(sys.http.post(sys.url("/v1/clients")).bearer_auth(&t).json(&new_client).send().await.unwrap()),
-            status(sys.http.get(sys.url("/v1/clients")).bearer_auth(&t).send().await.unwrap()),
-            status(sys.http.get(sys.url(&format!("/v1/clients/{client_id}"))).bearer_auth(&t).send().await.unwrap()),
+            status(
+                sys.http
+                    .get(sys.url("/v1/audit-events"))
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            status(
+                sys.http
+                    .post(sys.url("/v1/clients"))
+                    .bearer_auth(&t)
+                    .json(&new_client)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            status(
+                sys.http
+                    .get(sys.url("/v1/clients"))
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            status(
+                sys.http
+                    .get(sys.url(&format!("/v1/clients/{client_id}")))
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
             status(
                 sys.http
                     .patch(sys.url(&format!("/v1/clients/{client_id}")))

@@ -262,3 +262,84 @@ async fn only_admins_register_clients_and_keys_must_be_public() {
     assert!(ours["clients"][0]["jwks"]["keys"][0].get("d").is_none());
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn the_client_registry_over_grpc() {
+    use iop_proto::clients::client_service_client::ClientServiceClient;
+    use iop_proto::clients::{
+        Client, ClientKind, CreateClientRequest, ListClientsRequest, UpdateClientRequest,
+    };
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let mut grpc = ClientServiceClient::new(sys.grpc_channel().await);
+    let key = SigningKey::generate_curve(Curve::P384).unwrap();
+    let new = Client {
+        name: "Hospital referrals".into(),
+        kind: ClientKind::ReferralPartner as i32,
+        jwks_json: key.jwks().to_string(),
+        scopes: vec!["system/Patient.rs".into()],
+        ..Default::default()
+    };
+    let created = grpc
+        .create_client(iop_testing::with_bearer(
+            CreateClientRequest {
+                client: Some(new.clone()),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.enabled);
+    let listed = grpc
+        .list_clients(iop_testing::with_bearer(ListClientsRequest {}, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.clients, vec![created.clone()]);
+    let disabled = grpc
+        .update_client(iop_testing::with_bearer(
+            UpdateClientRequest {
+                client: Some(Client {
+                    client_id: created.client_id.clone(),
+                    enabled: false,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["enabled".into()],
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!disabled.enabled);
+    assert_eq!(
+        disabled.name, "Hospital referrals",
+        "fields outside the mask are kept"
+    );
+
+    let (status, body) = token(
+        &sys,
+        &assertion(&sys, &key, &created.client_id, json!({})),
+        "system/Patient.rs",
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+
+    let clinician = {
+        let mut c = sys.claims("clinic-a", &["clinician"]);
+        c["scope"] = json!("user/*.cruds");
+        sys.sign(c)
+    };
+    let err = grpc
+        .create_client(iop_testing::with_bearer(
+            CreateClientRequest { client: Some(new) },
+            &clinician,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    sys.stop().await;
+}

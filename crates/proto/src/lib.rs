@@ -7,6 +7,11 @@ pub mod iop {
             tonic::include_proto!("iop.audit.v1");
         }
     }
+    pub mod clients {
+        pub mod v1 {
+            tonic::include_proto!("iop.clients.v1");
+        }
+    }
     pub mod common {
         pub mod v1 {
             tonic::include_proto!("iop.common.v1");
@@ -20,6 +25,7 @@ pub mod iop {
 }
 
 pub use iop::audit::v1 as audit;
+pub use iop::clients::v1 as clients;
 pub use iop::common::v1 as common;
 pub use iop::records::v1 as records;
 

@@ -146,3 +146,145 @@ impl iop_proto::audit::audit_service_server::AuditService for AuditApi {
         }))
     }
 }
+
+/// `iop.clients.v1.ClientService`: the client registry, served by the gateway (it issues
+/// the tokens).
+pub struct ClientApi {
+    clients: crate::clients::Clients,
+}
+
+impl ClientApi {
+    pub fn new(clients: crate::clients::Clients) -> Self {
+        Self { clients }
+    }
+}
+
+fn allow(who: &Principal, op: Operation) -> Result<(), Status> {
+    crate::policy::authorize(who, op).map_err(|d| Status::permission_denied(d.0))
+}
+
+fn client_to_proto(c: crate::clients::Client) -> iop_proto::clients::Client {
+    use crate::clients::ClientKind;
+    use iop_proto::clients as pbc;
+    let ts = |us: i64| prost_types::Timestamp {
+        seconds: us.div_euclid(1_000_000),
+        nanos: (us.rem_euclid(1_000_000) * 1000) as i32,
+    };
+    pbc::Client {
+        client_id: c.client_id,
+        name: c.name,
+        kind: match c.kind {
+            ClientKind::Ehr => pbc::ClientKind::Ehr,
+            ClientKind::FrontEnd => pbc::ClientKind::FrontEnd,
+            ClientKind::ReferralPartner => pbc::ClientKind::ReferralPartner,
+        } as i32,
+        jwks_json: c.jwks.to_string(),
+        scopes: c.scopes,
+        enabled: c.enabled,
+        version: c.version,
+        create_time: Some(ts(c.create_time_us)),
+        update_time: Some(ts(c.update_time_us)),
+    }
+}
+
+fn jwks_from_proto(json: &str) -> Result<serde_json::Value, Status> {
+    serde_json::from_str(json).map_err(|_| {
+        Status::from(iop_core::Error::field(
+            "client.jwks_json",
+            "must be a JWKS JSON document",
+        ))
+    })
+}
+
+#[tonic::async_trait]
+impl iop_proto::clients::client_service_server::ClientService for ClientApi {
+    async fn create_client(
+        &self,
+        req: Request<iop_proto::clients::CreateClientRequest>,
+    ) -> Result<Response<iop_proto::clients::Client>, Status> {
+        use crate::clients::ClientKind;
+        use iop_proto::clients::ClientKind as Pb;
+        let who = principal(&req)?;
+        allow(&who, Operation::CreateClient)?;
+        let c = req
+            .into_inner()
+            .client
+            .ok_or_else(|| Status::from(iop_core::Error::field("client", "is required")))?;
+        let kind = match Pb::try_from(c.kind) {
+            Ok(Pb::Ehr) => ClientKind::Ehr,
+            Ok(Pb::FrontEnd) => ClientKind::FrontEnd,
+            Ok(Pb::ReferralPartner) => ClientKind::ReferralPartner,
+            Ok(Pb::Unspecified) | Err(_) => {
+                return Err(iop_core::Error::field(
+                    "client.kind",
+                    "must be ehr, front_end or referral_partner",
+                )
+                .into());
+            }
+        };
+        let jwks = jwks_from_proto(&c.jwks_json)?;
+        let created = self
+            .clients
+            .create(&who, c.name, kind, jwks, c.scopes)
+            .await?;
+        Ok(Response::new(client_to_proto(created)))
+    }
+
+    async fn get_client(
+        &self,
+        req: Request<iop_proto::clients::GetClientRequest>,
+    ) -> Result<Response<iop_proto::clients::Client>, Status> {
+        let who = principal(&req)?;
+        allow(&who, Operation::GetClient)?;
+        let c = self.clients.get(&who, &req.get_ref().client_id).await?;
+        Ok(Response::new(client_to_proto(c)))
+    }
+
+    async fn list_clients(
+        &self,
+        req: Request<iop_proto::clients::ListClientsRequest>,
+    ) -> Result<Response<iop_proto::clients::ListClientsResponse>, Status> {
+        let who = principal(&req)?;
+        allow(&who, Operation::ListClients)?;
+        let clients = self.clients.list(&who).await?;
+        Ok(Response::new(iop_proto::clients::ListClientsResponse {
+            clients: clients.into_iter().map(client_to_proto).collect(),
+        }))
+    }
+
+    async fn update_client(
+        &self,
+        req: Request<iop_proto::clients::UpdateClientRequest>,
+    ) -> Result<Response<iop_proto::clients::Client>, Status> {
+        let who = principal(&req)?;
+        allow(&who, Operation::UpdateClient)?;
+        let r = req.into_inner();
+        let c = r
+            .client
+            .ok_or_else(|| Status::from(iop_core::Error::field("client", "is required")))?;
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(
+                iop_core::Error::field("update_mask", "must name the fields to change").into(),
+            );
+        }
+        let mut changes = crate::clients::ClientChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "name" => changes.name = Some(c.name.clone()),
+                "jwks_json" => changes.jwks = Some(jwks_from_proto(&c.jwks_json)?),
+                "scopes" => changes.scopes = Some(c.scopes.clone()),
+                "enabled" => changes.enabled = Some(c.enabled),
+                other => {
+                    return Err(iop_core::Error::field(
+                        "update_mask",
+                        format!("{other} cannot be changed"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let updated = self.clients.update(&who, &c.client_id, changes).await?;
+        Ok(Response::new(client_to_proto(updated)))
+    }
+}

@@ -162,10 +162,14 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db, audit_log));
+    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log));
+    let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
+        grpc::ClientApi::new(clients::Clients::new(db)),
+    );
     let grpc_api =
         tonic::service::Routes::new(PatientServiceServer::new(grpc::PatientProxy::new(down)))
             .add_service(audit_api)
+            .add_service(client_api)
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()

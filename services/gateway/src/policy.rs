@@ -144,18 +144,19 @@ impl Operation {
         Self::UpdateClient,
     ];
 
-    /// The gRPC method, for operations that have one.
-    pub fn grpc_path(self) -> Option<&'static str> {
-        Some(match self {
+    /// The gRPC method.
+    pub fn grpc_path(self) -> &'static str {
+        match self {
             Self::CreatePatient => "/iop.records.v1.PatientService/CreatePatient",
             Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
             Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
             Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
             Self::ListAuditEvents => "/iop.audit.v1.AuditService/ListAuditEvents",
-            Self::CreateClient | Self::GetClient | Self::ListClients | Self::UpdateClient => {
-                return None;
-            }
-        })
+            Self::CreateClient => "/iop.clients.v1.ClientService/CreateClient",
+            Self::GetClient => "/iop.clients.v1.ClientService/GetClient",
+            Self::ListClients => "/iop.clients.v1.ClientService/ListClients",
+            Self::UpdateClient => "/iop.clients.v1.ClientService/UpdateClient",
+        }
     }
 
     pub fn permission(self) -> (Resource, Action) {
@@ -188,9 +189,7 @@ impl Operation {
     }
 
     pub fn from_grpc_path(path: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|op| op.grpc_path() == Some(path))
+        Self::ALL.into_iter().find(|op| op.grpc_path() == path)
     }
 }
 
@@ -287,11 +286,8 @@ pub fn matrix_markdown() -> String {
     for op in Operation::ALL {
         let (res, action) = op.permission();
         md.push_str(&format!(
-            "| {} | {} | `{}.{}` |\n",
-            op.grpc_path().map_or("—".to_owned(), |p| format!(
-                "`{}`",
-                p.trim_start_matches('/')
-            )),
+            "| `{}` | {} | `{}.{}` |\n",
+            op.grpc_path().trim_start_matches('/'),
             rest_route(op),
             res.name(),
             action.letter()
@@ -349,9 +345,7 @@ mod tests {
     #[test]
     fn every_grpc_path_maps_back_to_its_operation() {
         for op in Operation::ALL {
-            if let Some(path) = op.grpc_path() {
-                assert_eq!(Operation::from_grpc_path(path), Some(op));
-            }
+            assert_eq!(Operation::from_grpc_path(op.grpc_path()), Some(op));
         }
         assert_eq!(
             Operation::from_grpc_path("/iop.records.v1.PatientService/DeletePatient"),
