@@ -114,11 +114,14 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         l.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let key = std::sync::Arc::new(iop_auth::SigningKey::generate().unwrap());
+    let keys = std::sync::Arc::new(iop_auth::keys::KeyRing {
+        current: iop_auth::SigningKey::generate().unwrap(),
+        retired: vec![],
+    });
     let config = iop_gateway::Config {
         issuer: iop::DEFAULT_ISSUER.into(),
         audience: iop::DEFAULT_AUDIENCE.into(),
-        signing_key: key.clone(),
+        keys: keys.clone(),
         internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
         trusted_issuers: vec![],
         records_url: format!("http://127.0.0.1:{port}"),
@@ -146,7 +149,8 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
 
     let roles = vec!["admin".to_owned()];
     let scopes = vec!["user/*.cruds".to_owned()];
-    let token = key
+    let token = keys
+        .current
         .mint(&iop_auth::keys::Grant {
             issuer: iop::DEFAULT_ISSUER,
             audience: iop::DEFAULT_AUDIENCE,

@@ -294,3 +294,122 @@ mod tests {
         ));
     }
 }
+
+/// The gateway's keys: the current one signs; retired ones (kept in `retired/` beside it)
+/// still verify the tokens they signed until those expire, so rotation logs no one out.
+pub struct KeyRing {
+    pub current: SigningKey,
+    pub retired: Vec<SigningKey>,
+}
+
+/// Retired keys older than this are deleted on rotation: longer than any token we sign lives.
+pub const RETIRED_KEY_LIFETIME_SECS: u64 = 2 * 24 * 3600;
+
+impl KeyRing {
+    fn retired_dir(current: &Path) -> std::path::PathBuf {
+        current.parent().unwrap_or(Path::new(".")).join("retired")
+    }
+
+    /// Loads the current key (creating it if missing) and every retired key.
+    pub fn load_or_create(current: &Path) -> Result<Self, KeyError> {
+        let key = SigningKey::load_or_create(current)?;
+        let mut retired = Vec::new();
+        let dir = Self::retired_dir(current);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+            {
+                let pem = std::fs::read_to_string(&path).map_err(|source| KeyError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                retired.push(
+                    SigningKey::from_pem(&pem)
+                        .ok_or_else(|| KeyError::Invalid(path.display().to_string()))?,
+                );
+            }
+        }
+        Ok(Self {
+            current: key,
+            retired,
+        })
+    }
+
+    /// A JWKS with every key that may still verify a token: current first.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = std::iter::once(&self.current)
+            .chain(&self.retired)
+            .map(SigningKey::public_jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Retires the current key and makes a new one; forgets keys retired long ago. Gateways
+    /// pick the new key up when they restart. Returns the new key id.
+    pub fn rotate(current: &Path) -> Result<String, KeyError> {
+        let io = |path: &Path, source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let old = SigningKey::load_or_create(current)?;
+        let dir = Self::retired_dir(current);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let target = dir.join(format!("{now}-{}.pem", old.kid()));
+        std::fs::rename(current, &target).map_err(|e| io(current, e))?;
+        let new = SigningKey::load_or_create(current)?;
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                let retired_at = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.split('-').next())
+                    .and_then(|t| t.parse::<u64>().ok());
+                if retired_at.is_some_and(|t| t + RETIRED_KEY_LIFETIME_SECS < now) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(new.kid().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod ring_tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_old_key_for_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/gateway-signing.pem");
+        let first = KeyRing::load_or_create(&path).unwrap();
+        let old_kid = first.current.kid().to_owned();
+        let new_kid = KeyRing::rotate(&path).unwrap();
+        assert_ne!(new_kid, old_kid);
+        let ring = KeyRing::load_or_create(&path).unwrap();
+        assert_eq!(ring.current.kid(), new_kid);
+        assert_eq!(
+            ring.retired
+                .iter()
+                .map(|k| k.kid().to_owned())
+                .collect::<Vec<_>>(),
+            std::slice::from_ref(&old_kid)
+        );
+        let kids: Vec<_> = ring.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].clone())
+            .collect();
+        assert_eq!(
+            kids,
+            [serde_json::json!(new_kid), serde_json::json!(old_kid)]
+        );
+    }
+}

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use iop_auth::{InternalKey, SigningKey, TrustedIssuer};
+use iop_auth::keys::KeyRing;
+use iop_auth::{InternalKey, TrustedIssuer};
 use iop_db::PoolConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -107,7 +108,7 @@ pub struct System {
 pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     create_private_dir(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
-    let signing_key = Arc::new(SigningKey::load_or_create(&signing_key_path(
+    let keys = Arc::new(KeyRing::load_or_create(&signing_key_path(
         &config.data_dir,
     ))?);
     let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_path(
@@ -151,7 +152,7 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     let gateway_config = iop_gateway::Config {
         issuer: config.issuer,
         audience: config.audience,
-        signing_key,
+        keys,
         internal_key,
         trusted_issuers: config.trusted_issuers,
         database_url: config
@@ -205,7 +206,7 @@ impl System {
 }
 
 /// Creates the data directory readable by its owner only: it holds patient data and keys.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.exists() {
         return Ok(());
     }

@@ -37,9 +37,25 @@ enum Command {
     /// Run a single service, for deployments with one service per process.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Manage the gateway's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Retire the current signing key and create a new one. Restart the gateways to sign
+    /// with it; tokens signed by the old key stay valid until they expire.
+    Rotate {
+        #[arg(long, env = "IOP_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// The key file, when not the one in --data-dir.
+        #[arg(long, env = "IOP_SIGNING_KEY_FILE")]
+        signing_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +197,22 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Up(args)) => runtime.block_on(up(args)),
         None => runtime.block_on(up(cli.up)),
         Some(Command::Serve(cmd)) => runtime.block_on(serve(cmd)),
+        Some(Command::Keys(KeysCommand::Rotate {
+            data_dir,
+            signing_key_file,
+        })) => {
+            use std::io::Write;
+            iop::create_private_dir(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let path = signing_key_file.unwrap_or_else(|| iop::signing_key_path(&data_dir));
+            let kid =
+                iop_auth::keys::KeyRing::rotate(&path).context("cannot rotate the signing key")?;
+            let _ = writeln!(
+                std::io::stdout(),
+                "new signing key {kid}; restart the gateways to use it"
+            );
+            Ok(())
+        }
         Some(Command::Audit(AuditCommand::Verify {
             database_url,
             data_dir,
@@ -195,6 +227,8 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     iop_core::TenantId::parse(&args.tenant).map_err(|_| {
         anyhow::anyhow!("--tenant must be 1-64 characters of a-z, 0-9, '-' and '_'")
     })?;
+    iop::create_private_dir(&args.common.data_dir)
+        .with_context(|| format!("cannot create {}", args.common.data_dir.display()))?;
     let key_path = iop::signing_key_path(&args.common.data_dir);
     let key = SigningKey::load_or_create(&key_path).with_context(|| {
         format!(
@@ -327,7 +361,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             let config = iop_gateway::Config {
                 issuer,
                 audience,
-                signing_key: Arc::new(SigningKey::load_or_create(&signing_key_file)?),
+                keys: Arc::new(iop_auth::keys::KeyRing::load_or_create(&signing_key_file)?),
                 internal_key: Arc::new(InternalKey::load_or_create(&internal_key_file)?),
                 trusted_issuers: gateway_options(&gateway)?,
                 records_url,

@@ -101,6 +101,22 @@ fn gateway_addr(child: &mut Child) -> String {
 fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // A token signed before a key rotation keeps working after it.
+    let old_jwt = String::from_utf8(token(&data, "demo").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let rotated = Command::new(IOP)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rotated.stdout).starts_with("new signing key "));
     let mut child = Command::new(IOP)
         .args(["up", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
@@ -131,6 +147,17 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
         assert_eq!(res.status(), 201);
         let res = http.get(format!("{base}/v1/patients")).send().await.unwrap();
         assert_eq!(res.status(), 401);
+        let res = http.get(format!("{base}/v1/patients")).bearer_auth(&old_jwt).send().await.unwrap();
+        assert_eq!(res.status(), 200, "token of the retired key still verifies");
+        let jwks: serde_json::Value = http
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     });
     assert!(
         data.join("records.db").exists(),
@@ -162,7 +189,7 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 
-    // The create above was audited; the chain checks out.
+    // The create and the list with the old token were audited; the chain checks out.
     let out = Command::new(IOP)
         .args(["audit", "verify", "--data-dir"])
         .arg(&data)
@@ -175,7 +202,7 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "audit trail intact: 1 event"
+        "audit trail intact: 2 events"
     );
 }
 

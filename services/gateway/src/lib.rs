@@ -23,7 +23,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, Method, StatusCode, header};
-use iop_auth::{InternalKey, SigningKey, TrustedIssuer, Verifier};
+use iop_auth::keys::KeyRing;
+use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
@@ -43,7 +44,8 @@ pub struct Config {
     pub issuer: String,
     /// `aud` every token for this API must carry.
     pub audience: String,
-    pub signing_key: Arc<SigningKey>,
+    /// The current signing key and the retired ones that still verify.
+    pub keys: Arc<KeyRing>,
     pub internal_key: Arc<InternalKey>,
     /// External identity providers whose tokens are accepted too.
     pub trusted_issuers: Vec<TrustedIssuer>,
@@ -88,7 +90,7 @@ pub(crate) struct AppState {
     db: iop_db::Db,
     audit_log: audit::AuditLog,
     clients: clients::Clients,
-    signing_key: Arc<SigningKey>,
+    keys: Arc<KeyRing>,
     issuer: Arc<str>,
     audience: Arc<str>,
     token_url: Arc<str>,
@@ -100,7 +102,7 @@ pub(crate) struct AppState {
 /// database (to close after serving).
 pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     let mut verifier = Verifier::new();
-    let own_jwks = serde_json::from_value(config.signing_key.jwks())
+    let own_jwks = serde_json::from_value(config.keys.jwks())
         .map_err(|e| ServeError::Issuer(format!("own key: {e}")))?;
     verifier.trust_jwks(&config.issuer, &config.audience, &own_jwks);
     for trusted in &config.trusted_issuers {
@@ -125,11 +127,11 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         db: db.clone(),
         audit_log: audit_log.clone(),
         clients: clients::Clients::new(db.clone()),
-        signing_key: config.signing_key.clone(),
+        keys: config.keys.clone(),
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
-        jwks: Arc::new(config.signing_key.jwks()),
+        jwks: Arc::new(config.keys.jwks()),
         openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
     };
 

@@ -193,7 +193,7 @@ pub async fn token(
         return (StatusCode::BAD_REQUEST, no_store, Json(body)).into_response();
     };
     let issuer = Issuer {
-        key: &st.signing_key,
+        key: &st.keys.current,
         issuer: &st.issuer,
         audience: &st.audience,
     };
