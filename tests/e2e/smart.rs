@@ -277,7 +277,7 @@ async fn the_client_registry_over_grpc() {
         name: "Hospital referrals".into(),
         kind: ClientKind::ReferralPartner as i32,
         jwks_json: key.jwks().to_string(),
-        scopes: vec!["system/Patient.rs".into()],
+        scopes: vec!["system/ServiceRequest.cr".into()],
         ..Default::default()
     };
     let created = grpc

@@ -102,7 +102,15 @@ pub struct Clients {
     db: Db,
 }
 
-fn validate(name: &str, jwks: &serde_json::Value, scopes: &[String]) -> Result<(), Error> {
+/// The FHIR resource a referral is; the only one a referral partner may ever be granted.
+const REFERRAL_RESOURCE: &str = "ServiceRequest";
+
+fn validate(
+    name: &str,
+    kind: ClientKind,
+    jwks: &serde_json::Value,
+    scopes: &[String],
+) -> Result<(), Error> {
     let mut v = Vec::new();
     let mut bad = |field: String, description: &str| {
         v.push(FieldViolation {
@@ -190,7 +198,7 @@ impl Clients {
         jwks: serde_json::Value,
         scopes: Vec<String>,
     ) -> Result<Client, Error> {
-        validate(&name, &jwks, &scopes)?;
+        validate(&name, kind, &jwks, &scopes)?;
         let now = now_micros();
         let client = Client {
             client_id: uuid::Uuid::now_v7().to_string(),
@@ -280,7 +288,7 @@ impl Clients {
         if let Some(enabled) = changes.enabled {
             c.enabled = enabled;
         }
-        validate(&c.name, &c.jwks, &c.scopes)?;
+        validate(&c.name, c.kind, &c.jwks, &c.scopes)?;
         c.version += 1;
         c.update_time_us = now_micros();
         let _turn = self.db.write_turn().await;
