@@ -323,10 +323,37 @@ async fn the_client_registry_over_grpc() {
     let (status, body) = token(
         &sys,
         &assertion(&sys, &key, &created.client_id, json!({})),
-        "system/Patient.rs",
+        "system/ServiceRequest.c",
     )
     .await;
     assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
+
+    // A referral partner never gets patient data, whatever an admin tries to allow it.
+    let too_much = Client {
+        scopes: vec!["system/Patient.rs".into()],
+        ..new.clone()
+    };
+    let err = grpc
+        .create_client(iop_testing::with_bearer(
+            CreateClientRequest {
+                client: Some(too_much),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("referral partner"),
+        "{}",
+        err.message()
+    );
 
     let clinician = {
         let mut c = sys.claims("clinic-a", &["clinician"]);

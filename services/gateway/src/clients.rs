@@ -148,11 +148,21 @@ fn validate(
         }
     }
     for (i, s) in scopes.iter().enumerate() {
-        if !Scope::parse(s).is_some_and(|s| s.context == Context::System) {
-            bad(
+        match Scope::parse(s) {
+            Some(s) if s.context == Context::System => {
+                if kind == ClientKind::ReferralPartner
+                    && s.resource.as_deref() != Some(REFERRAL_RESOURCE)
+                {
+                    bad(
+                        format!("scopes[{i}]"),
+                        "a referral partner may only be granted system/ServiceRequest scopes",
+                    );
+                }
+            }
+            _ => bad(
                 format!("scopes[{i}]"),
                 "must be a SMART system scope such as system/Patient.rs",
-            );
+            ),
         }
     }
     if v.is_empty() {
