@@ -202,6 +202,22 @@ async fn bench() {
         }
     };
 
+    // The same REST read through a bare proxy: no JWT check, no audit, no rate limit, no
+    // request-id middleware. The gap to the gateway is what those cost.
+    let bare_base = bare_proxy(sys.records_addr(), &sys.data_dir.path().join("data")).await;
+    let bare = {
+        let (http, ids, base) = (http.clone(), ids.clone(), bare_base);
+        move |i: usize| {
+            let req = http.get(format!("{base}/v1/patients/{}", ids[i % ids.len()]));
+            async move {
+                match req.send().await {
+                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+
     println!(
         "\nGET patient by id, {} s per phase, SQLite, 2-core machine shared with the load generator",
         secs.as_secs()
@@ -217,6 +233,8 @@ async fn bench() {
     grpc_load.print("gateway gRPC GetPatient");
     let direct_load = run(concurrency, secs, direct.clone()).await;
     direct_load.print("records gRPC GetPatient (direct)");
+    let bare_load = run(concurrency, secs, bare.clone()).await;
+    bare_load.print("bare proxy REST (no auth, no audit)");
 
     println!("\nlatency, 1 client:");
     let rest_one = run(1, secs, rest).await;
@@ -225,6 +243,8 @@ async fn bench() {
     grpc_one.print("gateway gRPC GetPatient");
     let direct_one = run(1, secs, direct).await;
     direct_one.print("records gRPC GetPatient (direct)");
+    let bare_one = run(1, secs, bare).await;
+    bare_one.print("bare proxy REST (no auth, no audit)");
 
     let added = |a: &Stats, b: &Stats| {
         (a.hist.value_at_quantile(0.5) as f64 - b.hist.value_at_quantile(0.5) as f64) / 1000.0
@@ -234,5 +254,55 @@ async fn bench() {
         added(&rest_one, &direct_one),
         added(&grpc_one, &direct_one)
     );
+    let rps = |s: &Stats| s.requests as f64 / s.elapsed.as_secs_f64();
+    println!(
+        "gateway REST with auth + audit keeps {:.2} of the bare proxy's throughput; adds {:.3} ms at p50 (1 client)",
+        rps(&rest_load) / rps(&bare_load),
+        added(&rest_one, &bare_one)
+    );
     sys.stop().await;
+}
+
+/// A minimal REST → gRPC forwarder for one read, with a fixed principal: the gateway's job
+/// without its security layers, for comparison only.
+async fn bare_proxy(records: std::net::SocketAddr, data_dir: &std::path::Path) -> String {
+    use axum::extract::Path;
+    let key = iop_auth::InternalKey::load_or_create(&iop::internal_key_path(data_dir)).unwrap();
+    let sealed = key.seal(&iop_core::Principal {
+        tenant: iop_core::TenantId::parse("bench").unwrap(),
+        subject: "test-user".into(),
+        client_id: None,
+        issuer: iop::DEFAULT_ISSUER.into(),
+        roles: vec!["clinician".into()],
+        scopes: vec![],
+        request_id: "bench".into(),
+        source_addr: None,
+    });
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{records}"))
+        .unwrap()
+        .connect_lazy();
+    let client = PatientServiceClient::new(channel);
+    let app = axum::Router::new().route(
+        "/v1/patients/{id}",
+        axum::routing::get(move |Path(id): Path<String>| {
+            let (mut client, sealed) = (client.clone(), sealed.clone());
+            async move {
+                let mut req = tonic::Request::new(GetPatientRequest { id });
+                req.metadata_mut().insert(iop_auth::PRINCIPAL_HEADER, sealed.parse().unwrap());
+                let p = client.get_patient(req).await.unwrap().into_inner();
+                axum::Json(json!({
+                    "id": p.id, "given_name": p.given_name, "middle_name": p.middle_name,
+                    "family_name": p.family_name, "preferred_name": p.preferred_name,
+                    "birth_date": p.birth_date.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
+                    "sex_at_birth": p.sex_at_birth, "gender_identity": p.gender_identity, "pronouns": p.pronouns,
+                    "contact": p.contact.map(|c| json!({ "phone": c.phone, "email": c.email })),
+                    "mrn": p.mrn, "version": p.version, "etag": p.etag,
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
