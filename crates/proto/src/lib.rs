@@ -29,6 +29,21 @@ pub use iop::clients::v1 as clients;
 pub use iop::common::v1 as common;
 pub use iop::records::v1 as records;
 
+/// A UTC instant stored as microseconds since the epoch, as a protobuf `Timestamp`.
+pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+/// Microseconds since the epoch of a protobuf `Timestamp`.
+pub fn micros_from_timestamp(t: &prost_types::Timestamp) -> i64 {
+    t.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(t.nanos) / 1000)
+}
+
 /// Encoded `FileDescriptorSet` of every IOP proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/iop_descriptor.bin"));

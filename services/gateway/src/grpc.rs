@@ -100,10 +100,8 @@ impl iop_proto::audit::audit_service_server::AuditService for AuditApi {
         use iop_proto::audit as pba;
         let who = principal(&req)?;
         let r = req.into_inner();
-        let micros = |t: &Option<prost_types::Timestamp>| {
-            t.as_ref()
-                .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
-        };
+        let micros =
+            |t: &Option<prost_types::Timestamp>| t.as_ref().map(iop_proto::micros_from_timestamp);
         let search = crate::audit::api::Search {
             page_size: r.page_size,
             page_token: &r.page_token,
@@ -121,10 +119,7 @@ impl iop_proto::audit::audit_service_server::AuditService for AuditApi {
                 pba::AuditEvent {
                     seq: s.seq,
                     event_id: s.event_id,
-                    time: Some(prost_types::Timestamp {
-                        seconds: e.time_us.div_euclid(1_000_000),
-                        nanos: (e.time_us.rem_euclid(1_000_000) * 1000) as i32,
-                    }),
+                    time: Some(iop_proto::timestamp_from_micros(e.time_us)),
                     issuer: e.issuer,
                     client_id: e.client_id,
                     subject: e.subject,
@@ -166,10 +161,6 @@ fn allow(who: &Principal, op: Operation) -> Result<(), Status> {
 fn client_to_proto(c: crate::clients::Client) -> iop_proto::clients::Client {
     use crate::clients::ClientKind;
     use iop_proto::clients as pbc;
-    let ts = |us: i64| prost_types::Timestamp {
-        seconds: us.div_euclid(1_000_000),
-        nanos: (us.rem_euclid(1_000_000) * 1000) as i32,
-    };
     pbc::Client {
         client_id: c.client_id,
         name: c.name,
@@ -182,8 +173,8 @@ fn client_to_proto(c: crate::clients::Client) -> iop_proto::clients::Client {
         scopes: c.scopes,
         enabled: c.enabled,
         version: c.version,
-        create_time: Some(ts(c.create_time_us)),
-        update_time: Some(ts(c.update_time_us)),
+        create_time: Some(iop_proto::timestamp_from_micros(c.create_time_us)),
+        update_time: Some(iop_proto::timestamp_from_micros(c.update_time_us)),
     }
 }
 

@@ -220,16 +220,9 @@ fn to_proto(p: &Patient) -> pb::Patient {
                 value: i.value.clone(),
             })
             .collect(),
-        create_time: Some(timestamp(p.create_time_us)),
-        update_time: Some(timestamp(p.update_time_us)),
+        create_time: Some(iop_proto::timestamp_from_micros(p.create_time_us)),
+        update_time: Some(iop_proto::timestamp_from_micros(p.update_time_us)),
         version: p.version,
         etag: p.etag(),
-    }
-}
-
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
 }
