@@ -247,3 +247,56 @@ async fn clients_over_their_rate_get_429_with_retry_after() {
     assert!(err.metadata().get("retry-after").is_some());
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn cors_lets_configured_front_ends_in_and_no_one_else() {
+    let sys =
+        TestSystem::start_with(|c| c.cors_origins = vec!["https://app.clinic.example".into()])
+            .await;
+    let preflight = |origin: &'static str| {
+        sys.http
+            .request(reqwest::Method::OPTIONS, sys.url("/v1/patients"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.clinic.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.clinic.example"
+    );
+    let allowed_headers = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        allowed_headers.contains("idempotency-key"),
+        "{allowed_headers}"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A real request from the front end sees the headers it needs.
+    let res = sys
+        .http
+        .get(sys.url("/v1/patients"))
+        .header("Origin", "https://app.clinic.example")
+        .bearer_auth(sys.token("clinic-a", &["front_desk"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.clinic.example"
+    );
+    assert!(
+        res.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-request-id")
+    );
+    sys.stop().await;
+}
