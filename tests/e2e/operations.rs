@@ -18,6 +18,9 @@ async fn health_readiness_and_openapi_are_served_without_a_token() {
     assert_eq!(health["status"], "ok");
     let ready = sys.http.get(sys.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
+    let checks: Value = ready.json().await.unwrap();
+    assert_eq!(checks["checks"]["records"], "serving");
+    assert_eq!(checks["checks"]["database"], "reachable");
 
     let doc: Value = sys
         .http

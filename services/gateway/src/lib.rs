@@ -274,12 +274,22 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {
-    let records = st.down.records_ready().await;
+    // The gateway's own database (audit trail, clients) and every service behind it.
+    let database = async {
+        tokio::time::timeout(Duration::from_secs(1), st.db.ping())
+            .await
+            .unwrap_or(false)
+    };
+    let (records, database) = tokio::join!(st.down.records_ready(), database);
+    let ready = records && database;
     let body = serde_json::json!({
-        "status": if records { "ready" } else { "unavailable" },
-        "checks": { "records": if records { "serving" } else { "unreachable" } },
+        "status": if ready { "ready" } else { "unavailable" },
+        "checks": {
+            "records": if records { "serving" } else { "unreachable" },
+            "database": if database { "reachable" } else { "unreachable" },
+        },
     });
-    let status = if records {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
