@@ -83,6 +83,58 @@ where
     stats
 }
 
+/// Open loop: starts `rate` calls per second for `secs`, whatever the latency, so a slow
+/// answer does not slow the offered load (closed loops hide queueing that way).
+async fn run_open<F, Fut>(rate: u64, secs: Duration, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let mut stats = Stats {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        hist: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    };
+    let record = |done: Result<(u64, bool), tokio::task::JoinError>, stats: &mut Stats| {
+        let (micros, ok) = done.unwrap();
+        stats.hist.record(micros.max(1)).unwrap();
+        stats.requests += 1;
+        stats.errors += u64::from(!ok);
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let start = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while start.elapsed() < secs {
+        tick.tick().await;
+        while let Some(done) = calls.try_join_next() {
+            record(done, &mut stats);
+        }
+        // More in flight than this means the server is not keeping up; not sending the rest
+        // (counted as errors) keeps the load generator within its file descriptors.
+        if calls.len() >= MAX_IN_FLIGHT {
+            stats.errors += 1;
+            continue;
+        }
+        let fut = op(i);
+        calls.spawn(async move {
+            let t = Instant::now();
+            let ok = fut.await;
+            (t.elapsed().as_micros() as u64, ok)
+        });
+        i += 1;
+    }
+    while let Some(done) = calls.join_next().await {
+        record(done, &mut stats);
+    }
+    stats.elapsed = start.elapsed();
+    stats
+}
+
+/// Open-loop calls in flight at most; beyond, calls are not sent and count as errors.
+const MAX_IN_FLIGHT: usize = 512;
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -237,13 +289,13 @@ async fn bench() {
     bare_load.print("bare proxy REST (no auth, no audit)");
 
     println!("\nlatency, 1 client:");
-    let rest_one = run(1, secs, rest).await;
+    let rest_one = run(1, secs, rest.clone()).await;
     rest_one.print("gateway REST GET /v1/patients/{id}");
     let grpc_one = run(1, secs, gw_grpc).await;
     grpc_one.print("gateway gRPC GetPatient");
     let direct_one = run(1, secs, direct).await;
     direct_one.print("records gRPC GetPatient (direct)");
-    let bare_one = run(1, secs, bare).await;
+    let bare_one = run(1, secs, bare.clone()).await;
     bare_one.print("bare proxy REST (no auth, no audit)");
 
     let added = |a: &Stats, b: &Stats| {
@@ -254,6 +306,13 @@ async fn bench() {
         added(&rest_one, &direct_one),
         added(&grpc_one, &direct_one)
     );
+    let rate = env_or("IOP_BENCH_RATE", 5000);
+    println!("\nopen loop, {rate} requests/s offered:");
+    let rest_open = run_open(rate, secs, rest.clone()).await;
+    rest_open.print("gateway REST GET /v1/patients/{id}");
+    let bare_open = run_open(rate, secs, bare.clone()).await;
+    bare_open.print("bare proxy REST (no auth, no audit)");
+
     let rps = |s: &Stats| s.requests as f64 / s.elapsed.as_secs_f64();
     println!(
         "gateway REST with auth + audit keeps {:.2} of the bare proxy's throughput; adds {:.3} ms at p50 (1 client)",
