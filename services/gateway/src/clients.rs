@@ -12,6 +12,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::policy::Operation;
+
 /// Lifetime of the access tokens the token endpoint issues.
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 300;
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -208,6 +210,7 @@ impl Clients {
         jwks: serde_json::Value,
         scopes: Vec<String>,
     ) -> Result<Client, Error> {
+        allow(who, Operation::CreateClient)?;
         validate(&name, kind, &jwks, &scopes)?;
         let now = now_micros();
         let client = Client {
@@ -257,6 +260,12 @@ impl Clients {
 
     /// A client of the caller's tenant.
     pub async fn get(&self, who: &Principal, client_id: &str) -> Result<Client, Error> {
+        allow(who, Operation::GetClient)?;
+        self.owned(who, client_id).await
+    }
+
+    /// The client, if it belongs to the caller's tenant; another tenant's is "not found".
+    async fn owned(&self, who: &Principal, client_id: &str) -> Result<Client, Error> {
         match self.load(client_id).await? {
             Some(c) if c.tenant == who.tenant.as_str() => Ok(c),
             _ => Err(Error::NotFound {
@@ -268,6 +277,7 @@ impl Clients {
 
     /// The caller's tenant's clients, oldest first (a clinic has a handful).
     pub async fn list(&self, who: &Principal) -> Result<Vec<Client>, Error> {
+        allow(who, Operation::ListClients)?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 ORDER BY client_id LIMIT 1000"
         ))
@@ -284,7 +294,8 @@ impl Clients {
         client_id: &str,
         changes: ClientChanges,
     ) -> Result<Client, Error> {
-        let mut c = self.get(who, client_id).await?;
+        allow(who, Operation::UpdateClient)?;
+        let mut c = self.owned(who, client_id).await?;
         let old_version = c.version;
         if let Some(name) = changes.name {
             c.name = name;
@@ -447,6 +458,11 @@ impl Clients {
             Err(_) => Err(OAuthError::new("server_error", "try again shortly")),
         }
     }
+}
+
+/// Registering and changing clients is the policy's call (admins), for REST and gRPC alike.
+fn allow(who: &Principal, op: Operation) -> Result<(), Error> {
+    crate::policy::authorize(who, op).map_err(|denied| Error::PermissionDenied(denied.0))
 }
 
 /// What the gateway signs access tokens as.
