@@ -6,7 +6,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use crate::verify::{AuthError, RawHeader, asymmetric_alg, decode_part, family_of, load_keys};
+use crate::verify::{AuthError, RawHeader, asymmetric_alg, decode_part, load_keys};
 
 /// The furthest ahead an assertion's `exp` may be (SMART: five minutes).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
@@ -60,9 +60,7 @@ pub fn verify_assertion(
     let key = keys
         .get(&kid)
         .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
-    if key.alg.is_some_and(|a| a != alg) || key.family != family_of(alg) {
-        return Err(AuthError::KeyMismatch(kid, raw.alg));
-    }
+    key.fits(alg, &kid, &raw.alg)?;
     let mut validation = Validation::new(alg);
     validation.leeway = crate::verify::LEEWAY_SECS;
     validation.set_issuer(&[client_id]);

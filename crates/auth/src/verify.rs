@@ -139,6 +139,17 @@ pub(crate) struct Key {
     pub(crate) family: Family,
 }
 
+impl Key {
+    /// A token may only use the algorithm its key is for: the JWK's `alg` when pinned, and
+    /// always the key's own family (no HMAC over an RSA modulus, no ES384 on a P-256 key).
+    pub(crate) fn fits(&self, alg: Algorithm, kid: &str, alg_name: &str) -> Result<(), AuthError> {
+        if self.alg.is_some_and(|a| a != alg) || self.family != family_of(alg) {
+            return Err(AuthError::KeyMismatch(kid.to_owned(), alg_name.to_owned()));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {
     Rsa,
@@ -270,9 +281,7 @@ impl Verifier {
         let key = issuer
             .key(&kid)
             .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
-        if key.alg.is_some_and(|a| a != alg) || key.family != family_of(alg) {
-            return Err(AuthError::KeyMismatch(kid, raw.alg));
-        }
+        key.fits(alg, &kid, &raw.alg)?;
 
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
