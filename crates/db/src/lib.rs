@@ -58,6 +58,7 @@ pub struct Db {
     /// SQLite allows one writer at a time; taking turns in-process avoids SQLITE_BUSY on
     /// lock upgrades. PostgreSQL needs no such lock.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    url: Arc<str>,
 }
 
 impl Db {
@@ -105,6 +106,7 @@ impl Db {
             pool,
             backend,
             sqlite_writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            url: url.into(),
         })
     }
 
@@ -124,6 +126,22 @@ impl Db {
         }
     }
 
+    /// [`Self::write_turn`] for a thread outside the async runtime (it blocks).
+    pub fn blocking_write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        self.sqlite_writer
+            .as_ref()
+            .map(|lock| lock.clone().blocking_lock_owned())
+    }
+
+    /// The file of a SQLite database, for code that opens its own connection to it; `None`
+    /// for PostgreSQL and in-memory SQLite.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self.backend {
+            Backend::Sqlite => sqlite_file_of(&self.url),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Readiness: can we still talk to the database?
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -140,7 +158,41 @@ pub fn sqlite_file_url(path: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// The file a `sqlite:` URL names; `None` for an in-memory database.
+fn sqlite_file_of(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+    (!memory).then(|| std::path::PathBuf::from(path))
+}
+
 /// True when the error is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_of_reads_the_path_and_refuses_memory() {
+        let file = |u: &str| sqlite_file_of(u).map(|p| p.display().to_string());
+        assert_eq!(
+            file("sqlite:///var/lib/iop/gw.db?mode=rwc").as_deref(),
+            Some("/var/lib/iop/gw.db")
+        );
+        assert_eq!(file("sqlite://data/gw.db").as_deref(), Some("data/gw.db"));
+        assert_eq!(file("sqlite:gw.db").as_deref(), Some("gw.db"));
+        assert_eq!(
+            file(&sqlite_file_url(std::path::Path::new("/tmp/x.db"))).as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite://"), None);
+        assert_eq!(file("sqlite://shared?mode=memory&cache=shared"), None);
+        assert_eq!(file("postgres://localhost/x"), None);
+    }
 }

@@ -1,12 +1,16 @@
 //! The audit trail of every access to patient data through the gateway, allowed or denied.
 //!
-//! Events are written by one writer task per gateway, in batches (group commit), and a
-//! request is answered only after its events are durable. Rows carry a hash chain:
+//! Events are written by one writer per gateway, in batches (group commit), and a request
+//! is answered only after its events are durable. On a SQLite file the writer is a thread
+//! with its own connection (`sqlite_writer`); otherwise a task on the pool. Rows carry a hash chain:
 //! `hash = SHA-256(prev_hash ‖ seq ‖ event)`, so [`verify`] finds an edited, inserted or
 //! deleted row; database triggers refuse UPDATE and DELETE in the first place.
 
 pub mod api;
+mod sqlite_writer;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -87,17 +91,31 @@ impl AuditEvent {
 
 type Batch = (Vec<AuditEvent>, oneshot::Sender<bool>);
 
-/// Handle to the writer task.
+/// Events taken into one transaction at most (more wait for the next one).
+const MAX_BATCH: usize = 512;
+
+/// Handle to the writer.
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Batch>,
 }
 
 impl AuditLog {
-    /// Starts the writer on `db`. It stops when every handle is dropped.
+    /// Starts the writer on `db`: a thread with its own connection for a SQLite file, a task
+    /// on the pool otherwise. It stops when every handle is dropped.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run_writer(db, rx));
+        match db.sqlite_file() {
+            Some(file) => {
+                if let Err(e) = sqlite_writer::start(db, file, rx) {
+                    // Without a writer every record() fails: requests get 503, none goes unaudited.
+                    tracing::error!(error = %e, "cannot start the audit writer thread");
+                }
+            }
+            None => {
+                tokio::spawn(run_writer(db, rx));
+            }
+        }
         Self { tx }
     }
 
@@ -120,22 +138,27 @@ impl AuditLog {
 
 /// Group commit: whatever queued up while the last batch was being written goes into the
 /// next transaction, so throughput grows with load instead of latency.
+fn collect(first: Batch, rx: &mut mpsc::Receiver<Batch>) -> Vec<Batch> {
+    let mut count = first.0.len();
+    let mut batches = vec![first];
+    while count < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(b) => {
+                count += b.0.len();
+                batches.push(b);
+            }
+            Err(_) => break,
+        }
+    }
+    batches
+}
+
+/// The writer on a connection pool (PostgreSQL, or SQLite in memory).
 async fn run_writer(db: Db, mut rx: mpsc::Receiver<Batch>) {
-    const MAX_BATCH: usize = 512;
     let mut head: store::Head = None;
     let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while let Some(first) = rx.recv().await {
-        let mut batches = vec![first];
-        let mut count = batches[0].0.len();
-        while count < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(b) => {
-                    count += b.0.len();
-                    batches.push(b);
-                }
-                Err(_) => break,
-            }
-        }
+        let batches = collect(first, &mut rx);
         let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
         let mut ok = false;
         for attempt in 0..5u32 {

@@ -15,7 +15,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// The first `prev_hash` of the chain.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -27,7 +27,7 @@ pub struct StoredEvent {
 }
 
 /// The hash of a row: SHA-256 over the previous hash and every field, unambiguously joined.
-fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
+pub(super) fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
     let fields = [
         prev_hash,
         &seq.to_string(),
@@ -107,14 +107,16 @@ pub(super) async fn append(
         let chunks: Vec<_> = rows.chunks(CHUNK).zip(events.chunks(CHUNK)).collect();
         let written = async {
             if let [(rows, events)] = chunks[..] {
-                return insert_chunk(rows, events)
+                return insert_chunk(db.backend(), rows, events)
                     .execute(&mut *conn)
                     .await
                     .map(drop);
             }
             let mut tx = conn.begin().await?;
             for (rows, events) in &chunks {
-                insert_chunk(rows, events).execute(&mut *tx).await?;
+                insert_chunk(db.backend(), rows, events)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await
         };
@@ -134,10 +136,11 @@ type Chained = (i64, String, String, String);
 
 /// The INSERT of one chunk of chained rows.
 fn insert_chunk<'q>(
+    backend: Backend,
     rows: &'q [Chained],
     events: &'q [&'q AuditEvent],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut q = sqlx::query(insert_sql(rows.len()));
+    let mut q = sqlx::query(insert_sql(backend, rows.len()));
     for ((seq, event_id, prev_hash, hash), e) in rows.iter().zip(events) {
         q = q
             .bind(*seq)
@@ -166,10 +169,13 @@ const COLS: usize = 17;
 /// Rows per INSERT statement.
 const CHUNK: usize = 16;
 
-/// `INSERT … VALUES (…), (…)` for `rows` rows (1..=CHUNK), built once per length.
-fn insert_sql(rows: usize) -> &'static str {
-    static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = CACHE.get_or_init(|| {
+/// `INSERT … VALUES (…), (…)` for `rows` rows (1..=CHUNK), built once per length. SQLite
+/// gets anonymous `?` parameters: it resolves a named one (`$n`) by walking the statement's
+/// list of names, which made binding a 272-parameter chunk quadratic.
+fn insert_sql(backend: Backend, rows: usize) -> &'static str {
+    type Texts = [Vec<String>; 2];
+    static CACHE: std::sync::OnceLock<Texts> = std::sync::OnceLock::new();
+    let build = |numbered: bool| -> Vec<String> {
         (0..=CHUNK)
             .map(|n| {
                 let mut sql = String::from(
@@ -179,15 +185,22 @@ fn insert_sql(rows: usize) -> &'static str {
                 );
                 for i in 0..n {
                     sql.push_str(if i == 0 { "(" } else { ", (" });
-                    let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+                    let params: Vec<String> = (1..=COLS)
+                        .map(|c| if numbered { format!("${}", i * COLS + c) } else { "?".to_owned() })
+                        .collect();
                     sql.push_str(&params.join(", "));
                     sql.push(')');
                 }
                 sql
             })
             .collect()
-    });
-    all[rows.min(CHUNK)].as_str()
+    };
+    let [sqlite, postgres] = CACHE.get_or_init(|| [build(false), build(true)]);
+    let texts = match backend {
+        Backend::Sqlite => sqlite,
+        Backend::Postgres => postgres,
+    };
+    texts[rows.min(CHUNK)].as_str()
 }
 
 fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {

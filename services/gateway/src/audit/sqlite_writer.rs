@@ -1,0 +1,182 @@
+//! The audit writer for SQLite: a thread of its own with its own connection.
+//!
+//! Through sqlx every statement is a message to a per-connection worker thread and back,
+//! and on a busy machine each batch then waits for two threads to be scheduled. A thread
+//! that owns its connection drains the queue and commits without handing work over; it
+//! only sleeps when there is nothing to write.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use iop_db::Db;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::mpsc;
+
+use super::store::{self, GENESIS, Head};
+use super::{AuditEvent, Batch, collect};
+
+const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_id, issuer, client_id, \
+     subject, action, resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, \
+     prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// Starts the writer thread on the (already migrated) database file of `db`.
+pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Batch>) -> std::io::Result<()> {
+    let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
+    let ckpt_file = file.clone();
+    std::thread::Builder::new()
+        .name("iop-audit".into())
+        .spawn(move || {
+            run(&db, &file, rx);
+            drop(alive);
+        })?;
+    std::thread::Builder::new()
+        .name("iop-audit-ckpt".into())
+        .spawn(move || checkpoint(&ckpt_file, &writer_gone))
+        .map(drop)
+}
+
+/// WAL frames beyond which the checkpointer makes the writer wait for a full checkpoint.
+const WAL_LIMIT_FRAMES: i64 = 16_384;
+/// How often WAL frames are copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Copies the WAL back into the database file beside the writer, so the writer never stops
+/// for it (SQLite would otherwise checkpoint, fsync included, inside the commit that crosses
+/// 1,000 frames, and every request waiting on that batch would wait for the disk too).
+/// A passive checkpoint does not block the writer; under unbroken load it may never catch
+/// up, so past [`WAL_LIMIT_FRAMES`] one restarting checkpoint briefly holds the writer back.
+fn checkpoint(file: &Path, writer_gone: &std::sync::mpsc::Receiver<()>) {
+    let mut conn: Option<Connection> = None;
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        writer_gone.recv_timeout(CHECKPOINT_EVERY)
+    {
+        if conn.is_none() {
+            conn = open(file)
+                .map_err(
+                    |e| tracing::warn!(error = %e, "audit checkpointer cannot open the database"),
+                )
+                .ok();
+        }
+        let Some(c) = conn.as_ref() else { continue };
+        let run = |mode: &str| {
+            c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+        };
+        let done = run("PASSIVE").and_then(|(log, copied)| {
+            if log - copied > WAL_LIMIT_FRAMES {
+                run("RESTART").map(drop)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "audit checkpoint failed");
+            conn = None;
+        }
+    }
+}
+
+fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>) {
+    let mut conn: Option<Connection> = None;
+    let mut head: Head = None;
+    while let Some(first) = rx.blocking_recv() {
+        let batches = collect(first, &mut rx);
+        let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
+        let mut ok = false;
+        for attempt in 0..5u32 {
+            if conn.is_none() {
+                conn = open(file)
+                    .map_err(
+                        |e| tracing::error!(error = %e, "audit writer cannot open the database"),
+                    )
+                    .ok();
+            }
+            let Some(c) = conn.as_mut() else {
+                std::thread::sleep(Duration::from_millis(20 << attempt));
+                continue;
+            };
+            // Take turns with the gateway's other writers on this file (sqlx connections).
+            let turn = db.blocking_write_turn();
+            let written = append(c, &mut head, &events);
+            drop(turn);
+            match written {
+                Ok(()) => {
+                    ok = true;
+                    break;
+                }
+                Err(e) => {
+                    conn = None;
+                    head = None;
+                    tracing::error!(error = %e, attempt, "cannot append audit events");
+                    std::thread::sleep(Duration::from_millis(20 << attempt));
+                }
+            }
+        }
+        for (_, ack) in batches {
+            let _ = ack.send(ok);
+        }
+    }
+}
+
+fn open(file: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // As every other connection of ours: WAL, no fsync per commit (a crash of the process
+    // loses nothing), wait out other writers.
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // Checkpoints are the checkpointer thread's job.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    Ok(conn)
+}
+
+/// Chains `events` after the head and commits them in one transaction.
+fn append(conn: &mut Connection, head: &mut Head, events: &[&AuditEvent]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (mut seq, mut prev) = match head.take() {
+        Some(h) => h,
+        None => tx
+            .query_row(
+                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or_else(|| (0, GENESIS.to_owned())),
+    };
+    {
+        let mut insert = tx.prepare_cached(INSERT)?;
+        for e in events {
+            seq += 1;
+            let event_id = uuid::Uuid::now_v7().to_string();
+            let hash = store::chain_hash(&prev, seq, &event_id, e);
+            insert.execute(params![
+                seq,
+                event_id,
+                e.time_us,
+                e.tenant,
+                e.issuer,
+                e.client_id,
+                e.subject,
+                e.action,
+                e.resource_type,
+                e.resource_id,
+                e.patient_id,
+                e.outcome.as_str(),
+                e.status,
+                e.request_id,
+                e.source_addr,
+                prev,
+                hash,
+            ])?;
+            prev = hash;
+        }
+    }
+    tx.commit()?;
+    *head = Some((seq, prev));
+    Ok(())
+}
