@@ -370,3 +370,76 @@ async fn the_client_registry_over_grpc() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn registry_changes_and_token_requests_are_audited() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let mut desk = sys.claims("clinic-a", &["front_desk"]);
+    desk["sub"] = json!("desk-1");
+    desk["scope"] = json!("user/*.cruds");
+    let desk = sys.sign(desk);
+    let key = SigningKey::generate_curve(Curve::P384).unwrap();
+
+    let id = register(&sys, &admin, &key, &["system/Patient.rs"]).await;
+    let res = sys
+        .http
+        .post(sys.url("/v1/clients"))
+        .bearer_auth(&desk)
+        .json(&json!({ "name": "Rogue", "kind": "ehr", "jwks": key.jwks(), "scopes": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let (status, _) = token(
+        &sys,
+        &assertion(&sys, &key, &id, json!({})),
+        "system/Patient.rs",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let res = sys
+        .http
+        .patch(sys.url(&format!("/v1/clients/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, _) = token(
+        &sys,
+        &assertion(&sys, &key, &id, json!({})),
+        "system/Patient.rs",
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let (status, body) = get(&sys, &admin, "/v1/audit-events?page_size=100").await;
+    assert_eq!(status, 200, "{body}");
+    let seen: Vec<(&str, &str, &str, &str)> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource_type"] == "Client")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+                e["resource_id"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("client.create", "test-user", id.as_str(), "success"),
+            ("client.create", "desk-1", "", "denied"),
+            ("token.issue", id.as_str(), id.as_str(), "success"),
+            ("client.update", "test-user", id.as_str(), "success"),
+            ("token.issue", id.as_str(), id.as_str(), "denied"),
+        ]
+    );
+    sys.stop().await;
+}

@@ -59,8 +59,9 @@ impl Authenticator {
     }
 }
 
-fn source_addr(req: &Request) -> Option<String> {
-    req.extensions()
+/// The peer's IP address, as the server recorded it on the request.
+pub(crate) fn source_addr(extensions: &http::Extensions) -> Option<String> {
+    extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
 }
@@ -81,7 +82,7 @@ pub async fn rest(
     next: Next,
 ) -> Response {
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid, source_addr(&req)) {
+    match auth.authenticate(req.headers(), rid, source_addr(req.extensions())) {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);
@@ -115,7 +116,7 @@ pub async fn grpc(
         return next.run(req).await;
     }
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid, source_addr(&req)) {
+    match auth.authenticate(req.headers(), rid, source_addr(req.extensions())) {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);

@@ -12,6 +12,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::Operation;
 
 /// Lifetime of the access tokens the token endpoint issues.
@@ -99,9 +100,20 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// The client registry and the token endpoint. Changes to the registry and every token
+/// request of a known client go to the audit trail (action `client.create`,
+/// `client.update`, `token.issue`), allowed or not.
 #[derive(Clone)]
 pub struct Clients {
     db: Db,
+    audit: AuditLog,
+}
+
+/// Who sent a token request, for the audit trail (there is no principal yet).
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub request_id: String,
+    pub source_addr: Option<String>,
 }
 
 /// The FHIR resource a referral is; the only one a referral partner may ever be granted.
@@ -198,11 +210,45 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, Error> {
 }
 
 impl Clients {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, audit: AuditLog) -> Self {
+        Self { db, audit }
+    }
+
+    /// Writes the outcome of a registry change to the audit trail before it is answered.
+    async fn audited(
+        &self,
+        who: &Principal,
+        op: Operation,
+        client_id: &str,
+        result: Result<Client, Error>,
+    ) -> Result<Client, Error> {
+        let (outcome, code) = match &result {
+            Ok(_) => (Outcome::Success, tonic::Code::Ok),
+            Err(e @ Error::PermissionDenied(_)) => (Outcome::Denied, e.code().grpc_code()),
+            Err(e) => (Outcome::Failed, e.code().grpc_code()),
+        };
+        let mut event = AuditEvent::new(who, op.audit_action(), "Client", outcome, code);
+        event.resource_id = result
+            .as_ref()
+            .map_or(client_id, |c| c.client_id.as_str())
+            .to_owned();
+        self.audit.record(vec![event]).await?;
+        result
     }
 
     pub async fn create(
+        &self,
+        who: &Principal,
+        name: String,
+        kind: ClientKind,
+        jwks: serde_json::Value,
+        scopes: Vec<String>,
+    ) -> Result<Client, Error> {
+        let result = self.insert(who, name, kind, jwks, scopes).await;
+        self.audited(who, Operation::CreateClient, "", result).await
+    }
+
+    async fn insert(
         &self,
         who: &Principal,
         name: String,
@@ -294,6 +340,17 @@ impl Clients {
         client_id: &str,
         changes: ClientChanges,
     ) -> Result<Client, Error> {
+        let result = self.change(who, client_id, changes).await;
+        self.audited(who, Operation::UpdateClient, client_id, result)
+            .await
+    }
+
+    async fn change(
+        &self,
+        who: &Principal,
+        client_id: &str,
+        changes: ClientChanges,
+    ) -> Result<Client, Error> {
         allow(who, Operation::UpdateClient)?;
         let mut c = self.owned(who, client_id).await?;
         let old_version = c.version;
@@ -344,6 +401,7 @@ impl Clients {
         form: &TokenForm,
         token_url: &str,
         issuer: &Issuer<'_>,
+        caller: &Caller,
     ) -> Result<TokenResponse, OAuthError> {
         if form.grant_type.as_deref() != Some("client_credentials") {
             return Err(OAuthError::new(
@@ -369,6 +427,46 @@ impl Clients {
             .await
             .map_err(server_error)?
             .ok_or_else(|| invalid_client("unknown client".into()))?;
+        // From here the client, and so its tenant, is known: the outcome is audited.
+        let result = self
+            .issue(&client, assertion, form, token_url, issuer)
+            .await;
+        let (outcome, status) = match &result {
+            Ok(_) => (Outcome::Success, "Ok"),
+            Err(e) if e.error == "server_error" => (Outcome::Failed, e.error),
+            Err(e) => (Outcome::Denied, e.error),
+        };
+        let event = AuditEvent {
+            time_us: now_micros(),
+            tenant: client.tenant.clone(),
+            issuer: client.client_id.clone(),
+            client_id: client.client_id.clone(),
+            subject: client.client_id.clone(),
+            action: "token.issue".into(),
+            resource_type: "Client".into(),
+            resource_id: client.client_id.clone(),
+            patient_id: String::new(),
+            outcome,
+            status: status.into(),
+            request_id: caller.request_id.clone(),
+            source_addr: caller.source_addr.clone().unwrap_or_default(),
+        };
+        self.audit
+            .record(vec![event])
+            .await
+            .map_err(|_| OAuthError::new("server_error", "try again shortly"))?;
+        result
+    }
+
+    async fn issue(
+        &self,
+        client: &Client,
+        assertion: &str,
+        form: &TokenForm,
+        token_url: &str,
+        issuer: &Issuer<'_>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid_client = |d: String| OAuthError::new("invalid_client", d);
         if !client.enabled {
             return Err(invalid_client("client is disabled".into()));
         }

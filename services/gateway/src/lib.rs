@@ -126,7 +126,7 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         down: down.clone(),
         db: db.clone(),
         audit_log: audit_log.clone(),
-        clients: clients::Clients::new(db.clone()),
+        clients: clients::Clients::new(db.clone(), audit_log.clone()),
         keys: config.keys.clone(),
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
@@ -166,7 +166,7 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         .build_v1()?;
     let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log));
     let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
-        grpc::ClientApi::new(clients::Clients::new(db)),
+        grpc::ClientApi::new(state.clients.clone()),
     );
     let grpc_api =
         tonic::service::Routes::new(PatientServiceServer::new(grpc::PatientProxy::new(down)))

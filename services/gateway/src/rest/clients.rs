@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::extract::JsonObject;
 use crate::AppState;
-use crate::clients::{Client, ClientChanges, ClientKind, Issuer, TokenForm, TokenResponse};
+use crate::clients::{Caller, Client, ClientChanges, ClientKind, Issuer, TokenForm, TokenResponse};
 use crate::problem::Problem;
 
 /// A registered backend client. Its public keys verify the assertions it signs.
@@ -170,6 +170,7 @@ pub struct OAuthErrorBody {
         (status = 401, description = "invalid_client", body = OAuthErrorBody)))]
 pub async fn token(
     State(st): State<AppState>,
+    extensions: http::Extensions,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let no_store = [
@@ -188,7 +189,15 @@ pub async fn token(
         issuer: &st.issuer,
         audience: &st.audience,
     };
-    match st.clients.exchange(&form, &st.token_url, &issuer).await {
+    let caller = Caller {
+        request_id: crate::request_id::current().unwrap_or_default(),
+        source_addr: crate::auth::source_addr(&extensions),
+    };
+    match st
+        .clients
+        .exchange(&form, &st.token_url, &issuer, &caller)
+        .await
+    {
         Ok(token) => (StatusCode::OK, no_store, Json(token)).into_response(),
         Err(e) => {
             tracing::info!(error = e.error, reason = %e.description, "token request refused");
