@@ -125,6 +125,8 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         issuer: iop::DEFAULT_ISSUER.into(),
         audience: iop::DEFAULT_AUDIENCE.into(),
         keys: keys.clone(),
+        key_file: None,
+        key_reload_every: iop::KEY_RELOAD_EVERY,
         internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
         trusted_issuers: vec![],
         records_url: format!("http://127.0.0.1:{port}"),

@@ -443,3 +443,54 @@ async fn registry_changes_and_token_requests_are_audited() {
     );
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_rotated_signing_key_signs_at_once_and_the_old_one_still_verifies() {
+    let sys =
+        TestSystem::start_with(|c| c.key_reload_every = std::time::Duration::from_millis(50)).await;
+    let admin = admin_of(&sys, "clinic-a");
+    let key = SigningKey::generate_curve(Curve::P384).unwrap();
+    let client_id = register(&sys, &admin, &key, &["system/Patient.rs"]).await;
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let fresh_token = || async {
+        let (status, body) = token(
+            &sys,
+            &assertion(&sys, &key, &client_id, json!({})),
+            "system/Patient.rs",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let before = fresh_token().await;
+    let old_kid = kid(&before);
+
+    // `iop keys rotate` on the running system's key directory.
+    let new_kid =
+        iop_auth::keys::KeyRing::rotate(&iop::signing_key_path(&sys.data_dir.path().join("data")))
+            .unwrap();
+    assert_ne!(new_kid, old_kid);
+    let mut published = Vec::new();
+    for _ in 0..100 {
+        let (_, jwks) = get(&sys, &admin, "/.well-known/jwks.json").await;
+        published = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        if published.first() == Some(&new_kid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(published, [new_kid.clone(), old_kid.clone()]);
+
+    // New tokens carry the new key and are accepted; tokens of the retired key still are.
+    let after = fresh_token().await;
+    assert_eq!(kid(&after), new_kid);
+    assert_eq!(get(&sys, &after, "/v1/patients").await.0, 200);
+    assert_eq!(get(&sys, &before, "/v1/patients").await.0, 200);
+    assert_eq!(get(&sys, &admin, "/v1/clients").await.0, 200);
+    sys.stop().await;
+}

@@ -313,6 +313,30 @@ impl KeyRing {
     /// Loads the current key (creating it if missing) and every retired key.
     pub fn load_or_create(current: &Path) -> Result<Self, KeyError> {
         let key = SigningKey::load_or_create(current)?;
+        Self::with_retired(current, key)
+    }
+
+    /// Loads the current key and every retired key; a missing current key is an error (a
+    /// running gateway re-reading the ring must not create one in the middle of a rotation).
+    pub fn load(current: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read_to_string(current).map_err(|source| KeyError::Io {
+            path: current.display().to_string(),
+            source,
+        })?;
+        let key = SigningKey::from_pem(&pem)
+            .ok_or_else(|| KeyError::Invalid(current.display().to_string()))?;
+        Self::with_retired(current, key)
+    }
+
+    /// Key ids, current first: two rings with the same ids hold the same keys.
+    pub fn kids(&self) -> Vec<&str> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .map(SigningKey::kid)
+            .collect()
+    }
+
+    fn with_retired(current: &Path, key: SigningKey) -> Result<Self, KeyError> {
         let mut retired = Vec::new();
         let dir = Self::retired_dir(current);
         if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -347,8 +371,8 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
-    /// Retires the current key and makes a new one; forgets keys retired long ago. Gateways
-    /// pick the new key up when they restart. Returns the new key id.
+    /// Retires the current key and makes a new one; forgets keys retired long ago. Running
+    /// gateways pick the new key up when they next re-read the ring. Returns the new key id.
     pub fn rotate(current: &Path) -> Result<String, KeyError> {
         let io = |path: &Path, source| KeyError::Io {
             path: path.display().to_string(),
@@ -411,5 +435,13 @@ mod ring_tests {
             kids,
             [serde_json::json!(new_kid), serde_json::json!(old_kid)]
         );
+        // What a running gateway re-reads: the same ring, and never a key of its own making.
+        assert_eq!(
+            KeyRing::load(&path).unwrap().kids(),
+            [new_kid.as_str(), old_kid.as_str()]
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert!(KeyRing::load(&path).is_err());
+        assert!(!path.exists());
     }
 }

@@ -208,6 +208,21 @@ impl Verifier {
         );
     }
 
+    /// Replaces the keys of an issuer trusted with [`Self::trust_jwks`] (the gateway's own,
+    /// after a rotation). Tokens already verified stay cached until their cache entry ends.
+    pub fn replace_jwks(&self, issuer: &str, jwks: &JwkSet) -> bool {
+        let Some(trusted) = self.issuers.get(issuer) else {
+            return false;
+        };
+        match trusted.keys.write() {
+            Ok(mut keys) => {
+                *keys = load_keys(jwks);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Trusts an external issuer whose keys live in a JWKS file.
     pub fn trust_issuer(&mut self, trusted: &TrustedIssuer) -> Result<(), String> {
         let jwks = read_jwks(&trusted.jwks_file)?;

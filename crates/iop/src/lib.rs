@@ -49,6 +49,8 @@ pub struct SystemConfig {
     /// Public base URL of the gateway; defaults to `http://<gateway address>`.
     pub public_url: Option<String>,
     pub downstream_timeout: Duration,
+    /// How often the gateway re-reads its signing keys.
+    pub key_reload_every: Duration,
     pub body_limit: usize,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -67,6 +69,7 @@ impl SystemConfig {
             cors_origins: Vec::new(),
             public_url: None,
             downstream_timeout: Duration::from_secs(10),
+            key_reload_every: KEY_RELOAD_EVERY,
             body_limit: 1024 * 1024,
             rate_limit_per_minute: DEFAULT_RATE_PER_MINUTE,
             rate_limit_burst: DEFAULT_RATE_BURST,
@@ -103,6 +106,9 @@ pub struct System {
     stop: watch::Sender<bool>,
     tasks: JoinSet<Result<(), RunError>>,
 }
+
+/// How often a running gateway re-reads its signing keys (see `iop keys rotate`).
+pub const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
 
 /// Starts records and gateway. Keys are created in the data directory on first start.
 pub async fn start(config: SystemConfig) -> Result<System, StartError> {
@@ -153,6 +159,8 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         issuer: config.issuer,
         audience: config.audience,
         keys,
+        key_file: Some(signing_key_path(&config.data_dir)),
+        key_reload_every: config.key_reload_every,
         internal_key,
         trusted_issuers: config.trusted_issuers,
         database_url: config

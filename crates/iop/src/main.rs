@@ -47,8 +47,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Retire the current signing key and create a new one. Restart the gateways to sign
-    /// with it; tokens signed by the old key stay valid until they expire.
+    /// Retire the current signing key and create a new one. Running gateways sign with it
+    /// within 10 s, no restart; tokens signed by the old key stay valid until they expire.
     Rotate {
         #[arg(long, env = "IOP_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
@@ -209,7 +209,7 @@ fn main() -> anyhow::Result<()> {
                 iop_auth::keys::KeyRing::rotate(&path).context("cannot rotate the signing key")?;
             let _ = writeln!(
                 std::io::stdout(),
-                "new signing key {kid}; restart the gateways to use it"
+                "new signing key {kid}; running gateways sign with it within 10 s"
             );
             Ok(())
         }
@@ -362,6 +362,8 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 issuer,
                 audience,
                 keys: Arc::new(iop_auth::keys::KeyRing::load_or_create(&signing_key_file)?),
+                key_file: Some(signing_key_file.clone()),
+                key_reload_every: iop::KEY_RELOAD_EVERY,
                 internal_key: Arc::new(InternalKey::load_or_create(&internal_key_file)?),
                 trusted_issuers: gateway_options(&gateway)?,
                 records_url,

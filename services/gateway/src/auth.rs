@@ -23,6 +23,10 @@ impl Authenticator {
         Self { verifier, limiter }
     }
 
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
     /// The principal behind the request's `Authorization: Bearer` token.
     pub fn authenticate(
         &self,

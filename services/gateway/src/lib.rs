@@ -12,6 +12,7 @@ pub mod policy;
 pub mod problem;
 mod request_id;
 mod rest;
+pub mod signing;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub struct Config {
     pub audience: String,
     /// The current signing key and the retired ones that still verify.
     pub keys: Arc<KeyRing>,
+    /// The current key's file, re-read every `key_reload_every` so a rotation takes effect
+    /// without a restart; `None` keeps `keys` as given.
+    pub key_file: Option<std::path::PathBuf>,
+    pub key_reload_every: Duration,
     pub internal_key: Arc<InternalKey>,
     /// External identity providers whose tokens are accepted too.
     pub trusted_issuers: Vec<TrustedIssuer>,
@@ -90,11 +95,10 @@ pub(crate) struct AppState {
     db: iop_db::Db,
     audit_log: audit::AuditLog,
     clients: clients::Clients,
-    keys: Arc<KeyRing>,
+    keys: Arc<signing::SigningKeys>,
     issuer: Arc<str>,
     audience: Arc<str>,
     token_url: Arc<str>,
-    jwks: Arc<serde_json::Value>,
     openapi: Arc<String>,
 }
 
@@ -113,6 +117,18 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
+    let keys = Arc::new(signing::SigningKeys::new(
+        config.keys.clone(),
+        config.key_file.clone(),
+    ));
+    if config.key_file.is_some() {
+        tokio::spawn(signing::watch(
+            Arc::downgrade(&keys),
+            Arc::downgrade(&auth),
+            config.issuer.clone(),
+            config.key_reload_every,
+        ));
+    }
     let db = audit::open(&config.database_url).await?;
     let db_handle = db.clone();
     let audit_log = audit::AuditLog::start(db.clone());
@@ -127,11 +143,10 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         db: db.clone(),
         audit_log: audit_log.clone(),
         clients: clients::Clients::new(db.clone(), audit_log.clone()),
-        keys: config.keys.clone(),
+        keys: keys.clone(),
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
-        jwks: Arc::new(config.keys.jwks()),
         openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
     };
 
@@ -308,7 +323,7 @@ async fn openapi(State(st): State<AppState>) -> Response {
 async fn jwks(State(st): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(st.jwks.as_ref().clone()),
+        axum::Json(st.keys.ring().jwks()),
     )
         .into_response()
 }

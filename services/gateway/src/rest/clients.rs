@@ -184,8 +184,9 @@ pub async fn token(
         };
         return (StatusCode::BAD_REQUEST, no_store, Json(body)).into_response();
     };
+    let ring = st.keys.ring();
     let issuer = Issuer {
-        key: &st.keys.current,
+        key: &ring.current,
         issuer: &st.issuer,
         audience: &st.audience,
     };
