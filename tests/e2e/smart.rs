@@ -292,11 +292,26 @@ async fn the_client_registry_over_grpc() {
         .into_inner();
     assert!(created.enabled);
     let listed = grpc
-        .list_clients(iop_testing::with_bearer(ListClientsRequest {}, &admin))
+        .list_clients(iop_testing::with_bearer(
+            ListClientsRequest::default(),
+            &admin,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(listed.clients, vec![created.clone()]);
+    assert_eq!(listed.next_page_token, "");
+    let status = grpc
+        .list_clients(iop_testing::with_bearer(
+            ListClientsRequest {
+                page_size: -1,
+                page_token: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
     let disabled = grpc
         .update_client(iop_testing::with_bearer(
             UpdateClientRequest {
@@ -492,5 +507,44 @@ async fn a_rotated_signing_key_signs_at_once_and_the_old_one_still_verifies() {
     assert_eq!(get(&sys, &after, "/v1/patients").await.0, 200);
     assert_eq!(get(&sys, &before, "/v1/patients").await.0, 200);
     assert_eq!(get(&sys, &admin, "/v1/clients").await.0, 200);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_client_list_is_paged() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let key = SigningKey::generate().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(register(&sys, &admin, &key, &["system/Patient.rs"]).await);
+    }
+    let mut seen = Vec::new();
+    let mut url = "/v1/clients?page_size=2".to_owned();
+    loop {
+        let (status, page) = get(&sys, &admin, &url).await;
+        assert_eq!(status, 200, "{page}");
+        let clients = page["clients"].as_array().unwrap();
+        assert!(clients.len() <= 2);
+        seen.extend(
+            clients
+                .iter()
+                .map(|c| c["client_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_page_token"].as_str() {
+            Some(token) => url = format!("/v1/clients?page_size=2&page_token={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every client once, oldest first");
+
+    let (status, problem) = get(&sys, &admin, "/v1/clients?page_size=-1").await;
+    assert_eq!(status, 400);
+    crate::assert_problem_names(&problem, 400, "page_size");
+    let (status, problem) = get(&sys, &admin, "/v1/clients?page_token=bogus").await;
+    assert_eq!(status, 400);
+    crate::assert_problem_names(&problem, 400, "page_token");
+    let (status, problem) = get(&sys, &admin, "/v1/clients?limit=2").await;
+    assert_eq!(status, 400, "{problem}");
     sys.stop().await;
 }

@@ -6,6 +6,7 @@ use iop_auth::SigningKey;
 use iop_auth::assertion::{claimed_client, verify_assertion};
 use iop_auth::keys::Grant;
 use iop_auth::scope::{Context, Scope};
+use iop_core::page::{self, Cursor};
 use iop_core::{Error, FieldViolation, Principal, now_micros};
 use iop_db::{Db, is_unique_violation};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
@@ -321,17 +322,41 @@ impl Clients {
         }
     }
 
-    /// The caller's tenant's clients, oldest first (a clinic has a handful).
-    pub async fn list(&self, who: &Principal) -> Result<Vec<Client>, Error> {
+    /// A page of the caller's tenant's clients, oldest first, and the next page's token.
+    pub async fn list(
+        &self,
+        who: &Principal,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Client>, Option<String>), Error> {
         allow(who, Operation::ListClients)?;
+        let size = page::page_size(page_size)?;
+        let query = page::fingerprint(&["clients"]);
+        let after = Cursor::decode(page_token, query)?.map(|c| c.after);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 ORDER BY client_id LIMIT 1000"
+            "SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id > $2 \
+             ORDER BY client_id LIMIT $3"
         ))
         .bind(who.tenant.as_str())
+        .bind(after.unwrap_or_default())
+        .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .fetch_all(self.db.pool())
         .await
         .map_err(Error::internal)?;
-        rows.iter().map(from_row).collect()
+        let mut clients = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if clients.len() > size {
+            clients.truncate(size);
+            clients.last().map(|c| {
+                Cursor {
+                    after: c.client_id.clone(),
+                    query,
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok((clients, next))
     }
 
     pub async fn update(

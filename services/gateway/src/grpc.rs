@@ -230,9 +230,11 @@ impl iop_proto::clients::client_service_server::ClientService for ClientApi {
         req: Request<iop_proto::clients::ListClientsRequest>,
     ) -> Result<Response<iop_proto::clients::ListClientsResponse>, Status> {
         let who = principal(&req)?;
-        let clients = self.clients.list(&who).await?;
+        let r = req.get_ref();
+        let (clients, next) = self.clients.list(&who, r.page_size, &r.page_token).await?;
         Ok(Response::new(iop_proto::clients::ListClientsResponse {
             clients: clients.into_iter().map(client_to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 

@@ -7,9 +7,9 @@ use axum::{Extension, Form, Json};
 use http::{HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::JsonObject;
+use super::extract::{JsonObject, Query};
 use crate::AppState;
 use crate::clients::{Caller, Client, ClientChanges, ClientKind, Issuer, TokenForm, TokenResponse};
 use crate::problem::Problem;
@@ -53,6 +53,17 @@ pub struct ClientUpdate {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientList {
     pub clients: Vec<RegisteredClient>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClientListParams {
+    /// 1-200, default 50.
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
 }
 
 fn json(c: Client) -> RegisteredClient {
@@ -112,17 +123,28 @@ pub async fn get(
     )))
 }
 
-/// Your clinic's clients.
-#[utoipa::path(get, path = "/v1/clients", tag = "clients",
-    responses((status = 200, description = "The clients", body = ClientList)),
+/// Your clinic's clients, oldest first, a page at a time.
+#[utoipa::path(get, path = "/v1/clients", tag = "clients", params(ClientListParams),
+    responses((status = 200, description = "A page of clients", body = ClientList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
+    Query(p): Query<ClientListParams>,
 ) -> Result<Json<ClientList>, Problem> {
-    let clients = st.clients.list(&who).await.map_err(problem)?;
+    let (clients, next) = st
+        .clients
+        .list(
+            &who,
+            p.page_size.unwrap_or(0),
+            p.page_token.as_deref().unwrap_or(""),
+        )
+        .await
+        .map_err(problem)?;
     Ok(Json(ClientList {
         clients: clients.into_iter().map(json).collect(),
+        next_page_token: next,
     }))
 }
 
