@@ -217,7 +217,8 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
         c.trusted_issuers.push(iop_auth::TrustedIssuer {
             issuer: "https://sso.clinic-a.example".into(),
             audience: "iop-clinic-a".into(),
-            jwks_file: jwks_file.clone(),
+            jwks_file: Some(jwks_file.clone()),
+            jwks_uri: None,
             tenant: Some("clinic-a".into()),
             claims: Default::default(),
         });
@@ -245,4 +246,124 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
         .unwrap();
     assert_eq!(res.status(), 401);
     sys.stop().await;
+}
+
+/// A clinic's SSO publishing its keys at a `jwks_uri` (served here on loopback).
+struct JwksServer {
+    uri: String,
+    jwks: std::sync::Arc<std::sync::Mutex<Value>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(jwks: Value) -> Self {
+        use std::sync::atomic::Ordering;
+        let state = std::sync::Arc::new(std::sync::Mutex::new(jwks));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get({
+                let (state, fetches) = (state.clone(), fetches.clone());
+                move || async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(state.lock().unwrap().clone())
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            uri,
+            jwks: state,
+            fetches,
+        }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn keys_of_an_issuer_at_a_jwks_uri_are_fetched_and_refetched_on_rotation() {
+    let first = SigningKey::generate().unwrap();
+    let idp = JwksServer::start(first.jwks()).await;
+    let sys = TestSystem::start_with(|c| {
+        c.trusted_issuers.push(iop_auth::TrustedIssuer {
+            issuer: "https://sso.clinic-a.example".into(),
+            audience: "iop-clinic-a".into(),
+            jwks_file: None,
+            jwks_uri: Some(idp.uri.clone()),
+            tenant: Some("clinic-a".into()),
+            claims: Default::default(),
+        });
+    })
+    .await;
+    let now = unix_now();
+    let claims = json!({
+        "iss": "https://sso.clinic-a.example", "aud": "iop-clinic-a", "sub": "nurse-7",
+        "exp": now + 300, "nbf": now, "roles": ["clinician"], "scope": "user/Patient.cruds",
+    });
+    let status = |token: String| {
+        let req = sys.http.get(sys.url("/v1/patients")).bearer_auth(token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // The gateway fetched the keys when it started (give the fetch time to land).
+    for _ in 0..100 {
+        if idp.fetches() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(idp.fetches(), 1);
+    assert_eq!(status(first.sign(&claims).unwrap()).await, 200);
+    assert_eq!(idp.fetches(), 1);
+
+    // The IdP rotates: the first token with the new key makes the gateway fetch again.
+    let second = SigningKey::generate().unwrap();
+    let mut both = second.jwks();
+    both["keys"]
+        .as_array_mut()
+        .unwrap()
+        .extend(first.jwks()["keys"].as_array().unwrap().clone());
+    *idp.jwks.lock().unwrap() = both;
+    let fetched = idp.fetches();
+    assert_eq!(status(second.sign(&claims).unwrap()).await, 200);
+    assert_eq!(idp.fetches(), fetched + 1);
+    assert_eq!(status(first.sign(&claims).unwrap()).await, 200);
+
+    // Tokens naming keys that do not exist do not make the gateway hammer the IdP.
+    let stranger = SigningKey::generate().unwrap();
+    for _ in 0..5 {
+        assert_eq!(status(stranger.sign(&claims).unwrap()).await, 401);
+    }
+    assert_eq!(idp.fetches(), fetched + 1);
+    sys.stop().await;
+}
+
+#[test]
+fn an_issuer_needs_exactly_one_key_source() {
+    let issuer = |file: Option<&str>, uri: Option<&str>| iop_auth::TrustedIssuer {
+        issuer: "https://sso.example".into(),
+        audience: "iop".into(),
+        jwks_file: file.map(Into::into),
+        jwks_uri: uri.map(Into::into),
+        tenant: None,
+        claims: Default::default(),
+    };
+    let mut v = iop_auth::Verifier::new();
+    for (file, uri) in [
+        (None, None),
+        (Some("/etc/iop/sso.json"), Some("https://sso.example/jwks")),
+        (None, Some("ftp://sso.example/jwks")),
+    ] {
+        let err = v.trust_issuer(&issuer(file, uri)).unwrap_err();
+        assert!(err.contains("https://sso.example"), "{err}");
+    }
+    assert!(
+        v.trust_issuer(&issuer(None, Some("https://sso.example/jwks")))
+            .is_ok()
+    );
 }

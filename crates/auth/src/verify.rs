@@ -62,7 +62,12 @@ pub struct TrustedIssuer {
     /// `aud` the token must carry.
     pub audience: String,
     /// JWKS file with the issuer's public keys; re-read when an unknown `kid` shows up.
-    pub jwks_file: PathBuf,
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Or the issuer's `jwks_uri` (https): fetched by the gateway at start, every few
+    /// minutes, and when an unknown `kid` shows up. Exactly one of the two is set.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// When set, every token of this issuer acts for this tenant (a clinic's own SSO);
     /// a token claiming another tenant is refused.
     #[serde(default)]
@@ -223,9 +228,27 @@ impl Verifier {
         }
     }
 
-    /// Trusts an external issuer whose keys live in a JWKS file.
+    /// Trusts an external issuer whose keys live in a JWKS file, or at a `jwks_uri` (its
+    /// keys then arrive through [`Self::replace_jwks`]; until they do, none verify).
     pub fn trust_issuer(&mut self, trusted: &TrustedIssuer) -> Result<(), String> {
-        let jwks = read_jwks(&trusted.jwks_file)?;
+        let jwks = match (&trusted.jwks_file, &trusted.jwks_uri) {
+            (Some(file), None) => read_jwks(file)?,
+            (None, Some(uri)) if uri.starts_with("https://") || uri.starts_with("http://") => {
+                JwkSet { keys: Vec::new() }
+            }
+            (None, Some(uri)) => {
+                return Err(format!(
+                    "{}: jwks_uri {uri} is not an http(s) URL",
+                    trusted.issuer
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{}: set exactly one of jwks_file and jwks_uri",
+                    trusted.issuer
+                ));
+            }
+        };
         self.issuers.insert(
             trusted.issuer.clone(),
             Issuer {
@@ -233,7 +256,7 @@ impl Verifier {
                 tenant: trusted.tenant.clone(),
                 claims: trusted.claims.clone(),
                 keys: RwLock::new(load_keys(&jwks)),
-                source: Some(trusted.jwks_file.clone()),
+                source: trusted.jwks_file.clone(),
                 last_reload: Mutex::new(Instant::now()),
             },
         );

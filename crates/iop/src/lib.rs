@@ -267,7 +267,7 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
-/// Reads a JSON file listing trusted issuers (`[{issuer, audience, jwks_file, tenant?}]`).
+/// Reads a JSON file listing trusted issuers (`[{issuer, audience, jwks_file | jwks_uri, tenant?}]`).
 pub fn read_trusted_issuers(path: &Path) -> anyhow::Result<Vec<TrustedIssuer>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read trusted issuers file {}: {e}", path.display()))?;

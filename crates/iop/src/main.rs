@@ -87,7 +87,7 @@ struct CommonArgs {
 #[derive(Args, Clone)]
 struct GatewayArgs {
     /// JSON file listing external identity providers to trust:
-    /// `[{"issuer": …, "audience": …, "jwks_file": …, "tenant": …}]`.
+    /// `[{"issuer": …, "audience": …, "jwks_file" | "jwks_uri": …, "tenant": …}]`.
     #[arg(long, env = "IOP_TRUSTED_ISSUERS")]
     trusted_issuers: Option<PathBuf>,
     /// Public base URL of the gateway, e.g. `https://api.clinic.example` (default:

@@ -10,25 +10,57 @@ use http::HeaderMap;
 use iop_auth::{AuthError, Verifier};
 use iop_core::{ErrorCode, Principal, TenantId};
 
+use crate::jwks::RemoteKeys;
 use crate::limits::{Limiter, retry_after_secs};
 use crate::problem::Problem;
 
 pub struct Authenticator {
     verifier: Verifier,
+    remote: RemoteKeys,
     pub limiter: Limiter,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier, limiter: Limiter) -> Self {
-        Self { verifier, limiter }
+    pub fn new(verifier: Verifier, remote: RemoteKeys, limiter: Limiter) -> Self {
+        Self {
+            verifier,
+            remote,
+            limiter,
+        }
+    }
+
+    pub fn has_remote_keys(&self) -> bool {
+        !self.remote.is_empty()
+    }
+
+    /// Re-fetches the keys of issuers trusted by `jwks_uri` (see [`RemoteKeys::refresh`]).
+    pub async fn refresh_remote_keys(&self, on_demand: bool) -> bool {
+        self.remote.refresh(&self.verifier, on_demand).await
     }
 
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
-    /// The principal behind the request's `Authorization: Bearer` token.
-    pub fn authenticate(
+    /// The principal behind the request's `Authorization: Bearer` token. A key id we do not
+    /// know may be an identity provider's new key: its JWKS is fetched again, once.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        request_id: String,
+        source_addr: Option<String>,
+    ) -> Result<Principal, AuthError> {
+        match self.principal(headers, request_id.clone(), source_addr.clone()) {
+            Err(AuthError::UnknownKey(_))
+                if !self.remote.is_empty() && self.refresh_remote_keys(true).await =>
+            {
+                self.principal(headers, request_id, source_addr)
+            }
+            result => result,
+        }
+    }
+
+    fn principal(
         &self,
         headers: &HeaderMap,
         request_id: String,
@@ -86,7 +118,10 @@ pub async fn rest(
     next: Next,
 ) -> Response {
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid, source_addr(req.extensions())) {
+    let who = auth
+        .authenticate(req.headers(), rid, source_addr(req.extensions()))
+        .await;
+    match who {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);
@@ -120,7 +155,10 @@ pub async fn grpc(
         return next.run(req).await;
     }
     let rid = request_id(req.headers());
-    match auth.authenticate(req.headers(), rid, source_addr(req.extensions())) {
+    let who = auth
+        .authenticate(req.headers(), rid, source_addr(req.extensions()))
+        .await;
+    match who {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
                 let secs = retry_after_secs(wait);

@@ -7,6 +7,7 @@ mod auth;
 pub mod clients;
 mod downstream;
 mod grpc;
+pub mod jwks;
 mod limits;
 pub mod policy;
 pub mod problem;
@@ -114,9 +115,13 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     }
     let auth = Arc::new(Authenticator::new(
         verifier,
+        jwks::RemoteKeys::new(&config.trusted_issuers),
         limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
+    if auth.has_remote_keys() {
+        tokio::spawn(jwks::keep_fresh(Arc::downgrade(&auth)));
+    }
     let keys = Arc::new(signing::SigningKeys::new(
         config.keys.clone(),
         config.key_file.clone(),

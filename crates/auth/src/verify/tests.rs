@@ -212,7 +212,8 @@ fn external_issuer_from_jwks_file_with_fixed_tenant() {
     v.trust_issuer(&TrustedIssuer {
         issuer: "https://sso.clinic.example".into(),
         audience: "iop".into(),
-        jwks_file: path,
+        jwks_file: Some(path),
+        jwks_uri: None,
         tenant: Some("clinic-a".into()),
         claims: ClaimNames::default(),
     })
@@ -269,7 +270,8 @@ fn an_issuers_own_claim_names_are_honoured() {
     v.trust_issuer(&TrustedIssuer {
         issuer: "https://kc.example/realms/clinic".into(),
         audience: "iop".into(),
-        jwks_file: path,
+        jwks_file: Some(path),
+        jwks_uri: None,
         tenant: None,
         claims: ClaimNames {
             tenant: "org".into(),
