@@ -234,6 +234,13 @@ pub async fn serve(
     // Shutdown order: the signal stops accepting; in-flight requests finish (each one's
     // audit events are written before its answer); the pool closes; the caller flushes
     // telemetry.
+    // TCP_NODELAY: gRPC answers are several small HTTP/2 frames; with Nagle's algorithm
+    // and delayed ACKs some of them would wait 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
