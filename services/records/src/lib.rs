@@ -5,6 +5,7 @@
 mod domain;
 mod grpc;
 mod patients;
+pub mod scoring;
 mod store;
 
 use std::future::Future;
