@@ -80,6 +80,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
+            // A SQLite connection is a file handle that cannot go stale; pinging it on every
+            // acquire is a round trip to its worker thread for nothing. A PostgreSQL one can
+            // (server restart, idle timeout), so it is checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
