@@ -100,6 +100,15 @@ async fn bench() {
             hist.value_at_quantile(0.99) as f64 / 1000.0,
         );
     }
+    if let Some(file) = pool.sqlite_file() {
+        let wal = std::fs::metadata(format!("{}-wal", file.display()))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "WAL file at the end: {:.1} MiB",
+            wal as f64 / (1 << 20) as f64
+        );
+    }
     // The writer holds a connection until the last handle is gone.
     drop(log);
     pool.close().await;

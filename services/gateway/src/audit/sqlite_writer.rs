@@ -6,6 +6,8 @@
 //! only sleeps when there is nothing to write.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use iop_db::Db;
@@ -22,30 +24,34 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_i
 /// Starts the writer thread on the (already migrated) database file of `db`.
 pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Batch>) -> std::io::Result<()> {
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
-    let ckpt_file = file.clone();
+    let wal_long = Arc::new(AtomicBool::new(false));
+    let (ckpt_file, ckpt_flag) = (file.clone(), wal_long.clone());
     std::thread::Builder::new()
         .name("iop-audit".into())
         .spawn(move || {
-            run(&db, &file, rx);
+            run(&db, &file, rx, &wal_long);
             drop(alive);
         })?;
     std::thread::Builder::new()
         .name("iop-audit-ckpt".into())
-        .spawn(move || checkpoint(&ckpt_file, &writer_gone))
+        .spawn(move || checkpoint(&ckpt_file, &writer_gone, &ckpt_flag))
         .map(drop)
 }
 
-/// WAL frames beyond which the checkpointer makes the writer wait for a full checkpoint.
-const WAL_LIMIT_FRAMES: i64 = 16_384;
+/// WAL length (frames) past which the writer finishes a checkpoint itself, so the WAL
+/// starts over instead of growing.
+const WAL_LIMIT_FRAMES: i64 = 8_192;
 /// How often WAL frames are copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// Copies the WAL back into the database file beside the writer, so the writer never stops
-/// for it (SQLite would otherwise checkpoint, fsync included, inside the commit that crosses
-/// 1,000 frames, and every request waiting on that batch would wait for the disk too).
-/// A passive checkpoint does not block the writer; under unbroken load it may never catch
-/// up, so past [`WAL_LIMIT_FRAMES`] one restarting checkpoint briefly holds the writer back.
-fn checkpoint(file: &Path, writer_gone: &std::sync::mpsc::Receiver<()>) {
+/// for the bulk of it (SQLite would otherwise checkpoint, fsync included, inside the commit
+/// that crosses 1,000 frames, and every request waiting on that batch would wait for the
+/// disk too). A passive checkpoint never blocks the writer, but under unbroken load it
+/// rarely ends with the whole WAL copied, and only then can the WAL start over; past
+/// [`WAL_LIMIT_FRAMES`] it asks the writer to finish one between two of its transactions,
+/// where little is left to copy and nothing is appended meanwhile.
+fn checkpoint(file: &Path, writer_gone: &std::sync::mpsc::Receiver<()>, wal_long: &AtomicBool) {
     let mut conn: Option<Connection> = None;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
@@ -58,26 +64,29 @@ fn checkpoint(file: &Path, writer_gone: &std::sync::mpsc::Receiver<()>) {
                 .ok();
         }
         let Some(c) = conn.as_ref() else { continue };
-        let run = |mode: &str| {
-            c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            })
-        };
-        let done = run("PASSIVE").and_then(|(log, copied)| {
-            if log - copied > WAL_LIMIT_FRAMES {
-                run("RESTART").map(drop)
-            } else {
-                Ok(())
+        match passive_checkpoint(c) {
+            Ok((_, log)) => {
+                if log > WAL_LIMIT_FRAMES {
+                    wal_long.store(true, Ordering::Relaxed);
+                }
             }
-        });
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "audit checkpoint failed");
-            conn = None;
+            Err(e) => {
+                tracing::warn!(error = %e, "audit checkpoint failed");
+                conn = None;
+            }
         }
     }
 }
 
-fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>) {
+/// A checkpoint that never waits. Returns whether another checkpoint was in the way, and
+/// the WAL's length in frames.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(bool, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)?))
+    })
+}
+
+fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBool) {
     let mut conn: Option<Connection> = None;
     let mut head: Head = None;
     while let Some(first) = rx.blocking_recv() {
@@ -99,6 +108,14 @@ fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>) {
             // Take turns with the gateway's other writers on this file (sqlx connections).
             let turn = db.blocking_write_turn();
             let written = append(c, &mut head, &events);
+            if written.is_ok() && wal_long.swap(false, Ordering::Relaxed) {
+                // Between our own transactions: the checkpoint can copy the whole WAL, and
+                // the next transaction starts it over. Busy (the checkpointer is at work)
+                // or failed just means next time.
+                if !matches!(passive_checkpoint(c), Ok((false, _))) {
+                    wal_long.store(true, Ordering::Relaxed);
+                }
+            }
             drop(turn);
             match written {
                 Ok(()) => {
@@ -129,7 +146,8 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(5))?;
     // Checkpoints are the checkpointer thread's job.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+         PRAGMA journal_size_limit = 67108864;",
     )?;
     Ok(conn)
 }
