@@ -456,6 +456,16 @@ async fn registry_changes_and_token_requests_are_audited() {
             ("token.issue", id.as_str(), id.as_str(), "denied"),
         ]
     );
+    // The search by client finds the client's own calls (its token requests), nothing else.
+    let (status, body) = get(&sys, &admin, &format!("/v1/audit-events?client_id={id}")).await;
+    assert_eq!(status, 200, "{body}");
+    let actions: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.issue", "token.issue"]);
     sys.stop().await;
 }
 

@@ -315,14 +315,15 @@ pub async fn query(
         n += 1;
         sql.push_str(&format!(" AND {cond} ${n}"));
     };
+    // `<> ''` lets the partial indexes on patient and client serve these filters.
     if q.patient_id.is_some() {
-        clause(&mut sql, "patient_id =");
+        clause(&mut sql, "patient_id <> '' AND patient_id =");
     }
     if q.subject.is_some() {
         clause(&mut sql, "subject =");
     }
     if q.client_id.is_some() {
-        clause(&mut sql, "client_id =");
+        clause(&mut sql, "client_id <> '' AND client_id =");
     }
     if q.from_us.is_some() {
         clause(&mut sql, "time_us >=");
