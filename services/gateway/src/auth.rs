@@ -16,12 +16,13 @@ use crate::problem::Problem;
 
 pub struct Authenticator {
     verifier: Verifier,
-    remote: RemoteKeys,
+    /// Issuers trusted by `jwks_uri`, if any.
+    remote: Option<RemoteKeys>,
     pub limiter: Limiter,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier, remote: RemoteKeys, limiter: Limiter) -> Self {
+    pub fn new(verifier: Verifier, remote: Option<RemoteKeys>, limiter: Limiter) -> Self {
         Self {
             verifier,
             remote,
@@ -30,12 +31,16 @@ impl Authenticator {
     }
 
     pub fn has_remote_keys(&self) -> bool {
-        !self.remote.is_empty()
+        self.remote.is_some()
     }
 
-    /// Re-fetches the keys of issuers trusted by `jwks_uri` (see [`RemoteKeys::refresh`]).
+    /// Re-fetches the keys of issuers trusted by `jwks_uri` (see [`RemoteKeys::refresh`]);
+    /// false when there are none or nothing changed.
     pub async fn refresh_remote_keys(&self, on_demand: bool) -> bool {
-        self.remote.refresh(&self.verifier, on_demand).await
+        match &self.remote {
+            Some(remote) => remote.refresh(&self.verifier, on_demand).await,
+            None => false,
+        }
     }
 
     pub fn verifier(&self) -> &Verifier {
@@ -50,36 +55,13 @@ impl Authenticator {
         request_id: String,
         source_addr: Option<String>,
     ) -> Result<Principal, AuthError> {
-        match self.principal(headers, request_id.clone(), source_addr.clone()) {
-            Err(AuthError::UnknownKey(_))
-                if !self.remote.is_empty() && self.refresh_remote_keys(true).await =>
-            {
-                self.principal(headers, request_id, source_addr)
+        let token = bearer(headers)?;
+        let verified = match self.verifier.verify(token) {
+            Err(AuthError::UnknownKey(_)) if self.refresh_remote_keys(true).await => {
+                self.verifier.verify(token)?
             }
-            result => result,
-        }
-    }
-
-    fn principal(
-        &self,
-        headers: &HeaderMap,
-        request_id: String,
-        source_addr: Option<String>,
-    ) -> Result<Principal, AuthError> {
-        let value = headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or(AuthError::Missing)?
-            .to_str()
-            .map_err(|_| AuthError::Malformed("authorization header is not ASCII"))?;
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => {
-                return Err(AuthError::Malformed(
-                    "authorization header is not 'Bearer <token>'",
-                ));
-            }
+            result => result?,
         };
-        let verified = self.verifier.verify(token)?;
         let tenant =
             TenantId::parse(&verified.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
         Ok(Principal {
@@ -95,20 +77,26 @@ impl Authenticator {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Malformed("authorization header is not ASCII"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        _ => Err(AuthError::Malformed(
+            "authorization header is not 'Bearer <token>'",
+        )),
+    }
+}
+
 /// The peer's IP address, as the server recorded it on the request.
 pub(crate) fn source_addr(extensions: &http::Extensions) -> Option<String> {
     extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
-}
-
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(crate::request_id::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(crate::request_id::current)
-        .unwrap_or_default()
 }
 
 /// REST: 401 problem+json without a valid token.
@@ -117,7 +105,8 @@ pub async fn rest(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let rid = request_id(req.headers());
+    // Set by the request-id middleware, which wraps every route.
+    let rid = crate::request_id::current().unwrap_or_default();
     let who = auth
         .authenticate(req.headers(), rid, source_addr(req.extensions()))
         .await;
@@ -154,7 +143,8 @@ pub async fn grpc(
     if iop_auth::internal::is_public_grpc_path(req.uri().path()) {
         return next.run(req).await;
     }
-    let rid = request_id(req.headers());
+    // Set by the request-id middleware, which wraps every route.
+    let rid = crate::request_id::current().unwrap_or_default();
     let who = auth
         .authenticate(req.headers(), rid, source_addr(req.extensions()))
         .await;

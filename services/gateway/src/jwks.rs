@@ -29,8 +29,10 @@ pub struct RemoteKeys {
 }
 
 impl RemoteKeys {
-    pub fn new(trusted: &[TrustedIssuer]) -> Self {
-        let sources = trusted
+    /// The issuers of `trusted` that publish their keys at a `jwks_uri`; `None` when there
+    /// are none (no HTTP client is built then).
+    pub fn new(trusted: &[TrustedIssuer]) -> Option<Self> {
+        let sources: Vec<Source> = trusted
             .iter()
             .filter_map(|t| {
                 Some(Source {
@@ -40,15 +42,14 @@ impl RemoteKeys {
                 })
             })
             .collect();
+        if sources.is_empty() {
+            return None;
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        Self { sources, http }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
+        Some(Self { sources, http })
     }
 
     /// Fetches every source; true when any keys were replaced. `on_demand` (an unknown key
