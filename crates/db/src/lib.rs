@@ -34,6 +34,17 @@ pub enum DbError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
+/// Set on every SQLite connection, including ones opened outside sqlx (the audit writer):
+/// WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not per commit (a
+/// crashed process loses nothing); busy_timeout waits out another connection's lock instead
+/// of failing at once.
+pub const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
 /// Pool settings; the defaults suit one service replica.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -87,12 +98,9 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; busy_timeout waits out
-                        // another process's lock instead of failing at once.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        for pragma in SQLITE_PRAGMAS {
+                            conn.execute(*pragma).await?;
+                        }
                     }
                     Ok(())
                 })
