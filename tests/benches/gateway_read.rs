@@ -324,12 +324,12 @@ async fn bench() {
     // than requests/s when neighbours take cores away.
     let (mut on_cpu, mut off_cpu, mut on_n, mut off_n) = (0.0, 0.0, 0, 0);
     for _ in 0..rounds {
-        let t = cpu_seconds();
+        let t = iop_testing::cpu_seconds();
         let a = run(concurrency, round, rest.clone()).await;
-        on_cpu += cpu_seconds() - t;
-        let t = cpu_seconds();
+        on_cpu += iop_testing::cpu_seconds() - t;
+        let t = iop_testing::cpu_seconds();
         let b = run(concurrency, round, bare.clone()).await;
-        off_cpu += cpu_seconds() - t;
+        off_cpu += iop_testing::cpu_seconds() - t;
         on += rps(&a);
         off += rps(&b);
         on_n += a.requests;
@@ -398,25 +398,4 @@ async fn bare_proxy(records: std::net::SocketAddr, data_dir: &std::path::Path) -
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
-}
-
-/// User + system CPU time of this process so far (Linux; 100 ticks per second), in seconds.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }

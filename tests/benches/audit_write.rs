@@ -1,7 +1,7 @@
 //! Benchmark: the audit writer alone — events per second and CPU per event at several
 //! concurrencies, each caller waiting until its event is durable (as a request does).
 //!
-//! `cargo bench -p iop-gateway --bench audit_write`
+//! `cargo bench -p iop-e2e --bench audit_write`
 //!
 //! SQLite by default; `IOP_TEST_DATABASE_URL=postgres://…` runs it against PostgreSQL.
 //! Knobs: `IOP_BENCH_SECS` (per phase, default 3). CPU is this process's user + system time
@@ -56,7 +56,7 @@ async fn bench() {
     );
     for concurrency in [1usize, 8, 32, 128] {
         let start = Instant::now();
-        let cpu0 = cpu_seconds();
+        let cpu0 = iop_testing::cpu_seconds();
         let deadline = start + secs;
         let tasks: Vec<_> = (0..concurrency)
             .map(|_| {
@@ -91,7 +91,7 @@ async fn bench() {
             events += n;
         }
         let elapsed = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu0;
+        let cpu = iop_testing::cpu_seconds() - cpu0;
         println!(
             "{concurrency:>4} writers {:>9.0} events/s   {:>6.1} µs CPU/event   p50 {:>7.3} ms   p99 {:>7.3} ms",
             events as f64 / elapsed,
@@ -112,25 +112,4 @@ async fn bench() {
     // The writer holds a connection until the last handle is gone.
     drop(log);
     pool.close().await;
-}
-
-/// User + system CPU time of this process so far (Linux), in seconds.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
