@@ -42,6 +42,29 @@ fn assertion(sys: &TestSystem, key: &SigningKey, client_id: &str, patch: Value) 
     key.sign(&claims).unwrap()
 }
 
+/// A token for `system/Patient.rs` with a new assertion of `client_id`.
+async fn fresh_token(sys: &TestSystem, key: &SigningKey, client_id: &str) -> (u16, Value) {
+    token(
+        sys,
+        &assertion(sys, key, client_id, json!({})),
+        "system/Patient.rs",
+    )
+    .await
+}
+
+/// Disables a client (as `admin`); the status.
+async fn disable(sys: &TestSystem, admin: &str, client_id: &str) -> u16 {
+    sys.http
+        .patch(sys.url(&format!("/v1/clients/{client_id}")))
+        .bearer_auth(admin)
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn uuid_like() -> String {
     format!(
         "{:x}",
@@ -190,21 +213,8 @@ async fn backend_client_gets_a_token_with_a_signed_assertion_and_cheats_are_refu
     );
 
     // Disabling the client stops new tokens at once.
-    let res = sys
-        .http
-        .patch(sys.url(&format!("/v1/clients/{client_id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "enabled": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let (status, body) = token(
-        &sys,
-        &assertion(&sys, &key, &client_id, json!({})),
-        "system/Patient.rs",
-    )
-    .await;
+    assert_eq!(disable(&sys, &admin, &client_id).await, 200);
+    let (status, body) = fresh_token(&sys, &key, &client_id).await;
     assert_eq!(status, 401);
     assert!(
         body["error_description"]
@@ -406,28 +416,10 @@ async fn registry_changes_and_token_requests_are_audited() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let (status, _) = token(
-        &sys,
-        &assertion(&sys, &key, &id, json!({})),
-        "system/Patient.rs",
-    )
-    .await;
+    let (status, _) = fresh_token(&sys, &key, &id).await;
     assert_eq!(status, 200);
-    let res = sys
-        .http
-        .patch(sys.url(&format!("/v1/clients/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "enabled": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let (status, _) = token(
-        &sys,
-        &assertion(&sys, &key, &id, json!({})),
-        "system/Patient.rs",
-    )
-    .await;
+    assert_eq!(disable(&sys, &admin, &id).await, 200);
+    let (status, _) = fresh_token(&sys, &key, &id).await;
     assert_eq!(status, 401);
 
     let (status, body) = get(&sys, &admin, "/v1/audit-events?page_size=100").await;
@@ -477,17 +469,12 @@ async fn a_rotated_signing_key_signs_at_once_and_the_old_one_still_verifies() {
     let key = SigningKey::generate_curve(Curve::P384).unwrap();
     let client_id = register(&sys, &admin, &key, &["system/Patient.rs"]).await;
     let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let fresh_token = || async {
-        let (status, body) = token(
-            &sys,
-            &assertion(&sys, &key, &client_id, json!({})),
-            "system/Patient.rs",
-        )
-        .await;
+    let access_token = || async {
+        let (status, body) = fresh_token(&sys, &key, &client_id).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
     };
-    let before = fresh_token().await;
+    let before = access_token().await;
     let old_kid = kid(&before);
 
     // `iop keys rotate` on the running system's key directory.
@@ -512,7 +499,7 @@ async fn a_rotated_signing_key_signs_at_once_and_the_old_one_still_verifies() {
     assert_eq!(published, [new_kid.clone(), old_kid.clone()]);
 
     // New tokens carry the new key and are accepted; tokens of the retired key still are.
-    let after = fresh_token().await;
+    let after = access_token().await;
     assert_eq!(kid(&after), new_kid);
     assert_eq!(get(&sys, &after, "/v1/patients").await.0, 200);
     assert_eq!(get(&sys, &before, "/v1/patients").await.0, 200);
