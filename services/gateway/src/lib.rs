@@ -334,8 +334,11 @@ async fn openapi(State(st): State<AppState>) -> Response {
 
 async fn jwks(State(st): State<AppState>) -> Response {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(st.keys.ring().jwks()),
+        [
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        st.keys.jwks().to_string(),
     )
         .into_response()
 }

@@ -12,30 +12,54 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::auth::Authenticator;
 
 pub struct SigningKeys {
-    ring: RwLock<Arc<KeyRing>>,
+    loaded: RwLock<Loaded>,
     /// The current key's file; `None` keeps the ring given at start.
     file: Option<PathBuf>,
+}
+
+/// A ring and its public JWKS as JSON text, made once per ring: `/.well-known/jwks.json`
+/// is public and is served as is.
+#[derive(Clone)]
+struct Loaded {
+    ring: Arc<KeyRing>,
+    jwks: Arc<str>,
+}
+
+impl Loaded {
+    fn new(ring: Arc<KeyRing>) -> Self {
+        let jwks = ring.jwks().to_string().into();
+        Self { ring, jwks }
+    }
 }
 
 impl SigningKeys {
     pub fn new(ring: Arc<KeyRing>, file: Option<PathBuf>) -> Self {
         Self {
-            ring: RwLock::new(ring),
+            loaded: RwLock::new(Loaded::new(ring)),
             file,
+        }
+    }
+
+    fn loaded(&self) -> Loaded {
+        match self.loaded.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
     /// The ring as last read: its current key signs, all of its keys verify.
     pub fn ring(&self) -> Arc<KeyRing> {
-        match self.ring.read() {
-            Ok(ring) => ring.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.loaded().ring
     }
 
-    /// Re-reads the key files; returns the ring when it changed. A missing or unreadable
-    /// current key (a rotation under way) keeps the ring as it is.
-    fn reload(&self) -> Option<Arc<KeyRing>> {
+    /// The public keys of [`Self::ring`], current first, as JSON.
+    pub fn jwks(&self) -> Arc<str> {
+        self.loaded().jwks
+    }
+
+    /// Re-reads the key files; returns the new public keys when the ring changed. A missing
+    /// or unreadable current key (a rotation under way) keeps the ring as it is.
+    fn reload(&self) -> Option<Loaded> {
         let file = self.file.as_ref()?;
         let fresh = match KeyRing::load(file) {
             Ok(ring) => ring,
@@ -47,9 +71,9 @@ impl SigningKeys {
         if fresh.kids() == self.ring().kids() {
             return None;
         }
-        let fresh = Arc::new(fresh);
-        match self.ring.write() {
-            Ok(mut ring) => *ring = fresh.clone(),
+        let fresh = Loaded::new(Arc::new(fresh));
+        match self.loaded.write() {
+            Ok(mut l) => *l = fresh.clone(),
             Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
         }
         Some(fresh)
@@ -72,13 +96,13 @@ pub(crate) async fn watch(
         let (Some(keys), Some(auth)) = (keys.upgrade(), auth.upgrade()) else {
             return;
         };
-        let Some(ring) = keys.reload() else { continue };
-        match serde_json::from_value::<JwkSet>(ring.jwks()) {
+        let Some(fresh) = keys.reload() else { continue };
+        match serde_json::from_str::<JwkSet>(&fresh.jwks) {
             Ok(jwks) => {
                 auth.verifier().replace_jwks(&issuer, &jwks);
                 tracing::info!(
-                    kid = ring.current.kid(),
-                    retired = ring.retired.len(),
+                    kid = fresh.ring.current.kid(),
+                    retired = fresh.ring.retired.len(),
                     "signing keys reloaded"
                 );
             }
