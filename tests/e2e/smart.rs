@@ -545,3 +545,74 @@ async fn the_client_list_is_paged() {
     assert_eq!(status, 400, "{problem}");
     sys.stop().await;
 }
+
+/// An RSA client key (2048 bits) as the registry stores it and a signer for assertions.
+fn rsa_client(alg: &'static str) -> (Value, impl Fn(&Value) -> String) {
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384};
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+    let public = pair.public_key();
+    let jwks = json!({ "keys": [{ "kty": "RSA", "kid": "rsa-1", "alg": alg,
+        "n": b64(public.modulus().big_endian_without_leading_zero()),
+        "e": b64(public.exponent().big_endian_without_leading_zero()) }] });
+    let sign = move |claims: &Value| {
+        let header = json!({ "alg": alg, "typ": "JWT", "kid": "rsa-1" });
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let padding = if alg == "RS384" {
+            &RSA_PKCS1_SHA384
+        } else {
+            &RSA_PKCS1_SHA256
+        };
+        let mut sig = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            padding,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{input}.{}", b64(&sig))
+    };
+    (jwks, sign)
+}
+
+#[tokio::test]
+async fn rs384_rs256_and_es256_clients_get_tokens_too() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let claims_for = |client_id: &str| {
+        json!({ "iss": client_id, "sub": client_id, "aud": sys.url("/oauth2/token"),
+            "exp": unix_now() + 240, "jti": uuid_like() })
+    };
+    for alg in ["RS384", "RS256"] {
+        let (jwks, sign) = rsa_client(alg);
+        let res = sys
+            .http
+            .post(sys.url("/v1/clients"))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": alg, "kind": "ehr", "jwks": jwks, "scopes": ["system/Patient.rs"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let id = res.json::<Value>().await.unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, body) = token(&sys, &sign(&claims_for(&id)), "system/Patient.rs").await;
+        assert_eq!(status, 200, "{alg}: {body}");
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(get(&sys, access, "/v1/patients").await.0, 200, "{alg}");
+    }
+    let es256 = SigningKey::generate().unwrap();
+    let id = register(&sys, &admin, &es256, &["system/Patient.rs"]).await;
+    let (status, body) = fresh_token(&sys, &es256, &id).await;
+    assert_eq!(status, 200, "ES256: {body}");
+    sys.stop().await;
+}
