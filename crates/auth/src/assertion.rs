@@ -6,7 +6,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use crate::verify::{AuthError, RawHeader, asymmetric_alg, decode_part, load_keys};
+use crate::verify::{AuthError, decode_part, load_keys, read_header};
 
 /// The furthest ahead an assertion's `exp` may be (SMART: five minutes).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
@@ -49,18 +49,12 @@ pub fn verify_assertion(
         .split('.')
         .next()
         .ok_or(AuthError::Malformed("not a compact JWS"))?;
-    let raw: RawHeader =
-        decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
-    let alg = asymmetric_alg(&raw.alg)?;
-    let kid = raw
-        .kid
-        .filter(|k| !k.is_empty())
-        .ok_or(AuthError::MissingKid)?;
+    let (alg, kid, alg_name) = read_header(header_b64)?;
     let keys = load_keys(jwks);
     let key = keys
         .get(&kid)
         .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
-    key.fits(alg, &kid, &raw.alg)?;
+    key.fits(alg, &kid, &alg_name)?;
     let mut validation = Validation::new(alg);
     validation.leeway = crate::verify::LEEWAY_SECS;
     validation.set_issuer(&[client_id]);

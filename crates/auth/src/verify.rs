@@ -299,14 +299,7 @@ impl Verifier {
             ));
         };
 
-        // Read `alg` ourselves first so `none` and HMAC get a precise refusal.
-        let raw: RawHeader =
-            decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
-        let alg = asymmetric_alg(&raw.alg)?;
-        let kid = raw
-            .kid
-            .filter(|k| !k.is_empty())
-            .ok_or(AuthError::MissingKid)?;
+        let (alg, kid, alg_name) = read_header(header_b64)?;
         let peek: PeekClaims = decode_part(payload_b64)
             .ok_or(AuthError::Malformed("payload is not base64url JSON"))?;
         let iss = peek
@@ -319,7 +312,7 @@ impl Verifier {
         let key = issuer
             .key(&kid)
             .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
-        key.fits(alg, &kid, &raw.alg)?;
+        key.fits(alg, &kid, &alg_name)?;
 
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
@@ -406,11 +399,24 @@ impl Issuer {
     }
 }
 
+/// The algorithm, key id and algorithm name of a JWS header, read by us before any key is
+/// touched: `none` and HMAC get a precise refusal, and a key id is required.
+pub(crate) fn read_header(header_b64: &str) -> Result<(Algorithm, String, String), AuthError> {
+    let raw: RawHeader =
+        decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
+    let alg = asymmetric_alg(&raw.alg)?;
+    let kid = raw
+        .kid
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::MissingKid)?;
+    Ok((alg, kid, raw.alg))
+}
+
 #[derive(Deserialize)]
-pub(crate) struct RawHeader {
-    pub(crate) alg: String,
+struct RawHeader {
+    alg: String,
     #[serde(default)]
-    pub(crate) kid: Option<String>,
+    kid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -425,7 +431,7 @@ pub(crate) fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T>
 }
 
 /// The algorithms we accept, by JOSE name; anything else (`none`, HS*) is refused.
-pub(crate) fn asymmetric_alg(name: &str) -> Result<Algorithm, AuthError> {
+fn asymmetric_alg(name: &str) -> Result<Algorithm, AuthError> {
     Ok(match name {
         "RS256" => Algorithm::RS256,
         "RS384" => Algorithm::RS384,
