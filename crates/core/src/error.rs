@@ -166,6 +166,22 @@ impl Error {
         }])
     }
 
+    /// The same error with every field path put under `prefix` (e.g. `assessment.`), for
+    /// rules checked on a part of a request.
+    pub fn under(self, prefix: &str) -> Self {
+        match self {
+            Self::InvalidFields(list) => Self::InvalidFields(
+                list.into_iter()
+                    .map(|v| FieldViolation {
+                        field: format!("{prefix}{}", v.field),
+                        ..v
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(err.into())
     }

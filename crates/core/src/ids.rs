@@ -92,6 +92,8 @@ macro_rules! uuid_id {
 }
 
 uuid_id!(PatientId, "patient");
+uuid_id!(AssessmentId, "assessment");
+uuid_id!(SafetyFlagId, "safety flag");
 
 #[cfg(test)]
 mod tests {

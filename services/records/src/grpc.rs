@@ -20,7 +20,7 @@ impl PatientApi {
     }
 }
 
-fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
+pub(crate) fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
     // The principal layer rejects calls without one; this is defence in depth.
     req.extensions()
         .get::<Principal>()

@@ -2,8 +2,10 @@
 //! assessments, consents and referrals) in its own database, and serves them over gRPC
 //! (`iop.records.v1`) to the gateway.
 
+mod assessments;
 mod domain;
 mod grpc;
+mod idempotency;
 mod patients;
 pub mod scoring;
 mod store;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 use iop_auth::{InternalKey, PrincipalLayer};
 use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -52,10 +55,14 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
     let patients = patients::Patients::new(store::Store::new(db.clone()));
+    let assessments = assessments::Assessments::new(assessments::AssessmentStore::new(db.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<PatientServiceServer<grpc::PatientApi>>()
+        .await;
+    health_reporter
+        .set_serving::<AssessmentServiceServer<assessments::grpc::AssessmentApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -75,6 +82,9 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(PatientServiceServer::new(grpc::PatientApi::new(patients)))
+        .add_service(AssessmentServiceServer::new(
+            assessments::grpc::AssessmentApi::new(assessments),
+        ))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -87,6 +97,12 @@ pub async fn serve(
     tracing::info!("records service stopped");
     result.map_err(ServeError::from)
 }
+
+/// The gRPC services this binary serves, as health checks name them.
+const SERVICES: [&str; 2] = [
+    "iop.records.v1.PatientService",
+    "iop.records.v1.AssessmentService",
+];
 
 /// Health follows the database: a load balancer (and the gateway's `/readyz`) stops
 /// sending traffic while it is unreachable, and resumes when it is back.
@@ -104,9 +120,9 @@ async fn watch_database(db: Db, reporter: tonic_health::server::HealthReporter) 
                 ServingStatus::NotServing
             };
             reporter.set_service_status("", status).await;
-            reporter
-                .set_service_status("iop.records.v1.PatientService", status)
-                .await;
+            for service in SERVICES {
+                reporter.set_service_status(service, status).await;
+            }
             if up {
                 tracing::info!("database reachable again");
             } else {

@@ -4,7 +4,8 @@ use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 
 use crate::domain::{self, Patient, PatientFields, PatientPath};
-use crate::store::{CreateRequest, Created, IdentifierFilter, ListQuery, Store};
+use crate::idempotency::Key;
+use crate::store::{Created, IdentifierFilter, ListQuery, Store};
 
 #[derive(Clone)]
 pub struct Patients {
@@ -34,21 +35,7 @@ impl Patients {
         request_id: &str,
     ) -> Result<Patient, Error> {
         fields.validate("patient.", today())?;
-        let request = if request_id.is_empty() {
-            None
-        } else if request_id.len() > 255 || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::field(
-                "request_id",
-                "must be 1-255 printable ASCII characters",
-            ));
-        } else {
-            // Stable across processes and releases, unlike std's hasher.
-            let fingerprint = page::fingerprint(&[&format!("{fields:?}")]) as i64;
-            Some(CreateRequest {
-                key: request_id,
-                fingerprint,
-            })
-        };
+        let request = Key::parse(request_id, &fields)?;
         let now = now_micros();
         let patient = Patient {
             id: PatientId::new(),

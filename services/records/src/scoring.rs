@@ -82,6 +82,18 @@ impl Severity {
             Self::Severe => "severe",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Minimal,
+            Self::Mild,
+            Self::Moderate,
+            Self::ModeratelySevere,
+            Self::Severe,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
 }
 
 /// What a completed questionnaire says.

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{Contact, Identifier, Patient, PatientFields, Sex};
+use crate::idempotency::Key;
 
 #[derive(Clone)]
 pub struct Store {
@@ -24,13 +25,6 @@ pub struct ListQuery {
 pub enum IdentifierFilter {
     Mrn(String),
     System { system: String, value: String },
-}
-
-/// An idempotency key and a fingerprint of the request it was first used with.
-#[derive(Debug, Clone)]
-pub struct CreateRequest<'a> {
-    pub key: &'a str,
-    pub fingerprint: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +50,7 @@ impl Store {
         &self,
         tenant: &TenantId,
         p: &Patient,
-        request: Option<&CreateRequest<'_>>,
+        request: Option<&Key<'_>>,
     ) -> Result<Created, Error> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
@@ -101,11 +95,7 @@ impl Store {
         Ok(Created::New)
     }
 
-    async fn earlier_create(
-        &self,
-        tenant: &TenantId,
-        req: &CreateRequest<'_>,
-    ) -> Result<Created, Error> {
+    async fn earlier_create(&self, tenant: &TenantId, req: &Key<'_>) -> Result<Created, Error> {
         let row = sqlx::query(
             "SELECT fingerprint, patient_id FROM patient_create_requests WHERE tenant_id = $1 AND request_id = $2",
         )

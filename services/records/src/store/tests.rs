@@ -229,7 +229,7 @@ async fn idempotency_key_returns_the_first_patient_and_refuses_reuse() {
     let (_tdb, s) = store().await;
     let t = tenant("a");
     let first = patient("A", "One");
-    let req = CreateRequest {
+    let req = Key {
         key: "k-1",
         fingerprint: 42,
     };
@@ -247,7 +247,7 @@ async fn idempotency_key_returns_the_first_patient_and_refuses_reuse() {
         None,
         "the retry wrote nothing"
     );
-    let other = CreateRequest {
+    let other = Key {
         key: "k-1",
         fingerprint: 7,
     };
@@ -276,7 +276,7 @@ async fn concurrent_creates_with_one_key_make_one_patient() {
         let (s, t) = (s.clone(), t.clone());
         tasks.push(tokio::spawn(async move {
             let p = patient("A", "One");
-            let req = CreateRequest {
+            let req = Key {
                 key: "same",
                 fingerprint: 1,
             };

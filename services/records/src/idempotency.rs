@@ -1,0 +1,104 @@
+//! Idempotency keys of create calls (the REST `Idempotency-Key` header, `request_id` in
+//! gRPC): a retry with the same key and the same request returns what the first call
+//! created; the same key with a different request is refused.
+
+use iop_core::{Error, TenantId, page};
+use iop_db::{Db, is_unique_violation};
+use sqlx::Row;
+
+/// A client's key and a fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Key<'a> {
+    pub key: &'a str,
+    pub fingerprint: i64,
+}
+
+impl<'a> Key<'a> {
+    /// `None` without a key. `request` is fingerprinted through its `Debug` form, which
+    /// covers every field and is stable across processes (unlike std's hasher).
+    pub fn parse(
+        request_id: &'a str,
+        request: &impl std::fmt::Debug,
+    ) -> Result<Option<Self>, Error> {
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        if request_id.len() > 255 || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::field(
+                "request_id",
+                "must be 1-255 printable ASCII characters",
+            ));
+        }
+        Ok(Some(Self {
+            key: request_id,
+            fingerprint: page::fingerprint(&[&format!("{request:?}")]) as i64,
+        }))
+    }
+}
+
+/// The outcome of claiming a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First use: go on and create.
+    New,
+    /// Used before for the same request, which created this resource id.
+    Earlier(String),
+    /// Used before for a different request.
+    Reused,
+}
+
+/// Claims `key` for `kind` inside `tx`, recording `resource_id` as what it creates. On a
+/// key already claimed the transaction is spent; the caller drops it and returns what
+/// [`earlier`] reports.
+pub async fn claim(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant: &TenantId,
+    kind: &str,
+    key: &Key<'_>,
+    resource_id: &str,
+    now_us: i64,
+) -> Result<bool, Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO create_requests (tenant_id, kind, request_id, fingerprint, resource_id, create_time_us) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.as_str())
+    .bind(kind)
+    .bind(key.key)
+    .bind(key.fingerprint)
+    .bind(resource_id)
+    .bind(now_us)
+    .execute(&mut **tx)
+    .await;
+    match claimed {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(Error::internal(e)),
+    }
+}
+
+/// What the first use of a claimed key created.
+pub async fn earlier(
+    db: &Db,
+    tenant: &TenantId,
+    kind: &str,
+    key: &Key<'_>,
+) -> Result<Claim, Error> {
+    let row = sqlx::query(
+        "SELECT fingerprint, resource_id FROM create_requests \
+         WHERE tenant_id = $1 AND kind = $2 AND request_id = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(kind)
+    .bind(key.key)
+    .fetch_one(db.pool())
+    .await
+    .map_err(Error::internal)?;
+    let fingerprint: i64 = row.try_get("fingerprint").map_err(Error::internal)?;
+    if fingerprint != key.fingerprint {
+        return Ok(Claim::Reused);
+    }
+    Ok(Claim::Earlier(
+        row.try_get("resource_id").map_err(Error::internal)?,
+    ))
+}
