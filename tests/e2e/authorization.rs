@@ -209,3 +209,64 @@ async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
     }
     sys.stop().await;
 }
+
+/// Roles against the clinical resources of the assessment service. Expected outcome per role
+/// for (record, read, history, flag worklist, acknowledge).
+const CLINICAL_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [false; 5]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn only_the_care_team_reaches_assessments_and_safety_flags() {
+    use crate::assessments::{patient, phq9, user};
+    use crate::post;
+    let sys = TestSystem::start().await;
+    let clinician = user(&sys, "dr-kim", &["clinician"]);
+    let p = patient(&sys, &clinician).await;
+    let record = format!("/v1/patients/{p}/assessments");
+    for (role, allowed) in CLINICAL_MATRIX {
+        // A fresh flag for each role, so that an allowed acknowledgement is a first one.
+        let (_, a) = post(&sys, &clinician, &record, &phq9(1)).await;
+        let (id, flag) = (
+            a["id"].as_str().unwrap(),
+            a["safety_flag_id"].as_str().unwrap(),
+        );
+        let t = token(&sys, &[role], "user/*.cruds");
+        let got = [
+            post(&sys, &t, &record, &phq9(0)).await.0,
+            crate::get(&sys, &t, &format!("/v1/assessments/{id}"))
+                .await
+                .0,
+            crate::get(&sys, &t, &record).await.0,
+            crate::get(&sys, &t, "/v1/safety-flags?status=active")
+                .await
+                .0,
+            post(
+                &sys,
+                &t,
+                &format!("/v1/safety-flags/{flag}/acknowledge"),
+                &json!({ "note": "seen" }),
+            )
+            .await
+            .0,
+        ];
+        let want = [201, 200, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    // Scopes narrow what a role allows: read-only assessment scopes cannot record.
+    let read_only = token(&sys, &["clinician"], "user/QuestionnaireResponse.rs");
+    let (status, problem) = post(&sys, &read_only, &record, &phq9(0)).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        problem["detail"],
+        "missing scope user/QuestionnaireResponse.c (to create QuestionnaireResponse)"
+    );
+    sys.stop().await;
+}

@@ -10,7 +10,8 @@ use crate::{ana, create, get};
 async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let sys = TestSystem::start().await;
     let admin = |tenant: &str| {
-        let mut claims = sys.claims(tenant, &["admin"]);
+        // Every role at once, so that no route is refused before it could leak.
+        let mut claims = sys.claims(tenant, &["admin", "clinician"]);
         claims["scope"] = json!("user/*.cruds");
         sys.sign(claims)
     };
@@ -36,7 +37,35 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     assert_eq!(res.status(), 201);
     let b_client: serde_json::Value = res.json().await.unwrap();
     let b_client_id = b_client["client_id"].as_str().unwrap().to_owned();
-    let b_markers = [b_id.as_str(), "Bsecret", "B-MRN-1", "B-EHR-1", key.kid()];
+    let (status, b_assessment) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/assessments"),
+        &crate::assessments::phq9(2),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_assessment}");
+    let b_assessment_id = b_assessment["id"].as_str().unwrap().to_owned();
+    let b_flag_id = b_assessment["safety_flag_id"].as_str().unwrap().to_owned();
+    // A's own data, so that lists have something to show.
+    let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
+    let a_id = a_patient["id"].as_str().unwrap();
+    let (status, _) = crate::post(
+        &sys,
+        &admin_a,
+        &format!("/v1/patients/{a_id}/assessments"),
+        &crate::assessments::phq9(1),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let b_ids = [
+        b_id.as_str(),
+        &b_client_id,
+        &b_assessment_id,
+        &b_flag_id,
+        key.kid(),
+    ];
+    let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
 
     let (_, doc) = get(&sys, &admin_a, "/openapi.json").await;
     let paths = doc["paths"].as_object().unwrap();
@@ -44,6 +73,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     for (template, ops) in paths {
         let id = if template.starts_with("/v1/clients") {
             &b_client_id
+        } else if template.starts_with("/v1/assessments") {
+            &b_assessment_id
+        } else if template.starts_with("/v1/safety-flags") {
+            &b_flag_id
         } else {
             &b_id
         };
@@ -51,6 +84,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         for method in ops.as_object().unwrap().keys() {
             let mut req = match method.as_str() {
                 "get" => sys.http.get(sys.url(&path)),
+                "post" if template.ends_with("/assessments") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::assessments::phq9(1)),
+                "post" if template.ends_with("/acknowledge") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "note": "not mine" })),
                 "post" => sys.http.post(sys.url(&path)).json(&ana()),
                 "patch" if template.starts_with("/v1/clients") => sys
                     .http
@@ -66,27 +107,25 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             };
             req = req.bearer_auth(&admin_a);
             // Filters that would find B's data if tenants were mixed.
-            if method == "get" && !template.contains("{id}") {
+            // Other lists are walked unfiltered: all of A's, none of B's.
+            if method == "get" && template == "/v1/patients" {
                 req = req.query(&[("name", "Bsecret")]);
-                if template.contains("audit") {
-                    req = sys
-                        .http
-                        .get(sys.url(&format!("{path}?patient_id={b_id}")))
-                        .bearer_auth(&admin_a);
-                }
+            } else if method == "get" && template == "/v1/audit-events" {
+                req = req.query(&[("patient_id", &b_id)]);
             }
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
             let body = res.text().await.unwrap();
             // The id the caller sent may be echoed back ("patient … not found", A's own audit
-            // events of its attempts); B's data may not.
-            let sent_b_id = template.contains("{id}") || template.contains("audit");
-            let markers = if sent_b_id {
-                &b_markers[1..]
+            // events of its attempts); nothing else of B's may appear.
+            let echoed: &str = if template.contains("audit") {
+                &b_id
+            } else if template.contains("{id}") {
+                id
             } else {
-                &b_markers[..]
+                ""
             };
-            for marker in markers {
+            for marker in b_ids.iter().filter(|m| **m != echoed).chain(&b_texts) {
                 assert!(
                     !body.contains(marker),
                     "{method} {template} leaked {marker}: {status} {body}"
@@ -101,7 +140,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 5, "walked only {calls} operations");
+    assert!(calls >= 14, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assessments;
 mod audit;
 mod auth;
 mod authorization;
@@ -28,9 +29,14 @@ pub fn ana() -> Value {
 
 /// POSTs a patient as `token` and returns (status, body).
 pub async fn create(sys: &TestSystem, token: &str, body: &Value) -> (u16, Value) {
+    post(sys, token, "/v1/patients", body).await
+}
+
+/// POSTs `body` to `path` as `token` and returns (status, body).
+pub async fn post(sys: &TestSystem, token: &str, path: &str, body: &Value) -> (u16, Value) {
     let res = sys
         .http
-        .post(sys.url("/v1/patients"))
+        .post(sys.url(path))
         .bearer_auth(token)
         .json(body)
         .send()

@@ -12,6 +12,7 @@ use iop_core::Principal;
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::{self, Operation};
 use iop_proto::records as pb;
+use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -20,51 +21,158 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 
 #[derive(Clone)]
 pub struct Downstream {
-    records: PatientServiceClient<Channel>,
+    records: Channel,
     records_health: HealthClient<Channel>,
     key: Arc<InternalKey>,
     timeout: Duration,
     audit_log: AuditLog,
 }
 
-/// Which patients a message is about, for the audit trail.
+/// A generated gRPC client of a records-service API, made on the shared channel.
+pub trait RecordsClient {
+    fn on(channel: Channel) -> Self;
+}
+
+impl RecordsClient for PatientServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for AssessmentServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+/// One resource a call touched, and whose record it belongs to; each becomes an audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched {
+    pub resource_id: String,
+    pub patient_id: String,
+}
+
+impl Touched {
+    /// A patient itself.
+    pub fn patient(id: &str) -> Self {
+        Self::of(id, id)
+    }
+
+    /// A resource of a patient's record; either id may be empty when not known.
+    pub fn of(resource_id: &str, patient_id: &str) -> Self {
+        Self {
+            resource_id: resource_id.to_owned(),
+            patient_id: patient_id.to_owned(),
+        }
+    }
+}
+
+/// What a message is about, for the audit trail: requests say what was asked for (audited
+/// when the call is denied or fails), responses what was actually disclosed or written.
 pub trait Audited {
-    fn patient_ids(&self) -> Vec<String>;
+    fn touched(&self) -> Vec<Touched>;
 }
 
 impl Audited for pb::CreatePatientRequest {
-    fn patient_ids(&self) -> Vec<String> {
+    fn touched(&self) -> Vec<Touched> {
         Vec::new()
     }
 }
 
 impl Audited for pb::GetPatientRequest {
-    fn patient_ids(&self) -> Vec<String> {
-        vec![self.id.clone()]
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::patient(&self.id)]
     }
 }
 
 impl Audited for pb::ListPatientsRequest {
-    fn patient_ids(&self) -> Vec<String> {
+    fn touched(&self) -> Vec<Touched> {
         Vec::new()
     }
 }
 
 impl Audited for pb::UpdatePatientRequest {
-    fn patient_ids(&self) -> Vec<String> {
-        self.patient.iter().map(|p| p.id.clone()).collect()
+    fn touched(&self) -> Vec<Touched> {
+        self.patient
+            .iter()
+            .map(|p| Touched::patient(&p.id))
+            .collect()
     }
 }
 
 impl Audited for pb::Patient {
-    fn patient_ids(&self) -> Vec<String> {
-        vec![self.id.clone()]
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::patient(&self.id)]
     }
 }
 
 impl Audited for pb::ListPatientsResponse {
-    fn patient_ids(&self) -> Vec<String> {
-        self.patients.iter().map(|p| p.id.clone()).collect()
+    fn touched(&self) -> Vec<Touched> {
+        self.patients
+            .iter()
+            .map(|p| Touched::patient(&p.id))
+            .collect()
+    }
+}
+
+impl Audited for pb::RecordAssessmentRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.assessment
+            .iter()
+            .map(|a| Touched::of("", &a.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetAssessmentRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListAssessmentsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of("", &self.patient_id)]
+    }
+}
+
+impl Audited for pb::Assessment {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListAssessmentsResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.assessments.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::ListSafetyFlagsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        if self.patient_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touched::of("", &self.patient_id)]
+        }
+    }
+}
+
+impl Audited for pb::AcknowledgeSafetyFlagRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::SafetyFlag {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListSafetyFlagsResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.flags.iter().flat_map(Audited::touched).collect()
     }
 }
 
@@ -83,7 +191,7 @@ impl Downstream {
             .keep_alive_while_idle(true)
             .connect_lazy();
         Ok(Self {
-            records: PatientServiceClient::new(channel.clone()),
+            records: channel.clone(),
             records_health: HealthClient::new(channel),
             key,
             timeout,
@@ -94,19 +202,20 @@ impl Downstream {
     /// Makes the service call `op` for `who`: authorizes it, seals the principal onto it,
     /// sends it with a deadline, and writes the audit trail — denied, failed or successful —
     /// before the caller may answer. Every call to a service passes here, REST and gRPC.
-    pub async fn forward<Req, Res, Fut>(
+    pub async fn forward<C, Req, Res, Fut>(
         &self,
         who: &Principal,
         op: Operation,
         message: Req,
-        send: impl FnOnce(PatientServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+        send: impl FnOnce(C, tonic::Request<Req>) -> Fut,
     ) -> Result<Res, tonic::Status>
     where
+        C: RecordsClient,
         Req: Audited,
         Res: Audited,
         Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
     {
-        let requested = message.patient_ids();
+        let requested = message.touched();
         if let Err(denied) = policy::authorize(who, op) {
             tracing::info!(operation = ?op, subject = %who.subject, reason = %denied, "denied");
             self.audit(
@@ -120,18 +229,12 @@ impl Downstream {
             return Err(tonic::Status::permission_denied(denied.0));
         }
         let result = self
-            .call(send(self.records.clone(), self.seal(who, message)))
+            .call(send(C::on(self.records.clone()), self.seal(who, message)))
             .await;
         match &result {
             Ok(res) => {
-                self.audit(
-                    who,
-                    op,
-                    Outcome::Success,
-                    tonic::Code::Ok,
-                    res.patient_ids(),
-                )
-                .await?
+                self.audit(who, op, Outcome::Success, tonic::Code::Ok, res.touched())
+                    .await?
             }
             Err(status) => {
                 self.audit(who, op, Outcome::Failed, status.code(), requested)
@@ -141,7 +244,7 @@ impl Downstream {
         result
     }
 
-    /// One event per patient touched (one without a patient when there is none), so that
+    /// One event per resource touched (one without a resource when there is none), so that
     /// "who saw this patient" finds every access, list results included.
     async fn audit(
         &self,
@@ -149,18 +252,18 @@ impl Downstream {
         op: Operation,
         outcome: Outcome,
         code: tonic::Code,
-        patients: Vec<String>,
+        touched: Vec<Touched>,
     ) -> Result<(), tonic::Status> {
         let (resource, _) = op.permission();
         let base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
-        let events = if patients.is_empty() {
+        let events = if touched.is_empty() {
             vec![base]
         } else {
-            patients
+            touched
                 .into_iter()
-                .map(|id| AuditEvent {
-                    resource_id: id.clone(),
-                    patient_id: id,
+                .map(|t| AuditEvent {
+                    resource_id: t.resource_id,
+                    patient_id: t.patient_id,
                     ..base.clone()
                 })
                 .collect()

@@ -1,21 +1,26 @@
 //! gRPC at the gateway: the same `iop.records.v1` API, authenticated here and forwarded to
 //! the records service with the caller's principal.
 
+use std::future::Future;
+
 use iop_core::Principal;
+use iop_proto::records::assessment_service_client::AssessmentServiceClient;
+use iop_proto::records::assessment_service_server::AssessmentService;
+use iop_proto::records::patient_service_client::PatientServiceClient;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::downstream::Downstream;
-
-type Client =
-    iop_proto::records::patient_service_client::PatientServiceClient<tonic::transport::Channel>;
+use crate::downstream::{Audited, Downstream, RecordsClient};
 use crate::policy::Operation;
 
-pub struct PatientProxy {
+/// `iop.records.v1` as the gateway serves it: every method forwarded with the caller's
+/// principal through [`Downstream::forward`].
+pub struct RecordsProxy {
     down: Downstream,
 }
 
-impl PatientProxy {
+impl RecordsProxy {
     pub fn new(down: Downstream) -> Self {
         Self { down }
     }
@@ -28,54 +33,110 @@ fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
         .ok_or_else(|| Status::unauthenticated("missing bearer token"))
 }
 
+async fn proxy<C, Req, Res, Fut>(
+    down: &Downstream,
+    op: Operation,
+    req: Request<Req>,
+    send: impl FnOnce(C, Request<Req>) -> Fut,
+) -> Result<Response<Res>, Status>
+where
+    C: RecordsClient,
+    Req: Audited,
+    Res: Audited,
+    Fut: Future<Output = Result<Response<Res>, Status>>,
+{
+    let who = principal(&req)?;
+    down.forward(&who, op, req.into_inner(), send)
+        .await
+        .map(Response::new)
+}
+
 #[tonic::async_trait]
-impl PatientService for PatientProxy {
+impl PatientService for RecordsProxy {
     async fn create_patient(
         &self,
         req: Request<pb::CreatePatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let who = principal(&req)?;
-        let send = |mut c: Client, r| async move { c.create_patient(r).await };
-        self.down
-            .forward(&who, Operation::CreatePatient, req.into_inner(), send)
-            .await
-            .map(Response::new)
+        let send =
+            |mut c: PatientServiceClient<Channel>, r| async move { c.create_patient(r).await };
+        proxy(&self.down, Operation::CreatePatient, req, send).await
     }
 
     async fn get_patient(
         &self,
         req: Request<pb::GetPatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let who = principal(&req)?;
-        let send = |mut c: Client, r| async move { c.get_patient(r).await };
-        self.down
-            .forward(&who, Operation::GetPatient, req.into_inner(), send)
-            .await
-            .map(Response::new)
+        let send = |mut c: PatientServiceClient<Channel>, r| async move { c.get_patient(r).await };
+        proxy(&self.down, Operation::GetPatient, req, send).await
     }
 
     async fn list_patients(
         &self,
         req: Request<pb::ListPatientsRequest>,
     ) -> Result<Response<pb::ListPatientsResponse>, Status> {
-        let who = principal(&req)?;
-        let send = |mut c: Client, r| async move { c.list_patients(r).await };
-        self.down
-            .forward(&who, Operation::ListPatients, req.into_inner(), send)
-            .await
-            .map(Response::new)
+        let send =
+            |mut c: PatientServiceClient<Channel>, r| async move { c.list_patients(r).await };
+        proxy(&self.down, Operation::ListPatients, req, send).await
     }
 
     async fn update_patient(
         &self,
         req: Request<pb::UpdatePatientRequest>,
     ) -> Result<Response<pb::Patient>, Status> {
-        let who = principal(&req)?;
-        let send = |mut c: Client, r| async move { c.update_patient(r).await };
-        self.down
-            .forward(&who, Operation::UpdatePatient, req.into_inner(), send)
-            .await
-            .map(Response::new)
+        let send =
+            |mut c: PatientServiceClient<Channel>, r| async move { c.update_patient(r).await };
+        proxy(&self.down, Operation::UpdatePatient, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl AssessmentService for RecordsProxy {
+    async fn record_assessment(
+        &self,
+        req: Request<pb::RecordAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
+        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
+            c.record_assessment(r).await
+        };
+        proxy(&self.down, Operation::RecordAssessment, req, send).await
+    }
+
+    async fn get_assessment(
+        &self,
+        req: Request<pb::GetAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
+        let send =
+            |mut c: AssessmentServiceClient<Channel>, r| async move { c.get_assessment(r).await };
+        proxy(&self.down, Operation::GetAssessment, req, send).await
+    }
+
+    async fn list_assessments(
+        &self,
+        req: Request<pb::ListAssessmentsRequest>,
+    ) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
+        let send =
+            |mut c: AssessmentServiceClient<Channel>, r| async move { c.list_assessments(r).await };
+        proxy(&self.down, Operation::ListAssessments, req, send).await
+    }
+
+    async fn list_safety_flags(
+        &self,
+        req: Request<pb::ListSafetyFlagsRequest>,
+    ) -> Result<Response<pb::ListSafetyFlagsResponse>, Status> {
+        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
+            c.list_safety_flags(r).await
+        };
+        proxy(&self.down, Operation::ListSafetyFlags, req, send).await
+    }
+
+    async fn acknowledge_safety_flag(
+        &self,
+        req: Request<pb::AcknowledgeSafetyFlagRequest>,
+    ) -> Result<Response<pb::SafetyFlag>, Status> {
+        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
+            c.acknowledge_safety_flag(r).await
+        };
+        proxy(&self.down, Operation::AcknowledgeSafetyFlag, req, send).await
     }
 }
 

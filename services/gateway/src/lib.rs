@@ -23,12 +23,13 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, Method, StatusCode, header};
 use iop_auth::keys::KeyRing;
 use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
+use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -164,6 +165,16 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             "/v1/patients/{id}",
             get(rest::patients::get).patch(rest::patients::update),
         )
+        .route(
+            "/v1/patients/{id}/assessments",
+            get(rest::assessments::list).post(rest::assessments::create),
+        )
+        .route("/v1/assessments/{id}", get(rest::assessments::get))
+        .route("/v1/safety-flags", get(rest::assessments::list_flags))
+        .route(
+            "/v1/safety-flags/{id}/acknowledge",
+            post(rest::assessments::acknowledge),
+        )
         .route("/v1/audit-events", get(rest::audit::list))
         .route(
             "/v1/clients",
@@ -178,7 +189,10 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
-        .set_serving::<PatientServiceServer<grpc::PatientProxy>>()
+        .set_serving::<PatientServiceServer<grpc::RecordsProxy>>()
+        .await;
+    health_reporter
+        .set_serving::<AssessmentServiceServer<grpc::RecordsProxy>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
@@ -188,14 +202,16 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
         grpc::ClientApi::new(state.clients.clone()),
     );
-    let grpc_api =
-        tonic::service::Routes::new(PatientServiceServer::new(grpc::PatientProxy::new(down)))
-            .add_service(audit_api)
-            .add_service(client_api)
-            .add_service(health_service)
-            .add_service(reflection)
-            .into_axum_router()
-            .layer(middleware::from_fn_with_state(auth, auth::grpc));
+    let grpc_api = tonic::service::Routes::new(PatientServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(AssessmentServiceServer::new(grpc::RecordsProxy::new(down)))
+    .add_service(audit_api)
+    .add_service(client_api)
+    .add_service(health_service)
+    .add_service(reflection)
+    .into_axum_router()
+    .layer(middleware::from_fn_with_state(auth, auth::grpc));
 
     let mut app = Router::new()
         .route("/healthz", get(healthz))
@@ -208,7 +224,7 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         )
         .route(
             "/oauth2/token",
-            axum::routing::post(rest::clients::token).layer(DefaultBodyLimit::max(64 * 1024)),
+            post(rest::clients::token).layer(DefaultBodyLimit::max(64 * 1024)),
         )
         .merge(rest_api)
         .method_not_allowed_fallback(method_not_allowed)

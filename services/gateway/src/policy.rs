@@ -15,18 +15,30 @@ use iop_core::Principal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Patient,
+    /// A completed questionnaire (PHQ-9, GAD-7) and its score.
+    QuestionnaireResponse,
+    /// A safety flag raised on a patient (PHQ-9 item 9).
+    Flag,
     AuditEvent,
     /// A registered backend client (not a FHIR type).
     Client,
 }
 
 impl Resource {
-    pub const ALL: [Self; 3] = [Self::Patient, Self::AuditEvent, Self::Client];
+    pub const ALL: [Self; 5] = [
+        Self::Patient,
+        Self::QuestionnaireResponse,
+        Self::Flag,
+        Self::AuditEvent,
+        Self::Client,
+    ];
 
     /// The FHIR resource type name used in scopes.
     pub fn name(self) -> &'static str {
         match self {
             Self::Patient => "Patient",
+            Self::QuestionnaireResponse => "QuestionnaireResponse",
+            Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
             Self::Client => "Client",
         }
@@ -111,6 +123,16 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     // Clinicians and the front desk keep demographics current but do not delete patients.
     (Role::Clinician, Resource::Patient, "crus"),
     (Role::FrontDesk, Resource::Patient, "crus"),
+    // Assessments and safety flags are clinical: the care team only, never the front desk
+    // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
+    (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
+    (
+        Role::ProgramDirector,
+        Resource::QuestionnaireResponse,
+        "crs",
+    ),
+    (Role::Clinician, Resource::Flag, "rus"),
+    (Role::ProgramDirector, Resource::Flag, "rus"),
     // Who looked at which patient is for admins (compliance) only.
     (Role::Admin, Resource::AuditEvent, "rs"),
     // Registering integrations and their keys is an admin's job.
@@ -124,6 +146,11 @@ pub enum Operation {
     GetPatient,
     ListPatients,
     UpdatePatient,
+    RecordAssessment,
+    GetAssessment,
+    ListAssessments,
+    ListSafetyFlags,
+    AcknowledgeSafetyFlag,
     ListAuditEvents,
     CreateClient,
     GetClient,
@@ -132,11 +159,16 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 14] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
         Self::UpdatePatient,
+        Self::RecordAssessment,
+        Self::GetAssessment,
+        Self::ListAssessments,
+        Self::ListSafetyFlags,
+        Self::AcknowledgeSafetyFlag,
         Self::ListAuditEvents,
         Self::CreateClient,
         Self::GetClient,
@@ -151,6 +183,13 @@ impl Operation {
             Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
             Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
             Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
+            Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
+            Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
+            Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
+            Self::ListSafetyFlags => "/iop.records.v1.AssessmentService/ListSafetyFlags",
+            Self::AcknowledgeSafetyFlag => {
+                "/iop.records.v1.AssessmentService/AcknowledgeSafetyFlag"
+            }
             Self::ListAuditEvents => "/iop.audit.v1.AuditService/ListAuditEvents",
             Self::CreateClient => "/iop.clients.v1.ClientService/CreateClient",
             Self::GetClient => "/iop.clients.v1.ClientService/GetClient",
@@ -165,6 +204,11 @@ impl Operation {
             Self::GetPatient => (Resource::Patient, Action::Read),
             Self::ListPatients => (Resource::Patient, Action::Search),
             Self::UpdatePatient => (Resource::Patient, Action::Update),
+            Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
+            Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
+            Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
+            Self::ListSafetyFlags => (Resource::Flag, Action::Search),
+            Self::AcknowledgeSafetyFlag => (Resource::Flag, Action::Update),
             Self::ListAuditEvents => (Resource::AuditEvent, Action::Search),
             Self::CreateClient => (Resource::Client, Action::Create),
             Self::GetClient => (Resource::Client, Action::Read),
@@ -180,6 +224,11 @@ impl Operation {
             Self::GetPatient => "patient.read",
             Self::ListPatients => "patient.search",
             Self::UpdatePatient => "patient.update",
+            Self::RecordAssessment => "assessment.create",
+            Self::GetAssessment => "assessment.read",
+            Self::ListAssessments => "assessment.search",
+            Self::ListSafetyFlags => "safetyflag.search",
+            Self::AcknowledgeSafetyFlag => "safetyflag.acknowledge",
             Self::ListAuditEvents => "auditevent.search",
             Self::CreateClient => "client.create",
             Self::GetClient => "client.read",
@@ -302,6 +351,11 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::GetPatient => "`GET /v1/patients/{id}`",
         Operation::ListPatients => "`GET /v1/patients`",
         Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
+        Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
+        Operation::GetAssessment => "`GET /v1/assessments/{id}`",
+        Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",
+        Operation::ListSafetyFlags => "`GET /v1/safety-flags`",
+        Operation::AcknowledgeSafetyFlag => "`POST /v1/safety-flags/{id}/acknowledge`",
         Operation::ListAuditEvents => "`GET /v1/audit-events`",
         Operation::CreateClient => "`POST /v1/clients`",
         Operation::GetClient => "`GET /v1/clients/{id}`",

@@ -215,6 +215,7 @@ impl Assessments {
             position: after,
             limit: size + 1,
         };
+        self.require_patient(who, patient).await?;
         let mut rows = self.store.list(&who.tenant, &query).await?;
         let next = next_page(&mut rows, size, fingerprint, |a| {
             format!("{}/{}", a.administered_us, a.id)
@@ -232,6 +233,9 @@ impl Assessments {
             "" => None,
             id => Some(PatientId::parse("patient_id", id)?),
         };
+        if let Some(p) = patient {
+            self.require_patient(who, p).await?;
+        }
         let size = page::page_size(req.page_size)?;
         let status = match req.status {
             None => "",
@@ -252,6 +256,19 @@ impl Assessments {
             .await?;
         let next = next_page(&mut rows, size, fingerprint, |f| f.id.to_string());
         Ok((rows, next))
+    }
+
+    /// Lists of an unknown patient are 404, as reading the patient would be, rather than
+    /// an empty page that looks like "no assessments yet".
+    async fn require_patient(&self, who: &Principal, id: PatientId) -> Result<(), Error> {
+        if self.store.patient_exists(&who.tenant, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                kind: "patient",
+                id: id.to_string(),
+            })
+        }
     }
 
     /// Records that a clinician saw the flag and what they did; the flag stops being active.

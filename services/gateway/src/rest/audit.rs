@@ -72,25 +72,14 @@ pub async fn list(
     Extension(who): Extension<Principal>,
     Query(p): Query<AuditParams>,
 ) -> Result<Json<AuditEventList>, Problem> {
-    let time = |field: &'static str, v: &Option<String>| -> Result<Option<i64>, Problem> {
-        v.as_deref()
-            .map(|s| {
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map(|t| t.timestamp_micros())
-                    .map_err(|_| {
-                        Problem::field(field, "must be an RFC 3339 time, e.g. 2026-11-27T09:00:00Z")
-                    })
-            })
-            .transpose()
-    };
     let search = api::Search {
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.as_deref().unwrap_or(""),
         patient_id: p.patient_id.as_deref().unwrap_or(""),
         subject: p.subject.as_deref().unwrap_or(""),
         client_id: p.client_id.as_deref().unwrap_or(""),
-        start_us: time("start_time", &p.start_time)?,
-        end_us: time("end_time", &p.end_time)?,
+        start_us: super::parse_time("start_time", p.start_time.as_deref())?,
+        end_us: super::parse_time("end_time", p.end_time.as_deref())?,
     };
     let (events, next) = api::search(&st.db, &st.audit_log, &who, search)
         .await

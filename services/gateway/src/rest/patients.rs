@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonObject, Query};
+use super::{IDEMPOTENCY_KEY, idempotency_key, rfc3339};
 use crate::AppState;
 use crate::policy::Operation;
 use crate::problem::Problem;
@@ -132,7 +133,6 @@ pub struct ListParams {
 type Client = pb::patient_service_client::PatientServiceClient<tonic::transport::Channel>;
 
 const PREFIX: &str = "patient.";
-const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 fn problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, PREFIX)
@@ -161,11 +161,7 @@ pub async fn create(
     if write.etag.is_some() {
         return Err(Problem::field("etag", "is only accepted on updates"));
     }
-    let request_id = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
-        None => String::new(),
-        Some(Ok(key)) => key.to_owned(),
-        Some(Err(_)) => return Err(Problem::field(IDEMPOTENCY_KEY, "must be printable ASCII")),
-    };
+    let request_id = idempotency_key(&headers)?;
     let patient = to_proto(&write)?;
     let message = pb::CreatePatientRequest {
         patient: Some(patient),
@@ -406,12 +402,6 @@ fn from_proto(p: &pb::Patient) -> Patient {
         version: p.version,
         etag: p.etag.clone(),
     }
-}
-
-fn rfc3339(ts: Option<&prost_types::Timestamp>) -> String {
-    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub struct AssessmentQuery {
 
 const COLUMNS: &str = "id, patient_id, instrument, answers, total, severity, administered_us, \
      recorded_by, create_time_us, safety_flag_id";
+const PATIENT_EXISTS: &str = "SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2";
 const FLAG_COLUMNS: &str = "id, patient_id, assessment_id, reason, raise_time_us, \
      acknowledged_by, acknowledge_time_us, acknowledge_note";
 
@@ -61,7 +62,7 @@ impl AssessmentStore {
             drop(tx);
             return idempotency::earlier(&self.db, tenant, super::KIND, key).await;
         }
-        let patient = sqlx::query("SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2")
+        let patient = sqlx::query(PATIENT_EXISTS)
             .bind(tenant.as_str())
             .bind(a.patient_id.to_string())
             .fetch_optional(&mut *tx)
@@ -108,6 +109,16 @@ impl AssessmentStore {
         }
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
+    }
+
+    pub async fn patient_exists(&self, tenant: &TenantId, id: PatientId) -> Result<bool, Error> {
+        let row = sqlx::query(PATIENT_EXISTS)
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(Error::internal)?;
+        Ok(row.is_some())
     }
 
     pub async fn get(

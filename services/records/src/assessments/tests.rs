@@ -294,6 +294,29 @@ async fn unknown_and_other_tenants_patients_are_not_found() {
         f.assessments.get(&b, mine.id).await,
         Err(Error::NotFound { .. })
     ));
+    let pid = p.to_string();
+    let theirs = ListAssessments {
+        patient_id: &pid,
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.assessments.list(&b, theirs).await,
+        Err(Error::NotFound {
+            kind: "patient",
+            ..
+        })
+    ));
+    let theirs = ListFlags {
+        patient_id: &pid,
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.assessments.list_flags(&b, theirs).await,
+        Err(Error::NotFound {
+            kind: "patient",
+            ..
+        })
+    ));
 }
 
 #[tokio::test]

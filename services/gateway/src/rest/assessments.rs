@@ -1,0 +1,379 @@
+//! `/v1/patients/{id}/assessments`, `/v1/assessments/{id}` and `/v1/safety-flags`: REST and
+//! JSON over `iop.records.v1.AssessmentService`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use iop_core::Principal;
+use iop_proto::records as pb;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{JsonObject, Query};
+use super::{IDEMPOTENCY_KEY, idempotency_key, parse_time, rfc3339};
+use crate::AppState;
+use crate::policy::Operation;
+use crate::problem::Problem;
+
+type Client = pb::assessment_service_client::AssessmentServiceClient<Channel>;
+
+/// The questionnaire: `phq9` (9 items, depression) or `gad7` (7 items, anxiety).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Instrument {
+    Phq9,
+    Gad7,
+}
+
+/// Published severity band of the total (`moderately_severe` is PHQ-9 only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Minimal,
+    Mild,
+    Moderate,
+    ModeratelySevere,
+    Severe,
+}
+
+/// A scored questionnaire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Assessment {
+    pub id: String,
+    pub patient_id: String,
+    pub instrument: Option<Instrument>,
+    /// One answer per item, 0-3, in questionnaire order.
+    pub answers: Vec<i32>,
+    pub total: i32,
+    pub severity: Option<Severity>,
+    #[schema(format = DateTime)]
+    pub administered_time: String,
+    /// The user or client that recorded it.
+    pub recorded_by: String,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// The safety flag this assessment raised (PHQ-9 item 9 above 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_flag_id: Option<String>,
+}
+
+/// A questionnaire as answered. The total, severity and any safety flag are computed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentWrite {
+    pub instrument: Instrument,
+    /// One answer per item, each 0 ("not at all") to 3 ("nearly every day").
+    pub answers: Vec<i32>,
+    /// When the patient answered (RFC 3339); defaults to now.
+    #[schema(format = DateTime)]
+    pub administered_time: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentList {
+    pub assessments: Vec<Assessment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AssessmentParams {
+    pub instrument: Option<Instrument>,
+    /// Administered at or after this instant (RFC 3339).
+    pub administered_after: Option<String>,
+    /// Administered before this instant (RFC 3339).
+    pub administered_before: Option<String>,
+    /// 1-200, default 50.
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagStatus {
+    Active,
+    Acknowledged,
+}
+
+/// A safety flag on a patient: active until a clinician acknowledges it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SafetyFlag {
+    pub id: String,
+    pub patient_id: String,
+    pub assessment_id: String,
+    pub reason: String,
+    #[schema(format = DateTime)]
+    pub raise_time: String,
+    pub status: FlagStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub acknowledge_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledge_note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SafetyFlagList {
+    pub flags: Vec<SafetyFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FlagParams {
+    /// One patient's flags; every patient's when absent.
+    pub patient_id: Option<String>,
+    /// `active` for the worklist; both when absent.
+    pub status: Option<FlagStatus>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+/// What the clinician did about the flag.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledge {
+    #[schema(example = "Safety plan reviewed with patient; no current intent or plan.")]
+    pub note: String,
+}
+
+fn problem(status: tonic::Status) -> Problem {
+    Problem::from_status(&status, "assessment.")
+}
+
+/// Record a PHQ-9 or GAD-7 for a patient. The service validates the answers, computes the
+/// total and severity, and raises a safety flag when PHQ-9 item 9 is above 0.
+#[utoipa::path(post, path = "/v1/patients/{id}/assessments", tag = "assessments",
+    request_body = AssessmentWrite,
+    params(("id" = String, Path, description = "Patient id (UUID)"),
+        ("Idempotency-Key" = Option<String>, Header,
+        description = "Retrying with the same key returns the assessment recorded the first time")),
+    responses(
+        (status = 201, description = "Recorded and scored", body = Assessment, headers(("Location" = String))),
+        (status = 400, description = "Invalid answers, naming the item", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let write: AssessmentWrite = body.parse()?;
+    let message = pb::RecordAssessmentRequest {
+        assessment: Some(pb::Assessment {
+            patient_id,
+            instrument: match write.instrument {
+                Instrument::Phq9 => pb::Instrument::Phq9,
+                Instrument::Gad7 => pb::Instrument::Gad7,
+            } as i32,
+            answers: write.answers,
+            administered_time: parse_time("administered_time", write.administered_time.as_deref())?
+                .map(iop_proto::timestamp_from_micros),
+            ..Default::default()
+        }),
+        request_id: idempotency_key(&headers)?,
+    };
+    let send = |mut c: Client, r| async move { c.record_assessment(r).await };
+    let created = st
+        .down
+        .forward(&who, Operation::RecordAssessment, message, send)
+        .await
+        .map_err(|status| {
+            problem(status)
+                .rename_field("request_id", IDEMPOTENCY_KEY)
+                .rename_field("patient_id", "id")
+        })?;
+    let mut res = (StatusCode::CREATED, Json(from_proto(created.clone()))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/assessments/{}", created.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Read one assessment.
+#[utoipa::path(get, path = "/v1/assessments/{id}", tag = "assessments",
+    params(("id" = String, Path, description = "Assessment id (UUID)")),
+    responses(
+        (status = 200, description = "The assessment", body = Assessment),
+        (status = 404, description = "No such assessment in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Assessment>, Problem> {
+    let send = |mut c: Client, r| async move { c.get_assessment(r).await };
+    let a = st
+        .down
+        .forward(
+            &who,
+            Operation::GetAssessment,
+            pb::GetAssessmentRequest { id },
+            send,
+        )
+        .await
+        .map_err(problem)?;
+    Ok(Json(from_proto(a)))
+}
+
+/// A patient's assessments, oldest administered first: the data of a trend chart.
+#[utoipa::path(get, path = "/v1/patients/{id}/assessments", tag = "assessments",
+    params(("id" = String, Path, description = "Patient id (UUID)"), AssessmentParams),
+    responses(
+        (status = 200, description = "A page of assessments", body = AssessmentList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    Query(p): Query<AssessmentParams>,
+) -> Result<Json<AssessmentList>, Problem> {
+    let message = pb::ListAssessmentsRequest {
+        patient_id,
+        instrument: match p.instrument {
+            None => pb::Instrument::Unspecified,
+            Some(Instrument::Phq9) => pb::Instrument::Phq9,
+            Some(Instrument::Gad7) => pb::Instrument::Gad7,
+        } as i32,
+        administered_after: parse_time("administered_after", p.administered_after.as_deref())?
+            .map(iop_proto::timestamp_from_micros),
+        administered_before: parse_time("administered_before", p.administered_before.as_deref())?
+            .map(iop_proto::timestamp_from_micros),
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let send = |mut c: Client, r| async move { c.list_assessments(r).await };
+    let page = st
+        .down
+        .forward(&who, Operation::ListAssessments, message, send)
+        .await
+        .map_err(|s| problem(s).rename_field("patient_id", "id"))?;
+    Ok(Json(AssessmentList {
+        assessments: page.assessments.into_iter().map(from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Safety flags, oldest raised first. `status=active` is the clinicians' worklist.
+#[utoipa::path(get, path = "/v1/safety-flags", tag = "assessments", params(FlagParams),
+    responses(
+        (status = 200, description = "A page of flags", body = SafetyFlagList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_flags(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(p): Query<FlagParams>,
+) -> Result<Json<SafetyFlagList>, Problem> {
+    let message = pb::ListSafetyFlagsRequest {
+        patient_id: p.patient_id.unwrap_or_default(),
+        status: match p.status {
+            None => pb::SafetyFlagStatus::Unspecified,
+            Some(FlagStatus::Active) => pb::SafetyFlagStatus::Active,
+            Some(FlagStatus::Acknowledged) => pb::SafetyFlagStatus::Acknowledged,
+        } as i32,
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let send = |mut c: Client, r| async move { c.list_safety_flags(r).await };
+    let page = st
+        .down
+        .forward(&who, Operation::ListSafetyFlags, message, send)
+        .await
+        .map_err(problem)?;
+    Ok(Json(SafetyFlagList {
+        flags: page.flags.into_iter().map(flag_from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Acknowledge a safety flag, saying what was done. Only a staff user can; the first
+/// acknowledgement stands (a second one is 409).
+#[utoipa::path(post, path = "/v1/safety-flags/{id}/acknowledge", tag = "assessments",
+    request_body = Acknowledge,
+    params(("id" = String, Path, description = "Safety flag id (UUID)")),
+    responses(
+        (status = 200, description = "Acknowledged", body = SafetyFlag),
+        (status = 400, description = "Missing note", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a clinician, or a backend client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such flag in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already acknowledged", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn acknowledge(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<SafetyFlag>, Problem> {
+    let ack: Acknowledge = body.parse()?;
+    let send = |mut c: Client, r| async move { c.acknowledge_safety_flag(r).await };
+    let message = pb::AcknowledgeSafetyFlagRequest { id, note: ack.note };
+    let flag = st
+        .down
+        .forward(&who, Operation::AcknowledgeSafetyFlag, message, send)
+        .await
+        .map_err(problem)?;
+    Ok(Json(flag_from_proto(flag)))
+}
+
+fn from_proto(a: pb::Assessment) -> Assessment {
+    Assessment {
+        instrument: match pb::Instrument::try_from(a.instrument) {
+            Ok(pb::Instrument::Phq9) => Some(Instrument::Phq9),
+            Ok(pb::Instrument::Gad7) => Some(Instrument::Gad7),
+            Ok(pb::Instrument::Unspecified) | Err(_) => None,
+        },
+        severity: match pb::Severity::try_from(a.severity) {
+            Ok(pb::Severity::Minimal) => Some(Severity::Minimal),
+            Ok(pb::Severity::Mild) => Some(Severity::Mild),
+            Ok(pb::Severity::Moderate) => Some(Severity::Moderate),
+            Ok(pb::Severity::ModeratelySevere) => Some(Severity::ModeratelySevere),
+            Ok(pb::Severity::Severe) => Some(Severity::Severe),
+            Ok(pb::Severity::Unspecified) | Err(_) => None,
+        },
+        administered_time: rfc3339(a.administered_time.as_ref()),
+        create_time: rfc3339(a.create_time.as_ref()),
+        safety_flag_id: (!a.safety_flag_id.is_empty()).then_some(a.safety_flag_id),
+        id: a.id,
+        patient_id: a.patient_id,
+        answers: a.answers,
+        total: a.total,
+        recorded_by: a.recorded_by,
+    }
+}
+
+fn flag_from_proto(f: pb::SafetyFlag) -> SafetyFlag {
+    let acknowledged = f.status == pb::SafetyFlagStatus::Acknowledged as i32;
+    SafetyFlag {
+        status: if acknowledged {
+            FlagStatus::Acknowledged
+        } else {
+            FlagStatus::Active
+        },
+        raise_time: rfc3339(f.raise_time.as_ref()),
+        acknowledge_time: acknowledged.then(|| rfc3339(f.acknowledge_time.as_ref())),
+        acknowledged_by: acknowledged.then_some(f.acknowledged_by),
+        acknowledge_note: acknowledged.then_some(f.acknowledge_note),
+        id: f.id,
+        patient_id: f.patient_id,
+        assessment_id: f.assessment_id,
+        reason: f.reason,
+    }
+}
