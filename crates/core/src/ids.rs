@@ -94,6 +94,7 @@ macro_rules! uuid_id {
 uuid_id!(PatientId, "patient");
 uuid_id!(AssessmentId, "assessment");
 uuid_id!(SafetyFlagId, "safety flag");
+uuid_id!(EpisodeId, "episode");
 
 #[cfg(test)]
 mod tests {

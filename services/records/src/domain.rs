@@ -186,10 +186,7 @@ impl PatientFields {
     /// Checks every rule and reports every broken one, each with its field path under
     /// `prefix` (e.g. `patient.`).
     pub fn validate(&self, prefix: &str, today: NaiveDate) -> Result<(), Error> {
-        let mut v = Violations {
-            prefix,
-            list: Vec::new(),
-        };
+        let mut v = Violations::new(prefix);
         v.required_name("given_name", &self.given_name);
         v.required_name("family_name", &self.family_name);
         v.optional_text("middle_name", &self.middle_name, MAX_NAME_LEN);
@@ -284,20 +281,28 @@ impl PatientFields {
     }
 }
 
-struct Violations<'a> {
+/// Collects every broken rule of a request, each under its field path.
+pub(crate) struct Violations<'a> {
     prefix: &'a str,
     list: Vec<FieldViolation>,
 }
 
-impl Violations<'_> {
-    fn push(&mut self, field: &str, description: &str) {
+impl<'a> Violations<'a> {
+    pub(crate) fn new(prefix: &'a str) -> Self {
+        Self {
+            prefix,
+            list: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, field: &str, description: &str) {
         self.list.push(FieldViolation {
             field: format!("{}{field}", self.prefix),
             description: description.to_owned(),
         });
     }
 
-    fn required_name(&mut self, field: &str, value: &str) {
+    pub(crate) fn required_name(&mut self, field: &str, value: &str) {
         if value.trim().is_empty() {
             self.push(field, "is required");
         } else {
@@ -305,7 +310,7 @@ impl Violations<'_> {
         }
     }
 
-    fn optional_text(&mut self, field: &str, value: &str, max: usize) {
+    pub(crate) fn optional_text(&mut self, field: &str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.push(field, &format!("must be at most {max} characters"));
         } else if value.chars().any(|c| c.is_control()) {
@@ -313,7 +318,7 @@ impl Violations<'_> {
         }
     }
 
-    fn finish(self) -> Result<(), Error> {
+    pub(crate) fn finish(self) -> Result<(), Error> {
         if self.list.is_empty() {
             Ok(())
         } else {
@@ -322,7 +327,7 @@ impl Violations<'_> {
     }
 }
 
-fn valid_phone(s: &str) -> bool {
+pub(crate) fn valid_phone(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
     let count = digits.bytes().filter(u8::is_ascii_digit).count();
     (7..=15).contains(&count)

@@ -153,7 +153,15 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
     Ok(f)
 }
 
-fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
+pub(crate) fn date_to_proto(d: NaiveDate) -> pbc::Date {
+    pbc::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+pub(crate) fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(
         d.year,
         u32::try_from(d.month).ok()?,
@@ -186,11 +194,7 @@ fn to_proto(p: &Patient) -> pb::Patient {
         middle_name: f.middle_name.clone(),
         family_name: f.family_name.clone(),
         preferred_name: f.preferred_name.clone(),
-        birth_date: f.birth_date.map(|d| pbc::Date {
-            year: d.year(),
-            month: d.month() as i32,
-            day: d.day() as i32,
-        }),
+        birth_date: f.birth_date.map(date_to_proto),
         sex_at_birth: match f.sex_at_birth {
             Sex::Unspecified => pb::Sex::Unspecified,
             Sex::Female => pb::Sex::Female,

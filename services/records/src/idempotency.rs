@@ -102,3 +102,50 @@ pub async fn earlier(
         row.try_get("resource_id").map_err(Error::internal)?,
     ))
 }
+
+/// How a create transaction started: fresh, or the key was used before.
+pub enum Started {
+    Fresh(sqlx::Transaction<'static, sqlx::Any>),
+    Done(Claim),
+}
+
+/// Begins the transaction that creates `resource_id`, claiming `key` (if any) in it first.
+/// Hold the database's write turn around the whole transaction.
+pub async fn begin_create(
+    db: &Db,
+    tenant: &TenantId,
+    kind: &str,
+    key: Option<&Key<'_>>,
+    resource_id: &str,
+    now_us: i64,
+) -> Result<Started, Error> {
+    let mut tx = db.pool().begin().await.map_err(Error::internal)?;
+    if let Some(key) = key
+        && !claim(&mut tx, tenant, kind, key, resource_id, now_us).await?
+    {
+        drop(tx);
+        return Ok(Started::Done(earlier(db, tenant, kind, key).await?));
+    }
+    Ok(Started::Fresh(tx))
+}
+
+/// NOT_FOUND unless `patient` is a patient of `tenant`, checked inside `tx`.
+pub async fn require_patient(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant: &TenantId,
+    patient: iop_core::PatientId,
+) -> Result<(), Error> {
+    let found = sqlx::query("SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(patient.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(Error::internal)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound {
+            kind: "patient",
+            id: patient.to_string(),
+        }),
+    }
+}

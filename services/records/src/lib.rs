@@ -2,13 +2,19 @@
 //! assessments, consents and referrals) in its own database, and serves them over gRPC
 //! (`iop.records.v1`) to the gateway.
 
+#[macro_use]
+mod macros;
+
 mod assessments;
 mod domain;
+mod episodes;
 mod grpc;
 mod idempotency;
 mod patients;
 pub mod scoring;
 mod store;
+#[cfg(test)]
+mod test_support;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +22,7 @@ use std::sync::Arc;
 use iop_auth::{InternalKey, PrincipalLayer};
 use iop_db::{Db, DbError, Migrations, PoolConfig};
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
+use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -56,6 +63,7 @@ pub async fn serve(
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
     let patients = patients::Patients::new(store::Store::new(db.clone()));
     let assessments = assessments::Assessments::new(assessments::AssessmentStore::new(db.clone()));
+    let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -63,6 +71,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<AssessmentServiceServer<assessments::grpc::AssessmentApi>>()
+        .await;
+    health_reporter
+        .set_serving::<EpisodeServiceServer<episodes::grpc::EpisodeApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -85,6 +96,9 @@ pub async fn serve(
         .add_service(AssessmentServiceServer::new(
             assessments::grpc::AssessmentApi::new(assessments),
         ))
+        .add_service(EpisodeServiceServer::new(episodes::grpc::EpisodeApi::new(
+            episodes,
+        )))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -99,9 +113,10 @@ pub async fn serve(
 }
 
 /// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 2] = [
+const SERVICES: [&str; 3] = [
     "iop.records.v1.PatientService",
     "iop.records.v1.AssessmentService",
+    "iop.records.v1.EpisodeService",
 ];
 
 /// Health follows the database: a load balancer (and the gateway's `/readyz`) stops

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Acknowledgement, Assessment, FlagStatus, SafetyFlag};
-use crate::idempotency::{self, Claim, Key};
+use crate::idempotency::{self, Claim, Key, Started};
 use crate::scoring::{Instrument, Severity};
 
 #[derive(Clone)]
@@ -47,33 +47,20 @@ impl AssessmentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         let _turn = self.db.write_turn().await;
-        let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
-        if let Some(key) = key
-            && !idempotency::claim(
-                &mut tx,
-                tenant,
-                super::KIND,
-                key,
-                &a.id.to_string(),
-                a.create_time_us,
-            )
-            .await?
+        let mut tx = match idempotency::begin_create(
+            &self.db,
+            tenant,
+            super::KIND,
+            key,
+            &a.id.to_string(),
+            a.create_time_us,
+        )
+        .await?
         {
-            drop(tx);
-            return idempotency::earlier(&self.db, tenant, super::KIND, key).await;
-        }
-        let patient = sqlx::query(PATIENT_EXISTS)
-            .bind(tenant.as_str())
-            .bind(a.patient_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(Error::internal)?;
-        if patient.is_none() {
-            return Err(Error::NotFound {
-                kind: "patient",
-                id: a.patient_id.to_string(),
-            });
-        }
+            Started::Fresh(tx) => tx,
+            Started::Done(claim) => return Ok(claim),
+        };
+        idempotency::require_patient(&mut tx, tenant, a.patient_id).await?;
         sqlx::query(&format!(
             "INSERT INTO assessments (tenant_id, {COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"

@@ -1,63 +1,31 @@
 //! Assessment use cases against a real database: SQLite, and PostgreSQL when
 //! `IOP_TEST_DATABASE_URL` is set.
 
-use chrono::NaiveDate;
-use iop_core::{PatientId, Principal, TenantId};
+use iop_core::{PatientId, Principal};
 use iop_db::Db;
 use iop_db::testing::TestDatabase;
 
 use super::*;
-use crate::domain::{Patient, PatientFields, Sex};
-use crate::store::Store;
+use crate::test_support::{database, patient, staff};
 
 struct Fixture {
     _tdb: TestDatabase,
-    patients: Store,
+    db: Db,
     assessments: Assessments,
 }
 
 async fn fixture() -> Fixture {
-    let tdb = TestDatabase::create("assessments").await;
-    let db = Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
-        .await
-        .unwrap();
+    let (tdb, db) = database("assessments").await;
     Fixture {
         _tdb: tdb,
-        patients: Store::new(db.clone()),
-        assessments: Assessments::new(AssessmentStore::new(db)),
-    }
-}
-
-fn clinician(tenant: &str) -> Principal {
-    Principal {
-        tenant: TenantId::parse(tenant).unwrap(),
-        subject: "dr-kim".into(),
-        client_id: None,
-        issuer: "test".into(),
-        roles: vec!["clinician".into()],
-        scopes: vec![],
-        request_id: "r".into(),
-        source_addr: None,
+        assessments: Assessments::new(AssessmentStore::new(db.clone())),
+        db,
     }
 }
 
 impl Fixture {
     async fn patient(&self, who: &Principal) -> PatientId {
-        let p = Patient {
-            id: PatientId::new(),
-            fields: PatientFields {
-                given_name: "Ana".into(),
-                family_name: "Lopez".into(),
-                birth_date: NaiveDate::from_ymd_opt(1990, 2, 28),
-                sex_at_birth: Sex::Female,
-                ..Default::default()
-            },
-            version: 1,
-            create_time_us: 1,
-            update_time_us: 1,
-        };
-        self.patients.insert(&who.tenant, &p, None).await.unwrap();
-        p.id
+        patient(&self.db, who).await
     }
 }
 
@@ -79,7 +47,7 @@ fn days_ago(n: i64) -> i64 {
 #[tokio::test]
 async fn scores_are_computed_and_stored() {
     let f = fixture().await;
-    let who = clinician("a");
+    let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let a = f
         .assessments
@@ -95,7 +63,7 @@ async fn scores_are_computed_and_stored() {
 #[tokio::test]
 async fn item_9_raises_a_flag_until_a_clinician_acknowledges_it() {
     let f = fixture().await;
-    let who = clinician("a");
+    let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let a = f
         .assessments
@@ -147,7 +115,7 @@ async fn item_9_raises_a_flag_until_a_clinician_acknowledges_it() {
     // Unknown or other tenant's flags are not found.
     let err = f
         .assessments
-        .acknowledge(&clinician("b"), flag_id, "not mine")
+        .acknowledge(&staff("b", "dr-kim"), flag_id, "not mine")
         .await;
     assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
 }
@@ -155,7 +123,7 @@ async fn item_9_raises_a_flag_until_a_clinician_acknowledges_it() {
 #[tokio::test]
 async fn history_is_in_administration_order_filtered_and_paged() {
     let f = fixture().await;
-    let who = clinician("a");
+    let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let other = f.patient(&who).await;
     // Recorded out of order; listed by when they were answered.
@@ -227,7 +195,7 @@ async fn history_is_in_administration_order_filtered_and_paged() {
 #[tokio::test]
 async fn bad_input_names_the_field() {
     let f = fixture().await;
-    let who = clinician("a");
+    let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let fields = |e: Error| match e {
         Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect::<Vec<_>>(),
@@ -267,8 +235,8 @@ async fn bad_input_names_the_field() {
 #[tokio::test]
 async fn unknown_and_other_tenants_patients_are_not_found() {
     let f = fixture().await;
-    let a = clinician("a");
-    let b = clinician("b");
+    let a = staff("a", "dr-kim");
+    let b = staff("b", "dr-kim");
     let p = f.patient(&a).await;
     let err = f
         .assessments
@@ -322,7 +290,7 @@ async fn unknown_and_other_tenants_patients_are_not_found() {
 #[tokio::test]
 async fn a_retried_record_returns_the_first_and_writes_nothing() {
     let f = fixture().await;
-    let who = clinician("a");
+    let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let at = days_ago(1);
     let first = f
