@@ -270,3 +270,72 @@ async fn only_the_care_team_reaches_assessments_and_safety_flags() {
     );
     sys.stop().await;
 }
+
+/// Roles against episodes of care. Expected outcome per role for (open, read, list,
+/// update care team, record a level).
+const EPISODE_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [false, true, true, false, false]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn the_front_desk_sees_episodes_and_only_the_care_team_changes_them() {
+    use crate::assessments::{patient, user};
+    use crate::episodes::referral;
+    use crate::post;
+    let sys = TestSystem::start().await;
+    let clinician = user(&sys, "dr-kim", &["clinician"]);
+    let existing = patient(&sys, &clinician).await;
+    let (status, e) = post(
+        &sys,
+        &clinician,
+        &format!("/v1/patients/{existing}/episodes"),
+        &referral(),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let id = e["id"].as_str().unwrap();
+    for (role, allowed) in EPISODE_MATRIX {
+        // A patient without an episode, so that an allowed open succeeds.
+        let fresh = patient(&sys, &clinician).await;
+        let t = token(&sys, &[role], "user/*.cruds");
+        let got = [
+            post(
+                &sys,
+                &t,
+                &format!("/v1/patients/{fresh}/episodes"),
+                &referral(),
+            )
+            .await
+            .0,
+            crate::get(&sys, &t, &format!("/v1/episodes/{id}")).await.0,
+            crate::get(&sys, &t, "/v1/episodes?status=referred").await.0,
+            sys.http
+                .patch(sys.url(&format!("/v1/episodes/{id}")))
+                .bearer_auth(&t)
+                .json(&json!({ "primary_clinician": format!("{role}-pick") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            post(
+                &sys,
+                &t,
+                &format!("/v1/episodes/{id}/levels"),
+                &json!({ "kind": "authorized", "level": "intensive_outpatient" }),
+            )
+            .await
+            .0,
+        ];
+        let want = [201, 200, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}

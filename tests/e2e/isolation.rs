@@ -47,6 +47,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     assert_eq!(status, 201, "{b_assessment}");
     let b_assessment_id = b_assessment["id"].as_str().unwrap().to_owned();
     let b_flag_id = b_assessment["safety_flag_id"].as_str().unwrap().to_owned();
+    let (status, b_episode) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/episodes"),
+        &crate::episodes::referral(),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_episode}");
+    let b_episode_id = b_episode["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
@@ -63,6 +72,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_client_id,
         &b_assessment_id,
         &b_flag_id,
+        &b_episode_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -77,6 +87,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_assessment_id
         } else if template.starts_with("/v1/safety-flags") {
             &b_flag_id
+        } else if template.starts_with("/v1/episodes") {
+            &b_episode_id
         } else {
             &b_id
         };
@@ -88,6 +100,21 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .post(sys.url(&path))
                     .json(&crate::assessments::phq9(1)),
+                "post" if template.ends_with("/episodes") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::episodes::referral()),
+                "post" if template.ends_with("/admit") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "admit_date": crate::episodes::day(0) })),
+                "post" if template.ends_with("/levels") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "kind": "delivered", "level": "residential" })),
+                "post" if template.ends_with("/discharge") => sys.http.post(sys.url(&path)).json(
+                    &json!({ "discharge_date": crate::episodes::day(0), "reason": "administrative" }),
+                ),
                 "post" if template.ends_with("/acknowledge") => sys
                     .http
                     .post(sys.url(&path))
@@ -97,6 +124,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .patch(sys.url(&path))
                     .json(&json!({ "name": "Hijacked", "enabled": false })),
+                "patch" if template.starts_with("/v1/episodes") => sys
+                    .http
+                    .patch(sys.url(&path))
+                    .json(&json!({ "program": "Hijacked" })),
                 "patch" => sys
                     .http
                     .patch(sys.url(&path))
@@ -140,12 +171,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 14, "walked only {calls} operations");
+    assert!(calls >= 21, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, episode) = get(&sys, &admin_b, &format!("/v1/episodes/{b_episode_id}")).await;
+    assert_eq!(episode["version"], 1, "{episode}");
+    assert_eq!(episode["status"], "referred");
     let (_, client) = get(&sys, &admin_b, &format!("/v1/clients/{b_client_id}")).await;
     assert_eq!(client["enabled"], true);
     assert_eq!(client["name"], "Bsecret-client");

@@ -13,6 +13,7 @@ use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::{self, Operation};
 use iop_proto::records as pb;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
+use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -40,6 +41,12 @@ impl RecordsClient for PatientServiceClient<Channel> {
 }
 
 impl RecordsClient for AssessmentServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for EpisodeServiceClient<Channel> {
     fn on(channel: Channel) -> Self {
         Self::new(channel)
     }
@@ -173,6 +180,70 @@ impl Audited for pb::SafetyFlag {
 impl Audited for pb::ListSafetyFlagsResponse {
     fn touched(&self) -> Vec<Touched> {
         self.flags.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::CreateEpisodeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.episode
+            .iter()
+            .map(|e| Touched::of("", &e.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetEpisodeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListEpisodesRequest {
+    fn touched(&self) -> Vec<Touched> {
+        if self.patient_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touched::of("", &self.patient_id)]
+        }
+    }
+}
+
+impl Audited for pb::UpdateEpisodeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.episode
+            .iter()
+            .map(|e| Touched::of(&e.id, ""))
+            .collect()
+    }
+}
+
+impl Audited for pb::AdmitEpisodeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ChangeLevelOfCareRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::DischargeEpisodeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::Episode {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListEpisodesResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.episodes.iter().flat_map(Audited::touched).collect()
     }
 }
 

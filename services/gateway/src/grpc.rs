@@ -6,6 +6,8 @@ use std::future::Future;
 use iop_core::Principal;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::assessment_service_server::AssessmentService;
+use iop_proto::records::episode_service_client::EpisodeServiceClient;
+use iop_proto::records::episode_service_server::EpisodeService;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::transport::Channel;
@@ -137,6 +139,72 @@ impl AssessmentService for RecordsProxy {
             c.acknowledge_safety_flag(r).await
         };
         proxy(&self.down, Operation::AcknowledgeSafetyFlag, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl EpisodeService for RecordsProxy {
+    async fn create_episode(
+        &self,
+        req: Request<pb::CreateEpisodeRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send =
+            |mut c: EpisodeServiceClient<Channel>, r| async move { c.create_episode(r).await };
+        proxy(&self.down, Operation::CreateEpisode, req, send).await
+    }
+
+    async fn get_episode(
+        &self,
+        req: Request<pb::GetEpisodeRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send = |mut c: EpisodeServiceClient<Channel>, r| async move { c.get_episode(r).await };
+        proxy(&self.down, Operation::GetEpisode, req, send).await
+    }
+
+    async fn list_episodes(
+        &self,
+        req: Request<pb::ListEpisodesRequest>,
+    ) -> Result<Response<pb::ListEpisodesResponse>, Status> {
+        let send =
+            |mut c: EpisodeServiceClient<Channel>, r| async move { c.list_episodes(r).await };
+        proxy(&self.down, Operation::ListEpisodes, req, send).await
+    }
+
+    async fn update_episode(
+        &self,
+        req: Request<pb::UpdateEpisodeRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send =
+            |mut c: EpisodeServiceClient<Channel>, r| async move { c.update_episode(r).await };
+        proxy(&self.down, Operation::UpdateEpisode, req, send).await
+    }
+
+    async fn admit_episode(
+        &self,
+        req: Request<pb::AdmitEpisodeRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send =
+            |mut c: EpisodeServiceClient<Channel>, r| async move { c.admit_episode(r).await };
+        proxy(&self.down, Operation::AdmitEpisode, req, send).await
+    }
+
+    async fn change_level_of_care(
+        &self,
+        req: Request<pb::ChangeLevelOfCareRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send = |mut c: EpisodeServiceClient<Channel>, r| async move {
+            c.change_level_of_care(r).await
+        };
+        proxy(&self.down, Operation::ChangeLevelOfCare, req, send).await
+    }
+
+    async fn discharge_episode(
+        &self,
+        req: Request<pb::DischargeEpisodeRequest>,
+    ) -> Result<Response<pb::Episode>, Status> {
+        let send =
+            |mut c: EpisodeServiceClient<Channel>, r| async move { c.discharge_episode(r).await };
+        proxy(&self.down, Operation::DischargeEpisode, req, send).await
     }
 }
 

@@ -30,6 +30,7 @@ use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
+use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -170,6 +171,21 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             get(rest::assessments::list).post(rest::assessments::create),
         )
         .route("/v1/assessments/{id}", get(rest::assessments::get))
+        .route("/v1/patients/{id}/episodes", post(rest::episodes::create))
+        .route("/v1/episodes", get(rest::episodes::list))
+        .route(
+            "/v1/episodes/{id}",
+            get(rest::episodes::get).patch(rest::episodes::update),
+        )
+        .route("/v1/episodes/{id}/admit", post(rest::episodes::admit))
+        .route(
+            "/v1/episodes/{id}/levels",
+            post(rest::episodes::change_level),
+        )
+        .route(
+            "/v1/episodes/{id}/discharge",
+            post(rest::episodes::discharge),
+        )
         .route("/v1/safety-flags", get(rest::assessments::list_flags))
         .route(
             "/v1/safety-flags/{id}/acknowledge",
@@ -194,6 +210,9 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     health_reporter
         .set_serving::<AssessmentServiceServer<grpc::RecordsProxy>>()
         .await;
+    health_reporter
+        .set_serving::<EpisodeServiceServer<grpc::RecordsProxy>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -205,7 +224,10 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     let grpc_api = tonic::service::Routes::new(PatientServiceServer::new(grpc::RecordsProxy::new(
         down.clone(),
     )))
-    .add_service(AssessmentServiceServer::new(grpc::RecordsProxy::new(down)))
+    .add_service(AssessmentServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(EpisodeServiceServer::new(grpc::RecordsProxy::new(down)))
     .add_service(audit_api)
     .add_service(client_api)
     .add_service(health_service)

@@ -15,6 +15,8 @@ use iop_core::Principal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Patient,
+    /// An episode of care (one IOP stay).
+    EpisodeOfCare,
     /// A completed questionnaire (PHQ-9, GAD-7) and its score.
     QuestionnaireResponse,
     /// A safety flag raised on a patient (PHQ-9 item 9).
@@ -25,8 +27,9 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Patient,
+        Self::EpisodeOfCare,
         Self::QuestionnaireResponse,
         Self::Flag,
         Self::AuditEvent,
@@ -37,6 +40,7 @@ impl Resource {
     pub fn name(self) -> &'static str {
         match self {
             Self::Patient => "Patient",
+            Self::EpisodeOfCare => "EpisodeOfCare",
             Self::QuestionnaireResponse => "QuestionnaireResponse",
             Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
@@ -123,6 +127,11 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     // Clinicians and the front desk keep demographics current but do not delete patients.
     (Role::Clinician, Resource::Patient, "crus"),
     (Role::FrontDesk, Resource::Patient, "crus"),
+    // Episodes: the care team runs them; the front desk sees who is referred or admitted
+    // (to schedule), without changing clinical status.
+    (Role::Clinician, Resource::EpisodeOfCare, "crus"),
+    (Role::ProgramDirector, Resource::EpisodeOfCare, "crus"),
+    (Role::FrontDesk, Resource::EpisodeOfCare, "rs"),
     // Assessments and safety flags are clinical: the care team only, never the front desk
     // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
     (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
@@ -146,6 +155,13 @@ pub enum Operation {
     GetPatient,
     ListPatients,
     UpdatePatient,
+    CreateEpisode,
+    GetEpisode,
+    ListEpisodes,
+    UpdateEpisode,
+    AdmitEpisode,
+    ChangeLevelOfCare,
+    DischargeEpisode,
     RecordAssessment,
     GetAssessment,
     ListAssessments,
@@ -159,11 +175,18 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 21] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
         Self::UpdatePatient,
+        Self::CreateEpisode,
+        Self::GetEpisode,
+        Self::ListEpisodes,
+        Self::UpdateEpisode,
+        Self::AdmitEpisode,
+        Self::ChangeLevelOfCare,
+        Self::DischargeEpisode,
         Self::RecordAssessment,
         Self::GetAssessment,
         Self::ListAssessments,
@@ -183,6 +206,13 @@ impl Operation {
             Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
             Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
             Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
+            Self::CreateEpisode => "/iop.records.v1.EpisodeService/CreateEpisode",
+            Self::GetEpisode => "/iop.records.v1.EpisodeService/GetEpisode",
+            Self::ListEpisodes => "/iop.records.v1.EpisodeService/ListEpisodes",
+            Self::UpdateEpisode => "/iop.records.v1.EpisodeService/UpdateEpisode",
+            Self::AdmitEpisode => "/iop.records.v1.EpisodeService/AdmitEpisode",
+            Self::ChangeLevelOfCare => "/iop.records.v1.EpisodeService/ChangeLevelOfCare",
+            Self::DischargeEpisode => "/iop.records.v1.EpisodeService/DischargeEpisode",
             Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
             Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
             Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
@@ -204,6 +234,13 @@ impl Operation {
             Self::GetPatient => (Resource::Patient, Action::Read),
             Self::ListPatients => (Resource::Patient, Action::Search),
             Self::UpdatePatient => (Resource::Patient, Action::Update),
+            Self::CreateEpisode => (Resource::EpisodeOfCare, Action::Create),
+            Self::GetEpisode => (Resource::EpisodeOfCare, Action::Read),
+            Self::ListEpisodes => (Resource::EpisodeOfCare, Action::Search),
+            Self::UpdateEpisode
+            | Self::AdmitEpisode
+            | Self::ChangeLevelOfCare
+            | Self::DischargeEpisode => (Resource::EpisodeOfCare, Action::Update),
             Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
             Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
             Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
@@ -224,6 +261,13 @@ impl Operation {
             Self::GetPatient => "patient.read",
             Self::ListPatients => "patient.search",
             Self::UpdatePatient => "patient.update",
+            Self::CreateEpisode => "episode.create",
+            Self::GetEpisode => "episode.read",
+            Self::ListEpisodes => "episode.search",
+            Self::UpdateEpisode => "episode.update",
+            Self::AdmitEpisode => "episode.admit",
+            Self::ChangeLevelOfCare => "episode.level",
+            Self::DischargeEpisode => "episode.discharge",
             Self::RecordAssessment => "assessment.create",
             Self::GetAssessment => "assessment.read",
             Self::ListAssessments => "assessment.search",
@@ -351,6 +395,13 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::GetPatient => "`GET /v1/patients/{id}`",
         Operation::ListPatients => "`GET /v1/patients`",
         Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
+        Operation::CreateEpisode => "`POST /v1/patients/{id}/episodes`",
+        Operation::GetEpisode => "`GET /v1/episodes/{id}`",
+        Operation::ListEpisodes => "`GET /v1/episodes`",
+        Operation::UpdateEpisode => "`PATCH /v1/episodes/{id}`",
+        Operation::AdmitEpisode => "`POST /v1/episodes/{id}/admit`",
+        Operation::ChangeLevelOfCare => "`POST /v1/episodes/{id}/levels`",
+        Operation::DischargeEpisode => "`POST /v1/episodes/{id}/discharge`",
         Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
         Operation::GetAssessment => "`GET /v1/assessments/{id}`",
         Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",

@@ -702,10 +702,13 @@ fn check_aftercare(v: &mut Violations<'_>, plan: &Aftercare, needs_level: bool) 
     for (i, c) in plan.contacts.iter().enumerate() {
         v.required_name(&format!("aftercare.contacts[{i}].name"), &c.name);
         v.optional_text(&format!("aftercare.contacts[{i}].role"), &c.role, MAX_TEXT);
-        if !valid_phone(&c.phone) {
+        // Crisis lines are often short codes (988, 741741).
+        let short_code =
+            (3..=6).contains(&c.phone.len()) && c.phone.bytes().all(|b| b.is_ascii_digit());
+        if !valid_phone(&c.phone) && !short_code {
             v.push(
                 &format!("aftercare.contacts[{i}].phone"),
-                "must be a phone number of 7-15 digits, optionally starting with +",
+                "must be a phone number of 7-15 digits (optionally starting with +) or a 3-6 digit short code",
             );
         }
     }

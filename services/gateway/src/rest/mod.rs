@@ -1,8 +1,38 @@
 //! The REST/JSON API and its OpenAPI 3.1 document, generated from the handlers.
 
+/// A JSON enum (snake_case strings, listed in the OpenAPI document) mirroring a protobuf
+/// enum of `iop_proto::records` with the same variant names.
+macro_rules! proto_enum {
+    ($(#[$meta:meta])* $name:ident => $pb:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub fn to_proto(self) -> i32 {
+                match self {
+                    $(Self::$variant => iop_proto::records::$pb::$variant as i32),+
+                }
+            }
+
+            /// `None` for the unspecified value (or one this gateway does not know).
+            pub fn from_proto(value: i32) -> Option<Self> {
+                match iop_proto::records::$pb::try_from(value) {
+                    $(Ok(iop_proto::records::$pb::$variant) => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 pub mod assessments;
 pub mod audit;
 pub mod clients;
+pub mod episodes;
 pub mod extract;
 pub mod patients;
 
@@ -18,6 +48,8 @@ use utoipa::{Modify, OpenApi};
             Every call needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json.",
     ),
     paths(patients::create, patients::get, patients::list, patients::update,
+        episodes::create, episodes::get, episodes::list, episodes::update, episodes::admit,
+        episodes::change_level, episodes::discharge,
         assessments::create, assessments::get, assessments::list, assessments::list_flags,
         assessments::acknowledge, audit::list,
         clients::create, clients::get, clients::list, clients::update, clients::token),
@@ -29,6 +61,23 @@ use utoipa::{Modify, OpenApi};
         patients::Contact,
         patients::Address,
         patients::Identifier,
+        episodes::Population,
+        episodes::EpisodeStatus,
+        episodes::LevelOfCare,
+        episodes::LevelKind,
+        episodes::DischargeReason,
+        episodes::LevelChange,
+        episodes::FollowUp,
+        episodes::SupportContact,
+        episodes::Aftercare,
+        episodes::Discharge,
+        episodes::Episode,
+        episodes::NewEpisode,
+        episodes::EpisodeUpdate,
+        episodes::Admit,
+        episodes::NewLevel,
+        episodes::DischargeRequest,
+        episodes::EpisodeList,
         assessments::Instrument,
         assessments::Severity,
         assessments::Assessment,
@@ -53,6 +102,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "patients", description = "Patients of your clinic"),
+        (name = "episodes", description = "Episodes of care: referral, admission, levels of care, discharge and aftercare"),
         (name = "assessments", description = "PHQ-9 and GAD-7 scores and the safety flags they raise"),
         (name = "audit", description = "Who accessed which patient's data (admins)"),
         (name = "clients", description = "Backend clients registered by your clinic (admins)"),
@@ -71,6 +121,62 @@ pub fn idempotency_key(headers: &http::HeaderMap) -> Result<String, Problem> {
         Some(Ok(key)) => Ok(key.to_owned()),
         Some(Err(_)) => Err(Problem::field(IDEMPOTENCY_KEY, "must be printable ASCII")),
     }
+}
+
+/// The etag of `If-Match` (`"3"`, `W/"3"` → `3`); `*` or no header means no check.
+pub fn if_match(headers: &http::HeaderMap) -> Result<Option<String>, Problem> {
+    match headers.get(http::header::IF_MATCH).map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Err(_)) => Err(Problem::field("If-Match", "must be an etag")),
+        Some(Ok(v)) => {
+            let v = v.trim();
+            if v == "*" {
+                return Ok(Some(String::new()));
+            }
+            Ok(Some(
+                v.trim_start_matches("W/").trim_matches('"').to_owned(),
+            ))
+        }
+    }
+}
+
+/// A JSON response with an `ETag` header.
+pub fn with_etag(
+    status: http::StatusCode,
+    body: impl serde::Serialize,
+    etag: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
+        res.headers_mut().insert(http::header::ETAG, v);
+    }
+    res
+}
+
+/// A calendar date as `YYYY-MM-DD`; empty when absent.
+pub fn date_text(d: Option<&iop_proto::common::Date>) -> String {
+    d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+        .unwrap_or_default()
+}
+
+/// A `YYYY-MM-DD` body or query value named `field`.
+pub fn parse_date(
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<iop_proto::common::Date>, Problem> {
+    use chrono::Datelike;
+    value
+        .map(|s| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| iop_proto::common::Date {
+                    year: d.year(),
+                    month: d.month() as i32,
+                    day: d.day() as i32,
+                })
+                .map_err(|_| Problem::field(field, "must be a date as YYYY-MM-DD"))
+        })
+        .transpose()
 }
 
 /// A protobuf instant as RFC 3339 UTC with microseconds; empty when absent.
@@ -107,5 +213,23 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::if_match;
+
+    #[test]
+    fn if_match_forms() {
+        let etag = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::IF_MATCH, v.parse().unwrap());
+            if_match(&h).unwrap()
+        };
+        assert_eq!(etag("\"3\""), Some("3".into()));
+        assert_eq!(etag("W/\"3\""), Some("3".into()));
+        assert_eq!(etag("*"), Some(String::new()));
+        assert_eq!(if_match(&http::HeaderMap::new()).unwrap(), None);
     }
 }

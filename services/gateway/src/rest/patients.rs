@@ -1,9 +1,8 @@
 //! `/v1/patients`: REST and JSON over `iop.records.v1.PatientService`.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use chrono::{Datelike, NaiveDate};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::common as pbc;
@@ -12,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonObject, Query};
-use super::{IDEMPOTENCY_KEY, idempotency_key, rfc3339};
+use super::{
+    IDEMPOTENCY_KEY, date_text, idempotency_key, if_match, parse_date, rfc3339, with_etag,
+};
 use crate::AppState;
 use crate::policy::Operation;
 use crate::problem::Problem;
@@ -262,9 +263,8 @@ pub async fn update(
     if paths.is_empty() {
         return Err(Problem::field("body", "names no field to change"));
     }
-    let etag = match headers.get(header::IF_MATCH).map(|v| v.to_str()) {
-        Some(Ok(v)) => parse_if_match(v),
-        Some(Err(_)) => return Err(Problem::field("If-Match", "must be an etag")),
+    let etag = match if_match(&headers)? {
+        Some(etag) => etag,
         None => write.etag.clone().unwrap_or_default(),
     };
     let patient = pb::Patient {
@@ -285,36 +285,12 @@ pub async fn update(
     Ok(respond(StatusCode::OK, &updated))
 }
 
-/// `"3"`, `W/"3"` → `3`; `*` matches anything (no check).
-fn parse_if_match(v: &str) -> String {
-    let v = v.trim();
-    if v == "*" {
-        return String::new();
-    }
-    v.trim_start_matches("W/").trim_matches('"').to_owned()
-}
-
 fn respond(status: StatusCode, p: &pb::Patient) -> Response {
-    let mut res = (status, Json(from_proto(p))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", p.etag)) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
+    with_etag(status, from_proto(p), &p.etag)
 }
 
 fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
-    let birth_date = match &w.birth_date {
-        None => None,
-        Some(s) => {
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| Problem::field("birth_date", "must be a date as YYYY-MM-DD"))?;
-            Some(pbc::Date {
-                year: d.year(),
-                month: d.month() as i32,
-                day: d.day() as i32,
-            })
-        }
-    };
+    let birth_date = parse_date("birth_date", w.birth_date.as_deref())?;
     Ok(pb::Patient {
         given_name: w.given_name.clone().unwrap_or_default(),
         middle_name: w.middle_name.clone().unwrap_or_default(),
@@ -363,11 +339,7 @@ fn from_proto(p: &pb::Patient) -> Patient {
         middle_name: p.middle_name.clone(),
         family_name: p.family_name.clone(),
         preferred_name: p.preferred_name.clone(),
-        birth_date: p
-            .birth_date
-            .as_ref()
-            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
-            .unwrap_or_default(),
+        birth_date: date_text(p.birth_date.as_ref()),
         sex_at_birth: match pb::Sex::try_from(p.sex_at_birth) {
             Ok(pb::Sex::Female) => Some(Sex::Female),
             Ok(pb::Sex::Male) => Some(Sex::Male),
@@ -401,17 +373,5 @@ fn from_proto(p: &pb::Patient) -> Patient {
         update_time: rfc3339(p.update_time.as_ref()),
         version: p.version,
         etag: p.etag.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_if_match;
-
-    #[test]
-    fn if_match_forms() {
-        assert_eq!(parse_if_match("\"3\""), "3");
-        assert_eq!(parse_if_match("W/\"3\""), "3");
-        assert_eq!(parse_if_match("*"), "");
     }
 }

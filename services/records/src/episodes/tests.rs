@@ -59,7 +59,7 @@ fn aftercare() -> Aftercare {
         contacts: vec![SupportContact {
             name: "988 Suicide & Crisis Lifeline".into(),
             role: "crisis line".into(),
-            phone: "988-988-9888".into(),
+            phone: "988".into(),
         }],
         notes: String::new(),
     }

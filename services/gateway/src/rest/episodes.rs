@@ -1,0 +1,622 @@
+//! `/v1/episodes`: episodes of care, REST and JSON over `iop.records.v1.EpisodeService`.
+
+use std::future::Future;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::{Extension, Json};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use iop_core::Principal;
+use iop_proto::records as pb;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{JsonObject, Query};
+use super::{
+    IDEMPOTENCY_KEY, date_text, idempotency_key, if_match, parse_date, parse_time, rfc3339,
+    with_etag,
+};
+use crate::AppState;
+use crate::downstream::Audited;
+use crate::policy::Operation;
+use crate::problem::Problem;
+
+type Client = pb::episode_service_client::EpisodeServiceClient<Channel>;
+
+proto_enum! {
+    /// Decides the weekly hour thresholds of the program.
+    Population => Population { Adult, Adolescent }
+}
+
+proto_enum! {
+    EpisodeStatus => EpisodeStatus { Referred, Admitted, Discharged }
+}
+
+proto_enum! {
+    /// ASAM levels of care (`outpatient` 1, `intensive_outpatient` 2.1,
+    /// `partial_hospitalization` 2.5, `residential` 3.x, `inpatient` 4) and
+    /// `recovery_support` for aftercare.
+    LevelOfCare => LevelOfCare {
+        Outpatient,
+        IntensiveOutpatient,
+        PartialHospitalization,
+        Residential,
+        Inpatient,
+        RecoverySupport,
+    }
+}
+
+proto_enum! {
+    /// `authorized` by the payer, or `delivered` by the program.
+    LevelKind => LevelKind { Authorized, Delivered }
+}
+
+proto_enum! {
+    DischargeReason => DischargeReason {
+        Completed,
+        SteppedDown,
+        SteppedUp,
+        Transferred,
+        LeftAgainstAdvice,
+        Administrative,
+        NeverAdmitted,
+        Other,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LevelChange {
+    pub kind: Option<LevelKind>,
+    pub level: Option<LevelOfCare>,
+    #[schema(format = Date)]
+    pub effective_date: String,
+    pub reason: String,
+    pub changed_by: String,
+    #[schema(format = DateTime)]
+    pub change_time: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    /// RFC 3339.
+    #[schema(format = DateTime)]
+    pub time: String,
+    /// With whom or where, e.g. "Dr. Patel, Riverside Outpatient".
+    pub with: String,
+    #[serde(default)]
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportContact {
+    pub name: String,
+    /// e.g. "sponsor", "crisis line".
+    #[serde(default)]
+    pub role: String,
+    pub phone: String,
+}
+
+/// Where the patient goes after the program, and who to call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Aftercare {
+    pub step_down_level: Option<LevelOfCare>,
+    #[serde(default)]
+    pub support_groups: Vec<String>,
+    #[serde(default)]
+    pub follow_ups: Vec<FollowUp>,
+    #[serde(default)]
+    pub contacts: Vec<SupportContact>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Discharge {
+    #[schema(format = Date)]
+    pub date: String,
+    pub reason: Option<DischargeReason>,
+    pub note: String,
+    pub aftercare: Aftercare,
+}
+
+/// One IOP stay of a patient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Episode {
+    pub id: String,
+    pub patient_id: String,
+    pub program: String,
+    pub population: Option<Population>,
+    pub status: Option<EpisodeStatus>,
+    #[schema(format = Date)]
+    pub referral_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
+    pub admit_date: Option<String>,
+    pub primary_clinician: String,
+    pub program_director: String,
+    /// The latest authorized level (payer).
+    pub authorized_level: Option<LevelOfCare>,
+    /// The latest delivered level.
+    pub delivered_level: Option<LevelOfCare>,
+    /// Every level change, oldest first.
+    pub level_history: Vec<LevelChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discharge: Option<Discharge>,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    #[schema(format = DateTime)]
+    pub update_time: String,
+    pub version: i64,
+    pub etag: String,
+}
+
+/// Opens an episode: referred, or admitted at once when `admit_date` is given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEpisode {
+    #[schema(example = "Adolescent mental-health IOP")]
+    pub program: String,
+    pub population: Population,
+    /// Default today.
+    #[schema(format = Date)]
+    pub referral_date: Option<String>,
+    #[schema(format = Date)]
+    pub admit_date: Option<String>,
+    #[serde(default)]
+    pub primary_clinician: String,
+    #[serde(default)]
+    pub program_director: String,
+    pub authorized_level: Option<LevelOfCare>,
+    pub delivered_level: Option<LevelOfCare>,
+}
+
+/// Program, population or care team; only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EpisodeUpdate {
+    pub program: Option<String>,
+    pub population: Option<Population>,
+    pub primary_clinician: Option<String>,
+    pub program_director: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Admit {
+    #[schema(format = Date)]
+    pub admit_date: String,
+    /// Replaces the care team's when sent.
+    pub primary_clinician: Option<String>,
+    pub program_director: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLevel {
+    pub kind: LevelKind,
+    pub level: LevelOfCare,
+    /// Default today.
+    #[schema(format = Date)]
+    pub effective_date: Option<String>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DischargeRequest {
+    #[schema(format = Date)]
+    pub discharge_date: String,
+    pub reason: DischargeReason,
+    #[serde(default)]
+    pub note: String,
+    /// Required when the patient goes on to other care (completed, stepped down or up,
+    /// transferred), with at least `step_down_level`.
+    pub aftercare: Option<Aftercare>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EpisodeList {
+    pub episodes: Vec<Episode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EpisodeParams {
+    pub patient_id: Option<String>,
+    pub status: Option<EpisodeStatus>,
+    /// Exact program name.
+    pub program: Option<String>,
+    /// Episodes whose primary clinician or program director is this user.
+    pub clinician: Option<String>,
+    /// Admitted on or after (`YYYY-MM-DD`).
+    pub admitted_from: Option<String>,
+    /// Admitted on or before (`YYYY-MM-DD`).
+    pub admitted_to: Option<String>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+fn problem(status: tonic::Status) -> Problem {
+    Problem::from_status(&status, "episode.")
+}
+
+fn respond(status: StatusCode, e: pb::Episode) -> Response {
+    let etag = e.etag.clone();
+    with_etag(status, from_proto(e), &etag)
+}
+
+/// Forwards a call that answers with the episode, as 200 with its `ETag`.
+async fn answer<Req, Fut>(
+    st: &AppState,
+    who: &Principal,
+    op: Operation,
+    message: Req,
+    send: impl FnOnce(Client, tonic::Request<Req>) -> Fut,
+) -> Result<Response, Problem>
+where
+    Req: Audited,
+    Fut: Future<Output = Result<tonic::Response<pb::Episode>, tonic::Status>>,
+{
+    let e = st
+        .down
+        .forward(who, op, message, send)
+        .await
+        .map_err(problem)?;
+    Ok(respond(StatusCode::OK, e))
+}
+
+/// The etag to check: `If-Match`, else the body's, else none.
+fn etag_of(headers: &HeaderMap) -> Result<String, Problem> {
+    Ok(if_match(headers)?.unwrap_or_default())
+}
+
+/// Open an episode of care for a patient. Refused (409) while the patient has another open
+/// (referred or admitted) episode.
+#[utoipa::path(post, path = "/v1/patients/{id}/episodes", tag = "episodes", request_body = NewEpisode,
+    params(("id" = String, Path, description = "Patient id (UUID)"),
+        ("Idempotency-Key" = Option<String>, Header,
+        description = "Retrying with the same key returns the episode opened the first time")),
+    responses(
+        (status = 201, description = "Opened", body = Episode, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The patient has an open episode", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let new: NewEpisode = body.parse()?;
+    let message = pb::CreateEpisodeRequest {
+        episode: Some(pb::Episode {
+            patient_id,
+            program: new.program,
+            population: new.population.to_proto(),
+            referral_date: parse_date("referral_date", new.referral_date.as_deref())?,
+            admit_date: parse_date("admit_date", new.admit_date.as_deref())?,
+            primary_clinician: new.primary_clinician,
+            program_director: new.program_director,
+            authorized_level: new.authorized_level.map_or(0, LevelOfCare::to_proto),
+            delivered_level: new.delivered_level.map_or(0, LevelOfCare::to_proto),
+            ..Default::default()
+        }),
+        request_id: idempotency_key(&headers)?,
+    };
+    let send = |mut c: Client, r| async move { c.create_episode(r).await };
+    let created = st
+        .down
+        .forward(&who, Operation::CreateEpisode, message, send)
+        .await
+        .map_err(|s| {
+            problem(s)
+                .rename_field("request_id", IDEMPOTENCY_KEY)
+                .rename_field("patient_id", "id")
+        })?;
+    let location = format!("/v1/episodes/{}", created.id);
+    let mut res = respond(StatusCode::CREATED, created);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Read an episode with its level-of-care history.
+#[utoipa::path(get, path = "/v1/episodes/{id}", tag = "episodes",
+    params(("id" = String, Path, description = "Episode id (UUID)")),
+    responses(
+        (status = 200, description = "The episode", body = Episode, headers(("ETag" = String))),
+        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let send = |mut c: Client, r| async move { c.get_episode(r).await };
+    answer(
+        &st,
+        &who,
+        Operation::GetEpisode,
+        pb::GetEpisodeRequest { id },
+        send,
+    )
+    .await
+}
+
+/// List episodes in opening order: a patient's history, a clinician's caseload, everyone
+/// admitted in a date range.
+#[utoipa::path(get, path = "/v1/episodes", tag = "episodes", params(EpisodeParams),
+    responses(
+        (status = 200, description = "A page of episodes", body = EpisodeList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(p): Query<EpisodeParams>,
+) -> Result<Json<EpisodeList>, Problem> {
+    let message = pb::ListEpisodesRequest {
+        patient_id: p.patient_id.unwrap_or_default(),
+        status: p.status.map_or(0, EpisodeStatus::to_proto),
+        program: p.program.unwrap_or_default(),
+        clinician: p.clinician.unwrap_or_default(),
+        admitted_from: parse_date("admitted_from", p.admitted_from.as_deref())?,
+        admitted_to: parse_date("admitted_to", p.admitted_to.as_deref())?,
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let send = |mut c: Client, r| async move { c.list_episodes(r).await };
+    let page = st
+        .down
+        .forward(&who, Operation::ListEpisodes, message, send)
+        .await
+        .map_err(problem)?;
+    Ok(Json(EpisodeList {
+        episodes: page.episodes.into_iter().map(from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Change program, population or care team. `If-Match` refuses stale writes (409).
+#[utoipa::path(patch, path = "/v1/episodes/{id}", tag = "episodes", request_body = EpisodeUpdate,
+    params(("id" = String, Path, description = "Episode id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Updated", body = Episode, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stale etag, or the episode is discharged", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let u: EpisodeUpdate = body.parse()?;
+    let paths: Vec<String> = body.0.keys().cloned().collect();
+    if paths.is_empty() {
+        return Err(Problem::field("body", "names no field to change"));
+    }
+    let message = pb::UpdateEpisodeRequest {
+        episode: Some(pb::Episode {
+            id,
+            etag: etag_of(&headers)?,
+            program: u.program.unwrap_or_default(),
+            population: u.population.map_or(0, Population::to_proto),
+            primary_clinician: u.primary_clinician.unwrap_or_default(),
+            program_director: u.program_director.unwrap_or_default(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask { paths }),
+    };
+    let send = |mut c: Client, r| async move { c.update_episode(r).await };
+    answer(&st, &who, Operation::UpdateEpisode, message, send).await
+}
+
+/// Admit a referred patient.
+#[utoipa::path(post, path = "/v1/episodes/{id}/admit", tag = "episodes", request_body = Admit,
+    params(("id" = String, Path, description = "Episode id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Admitted", body = Episode, headers(("ETag" = String))),
+        (status = 400, description = "Invalid date", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a referred episode, or stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn admit(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let a: Admit = body.parse()?;
+    let message = pb::AdmitEpisodeRequest {
+        id,
+        admit_date: parse_date("admit_date", Some(&a.admit_date))?,
+        primary_clinician: a.primary_clinician.unwrap_or_default(),
+        program_director: a.program_director.unwrap_or_default(),
+        etag: etag_of(&headers)?,
+    };
+    let send = |mut c: Client, r| async move { c.admit_episode(r).await };
+    answer(&st, &who, Operation::AdmitEpisode, message, send).await
+}
+
+/// Record a change of the authorized or delivered level of care. The history keeps every
+/// change; the episode shows the latest of each.
+#[utoipa::path(post, path = "/v1/episodes/{id}/levels", tag = "episodes", request_body = NewLevel,
+    params(("id" = String, Path, description = "Episode id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Recorded", body = Episode, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Discharged episode, or stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn change_level(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let l: NewLevel = body.parse()?;
+    let message = pb::ChangeLevelOfCareRequest {
+        id,
+        kind: l.kind.to_proto(),
+        level: l.level.to_proto(),
+        effective_date: parse_date("effective_date", l.effective_date.as_deref())?,
+        reason: l.reason,
+        etag: etag_of(&headers)?,
+    };
+    let send = |mut c: Client, r| async move { c.change_level_of_care(r).await };
+    answer(&st, &who, Operation::ChangeLevelOfCare, message, send).await
+}
+
+/// Discharge: closes the episode with its reason and the aftercare plan. A discharged
+/// episode changes no more (409); readmission opens a new one.
+#[utoipa::path(post, path = "/v1/episodes/{id}/discharge", tag = "episodes", request_body = DischargeRequest,
+    params(("id" = String, Path, description = "Episode id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Discharged", body = Episode, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already discharged, or stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn discharge(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let d: DischargeRequest = body.parse()?;
+    let message = pb::DischargeEpisodeRequest {
+        id,
+        discharge_date: parse_date("discharge_date", Some(&d.discharge_date))?,
+        reason: d.reason.to_proto(),
+        note: d.note,
+        aftercare: d.aftercare.map(aftercare_to_proto).transpose()?,
+        etag: etag_of(&headers)?,
+    };
+    let send = |mut c: Client, r| async move { c.discharge_episode(r).await };
+    answer(&st, &who, Operation::DischargeEpisode, message, send).await
+}
+
+fn aftercare_to_proto(a: Aftercare) -> Result<pb::AftercarePlan, Problem> {
+    let follow_ups = a
+        .follow_ups
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field = format!("aftercare.follow_ups[{i}].time");
+            Ok(pb::FollowUp {
+                time: parse_time(&field, Some(&f.time))?.map(iop_proto::timestamp_from_micros),
+                with: f.with,
+                purpose: f.purpose,
+            })
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok(pb::AftercarePlan {
+        step_down_level: a.step_down_level.map_or(0, LevelOfCare::to_proto),
+        support_groups: a.support_groups,
+        follow_ups,
+        contacts: a
+            .contacts
+            .into_iter()
+            .map(|c| pb::SupportContact {
+                name: c.name,
+                role: c.role,
+                phone: c.phone,
+            })
+            .collect(),
+        notes: a.notes,
+    })
+}
+
+fn from_proto(e: pb::Episode) -> Episode {
+    let discharged = e.status == pb::EpisodeStatus::Discharged as i32;
+    let discharge = discharged.then(|| {
+        let a = e.aftercare.clone().unwrap_or_default();
+        Discharge {
+            date: date_text(e.discharge_date.as_ref()),
+            reason: DischargeReason::from_proto(e.discharge_reason),
+            note: e.discharge_note.clone(),
+            aftercare: Aftercare {
+                step_down_level: LevelOfCare::from_proto(a.step_down_level),
+                support_groups: a.support_groups,
+                follow_ups: a
+                    .follow_ups
+                    .into_iter()
+                    .map(|f| FollowUp {
+                        time: rfc3339(f.time.as_ref()),
+                        with: f.with,
+                        purpose: f.purpose,
+                    })
+                    .collect(),
+                contacts: a
+                    .contacts
+                    .into_iter()
+                    .map(|c| SupportContact {
+                        name: c.name,
+                        role: c.role,
+                        phone: c.phone,
+                    })
+                    .collect(),
+                notes: a.notes,
+            },
+        }
+    });
+    Episode {
+        population: Population::from_proto(e.population),
+        status: EpisodeStatus::from_proto(e.status),
+        referral_date: date_text(e.referral_date.as_ref()),
+        admit_date: e.admit_date.as_ref().map(|d| date_text(Some(d))),
+        authorized_level: LevelOfCare::from_proto(e.authorized_level),
+        delivered_level: LevelOfCare::from_proto(e.delivered_level),
+        level_history: e
+            .level_history
+            .into_iter()
+            .map(|l| LevelChange {
+                kind: LevelKind::from_proto(l.kind),
+                level: LevelOfCare::from_proto(l.level),
+                effective_date: date_text(l.effective_date.as_ref()),
+                reason: l.reason,
+                changed_by: l.changed_by,
+                change_time: rfc3339(l.change_time.as_ref()),
+            })
+            .collect(),
+        discharge,
+        create_time: rfc3339(e.create_time.as_ref()),
+        update_time: rfc3339(e.update_time.as_ref()),
+        id: e.id,
+        patient_id: e.patient_id,
+        program: e.program,
+        primary_clinician: e.primary_clinician,
+        program_director: e.program_director,
+        version: e.version,
+        etag: e.etag,
+    }
+}
