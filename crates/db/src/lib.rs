@@ -130,7 +130,10 @@ impl Db {
         self.backend
     }
 
-    /// Hold the returned guard across a write transaction.
+    /// Hold the returned guard across a write transaction. On SQLite, start the
+    /// transaction with a write: a transaction that reads first and then writes gets
+    /// SQLITE_BUSY at once (without the busy wait) while an earlier transaction, dropped on
+    /// an error path, still awaits its rollback on another connection.
     pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.sqlite_writer {
             Some(lock) => Some(lock.clone().lock_owned().await),

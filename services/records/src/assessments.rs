@@ -261,14 +261,7 @@ impl Assessments {
     /// Lists of an unknown patient are 404, as reading the patient would be, rather than
     /// an empty page that looks like "no assessments yet".
     async fn require_patient(&self, who: &Principal, id: PatientId) -> Result<(), Error> {
-        if self.store.patient_exists(&who.tenant, id).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound {
-                kind: "patient",
-                id: id.to_string(),
-            })
-        }
+        self.store.require_patient(&who.tenant, id).await
     }
 
     /// Records that a clinician saw the flag and what they did; the flag stops being active.

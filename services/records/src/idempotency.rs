@@ -128,24 +128,3 @@ pub async fn begin_create(
     }
     Ok(Started::Fresh(tx))
 }
-
-/// NOT_FOUND unless `patient` is a patient of `tenant`, checked inside `tx`.
-pub async fn require_patient(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tenant: &TenantId,
-    patient: iop_core::PatientId,
-) -> Result<(), Error> {
-    let found = sqlx::query("SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.as_str())
-        .bind(patient.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(Error::internal)?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(Error::NotFound {
-            kind: "patient",
-            id: patient.to_string(),
-        }),
-    }
-}

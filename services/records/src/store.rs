@@ -217,6 +217,26 @@ impl Store {
     }
 }
 
+/// NOT_FOUND unless `patient` is a patient of `tenant`. Check it before
+/// `idempotency::begin_create`, not inside the transaction: patients are never deleted, and a write
+/// transaction that starts with a read fails at once on SQLite (SQLITE_BUSY, no busy wait)
+/// when an earlier transaction's rollback is still pending on another connection.
+pub async fn require_patient(db: &Db, tenant: &TenantId, patient: PatientId) -> Result<(), Error> {
+    let found = sqlx::query("SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(patient.to_string())
+        .fetch_optional(db.pool())
+        .await
+        .map_err(Error::internal)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound {
+            kind: "patient",
+            id: patient.to_string(),
+        }),
+    }
+}
+
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds $1 tenant, $2 id and $3..$14 the patient's fields, as both INSERT and UPDATE

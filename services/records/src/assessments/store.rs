@@ -28,7 +28,6 @@ pub struct AssessmentQuery {
 
 const COLUMNS: &str = "id, patient_id, instrument, answers, total, severity, administered_us, \
      recorded_by, create_time_us, safety_flag_id";
-const PATIENT_EXISTS: &str = "SELECT 1 FROM patients WHERE tenant_id = $1 AND id = $2";
 const FLAG_COLUMNS: &str = "id, patient_id, assessment_id, reason, raise_time_us, \
      acknowledged_by, acknowledge_time_us, acknowledge_note";
 
@@ -46,6 +45,7 @@ impl AssessmentStore {
         flag: Option<&SafetyFlag>,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
+        crate::store::require_patient(&self.db, tenant, a.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -60,7 +60,6 @@ impl AssessmentStore {
             Started::Fresh(tx) => tx,
             Started::Done(claim) => return Ok(claim),
         };
-        idempotency::require_patient(&mut tx, tenant, a.patient_id).await?;
         sqlx::query(&format!(
             "INSERT INTO assessments (tenant_id, {COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -98,14 +97,9 @@ impl AssessmentStore {
         Ok(Claim::New)
     }
 
-    pub async fn patient_exists(&self, tenant: &TenantId, id: PatientId) -> Result<bool, Error> {
-        let row = sqlx::query(PATIENT_EXISTS)
-            .bind(tenant.as_str())
-            .bind(id.to_string())
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(Error::internal)?;
-        Ok(row.is_some())
+    /// NOT_FOUND unless `id` is a patient of `tenant`.
+    pub async fn require_patient(&self, tenant: &TenantId, id: PatientId) -> Result<(), Error> {
+        crate::store::require_patient(&self.db, tenant, id).await
     }
 
     pub async fn get(

@@ -51,6 +51,7 @@ impl EpisodeStore {
         e: &Episode,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
+        crate::store::require_patient(&self.db, tenant, e.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -65,7 +66,6 @@ impl EpisodeStore {
             Started::Fresh(tx) => tx,
             Started::Done(claim) => return Ok(claim),
         };
-        idempotency::require_patient(&mut tx, tenant, e.patient_id).await?;
         let sql = format!(
             "INSERT INTO episodes (tenant_id, {COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
