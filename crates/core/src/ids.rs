@@ -95,6 +95,7 @@ uuid_id!(PatientId, "patient");
 uuid_id!(AssessmentId, "assessment");
 uuid_id!(SafetyFlagId, "safety flag");
 uuid_id!(EpisodeId, "episode");
+uuid_id!(NoteId, "note");
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ mod tests;
 use iop_core::page::{self, Cursor};
 use iop_core::{AssessmentId, Error, PatientId, Principal, SafetyFlagId, now_micros};
 
+use crate::domain::rfc3339;
 use crate::idempotency::{Claim, Key};
 use crate::scoring::{self, Instrument, Severity};
 pub use store::AssessmentStore;
@@ -344,10 +345,4 @@ fn parse_position(s: &str) -> Result<(i64, AssessmentId), Error> {
     let time = time.parse().map_err(|_| invalid())?;
     let id = AssessmentId::parse("page_token", id).map_err(|_| invalid())?;
     Ok((time, id))
-}
-
-fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }

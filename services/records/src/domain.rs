@@ -318,6 +318,18 @@ impl<'a> Violations<'a> {
         }
     }
 
+    /// Like [`Self::optional_text`], for prose: line breaks and tabs are fine.
+    pub(crate) fn optional_text_multiline(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.push(field, &format!("must be at most {max} characters"));
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            self.push(field, "must not contain control characters");
+        }
+    }
+
     pub(crate) fn finish(self) -> Result<(), Error> {
         if self.list.is_empty() {
             Ok(())
@@ -347,6 +359,13 @@ fn valid_email(s: &str) -> bool {
         && !domain.ends_with('.')
         && !s.chars().any(char::is_whitespace)
         && !domain.contains('@')
+}
+
+/// An instant as RFC 3339 UTC to the second, for messages.
+pub fn rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 /// A name search term as a LIKE pattern: lower-cased, wildcards escaped with `\`.

@@ -10,6 +10,7 @@ mod domain;
 mod episodes;
 mod grpc;
 mod idempotency;
+mod notes;
 mod patients;
 pub mod scoring;
 mod store;
@@ -23,6 +24,7 @@ use iop_auth::{InternalKey, PrincipalLayer};
 use iop_db::{Db, DbError, Migrations, PoolConfig};
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
+use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -64,6 +66,7 @@ pub async fn serve(
     let patients = patients::Patients::new(store::Store::new(db.clone()));
     let assessments = assessments::Assessments::new(assessments::AssessmentStore::new(db.clone()));
     let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
+    let notes = notes::Notes::new(notes::NoteStore::new(db.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -74,6 +77,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<EpisodeServiceServer<episodes::grpc::EpisodeApi>>()
+        .await;
+    health_reporter
+        .set_serving::<NoteServiceServer<notes::grpc::NoteApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -99,6 +105,7 @@ pub async fn serve(
         .add_service(EpisodeServiceServer::new(episodes::grpc::EpisodeApi::new(
             episodes,
         )))
+        .add_service(NoteServiceServer::new(notes::grpc::NoteApi::new(notes)))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -113,7 +120,8 @@ pub async fn serve(
 }
 
 /// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 3] = [
+const SERVICES: [&str; 4] = [
+    "iop.records.v1.NoteService",
     "iop.records.v1.PatientService",
     "iop.records.v1.AssessmentService",
     "iop.records.v1.EpisodeService",

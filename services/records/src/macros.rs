@@ -21,6 +21,7 @@ macro_rules! text_enum {
                 }
             }
 
+            #[allow(dead_code)]
             pub fn parse(s: &str) -> Option<Self> {
                 match s {
                     $($text => Some(Self::$variant),)+

@@ -1,0 +1,53 @@
+-- Clinical notes. Times are UTC microseconds; start/end (the session) and episode are
+-- optional; signed_by and sign_time_us are set once, when the note is signed.
+CREATE TABLE notes (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    episode_id TEXT,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    start_us BIGINT,
+    end_us BIGINT,
+    author TEXT NOT NULL,
+    signed_by TEXT,
+    sign_time_us BIGINT,
+    version BIGINT NOT NULL,
+    create_time_us BIGINT NOT NULL,
+    update_time_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, patient_id) REFERENCES patients (tenant_id, id)
+);
+
+CREATE INDEX notes_patient ON notes (tenant_id, patient_id, id);
+CREATE INDEX notes_author ON notes (tenant_id, author, id);
+
+-- Addenda to signed notes: appended, never changed.
+CREATE TABLE note_addenda (
+    tenant_id TEXT NOT NULL,
+    note_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    create_time_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, note_id, id),
+    FOREIGN KEY (tenant_id, note_id) REFERENCES notes (tenant_id, id)
+);
+
+-- A signed note is locked for everyone, whatever code runs against the database.
+CREATE TRIGGER notes_signed_locked BEFORE UPDATE ON notes WHEN OLD.status = 'signed'
+BEGIN
+    SELECT RAISE(ABORT, 'signed notes are immutable');
+END;
+
+CREATE TRIGGER notes_no_delete BEFORE DELETE ON notes
+BEGIN
+    SELECT RAISE(ABORT, 'notes are never deleted');
+END;
+
+CREATE TRIGGER note_addenda_append_only BEFORE UPDATE ON note_addenda
+BEGIN
+    SELECT RAISE(ABORT, 'addenda are immutable');
+END;
