@@ -339,3 +339,73 @@ async fn the_front_desk_sees_episodes_and_only_the_care_team_changes_them() {
     }
     sys.stop().await;
 }
+
+/// Roles against clinical notes. Expected outcome per role for (write a draft, read, list,
+/// sign one's own draft, add an addendum to a signed note).
+const NOTE_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [false; 5]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn the_front_desk_never_reads_clinical_notes() {
+    use crate::assessments::{patient, user};
+    use crate::notes::session_note;
+    use crate::post;
+    let sys = TestSystem::start().await;
+    let clinician = user(&sys, "dr-kim", &["clinician"]);
+    let p = patient(&sys, &clinician).await;
+    let notes = format!("/v1/patients/{p}/notes");
+    let (_, signed) = post(&sys, &clinician, &notes, &session_note()).await;
+    let signed_id = signed["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        post(
+            &sys,
+            &clinician,
+            &format!("/v1/notes/{signed_id}/sign"),
+            &json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    for (role, allowed) in NOTE_MATRIX {
+        let t = user(&sys, &format!("{role}-1"), &[role]);
+        let (created, draft) = post(&sys, &t, &notes, &session_note()).await;
+        let sign = match draft["id"].as_str() {
+            Some(id) => {
+                post(&sys, &t, &format!("/v1/notes/{id}/sign"), &json!({}))
+                    .await
+                    .0
+            }
+            None => 403,
+        };
+        let got = [
+            created,
+            crate::get(&sys, &t, &format!("/v1/notes/{signed_id}"))
+                .await
+                .0,
+            crate::get(&sys, &t, &format!("/v1/notes?patient_id={p}"))
+                .await
+                .0,
+            sign,
+            post(
+                &sys,
+                &t,
+                &format!("/v1/notes/{signed_id}/addenda"),
+                &json!({ "text": "seen" }),
+            )
+            .await
+            .0,
+        ];
+        let want = [201, 200, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}

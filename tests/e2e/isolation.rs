@@ -56,6 +56,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     .await;
     assert_eq!(status, 201, "{b_episode}");
     let b_episode_id = b_episode["id"].as_str().unwrap().to_owned();
+    let (status, b_note) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/notes"),
+        &crate::notes::session_note(),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_note}");
+    let b_note_id = b_note["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
@@ -73,6 +82,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_assessment_id,
         &b_flag_id,
         &b_episode_id,
+        &b_note_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -89,6 +99,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_flag_id
         } else if template.starts_with("/v1/episodes") {
             &b_episode_id
+        } else if template.starts_with("/v1/notes") {
+            &b_note_id
         } else {
             &b_id
         };
@@ -115,6 +127,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "post" if template.ends_with("/discharge") => sys.http.post(sys.url(&path)).json(
                     &json!({ "discharge_date": crate::episodes::day(0), "reason": "administrative" }),
                 ),
+                "post" if template.ends_with("/notes") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::notes::session_note()),
+                "post" if template.ends_with("/addenda") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "text": "Hijacked" })),
+                "post" if template.ends_with("/sign") => sys.http.post(sys.url(&path)),
                 "post" if template.ends_with("/acknowledge") => sys
                     .http
                     .post(sys.url(&path))
@@ -124,6 +145,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .patch(sys.url(&path))
                     .json(&json!({ "name": "Hijacked", "enabled": false })),
+                "patch" if template.starts_with("/v1/notes") => sys
+                    .http
+                    .patch(sys.url(&path))
+                    .json(&json!({ "body": "Hijacked" })),
                 "patch" if template.starts_with("/v1/episodes") => sys
                     .http
                     .patch(sys.url(&path))
@@ -171,12 +196,18 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 21, "walked only {calls} operations");
+    assert!(calls >= 27, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, note) = get(&sys, &admin_b, &format!("/v1/notes/{b_note_id}")).await;
+    assert_eq!(
+        (note["version"].as_i64(), note["status"].as_str()),
+        (Some(1), Some("draft")),
+        "{note}"
+    );
     let (_, episode) = get(&sys, &admin_b, &format!("/v1/episodes/{b_episode_id}")).await;
     assert_eq!(episode["version"], 1, "{episode}");
     assert_eq!(episode["status"], "referred");

@@ -11,6 +11,7 @@ mod authorization;
 mod episodes;
 mod grpc_patients;
 mod isolation;
+mod notes;
 mod operations;
 mod rest_patients;
 mod smart;

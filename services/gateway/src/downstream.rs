@@ -14,6 +14,7 @@ use crate::policy::{self, Operation};
 use iop_proto::records as pb;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
+use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -41,6 +42,12 @@ impl RecordsClient for PatientServiceClient<Channel> {
 }
 
 impl RecordsClient for AssessmentServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for NoteServiceClient<Channel> {
     fn on(channel: Channel) -> Self {
         Self::new(channel)
     }
@@ -180,6 +187,61 @@ impl Audited for pb::SafetyFlag {
 impl Audited for pb::ListSafetyFlagsResponse {
     fn touched(&self) -> Vec<Touched> {
         self.flags.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::CreateNoteRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.note
+            .iter()
+            .map(|n| Touched::of("", &n.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetNoteRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListNotesRequest {
+    fn touched(&self) -> Vec<Touched> {
+        if self.patient_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touched::of("", &self.patient_id)]
+        }
+    }
+}
+
+impl Audited for pb::UpdateNoteRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.note.iter().map(|n| Touched::of(&n.id, "")).collect()
+    }
+}
+
+impl Audited for pb::SignNoteRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::AddAddendumRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::Note {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListNotesResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.notes.iter().flat_map(Audited::touched).collect()
     }
 }
 

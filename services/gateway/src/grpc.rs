@@ -8,6 +8,8 @@ use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::assessment_service_server::AssessmentService;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::episode_service_server::EpisodeService;
+use iop_proto::records::note_service_client::NoteServiceClient;
+use iop_proto::records::note_service_server::NoteService;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::transport::Channel;
@@ -205,6 +207,57 @@ impl EpisodeService for RecordsProxy {
         let send =
             |mut c: EpisodeServiceClient<Channel>, r| async move { c.discharge_episode(r).await };
         proxy(&self.down, Operation::DischargeEpisode, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl NoteService for RecordsProxy {
+    async fn create_note(
+        &self,
+        req: Request<pb::CreateNoteRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.create_note(r).await };
+        proxy(&self.down, Operation::CreateNote, req, send).await
+    }
+
+    async fn get_note(
+        &self,
+        req: Request<pb::GetNoteRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.get_note(r).await };
+        proxy(&self.down, Operation::GetNote, req, send).await
+    }
+
+    async fn list_notes(
+        &self,
+        req: Request<pb::ListNotesRequest>,
+    ) -> Result<Response<pb::ListNotesResponse>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.list_notes(r).await };
+        proxy(&self.down, Operation::ListNotes, req, send).await
+    }
+
+    async fn update_note(
+        &self,
+        req: Request<pb::UpdateNoteRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.update_note(r).await };
+        proxy(&self.down, Operation::UpdateNote, req, send).await
+    }
+
+    async fn sign_note(
+        &self,
+        req: Request<pb::SignNoteRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.sign_note(r).await };
+        proxy(&self.down, Operation::SignNote, req, send).await
+    }
+
+    async fn add_addendum(
+        &self,
+        req: Request<pb::AddAddendumRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.add_addendum(r).await };
+        proxy(&self.down, Operation::AddAddendum, req, send).await
     }
 }
 

@@ -31,6 +31,7 @@ use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
+use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -186,6 +187,14 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             "/v1/episodes/{id}/discharge",
             post(rest::episodes::discharge),
         )
+        .route("/v1/patients/{id}/notes", post(rest::notes::create))
+        .route("/v1/notes", get(rest::notes::list))
+        .route(
+            "/v1/notes/{id}",
+            get(rest::notes::get).patch(rest::notes::update),
+        )
+        .route("/v1/notes/{id}/sign", post(rest::notes::sign))
+        .route("/v1/notes/{id}/addenda", post(rest::notes::add_addendum))
         .route("/v1/safety-flags", get(rest::assessments::list_flags))
         .route(
             "/v1/safety-flags/{id}/acknowledge",
@@ -213,6 +222,9 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     health_reporter
         .set_serving::<EpisodeServiceServer<grpc::RecordsProxy>>()
         .await;
+    health_reporter
+        .set_serving::<NoteServiceServer<grpc::RecordsProxy>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -227,7 +239,10 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     .add_service(AssessmentServiceServer::new(grpc::RecordsProxy::new(
         down.clone(),
     )))
-    .add_service(EpisodeServiceServer::new(grpc::RecordsProxy::new(down)))
+    .add_service(EpisodeServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(NoteServiceServer::new(grpc::RecordsProxy::new(down)))
     .add_service(audit_api)
     .add_service(client_api)
     .add_service(health_service)

@@ -17,6 +17,8 @@ pub enum Resource {
     Patient,
     /// An episode of care (one IOP stay).
     EpisodeOfCare,
+    /// A clinical note (intake, therapy, family, group, discharge, psychotherapy).
+    DocumentReference,
     /// A completed questionnaire (PHQ-9, GAD-7) and its score.
     QuestionnaireResponse,
     /// A safety flag raised on a patient (PHQ-9 item 9).
@@ -27,9 +29,10 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Patient,
         Self::EpisodeOfCare,
+        Self::DocumentReference,
         Self::QuestionnaireResponse,
         Self::Flag,
         Self::AuditEvent,
@@ -41,6 +44,7 @@ impl Resource {
         match self {
             Self::Patient => "Patient",
             Self::EpisodeOfCare => "EpisodeOfCare",
+            Self::DocumentReference => "DocumentReference",
             Self::QuestionnaireResponse => "QuestionnaireResponse",
             Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
@@ -132,6 +136,10 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     (Role::Clinician, Resource::EpisodeOfCare, "crus"),
     (Role::ProgramDirector, Resource::EpisodeOfCare, "crus"),
     (Role::FrontDesk, Resource::EpisodeOfCare, "rs"),
+    // Clinical notes: the care team (author-only rules for drafts and psychotherapy notes
+    // live in the records service). Signing and addenda are updates; notes are never deleted.
+    (Role::Clinician, Resource::DocumentReference, "crus"),
+    (Role::ProgramDirector, Resource::DocumentReference, "crus"),
     // Assessments and safety flags are clinical: the care team only, never the front desk
     // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
     (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
@@ -162,6 +170,12 @@ pub enum Operation {
     AdmitEpisode,
     ChangeLevelOfCare,
     DischargeEpisode,
+    CreateNote,
+    GetNote,
+    ListNotes,
+    UpdateNote,
+    SignNote,
+    AddAddendum,
     RecordAssessment,
     GetAssessment,
     ListAssessments,
@@ -175,7 +189,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 27] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
@@ -187,6 +201,12 @@ impl Operation {
         Self::AdmitEpisode,
         Self::ChangeLevelOfCare,
         Self::DischargeEpisode,
+        Self::CreateNote,
+        Self::GetNote,
+        Self::ListNotes,
+        Self::UpdateNote,
+        Self::SignNote,
+        Self::AddAddendum,
         Self::RecordAssessment,
         Self::GetAssessment,
         Self::ListAssessments,
@@ -213,6 +233,12 @@ impl Operation {
             Self::AdmitEpisode => "/iop.records.v1.EpisodeService/AdmitEpisode",
             Self::ChangeLevelOfCare => "/iop.records.v1.EpisodeService/ChangeLevelOfCare",
             Self::DischargeEpisode => "/iop.records.v1.EpisodeService/DischargeEpisode",
+            Self::CreateNote => "/iop.records.v1.NoteService/CreateNote",
+            Self::GetNote => "/iop.records.v1.NoteService/GetNote",
+            Self::ListNotes => "/iop.records.v1.NoteService/ListNotes",
+            Self::UpdateNote => "/iop.records.v1.NoteService/UpdateNote",
+            Self::SignNote => "/iop.records.v1.NoteService/SignNote",
+            Self::AddAddendum => "/iop.records.v1.NoteService/AddAddendum",
             Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
             Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
             Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
@@ -241,6 +267,12 @@ impl Operation {
             | Self::AdmitEpisode
             | Self::ChangeLevelOfCare
             | Self::DischargeEpisode => (Resource::EpisodeOfCare, Action::Update),
+            Self::CreateNote => (Resource::DocumentReference, Action::Create),
+            Self::GetNote => (Resource::DocumentReference, Action::Read),
+            Self::ListNotes => (Resource::DocumentReference, Action::Search),
+            Self::UpdateNote | Self::SignNote | Self::AddAddendum => {
+                (Resource::DocumentReference, Action::Update)
+            }
             Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
             Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
             Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
@@ -268,6 +300,12 @@ impl Operation {
             Self::AdmitEpisode => "episode.admit",
             Self::ChangeLevelOfCare => "episode.level",
             Self::DischargeEpisode => "episode.discharge",
+            Self::CreateNote => "note.create",
+            Self::GetNote => "note.read",
+            Self::ListNotes => "note.search",
+            Self::UpdateNote => "note.update",
+            Self::SignNote => "note.sign",
+            Self::AddAddendum => "note.addendum",
             Self::RecordAssessment => "assessment.create",
             Self::GetAssessment => "assessment.read",
             Self::ListAssessments => "assessment.search",
@@ -402,6 +440,12 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::AdmitEpisode => "`POST /v1/episodes/{id}/admit`",
         Operation::ChangeLevelOfCare => "`POST /v1/episodes/{id}/levels`",
         Operation::DischargeEpisode => "`POST /v1/episodes/{id}/discharge`",
+        Operation::CreateNote => "`POST /v1/patients/{id}/notes`",
+        Operation::GetNote => "`GET /v1/notes/{id}`",
+        Operation::ListNotes => "`GET /v1/notes`",
+        Operation::UpdateNote => "`PATCH /v1/notes/{id}`",
+        Operation::SignNote => "`POST /v1/notes/{id}/sign`",
+        Operation::AddAddendum => "`POST /v1/notes/{id}/addenda`",
         Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
         Operation::GetAssessment => "`GET /v1/assessments/{id}`",
         Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",

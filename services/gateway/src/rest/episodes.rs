@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonObject, Query};
 use super::{
-    IDEMPOTENCY_KEY, date_text, idempotency_key, if_match, parse_date, parse_time, rfc3339,
-    with_etag,
+    IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date,
+    parse_time, rfc3339, with_etag,
 };
 use crate::AppState;
 use crate::downstream::Audited;
@@ -265,12 +265,7 @@ where
     Req: Audited,
     Fut: Future<Output = Result<tonic::Response<pb::Episode>, tonic::Status>>,
 {
-    let e = st
-        .down
-        .forward(who, op, message, send)
-        .await
-        .map_err(problem)?;
-    Ok(respond(StatusCode::OK, e))
+    forward_versioned(st, who, op, message, send, "episode.", from_proto).await
 }
 
 /// The etag to check: `If-Match`, else the body's, else none.

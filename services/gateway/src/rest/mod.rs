@@ -34,6 +34,7 @@ pub mod audit;
 pub mod clients;
 pub mod episodes;
 pub mod extract;
+pub mod notes;
 pub mod patients;
 
 use crate::problem::Problem;
@@ -50,6 +51,7 @@ use utoipa::{Modify, OpenApi};
     paths(patients::create, patients::get, patients::list, patients::update,
         episodes::create, episodes::get, episodes::list, episodes::update, episodes::admit,
         episodes::change_level, episodes::discharge,
+        notes::create, notes::get, notes::list, notes::update, notes::sign, notes::add_addendum,
         assessments::create, assessments::get, assessments::list, assessments::list_flags,
         assessments::acknowledge, audit::list,
         clients::create, clients::get, clients::list, clients::update, clients::token),
@@ -78,6 +80,14 @@ use utoipa::{Modify, OpenApi};
         episodes::NewLevel,
         episodes::DischargeRequest,
         episodes::EpisodeList,
+        notes::NoteKind,
+        notes::NoteStatus,
+        notes::Addendum,
+        notes::Note,
+        notes::NewNote,
+        notes::NoteUpdate,
+        notes::NewAddendum,
+        notes::NoteList,
         assessments::Instrument,
         assessments::Severity,
         assessments::Assessment,
@@ -102,6 +112,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "patients", description = "Patients of your clinic"),
+        (name = "notes", description = "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only"),
         (name = "episodes", description = "Episodes of care: referral, admission, levels of care, discharge and aftercare"),
         (name = "assessments", description = "PHQ-9 and GAD-7 scores and the safety flags they raise"),
         (name = "audit", description = "Who accessed which patient's data (admins)"),
@@ -152,6 +163,50 @@ pub fn with_etag(
         res.headers_mut().insert(http::header::ETAG, v);
     }
     res
+}
+
+/// A record-service resource that carries its own etag.
+pub trait Versioned {
+    fn etag(&self) -> &str;
+}
+
+impl Versioned for iop_proto::records::Episode {
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
+impl Versioned for iop_proto::records::Note {
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
+/// Forwards a call answered by one versioned resource, and answers 200 with it as JSON
+/// (`to_json`) and its `ETag`. Field paths in errors lose `strip_prefix`.
+pub async fn forward_versioned<C, Req, Res, Fut, J>(
+    st: &crate::AppState,
+    who: &iop_core::Principal,
+    op: crate::policy::Operation,
+    message: Req,
+    send: impl FnOnce(C, tonic::Request<Req>) -> Fut,
+    strip_prefix: &str,
+    to_json: impl FnOnce(Res) -> J,
+) -> Result<axum::response::Response, Problem>
+where
+    C: crate::downstream::RecordsClient,
+    Req: crate::downstream::Audited,
+    Res: crate::downstream::Audited + Versioned,
+    Fut: std::future::Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
+    J: serde::Serialize,
+{
+    let res = st
+        .down
+        .forward(who, op, message, send)
+        .await
+        .map_err(|s| Problem::from_status(&s, strip_prefix))?;
+    let etag = res.etag().to_owned();
+    Ok(with_etag(http::StatusCode::OK, to_json(res), &etag))
 }
 
 /// A calendar date as `YYYY-MM-DD`; empty when absent.
