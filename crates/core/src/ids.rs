@@ -96,6 +96,7 @@ uuid_id!(AssessmentId, "assessment");
 uuid_id!(SafetyFlagId, "safety flag");
 uuid_id!(EpisodeId, "episode");
 uuid_id!(NoteId, "note");
+uuid_id!(PlanId, "treatment plan");
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ mod grpc;
 mod idempotency;
 mod notes;
 mod patients;
+mod plans;
 pub mod scoring;
 mod store;
 #[cfg(test)]
@@ -26,6 +27,7 @@ use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
+use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 
@@ -67,6 +69,7 @@ pub async fn serve(
     let assessments = assessments::Assessments::new(assessments::AssessmentStore::new(db.clone()));
     let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
     let notes = notes::Notes::new(notes::NoteStore::new(db.clone()));
+    let plans = plans::Plans::new(plans::PlanStore::new(db.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -80,6 +83,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<NoteServiceServer<notes::grpc::NoteApi>>()
+        .await;
+    health_reporter
+        .set_serving::<TreatmentPlanServiceServer<plans::grpc::PlanApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -106,6 +112,9 @@ pub async fn serve(
             episodes,
         )))
         .add_service(NoteServiceServer::new(notes::grpc::NoteApi::new(notes)))
+        .add_service(TreatmentPlanServiceServer::new(plans::grpc::PlanApi::new(
+            plans,
+        )))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -120,7 +129,8 @@ pub async fn serve(
 }
 
 /// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 5] = [
+    "iop.records.v1.TreatmentPlanService",
     "iop.records.v1.NoteService",
     "iop.records.v1.PatientService",
     "iop.records.v1.AssessmentService",

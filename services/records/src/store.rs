@@ -237,6 +237,31 @@ pub async fn require_patient(db: &Db, tenant: &TenantId, patient: PatientId) -> 
     }
 }
 
+/// A field error on `field` unless `episode` (when given) is an episode of `patient`.
+pub async fn require_episode_of(
+    db: &Db,
+    tenant: &TenantId,
+    episode: Option<iop_core::EpisodeId>,
+    patient: PatientId,
+    field: &str,
+) -> Result<(), Error> {
+    let Some(episode) = episode else {
+        return Ok(());
+    };
+    let found =
+        sqlx::query("SELECT 1 FROM episodes WHERE tenant_id = $1 AND id = $2 AND patient_id = $3")
+            .bind(tenant.as_str())
+            .bind(episode.to_string())
+            .bind(patient.to_string())
+            .fetch_optional(db.pool())
+            .await
+            .map_err(Error::internal)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::field(field, "is not an episode of this patient")),
+    }
+}
+
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds $1 tenant, $2 id and $3..$14 the patient's fields, as both INSERT and UPDATE

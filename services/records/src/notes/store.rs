@@ -46,7 +46,14 @@ impl NoteStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::store::require_patient(&self.db, tenant, n.patient_id).await?;
-        self.require_episode_of(tenant, n).await?;
+        crate::store::require_episode_of(
+            &self.db,
+            tenant,
+            n.episode_id,
+            n.patient_id,
+            "note.episode_id",
+        )
+        .await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -74,28 +81,6 @@ impl NoteStore {
             .map_err(Error::internal)?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
-    }
-
-    async fn require_episode_of(&self, tenant: &TenantId, n: &Note) -> Result<(), Error> {
-        let Some(episode) = n.episode_id else {
-            return Ok(());
-        };
-        let found = sqlx::query(
-            "SELECT 1 FROM episodes WHERE tenant_id = $1 AND id = $2 AND patient_id = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(episode.to_string())
-        .bind(n.patient_id.to_string())
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(Error::internal)?;
-        match found {
-            Some(_) => Ok(()),
-            None => Err(Error::field(
-                "note.episode_id",
-                "is not an episode of this patient",
-            )),
-        }
     }
 
     pub async fn get(&self, tenant: &TenantId, id: NoteId) -> Result<Option<Note>, Error> {
@@ -211,7 +196,14 @@ impl NoteStore {
         expected_version: i64,
     ) -> Result<bool, Error> {
         if n.episode_id.is_some() {
-            self.require_episode_of(tenant, n).await?;
+            crate::store::require_episode_of(
+                &self.db,
+                tenant,
+                n.episode_id,
+                n.patient_id,
+                "note.episode_id",
+            )
+            .await?;
         }
         let _turn = self.db.write_turn().await;
         let done = bind_note(
