@@ -409,3 +409,71 @@ async fn the_front_desk_never_reads_clinical_notes() {
     }
     sys.stop().await;
 }
+
+/// Roles against treatment plans. Expected outcome per role for (open, read, list, edit the
+/// draft, record goal progress).
+const PLAN_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [false; 5]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn only_the_care_team_reaches_treatment_plans() {
+    use crate::assessments::{patient, user};
+    use crate::plans::plan;
+    use crate::post;
+    let sys = TestSystem::start().await;
+    let clinician = user(&sys, "dr-kim", &["clinician"]);
+    let p = patient(&sys, &clinician).await;
+    let (_, existing) = post(
+        &sys,
+        &clinician,
+        &format!("/v1/patients/{p}/plans"),
+        &plan(),
+    )
+    .await;
+    let id = existing["id"].as_str().unwrap().to_owned();
+    let goal = existing["problems"][0]["goals"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (role, allowed) in PLAN_MATRIX {
+        let t = token(&sys, &[role], "user/*.cruds");
+        let got = [
+            post(&sys, &t, &format!("/v1/patients/{p}/plans"), &plan())
+                .await
+                .0,
+            crate::get(&sys, &t, &format!("/v1/plans/{id}")).await.0,
+            crate::get(&sys, &t, &format!("/v1/plans?patient_id={p}"))
+                .await
+                .0,
+            sys.http
+                .put(sys.url(&format!("/v1/plans/{id}")))
+                .bearer_auth(&t)
+                // The same goals (ids), so that progress can still be recorded on them.
+                .json(&json!({ "problems": existing["problems"] }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            post(
+                &sys,
+                &t,
+                &format!("/v1/plans/{id}/goals/{goal}/progress"),
+                &json!({ "status": "in_progress" }),
+            )
+            .await
+            .0,
+        ];
+        let want = [201, 200, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}

@@ -65,6 +65,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     .await;
     assert_eq!(status, 201, "{b_note}");
     let b_note_id = b_note["id"].as_str().unwrap().to_owned();
+    let (status, b_plan) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/plans"),
+        &crate::plans::plan(),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_plan}");
+    let b_plan_id = b_plan["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
@@ -83,6 +92,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_flag_id,
         &b_episode_id,
         &b_note_id,
+        &b_plan_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -101,6 +111,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_episode_id
         } else if template.starts_with("/v1/notes") {
             &b_note_id
+        } else if template.starts_with("/v1/plans") {
+            &b_plan_id
         } else {
             &b_id
         };
@@ -127,6 +139,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "post" if template.ends_with("/discharge") => sys.http.post(sys.url(&path)).json(
                     &json!({ "discharge_date": crate::episodes::day(0), "reason": "administrative" }),
                 ),
+                "post" if template.ends_with("/plans") => {
+                    sys.http.post(sys.url(&path)).json(&crate::plans::plan())
+                }
+                "post" if template.ends_with("/progress") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "status": "achieved" })),
+                "post" if template.ends_with("/revisions") => sys.http.post(sys.url(&path)),
                 "post" if template.ends_with("/notes") => sys
                     .http
                     .post(sys.url(&path))
@@ -157,6 +177,9 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .patch(sys.url(&path))
                     .json(&json!({ "given_name": "Hijacked" })),
+                "put" if template.starts_with("/v1/plans") => {
+                    sys.http.put(sys.url(&path)).json(&json!({ "problems": [] }))
+                }
                 "put" => sys.http.put(sys.url(&path)).json(&json!({})),
                 "delete" => sys.http.delete(sys.url(&path)),
                 other => panic!("untested method {other} on {template}: add it here"),
@@ -196,12 +219,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 27, "walked only {calls} operations");
+    assert!(calls >= 35, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, plan) = get(&sys, &admin_b, &format!("/v1/plans/{b_plan_id}")).await;
+    assert_eq!(plan["etag"], "1.0", "{plan}");
+    assert_eq!(plan["problems"][0]["goals"][0]["progress"], json!([]));
     let (_, note) = get(&sys, &admin_b, &format!("/v1/notes/{b_note_id}")).await;
     assert_eq!(
         (note["version"].as_i64(), note["status"].as_str()),

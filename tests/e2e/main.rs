@@ -13,6 +13,7 @@ mod grpc_patients;
 mod isolation;
 mod notes;
 mod operations;
+mod plans;
 mod rest_patients;
 mod smart;
 

@@ -16,6 +16,7 @@ use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
@@ -42,6 +43,12 @@ impl RecordsClient for PatientServiceClient<Channel> {
 }
 
 impl RecordsClient for AssessmentServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for TreatmentPlanServiceClient<Channel> {
     fn on(channel: Channel) -> Self {
         Self::new(channel)
     }
@@ -187,6 +194,73 @@ impl Audited for pb::SafetyFlag {
 impl Audited for pb::ListSafetyFlagsResponse {
     fn touched(&self) -> Vec<Touched> {
         self.flags.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::CreatePlanRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.plan
+            .iter()
+            .map(|p| Touched::of("", &p.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetPlanRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListPlansRequest {
+    fn touched(&self) -> Vec<Touched> {
+        if self.patient_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touched::of("", &self.patient_id)]
+        }
+    }
+}
+
+impl Audited for pb::ListPlanVersionsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::UpdatePlanRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.plan.iter().map(|p| Touched::of(&p.id, "")).collect()
+    }
+}
+
+impl Audited for pb::SignPlanRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::RevisePlanRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::RecordGoalProgressRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::TreatmentPlan {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListPlansResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.plans.iter().flat_map(Audited::touched).collect()
     }
 }
 

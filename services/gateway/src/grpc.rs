@@ -11,6 +11,8 @@ use iop_proto::records::episode_service_server::EpisodeService;
 use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::note_service_server::NoteService;
 use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
+use iop_proto::records::treatment_plan_service_server::TreatmentPlanService;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -258,6 +260,83 @@ impl NoteService for RecordsProxy {
     ) -> Result<Response<pb::Note>, Status> {
         let send = |mut c: NoteServiceClient<Channel>, r| async move { c.add_addendum(r).await };
         proxy(&self.down, Operation::AddAddendum, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl TreatmentPlanService for RecordsProxy {
+    async fn create_plan(
+        &self,
+        req: Request<pb::CreatePlanRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.create_plan(r).await };
+        proxy(&self.down, Operation::CreatePlan, req, send).await
+    }
+
+    async fn get_plan(
+        &self,
+        req: Request<pb::GetPlanRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.get_plan(r).await };
+        proxy(&self.down, Operation::GetPlan, req, send).await
+    }
+
+    async fn list_plans(
+        &self,
+        req: Request<pb::ListPlansRequest>,
+    ) -> Result<Response<pb::ListPlansResponse>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.list_plans(r).await };
+        proxy(&self.down, Operation::ListPlans, req, send).await
+    }
+
+    async fn list_plan_versions(
+        &self,
+        req: Request<pb::ListPlanVersionsRequest>,
+    ) -> Result<Response<pb::ListPlansResponse>, Status> {
+        let send = |mut c: TreatmentPlanServiceClient<Channel>, r| async move {
+            c.list_plan_versions(r).await
+        };
+        proxy(&self.down, Operation::ListPlanVersions, req, send).await
+    }
+
+    async fn update_plan(
+        &self,
+        req: Request<pb::UpdatePlanRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.update_plan(r).await };
+        proxy(&self.down, Operation::UpdatePlan, req, send).await
+    }
+
+    async fn sign_plan(
+        &self,
+        req: Request<pb::SignPlanRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.sign_plan(r).await };
+        proxy(&self.down, Operation::SignPlan, req, send).await
+    }
+
+    async fn revise_plan(
+        &self,
+        req: Request<pb::RevisePlanRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send =
+            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.revise_plan(r).await };
+        proxy(&self.down, Operation::RevisePlan, req, send).await
+    }
+
+    async fn record_goal_progress(
+        &self,
+        req: Request<pb::RecordGoalProgressRequest>,
+    ) -> Result<Response<pb::TreatmentPlan>, Status> {
+        let send = |mut c: TreatmentPlanServiceClient<Channel>, r| async move {
+            c.record_goal_progress(r).await
+        };
+        proxy(&self.down, Operation::RecordGoalProgress, req, send).await
     }
 }
 

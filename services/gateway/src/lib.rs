@@ -33,6 +33,7 @@ use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
+use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -195,6 +196,19 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         )
         .route("/v1/notes/{id}/sign", post(rest::notes::sign))
         .route("/v1/notes/{id}/addenda", post(rest::notes::add_addendum))
+        .route("/v1/patients/{id}/plans", post(rest::plans::create))
+        .route("/v1/plans", get(rest::plans::list))
+        .route(
+            "/v1/plans/{id}",
+            get(rest::plans::get).put(rest::plans::replace),
+        )
+        .route("/v1/plans/{id}/versions", get(rest::plans::versions))
+        .route("/v1/plans/{id}/sign", post(rest::plans::sign))
+        .route("/v1/plans/{id}/revisions", post(rest::plans::revise))
+        .route(
+            "/v1/plans/{id}/goals/{goal_id}/progress",
+            post(rest::plans::record_progress),
+        )
         .route("/v1/safety-flags", get(rest::assessments::list_flags))
         .route(
             "/v1/safety-flags/{id}/acknowledge",
@@ -225,6 +239,9 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     health_reporter
         .set_serving::<NoteServiceServer<grpc::RecordsProxy>>()
         .await;
+    health_reporter
+        .set_serving::<TreatmentPlanServiceServer<grpc::RecordsProxy>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -242,7 +259,12 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     .add_service(EpisodeServiceServer::new(grpc::RecordsProxy::new(
         down.clone(),
     )))
-    .add_service(NoteServiceServer::new(grpc::RecordsProxy::new(down)))
+    .add_service(NoteServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(TreatmentPlanServiceServer::new(grpc::RecordsProxy::new(
+        down,
+    )))
     .add_service(audit_api)
     .add_service(client_api)
     .add_service(health_service)

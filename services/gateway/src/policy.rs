@@ -19,6 +19,8 @@ pub enum Resource {
     EpisodeOfCare,
     /// A clinical note (intake, therapy, family, group, discharge, psychotherapy).
     DocumentReference,
+    /// A treatment plan (any version) and its goal progress.
+    CarePlan,
     /// A completed questionnaire (PHQ-9, GAD-7) and its score.
     QuestionnaireResponse,
     /// A safety flag raised on a patient (PHQ-9 item 9).
@@ -29,10 +31,11 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Patient,
         Self::EpisodeOfCare,
         Self::DocumentReference,
+        Self::CarePlan,
         Self::QuestionnaireResponse,
         Self::Flag,
         Self::AuditEvent,
@@ -45,6 +48,7 @@ impl Resource {
             Self::Patient => "Patient",
             Self::EpisodeOfCare => "EpisodeOfCare",
             Self::DocumentReference => "DocumentReference",
+            Self::CarePlan => "CarePlan",
             Self::QuestionnaireResponse => "QuestionnaireResponse",
             Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
@@ -140,6 +144,9 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     // live in the records service). Signing and addenda are updates; notes are never deleted.
     (Role::Clinician, Resource::DocumentReference, "crus"),
     (Role::ProgramDirector, Resource::DocumentReference, "crus"),
+    // Treatment plans: the care team. Signing, revising and progress are updates.
+    (Role::Clinician, Resource::CarePlan, "crus"),
+    (Role::ProgramDirector, Resource::CarePlan, "crus"),
     // Assessments and safety flags are clinical: the care team only, never the front desk
     // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
     (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
@@ -176,6 +183,14 @@ pub enum Operation {
     UpdateNote,
     SignNote,
     AddAddendum,
+    CreatePlan,
+    GetPlan,
+    ListPlans,
+    ListPlanVersions,
+    UpdatePlan,
+    SignPlan,
+    RevisePlan,
+    RecordGoalProgress,
     RecordAssessment,
     GetAssessment,
     ListAssessments,
@@ -189,7 +204,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 35] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
@@ -207,6 +222,14 @@ impl Operation {
         Self::UpdateNote,
         Self::SignNote,
         Self::AddAddendum,
+        Self::CreatePlan,
+        Self::GetPlan,
+        Self::ListPlans,
+        Self::ListPlanVersions,
+        Self::UpdatePlan,
+        Self::SignPlan,
+        Self::RevisePlan,
+        Self::RecordGoalProgress,
         Self::RecordAssessment,
         Self::GetAssessment,
         Self::ListAssessments,
@@ -239,6 +262,14 @@ impl Operation {
             Self::UpdateNote => "/iop.records.v1.NoteService/UpdateNote",
             Self::SignNote => "/iop.records.v1.NoteService/SignNote",
             Self::AddAddendum => "/iop.records.v1.NoteService/AddAddendum",
+            Self::CreatePlan => "/iop.records.v1.TreatmentPlanService/CreatePlan",
+            Self::GetPlan => "/iop.records.v1.TreatmentPlanService/GetPlan",
+            Self::ListPlans => "/iop.records.v1.TreatmentPlanService/ListPlans",
+            Self::ListPlanVersions => "/iop.records.v1.TreatmentPlanService/ListPlanVersions",
+            Self::UpdatePlan => "/iop.records.v1.TreatmentPlanService/UpdatePlan",
+            Self::SignPlan => "/iop.records.v1.TreatmentPlanService/SignPlan",
+            Self::RevisePlan => "/iop.records.v1.TreatmentPlanService/RevisePlan",
+            Self::RecordGoalProgress => "/iop.records.v1.TreatmentPlanService/RecordGoalProgress",
             Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
             Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
             Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
@@ -273,6 +304,12 @@ impl Operation {
             Self::UpdateNote | Self::SignNote | Self::AddAddendum => {
                 (Resource::DocumentReference, Action::Update)
             }
+            Self::CreatePlan => (Resource::CarePlan, Action::Create),
+            Self::GetPlan | Self::ListPlanVersions => (Resource::CarePlan, Action::Read),
+            Self::ListPlans => (Resource::CarePlan, Action::Search),
+            Self::UpdatePlan | Self::SignPlan | Self::RevisePlan | Self::RecordGoalProgress => {
+                (Resource::CarePlan, Action::Update)
+            }
             Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
             Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
             Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
@@ -306,6 +343,14 @@ impl Operation {
             Self::UpdateNote => "note.update",
             Self::SignNote => "note.sign",
             Self::AddAddendum => "note.addendum",
+            Self::CreatePlan => "plan.create",
+            Self::GetPlan => "plan.read",
+            Self::ListPlans => "plan.search",
+            Self::ListPlanVersions => "plan.versions",
+            Self::UpdatePlan => "plan.update",
+            Self::SignPlan => "plan.sign",
+            Self::RevisePlan => "plan.revise",
+            Self::RecordGoalProgress => "plan.progress",
             Self::RecordAssessment => "assessment.create",
             Self::GetAssessment => "assessment.read",
             Self::ListAssessments => "assessment.search",
@@ -446,6 +491,14 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::UpdateNote => "`PATCH /v1/notes/{id}`",
         Operation::SignNote => "`POST /v1/notes/{id}/sign`",
         Operation::AddAddendum => "`POST /v1/notes/{id}/addenda`",
+        Operation::CreatePlan => "`POST /v1/patients/{id}/plans`",
+        Operation::GetPlan => "`GET /v1/plans/{id}`",
+        Operation::ListPlans => "`GET /v1/plans`",
+        Operation::ListPlanVersions => "`GET /v1/plans/{id}/versions`",
+        Operation::UpdatePlan => "`PUT /v1/plans/{id}`",
+        Operation::SignPlan => "`POST /v1/plans/{id}/sign`",
+        Operation::RevisePlan => "`POST /v1/plans/{id}/revisions`",
+        Operation::RecordGoalProgress => "`POST /v1/plans/{id}/goals/{goal_id}/progress`",
         Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
         Operation::GetAssessment => "`GET /v1/assessments/{id}`",
         Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",

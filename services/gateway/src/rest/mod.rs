@@ -36,6 +36,7 @@ pub mod episodes;
 pub mod extract;
 pub mod notes;
 pub mod patients;
+pub mod plans;
 
 use crate::problem::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -52,6 +53,8 @@ use utoipa::{Modify, OpenApi};
         episodes::create, episodes::get, episodes::list, episodes::update, episodes::admit,
         episodes::change_level, episodes::discharge,
         notes::create, notes::get, notes::list, notes::update, notes::sign, notes::add_addendum,
+        plans::create, plans::get, plans::versions, plans::list, plans::replace, plans::sign,
+        plans::revise, plans::record_progress,
         assessments::create, assessments::get, assessments::list, assessments::list_flags,
         assessments::acknowledge, audit::list,
         clients::create, clients::get, clients::list, clients::update, clients::token),
@@ -88,6 +91,17 @@ use utoipa::{Modify, OpenApi};
         notes::NoteUpdate,
         notes::NewAddendum,
         notes::NoteList,
+        plans::PlanStatus,
+        plans::GoalProgressStatus,
+        plans::Intervention,
+        plans::Objective,
+        plans::GoalProgress,
+        plans::Goal,
+        plans::PlanProblem,
+        plans::TreatmentPlan,
+        plans::PlanWrite,
+        plans::NewProgress,
+        plans::PlanList,
         assessments::Instrument,
         assessments::Severity,
         assessments::Assessment,
@@ -112,6 +126,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "patients", description = "Patients of your clinic"),
+        (name = "plans", description = "Treatment plans: versioned problems, goals, objectives, interventions; goal progress"),
         (name = "notes", description = "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only"),
         (name = "episodes", description = "Episodes of care: referral, admission, levels of care, discharge and aftercare"),
         (name = "assessments", description = "PHQ-9 and GAD-7 scores and the safety flags they raise"),
