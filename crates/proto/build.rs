@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/clients/v1/clients.proto",
         "iop/common/v1/common.proto",
         "iop/records/v1/assessments.proto",
+        "iop/records/v1/consents.proto",
         "iop/records/v1/episodes.proto",
         "iop/records/v1/notes.proto",
         "iop/records/v1/patients.proto",

@@ -97,6 +97,8 @@ uuid_id!(SafetyFlagId, "safety flag");
 uuid_id!(EpisodeId, "episode");
 uuid_id!(NoteId, "note");
 uuid_id!(PlanId, "treatment plan");
+uuid_id!(ConsentId, "consent");
+uuid_id!(ContactId, "contact");
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,10 @@ pub mod page;
 pub mod principal;
 
 pub use error::{Error, ErrorCode, FieldViolation};
-pub use ids::{AssessmentId, EpisodeId, NoteId, PatientId, PlanId, SafetyFlagId, TenantId};
+pub use ids::{
+    AssessmentId, ConsentId, ContactId, EpisodeId, NoteId, PatientId, PlanId, SafetyFlagId,
+    TenantId,
+};
 pub use principal::Principal;
 
 /// Microseconds since the Unix epoch, UTC: how every service stores instants.

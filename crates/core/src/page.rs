@@ -50,6 +50,27 @@ impl Cursor {
     }
 }
 
+/// Cuts `rows`, fetched with one extra row, to `size`, and returns the token of the next
+/// page (keyed by `key` of the last row kept) when there is one.
+pub fn next_page<T>(
+    rows: &mut Vec<T>,
+    size: usize,
+    query: u64,
+    key: impl Fn(&T) -> String,
+) -> Option<String> {
+    if rows.len() <= size {
+        return None;
+    }
+    rows.truncate(size);
+    rows.last().map(|last| {
+        Cursor {
+            after: key(last),
+            query,
+        }
+        .encode()
+    })
+}
+
 /// A stable fingerprint (FNV-1a) of the filter parts of a list query.
 pub fn fingerprint(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

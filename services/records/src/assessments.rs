@@ -218,7 +218,7 @@ impl Assessments {
         };
         self.require_patient(who, patient).await?;
         let mut rows = self.store.list(&who.tenant, &query).await?;
-        let next = next_page(&mut rows, size, fingerprint, |a| {
+        let next = page::next_page(&mut rows, size, fingerprint, |a| {
             format!("{}/{}", a.administered_us, a.id)
         });
         Ok((rows, next))
@@ -255,7 +255,7 @@ impl Assessments {
             .store
             .list_flags(&who.tenant, patient, req.status, after, size + 1)
             .await?;
-        let next = next_page(&mut rows, size, fingerprint, |f| f.id.to_string());
+        let next = page::next_page(&mut rows, size, fingerprint, |f| f.id.to_string());
         Ok((rows, next))
     }
 
@@ -316,26 +316,6 @@ impl Assessments {
             None => Err(Error::internal("acknowledged flag reads back as active")),
         }
     }
-}
-
-/// Cuts `rows` (fetched with one extra) to `size` and returns the next page token.
-fn next_page<T>(
-    rows: &mut Vec<T>,
-    size: usize,
-    fingerprint: u64,
-    key: impl Fn(&T) -> String,
-) -> Option<String> {
-    if rows.len() <= size {
-        return None;
-    }
-    rows.truncate(size);
-    rows.last().map(|last| {
-        Cursor {
-            after: key(last),
-            query: fingerprint,
-        }
-        .encode()
-    })
 }
 
 /// `"<administered_us>/<id>"`, the sort key of an assessment page.

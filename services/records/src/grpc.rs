@@ -169,7 +169,7 @@ pub(crate) fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
     )
 }
 
-fn contact_from_proto(c: Option<&pbc::ContactInfo>) -> Contact {
+pub(crate) fn contact_from_proto(c: Option<&pbc::ContactInfo>) -> Contact {
     let Some(c) = c else {
         return Contact::default();
     };
@@ -177,6 +177,20 @@ fn contact_from_proto(c: Option<&pbc::ContactInfo>) -> Contact {
         phone: c.phone.clone(),
         email: c.email.clone(),
         address: c.address.as_ref().map(|a| Address {
+            lines: a.lines.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+        }),
+    }
+}
+
+pub(crate) fn contact_to_proto(c: &Contact) -> pbc::ContactInfo {
+    pbc::ContactInfo {
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        address: c.address.as_ref().map(|a| pbc::PostalAddress {
             lines: a.lines.clone(),
             city: a.city.clone(),
             region: a.region.clone(),
@@ -204,17 +218,7 @@ fn to_proto(p: &Patient) -> pb::Patient {
         } as i32,
         gender_identity: f.gender_identity.clone(),
         pronouns: f.pronouns.clone(),
-        contact: Some(pbc::ContactInfo {
-            phone: f.contact.phone.clone(),
-            email: f.contact.email.clone(),
-            address: f.contact.address.as_ref().map(|a| pbc::PostalAddress {
-                lines: a.lines.clone(),
-                city: a.city.clone(),
-                region: a.region.clone(),
-                postal_code: a.postal_code.clone(),
-                country: a.country.clone(),
-            }),
-        }),
+        contact: Some(contact_to_proto(&f.contact)),
         mrn: f.mrn.clone().unwrap_or_default(),
         identifiers: f
             .identifiers

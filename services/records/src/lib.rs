@@ -6,6 +6,7 @@
 mod macros;
 
 mod assessments;
+mod consents;
 mod domain;
 mod episodes;
 mod grpc;
@@ -24,6 +25,8 @@ use std::sync::Arc;
 use iop_auth::{InternalKey, PrincipalLayer};
 use iop_db::{Db, DbError, Migrations, PoolConfig};
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
+use iop_proto::records::consent_service_server::ConsentServiceServer;
+use iop_proto::records::contact_service_server::ContactServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
@@ -70,6 +73,13 @@ pub async fn serve(
     let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
     let notes = notes::Notes::new(notes::NoteStore::new(db.clone()));
     let plans = plans::Plans::new(plans::PlanStore::new(db.clone()));
+    let consent_store = consents::ConsentStore::new(db.clone());
+    let consent_api = || {
+        consents::grpc::ConsentApi::new(
+            consents::Consents::new(consent_store.clone()),
+            consents::Contacts::new(consent_store.clone()),
+        )
+    };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -86,6 +96,12 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<TreatmentPlanServiceServer<plans::grpc::PlanApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ConsentServiceServer<consents::grpc::ConsentApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ContactServiceServer<consents::grpc::ConsentApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -115,6 +131,8 @@ pub async fn serve(
         .add_service(TreatmentPlanServiceServer::new(plans::grpc::PlanApi::new(
             plans,
         )))
+        .add_service(ConsentServiceServer::new(consent_api()))
+        .add_service(ContactServiceServer::new(consent_api()))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -129,7 +147,9 @@ pub async fn serve(
 }
 
 /// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 7] = [
+    "iop.records.v1.ConsentService",
+    "iop.records.v1.ContactService",
     "iop.records.v1.TreatmentPlanService",
     "iop.records.v1.NoteService",
     "iop.records.v1.PatientService",

@@ -110,18 +110,7 @@ impl Patients {
                 size + 1,
             )
             .await?;
-        let next = if rows.len() > size {
-            rows.truncate(size);
-            rows.last().map(|last| {
-                Cursor {
-                    after: last.id.to_string(),
-                    query: fingerprint,
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
+        let next = page::next_page(&mut rows, size, fingerprint, |r| r.id.to_string());
         Ok((rows, next))
     }
 
