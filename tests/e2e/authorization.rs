@@ -477,3 +477,53 @@ async fn only_the_care_team_reaches_treatment_plans() {
     }
     sys.stop().await;
 }
+
+/// Roles against consents and family contacts. Expected outcome per role for (record a
+/// consent, read it, check a disclosure, add a contact, list contacts).
+const CONSENT_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [true; 5]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn the_front_desk_handles_consent_forms_and_contacts() {
+    use crate::assessments::{patient, user};
+    use crate::consents::{mother, to_clinic};
+    use crate::post;
+    let sys = TestSystem::start().await;
+    let clinician = user(&sys, "dr-kim", &["clinician"]);
+    let p = patient(&sys, &clinician).await;
+    let (_, existing) = post(
+        &sys,
+        &clinician,
+        &format!("/v1/patients/{p}/consents"),
+        &to_clinic(),
+    )
+    .await;
+    let id = existing["id"].as_str().unwrap().to_owned();
+    for (role, allowed) in CONSENT_MATRIX {
+        let t = token(&sys, &[role], "user/*.cruds");
+        let got = [
+            post(&sys, &t, &format!("/v1/patients/{p}/consents"), &to_clinic()).await.0,
+            crate::get(&sys, &t, &format!("/v1/consents/{id}")).await.0,
+            crate::get(
+                &sys,
+                &t,
+                &format!("/v1/patients/{p}/disclosure-check?recipient_id=x&category=attendance&purpose=treatment"),
+            )
+            .await
+            .0,
+            post(&sys, &t, &format!("/v1/patients/{p}/contacts"), &mother()).await.0,
+            crate::get(&sys, &t, &format!("/v1/patients/{p}/contacts")).await.0,
+        ];
+        let want = [201, 200, 200, 201, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}

@@ -74,6 +74,24 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     .await;
     assert_eq!(status, 201, "{b_plan}");
     let b_plan_id = b_plan["id"].as_str().unwrap().to_owned();
+    let (status, b_consent) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/consents"),
+        &crate::consents::to_clinic(),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_consent}");
+    let b_consent_id = b_consent["id"].as_str().unwrap().to_owned();
+    let (status, b_contact) = crate::post(
+        &sys,
+        &admin_b,
+        &format!("/v1/patients/{b_id}/contacts"),
+        &crate::consents::mother(),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_contact}");
+    let b_contact_id = b_contact["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
@@ -93,6 +111,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_episode_id,
         &b_note_id,
         &b_plan_id,
+        &b_consent_id,
+        &b_contact_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -113,6 +133,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_note_id
         } else if template.starts_with("/v1/plans") {
             &b_plan_id
+        } else if template.starts_with("/v1/consents") {
+            &b_consent_id
+        } else if template.starts_with("/v1/contacts") {
+            &b_contact_id
         } else {
             &b_id
         };
@@ -139,6 +163,17 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "post" if template.ends_with("/discharge") => sys.http.post(sys.url(&path)).json(
                     &json!({ "discharge_date": crate::episodes::day(0), "reason": "administrative" }),
                 ),
+                "post" if template.ends_with("/consents") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::consents::to_clinic()),
+                "post" if template.ends_with("/contacts") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::consents::mother()),
+                "post" if template.ends_with("/revoke") => {
+                    sys.http.post(sys.url(&path)).json(&json!({}))
+                }
                 "post" if template.ends_with("/plans") => {
                     sys.http.post(sys.url(&path)).json(&crate::plans::plan())
                 }
@@ -165,6 +200,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .patch(sys.url(&path))
                     .json(&json!({ "name": "Hijacked", "enabled": false })),
+                "patch" if template.starts_with("/v1/contacts") => sys
+                    .http
+                    .patch(sys.url(&path))
+                    .json(&json!({ "name": "Hijacked" })),
                 "patch" if template.starts_with("/v1/notes") => sys
                     .http
                     .patch(sys.url(&path))
@@ -189,6 +228,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             // Other lists are walked unfiltered: all of A's, none of B's.
             if method == "get" && template == "/v1/patients" {
                 req = req.query(&[("name", "Bsecret")]);
+            } else if method == "get" && template.ends_with("/disclosure-check") {
+                req = req.query(&[
+                    ("recipient_id", "npi:1234567893"),
+                    ("category", "attendance"),
+                    ("purpose", "care_coordination"),
+                ]);
             } else if method == "get" && template == "/v1/audit-events" {
                 req = req.query(&[("patient_id", &b_id)]);
             }
@@ -219,12 +264,16 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 35, "walked only {calls} operations");
+    assert!(calls >= 44, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, consent) = get(&sys, &admin_b, &format!("/v1/consents/{b_consent_id}")).await;
+    assert_eq!(consent["status"], "active", "{consent}");
+    let (_, contact) = get(&sys, &admin_b, &format!("/v1/contacts/{b_contact_id}")).await;
+    assert_eq!(contact["name"], "Maria Lopez", "{contact}");
     let (_, plan) = get(&sys, &admin_b, &format!("/v1/plans/{b_plan_id}")).await;
     assert_eq!(plan["etag"], "1.0", "{plan}");
     assert_eq!(plan["problems"][0]["goals"][0]["progress"], json!([]));

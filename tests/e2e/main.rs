@@ -8,6 +8,7 @@ mod assessments;
 mod audit;
 mod auth;
 mod authorization;
+mod consents;
 mod episodes;
 mod grpc_patients;
 mod isolation;

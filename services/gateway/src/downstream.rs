@@ -13,6 +13,8 @@ use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::{self, Operation};
 use iop_proto::records as pb;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
+use iop_proto::records::consent_service_client::ConsentServiceClient;
+use iop_proto::records::contact_service_client::ContactServiceClient;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
@@ -49,6 +51,18 @@ impl RecordsClient for AssessmentServiceClient<Channel> {
 }
 
 impl RecordsClient for TreatmentPlanServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for ConsentServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for ContactServiceClient<Channel> {
     fn on(channel: Channel) -> Self {
         Self::new(channel)
     }
@@ -261,6 +275,103 @@ impl Audited for pb::TreatmentPlan {
 impl Audited for pb::ListPlansResponse {
     fn touched(&self) -> Vec<Touched> {
         self.plans.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::CreateConsentRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.consent
+            .iter()
+            .map(|c| Touched::of("", &c.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetConsentRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListConsentsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        if self.patient_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touched::of("", &self.patient_id)]
+        }
+    }
+}
+
+impl Audited for pb::RevokeConsentRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::CheckDisclosureRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of("", &self.patient_id)]
+    }
+}
+
+impl Audited for pb::CreateContactRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.contact
+            .iter()
+            .map(|c| Touched::of("", &c.patient_id))
+            .collect()
+    }
+}
+
+impl Audited for pb::GetContactRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ListContactsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of("", &self.patient_id)]
+    }
+}
+
+impl Audited for pb::UpdateContactRequest {
+    fn touched(&self) -> Vec<Touched> {
+        self.contact
+            .iter()
+            .map(|c| Touched::of(&c.id, ""))
+            .collect()
+    }
+}
+
+impl Audited for pb::Consent {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::Contact {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListConsentsResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.consents.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::ListContactsResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.contacts.iter().flat_map(Audited::touched).collect()
+    }
+}
+
+impl Audited for pb::DisclosureDecision {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.consent_id, &self.patient_id)]
     }
 }
 

@@ -6,6 +6,10 @@ use std::future::Future;
 use iop_core::Principal;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::assessment_service_server::AssessmentService;
+use iop_proto::records::consent_service_client::ConsentServiceClient;
+use iop_proto::records::consent_service_server::ConsentService;
+use iop_proto::records::contact_service_client::ContactServiceClient;
+use iop_proto::records::contact_service_server::ContactService;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::episode_service_server::EpisodeService;
 use iop_proto::records::note_service_client::NoteServiceClient;
@@ -337,6 +341,91 @@ impl TreatmentPlanService for RecordsProxy {
             c.record_goal_progress(r).await
         };
         proxy(&self.down, Operation::RecordGoalProgress, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl ConsentService for RecordsProxy {
+    async fn create_consent(
+        &self,
+        req: Request<pb::CreateConsentRequest>,
+    ) -> Result<Response<pb::Consent>, Status> {
+        let send =
+            |mut c: ConsentServiceClient<Channel>, r| async move { c.create_consent(r).await };
+        proxy(&self.down, Operation::CreateConsent, req, send).await
+    }
+
+    async fn get_consent(
+        &self,
+        req: Request<pb::GetConsentRequest>,
+    ) -> Result<Response<pb::Consent>, Status> {
+        let send = |mut c: ConsentServiceClient<Channel>, r| async move { c.get_consent(r).await };
+        proxy(&self.down, Operation::GetConsent, req, send).await
+    }
+
+    async fn list_consents(
+        &self,
+        req: Request<pb::ListConsentsRequest>,
+    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
+        let send =
+            |mut c: ConsentServiceClient<Channel>, r| async move { c.list_consents(r).await };
+        proxy(&self.down, Operation::ListConsents, req, send).await
+    }
+
+    async fn revoke_consent(
+        &self,
+        req: Request<pb::RevokeConsentRequest>,
+    ) -> Result<Response<pb::Consent>, Status> {
+        let send =
+            |mut c: ConsentServiceClient<Channel>, r| async move { c.revoke_consent(r).await };
+        proxy(&self.down, Operation::RevokeConsent, req, send).await
+    }
+
+    async fn check_disclosure(
+        &self,
+        req: Request<pb::CheckDisclosureRequest>,
+    ) -> Result<Response<pb::DisclosureDecision>, Status> {
+        let send =
+            |mut c: ConsentServiceClient<Channel>, r| async move { c.check_disclosure(r).await };
+        proxy(&self.down, Operation::CheckDisclosure, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl ContactService for RecordsProxy {
+    async fn create_contact(
+        &self,
+        req: Request<pb::CreateContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let send =
+            |mut c: ContactServiceClient<Channel>, r| async move { c.create_contact(r).await };
+        proxy(&self.down, Operation::CreateContact, req, send).await
+    }
+
+    async fn get_contact(
+        &self,
+        req: Request<pb::GetContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let send = |mut c: ContactServiceClient<Channel>, r| async move { c.get_contact(r).await };
+        proxy(&self.down, Operation::GetContact, req, send).await
+    }
+
+    async fn list_contacts(
+        &self,
+        req: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
+        let send =
+            |mut c: ContactServiceClient<Channel>, r| async move { c.list_contacts(r).await };
+        proxy(&self.down, Operation::ListContacts, req, send).await
+    }
+
+    async fn update_contact(
+        &self,
+        req: Request<pb::UpdateContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let send =
+            |mut c: ContactServiceClient<Channel>, r| async move { c.update_contact(r).await };
+        proxy(&self.down, Operation::UpdateContact, req, send).await
     }
 }
 

@@ -30,6 +30,8 @@ use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
+use iop_proto::records::consent_service_server::ConsentServiceServer;
+use iop_proto::records::contact_service_server::ContactServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
@@ -209,6 +211,28 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             "/v1/plans/{id}/goals/{goal_id}/progress",
             post(rest::plans::record_progress),
         )
+        .route(
+            "/v1/patients/{id}/consents",
+            post(rest::consents::create_consent),
+        )
+        .route("/v1/consents", get(rest::consents::list_consents))
+        .route("/v1/consents/{id}", get(rest::consents::get_consent))
+        .route(
+            "/v1/consents/{id}/revoke",
+            post(rest::consents::revoke_consent),
+        )
+        .route(
+            "/v1/patients/{id}/disclosure-check",
+            get(rest::consents::check_disclosure),
+        )
+        .route(
+            "/v1/patients/{id}/contacts",
+            get(rest::consents::list_contacts).post(rest::consents::create_contact),
+        )
+        .route(
+            "/v1/contacts/{id}",
+            get(rest::consents::get_contact).patch(rest::consents::update_contact),
+        )
         .route("/v1/safety-flags", get(rest::assessments::list_flags))
         .route(
             "/v1/safety-flags/{id}/acknowledge",
@@ -242,6 +266,12 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     health_reporter
         .set_serving::<TreatmentPlanServiceServer<grpc::RecordsProxy>>()
         .await;
+    health_reporter
+        .set_serving::<ConsentServiceServer<grpc::RecordsProxy>>()
+        .await;
+    health_reporter
+        .set_serving::<ContactServiceServer<grpc::RecordsProxy>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -263,8 +293,12 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
         down.clone(),
     )))
     .add_service(TreatmentPlanServiceServer::new(grpc::RecordsProxy::new(
-        down,
+        down.clone(),
     )))
+    .add_service(ConsentServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(ContactServiceServer::new(grpc::RecordsProxy::new(down)))
     .add_service(audit_api)
     .add_service(client_api)
     .add_service(health_service)

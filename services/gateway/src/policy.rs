@@ -21,6 +21,10 @@ pub enum Resource {
     DocumentReference,
     /// A treatment plan (any version) and its goal progress.
     CarePlan,
+    /// A consent to disclose (42 CFR Part 2).
+    Consent,
+    /// A family or support contact.
+    RelatedPerson,
     /// A completed questionnaire (PHQ-9, GAD-7) and its score.
     QuestionnaireResponse,
     /// A safety flag raised on a patient (PHQ-9 item 9).
@@ -31,11 +35,13 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Patient,
         Self::EpisodeOfCare,
         Self::DocumentReference,
         Self::CarePlan,
+        Self::Consent,
+        Self::RelatedPerson,
         Self::QuestionnaireResponse,
         Self::Flag,
         Self::AuditEvent,
@@ -49,6 +55,8 @@ impl Resource {
             Self::EpisodeOfCare => "EpisodeOfCare",
             Self::DocumentReference => "DocumentReference",
             Self::CarePlan => "CarePlan",
+            Self::Consent => "Consent",
+            Self::RelatedPerson => "RelatedPerson",
             Self::QuestionnaireResponse => "QuestionnaireResponse",
             Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
@@ -147,6 +155,14 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     // Treatment plans: the care team. Signing, revising and progress are updates.
     (Role::Clinician, Resource::CarePlan, "crus"),
     (Role::ProgramDirector, Resource::CarePlan, "crus"),
+    // Consent forms and family contacts: the care team and the front desk, which handles
+    // release-of-information paperwork and contact details. Revoking is the update.
+    (Role::Clinician, Resource::Consent, "crus"),
+    (Role::ProgramDirector, Resource::Consent, "crus"),
+    (Role::FrontDesk, Resource::Consent, "crus"),
+    (Role::Clinician, Resource::RelatedPerson, "crus"),
+    (Role::ProgramDirector, Resource::RelatedPerson, "crus"),
+    (Role::FrontDesk, Resource::RelatedPerson, "crus"),
     // Assessments and safety flags are clinical: the care team only, never the front desk
     // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
     (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
@@ -191,6 +207,15 @@ pub enum Operation {
     SignPlan,
     RevisePlan,
     RecordGoalProgress,
+    CreateConsent,
+    GetConsent,
+    ListConsents,
+    RevokeConsent,
+    CheckDisclosure,
+    CreateContact,
+    GetContact,
+    ListContacts,
+    UpdateContact,
     RecordAssessment,
     GetAssessment,
     ListAssessments,
@@ -204,7 +229,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 44] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
@@ -230,6 +255,15 @@ impl Operation {
         Self::SignPlan,
         Self::RevisePlan,
         Self::RecordGoalProgress,
+        Self::CreateConsent,
+        Self::GetConsent,
+        Self::ListConsents,
+        Self::RevokeConsent,
+        Self::CheckDisclosure,
+        Self::CreateContact,
+        Self::GetContact,
+        Self::ListContacts,
+        Self::UpdateContact,
         Self::RecordAssessment,
         Self::GetAssessment,
         Self::ListAssessments,
@@ -270,6 +304,15 @@ impl Operation {
             Self::SignPlan => "/iop.records.v1.TreatmentPlanService/SignPlan",
             Self::RevisePlan => "/iop.records.v1.TreatmentPlanService/RevisePlan",
             Self::RecordGoalProgress => "/iop.records.v1.TreatmentPlanService/RecordGoalProgress",
+            Self::CreateConsent => "/iop.records.v1.ConsentService/CreateConsent",
+            Self::GetConsent => "/iop.records.v1.ConsentService/GetConsent",
+            Self::ListConsents => "/iop.records.v1.ConsentService/ListConsents",
+            Self::RevokeConsent => "/iop.records.v1.ConsentService/RevokeConsent",
+            Self::CheckDisclosure => "/iop.records.v1.ConsentService/CheckDisclosure",
+            Self::CreateContact => "/iop.records.v1.ContactService/CreateContact",
+            Self::GetContact => "/iop.records.v1.ContactService/GetContact",
+            Self::ListContacts => "/iop.records.v1.ContactService/ListContacts",
+            Self::UpdateContact => "/iop.records.v1.ContactService/UpdateContact",
             Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
             Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
             Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
@@ -310,6 +353,15 @@ impl Operation {
             Self::UpdatePlan | Self::SignPlan | Self::RevisePlan | Self::RecordGoalProgress => {
                 (Resource::CarePlan, Action::Update)
             }
+            Self::CreateConsent => (Resource::Consent, Action::Create),
+            Self::GetConsent => (Resource::Consent, Action::Read),
+            Self::ListConsents => (Resource::Consent, Action::Search),
+            Self::RevokeConsent => (Resource::Consent, Action::Update),
+            Self::CheckDisclosure => (Resource::Consent, Action::Read),
+            Self::CreateContact => (Resource::RelatedPerson, Action::Create),
+            Self::GetContact => (Resource::RelatedPerson, Action::Read),
+            Self::ListContacts => (Resource::RelatedPerson, Action::Search),
+            Self::UpdateContact => (Resource::RelatedPerson, Action::Update),
             Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
             Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
             Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
@@ -351,6 +403,15 @@ impl Operation {
             Self::SignPlan => "plan.sign",
             Self::RevisePlan => "plan.revise",
             Self::RecordGoalProgress => "plan.progress",
+            Self::CreateConsent => "consent.create",
+            Self::GetConsent => "consent.read",
+            Self::ListConsents => "consent.search",
+            Self::RevokeConsent => "consent.revoke",
+            Self::CheckDisclosure => "consent.check",
+            Self::CreateContact => "contact.create",
+            Self::GetContact => "contact.read",
+            Self::ListContacts => "contact.search",
+            Self::UpdateContact => "contact.update",
             Self::RecordAssessment => "assessment.create",
             Self::GetAssessment => "assessment.read",
             Self::ListAssessments => "assessment.search",
@@ -499,6 +560,15 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::SignPlan => "`POST /v1/plans/{id}/sign`",
         Operation::RevisePlan => "`POST /v1/plans/{id}/revisions`",
         Operation::RecordGoalProgress => "`POST /v1/plans/{id}/goals/{goal_id}/progress`",
+        Operation::CreateConsent => "`POST /v1/patients/{id}/consents`",
+        Operation::GetConsent => "`GET /v1/consents/{id}`",
+        Operation::ListConsents => "`GET /v1/consents`",
+        Operation::RevokeConsent => "`POST /v1/consents/{id}/revoke`",
+        Operation::CheckDisclosure => "`GET /v1/patients/{id}/disclosure-check`",
+        Operation::CreateContact => "`POST /v1/patients/{id}/contacts`",
+        Operation::GetContact => "`GET /v1/contacts/{id}`",
+        Operation::ListContacts => "`GET /v1/patients/{id}/contacts`",
+        Operation::UpdateContact => "`PATCH /v1/contacts/{id}`",
         Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
         Operation::GetAssessment => "`GET /v1/assessments/{id}`",
         Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",

@@ -32,6 +32,7 @@ macro_rules! proto_enum {
 pub mod assessments;
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod episodes;
 pub mod extract;
 pub mod notes;
@@ -55,6 +56,9 @@ use utoipa::{Modify, OpenApi};
         notes::create, notes::get, notes::list, notes::update, notes::sign, notes::add_addendum,
         plans::create, plans::get, plans::versions, plans::list, plans::replace, plans::sign,
         plans::revise, plans::record_progress,
+        consents::create_consent, consents::get_consent, consents::list_consents,
+        consents::revoke_consent, consents::check_disclosure, consents::create_contact,
+        consents::list_contacts, consents::get_contact, consents::update_contact,
         assessments::create, assessments::get, assessments::list, assessments::list_flags,
         assessments::acknowledge, audit::list,
         clients::create, clients::get, clients::list, clients::update, clients::token),
@@ -102,6 +106,18 @@ use utoipa::{Modify, OpenApi};
         plans::PlanWrite,
         plans::NewProgress,
         plans::PlanList,
+        consents::RecordCategory,
+        consents::DisclosurePurpose,
+        consents::ConsentStatus,
+        consents::Relationship,
+        consents::Consent,
+        consents::NewConsent,
+        consents::Revoke,
+        consents::ConsentList,
+        consents::DisclosureDecision,
+        consents::Contact,
+        consents::ContactWrite,
+        consents::ContactList,
         assessments::Instrument,
         assessments::Severity,
         assessments::Assessment,
@@ -126,6 +142,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "patients", description = "Patients of your clinic"),
+        (name = "consents", description = "Consents to disclose (42 CFR Part 2), disclosure checks, family and support contacts"),
         (name = "plans", description = "Treatment plans: versioned problems, goals, objectives, interventions; goal progress"),
         (name = "notes", description = "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only"),
         (name = "episodes", description = "Episodes of care: referral, admission, levels of care, discharge and aftercare"),

@@ -306,17 +306,7 @@ fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
         } as i32,
         gender_identity: w.gender_identity.clone().unwrap_or_default(),
         pronouns: w.pronouns.clone().unwrap_or_default(),
-        contact: w.contact.as_ref().map(|c| pbc::ContactInfo {
-            phone: c.phone.clone(),
-            email: c.email.clone(),
-            address: c.address.as_ref().map(|a| pbc::PostalAddress {
-                lines: a.lines.clone(),
-                city: a.city.clone(),
-                region: a.region.clone(),
-                postal_code: a.postal_code.clone(),
-                country: a.country.clone(),
-            }),
-        }),
+        contact: w.contact.clone().map(contact_to_proto),
         mrn: w.mrn.clone().unwrap_or_default(),
         identifiers: w
             .identifiers
@@ -331,8 +321,36 @@ fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
     })
 }
 
+/// Contact details as the records service takes them (shared with family contacts).
+pub fn contact_to_proto(c: Contact) -> pbc::ContactInfo {
+    pbc::ContactInfo {
+        phone: c.phone,
+        email: c.email,
+        address: c.address.map(|a| pbc::PostalAddress {
+            lines: a.lines,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }),
+    }
+}
+
+pub fn contact_from_proto(c: pbc::ContactInfo) -> Contact {
+    Contact {
+        phone: c.phone,
+        email: c.email,
+        address: c.address.map(|a| Address {
+            lines: a.lines,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }),
+    }
+}
+
 fn from_proto(p: &pb::Patient) -> Patient {
-    let contact = p.contact.clone().unwrap_or_default();
     Patient {
         id: p.id.clone(),
         given_name: p.given_name.clone(),
@@ -349,17 +367,7 @@ fn from_proto(p: &pb::Patient) -> Patient {
         },
         gender_identity: p.gender_identity.clone(),
         pronouns: p.pronouns.clone(),
-        contact: Contact {
-            phone: contact.phone,
-            email: contact.email,
-            address: contact.address.map(|a| Address {
-                lines: a.lines,
-                city: a.city,
-                region: a.region,
-                postal_code: a.postal_code,
-                country: a.country,
-            }),
-        },
+        contact: contact_from_proto(p.contact.clone().unwrap_or_default()),
         mrn: (!p.mrn.is_empty()).then(|| p.mrn.clone()),
         identifiers: p
             .identifiers

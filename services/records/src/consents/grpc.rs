@@ -224,6 +224,7 @@ impl ConsentService for ConsentApi {
                 .map(|c| c.to_string())
                 .unwrap_or_default(),
             reason: decision.reason,
+            patient_id: patient.to_string(),
         }))
     }
 }

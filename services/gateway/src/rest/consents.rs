@@ -1,0 +1,616 @@
+//! `/v1/consents`, the disclosure check and `/v1/contacts`: REST and JSON over
+//! `iop.records.v1.ConsentService` and `ContactService`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use iop_core::Principal;
+use iop_proto::records as pb;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{JsonObject, Query};
+use super::patients::Contact as ContactInfo;
+use super::{
+    IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date, rfc3339,
+    with_etag,
+};
+use crate::AppState;
+use crate::policy::Operation;
+use crate::problem::Problem;
+
+type Consents = pb::consent_service_client::ConsentServiceClient<Channel>;
+type Contacts = pb::contact_service_client::ContactServiceClient<Channel>;
+
+proto_enum! {
+    /// Parts of the record a consent covers; psychotherapy notes are never among them.
+    RecordCategory => RecordCategory {
+        Demographics,
+        Attendance,
+        Assessments,
+        TreatmentPlans,
+        ClinicalNotes,
+        DischargeSummary,
+        SubstanceUseTreatment,
+    }
+}
+
+proto_enum! {
+    DisclosurePurpose => DisclosurePurpose {
+        Treatment,
+        Payment,
+        CareCoordination,
+        FamilyInvolvement,
+        Legal,
+        Research,
+    }
+}
+
+proto_enum! {
+    /// `active` (not revoked, not past its expiration date), `revoked` or `expired`.
+    ConsentStatus => ConsentStatus { Active, Revoked, Expired }
+}
+
+proto_enum! {
+    Relationship => Relationship {
+        Parent,
+        Guardian,
+        Spouse,
+        Partner,
+        Sibling,
+        Child,
+        OtherRelative,
+        Friend,
+        Sponsor,
+        Other,
+    }
+}
+
+/// A consent to disclose, as the patient signed it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consent {
+    pub id: String,
+    pub patient_id: String,
+    pub recipient_id: String,
+    pub recipient_name: String,
+    pub categories: Vec<Option<RecordCategory>>,
+    pub purposes: Vec<Option<DisclosurePurpose>>,
+    #[schema(format = Date)]
+    pub effective_date: String,
+    #[schema(format = Date)]
+    pub expiration_date: String,
+    #[schema(format = Date)]
+    pub signed_date: String,
+    pub status: Option<ConsentStatus>,
+    pub recorded_by: String,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub revoke_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<String>,
+}
+
+/// A signed consent form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsent {
+    /// A stable id of the recipient: a contact's id, an NPI, a client id.
+    pub recipient_id: String,
+    pub recipient_name: String,
+    pub categories: Vec<RecordCategory>,
+    pub purposes: Vec<DisclosurePurpose>,
+    /// Default today.
+    #[schema(format = Date)]
+    pub effective_date: Option<String>,
+    /// Required: Part 2 consents end.
+    #[schema(format = Date)]
+    pub expiration_date: Option<String>,
+    /// Default today.
+    #[schema(format = Date)]
+    pub signed_date: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    pub consents: Vec<Consent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConsentParams {
+    pub patient_id: Option<String>,
+    pub recipient_id: Option<String>,
+    pub status: Option<ConsentStatus>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DisclosureParams {
+    pub recipient_id: Option<String>,
+    pub category: Option<RecordCategory>,
+    pub purpose: Option<DisclosurePurpose>,
+    /// The day of the disclosure (`YYYY-MM-DD`); today when absent.
+    pub date: Option<String>,
+}
+
+/// May this part of the record be disclosed to this recipient for this purpose?
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisclosureDecision {
+    pub permitted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<String>,
+    pub reason: String,
+}
+
+/// A family or support contact of a patient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: String,
+    pub patient_id: String,
+    pub name: String,
+    pub relationship: Option<Relationship>,
+    pub contact: ContactInfo,
+    pub emergency_contact: bool,
+    /// Involved in family sessions, with a consent in force.
+    pub involved_in_family_sessions: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub involvement_consent_id: Option<String>,
+    pub notes: String,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    #[schema(format = DateTime)]
+    pub update_time: String,
+    pub version: i64,
+    pub etag: String,
+}
+
+/// A contact's fields; on PATCH only those sent change. `involved_in_family_sessions: true`
+/// needs a consent in force naming the contact's id for `family_involvement`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactWrite {
+    pub name: Option<String>,
+    pub relationship: Option<Relationship>,
+    pub contact: Option<ContactInfo>,
+    pub emergency_contact: Option<bool>,
+    pub involved_in_family_sessions: Option<bool>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactList {
+    pub contacts: Vec<Contact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContactParams {
+    /// Only contacts involved in family sessions with a consent in force.
+    pub involved_only: Option<bool>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+impl super::Versioned for pb::Contact {
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
+fn consent_problem(status: tonic::Status) -> Problem {
+    Problem::from_status(&status, "consent.")
+}
+
+/// Record a signed consent to disclose.
+#[utoipa::path(post, path = "/v1/patients/{id}/consents", tag = "consents", request_body = NewConsent,
+    params(("id" = String, Path, description = "Patient id (UUID)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "Recorded", body = Consent, headers(("Location" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_consent(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let c: NewConsent = body.parse()?;
+    let message = pb::CreateConsentRequest {
+        consent: Some(pb::Consent {
+            patient_id,
+            recipient_id: c.recipient_id,
+            recipient_name: c.recipient_name,
+            categories: c
+                .categories
+                .into_iter()
+                .map(RecordCategory::to_proto)
+                .collect(),
+            purposes: c
+                .purposes
+                .into_iter()
+                .map(DisclosurePurpose::to_proto)
+                .collect(),
+            effective_date: parse_date("effective_date", c.effective_date.as_deref())?,
+            expiration_date: parse_date("expiration_date", c.expiration_date.as_deref())?,
+            signed_date: parse_date("signed_date", c.signed_date.as_deref())?,
+            ..Default::default()
+        }),
+        request_id: idempotency_key(&headers)?,
+    };
+    let send = |mut c: Consents, r| async move { c.create_consent(r).await };
+    let created = st
+        .down
+        .forward(&who, Operation::CreateConsent, message, send)
+        .await
+        .map_err(|s| {
+            consent_problem(s)
+                .rename_field("request_id", IDEMPOTENCY_KEY)
+                .rename_field("patient_id", "id")
+        })?;
+    let location = format!("/v1/consents/{}", created.id);
+    let mut res = (StatusCode::CREATED, Json(consent_from_proto(created))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Read a consent.
+#[utoipa::path(get, path = "/v1/consents/{id}", tag = "consents",
+    params(("id" = String, Path, description = "Consent id (UUID)")),
+    responses(
+        (status = 200, description = "The consent", body = Consent),
+        (status = 404, description = "No such consent in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_consent(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Consent>, Problem> {
+    let send = |mut c: Consents, r| async move { c.get_consent(r).await };
+    let consent = st
+        .down
+        .forward(
+            &who,
+            Operation::GetConsent,
+            pb::GetConsentRequest { id },
+            send,
+        )
+        .await
+        .map_err(consent_problem)?;
+    Ok(Json(consent_from_proto(consent)))
+}
+
+/// List consents, oldest first.
+#[utoipa::path(get, path = "/v1/consents", tag = "consents", params(ConsentParams),
+    responses(
+        (status = 200, description = "A page of consents", body = ConsentList),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_consents(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(p): Query<ConsentParams>,
+) -> Result<Json<ConsentList>, Problem> {
+    let message = pb::ListConsentsRequest {
+        patient_id: p.patient_id.unwrap_or_default(),
+        recipient_id: p.recipient_id.unwrap_or_default(),
+        status: p.status.map_or(0, ConsentStatus::to_proto),
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let send = |mut c: Consents, r| async move { c.list_consents(r).await };
+    let page = st
+        .down
+        .forward(&who, Operation::ListConsents, message, send)
+        .await
+        .map_err(consent_problem)?;
+    Ok(Json(ConsentList {
+        consents: page.consents.into_iter().map(consent_from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Revoke a consent: from today it permits nothing. Revoking twice is 409.
+#[utoipa::path(post, path = "/v1/consents/{id}/revoke", tag = "consents", request_body = Revoke,
+    params(("id" = String, Path, description = "Consent id (UUID)")),
+    responses(
+        (status = 200, description = "Revoked", body = Consent),
+        (status = 404, description = "No such consent in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already revoked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn revoke_consent(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<Consent>, Problem> {
+    let r: Revoke = body.parse()?;
+    let send = |mut c: Consents, r| async move { c.revoke_consent(r).await };
+    let message = pb::RevokeConsentRequest {
+        id,
+        reason: r.reason,
+    };
+    let consent = st
+        .down
+        .forward(&who, Operation::RevokeConsent, message, send)
+        .await
+        .map_err(consent_problem)?;
+    Ok(Json(consent_from_proto(consent)))
+}
+
+/// May `category` of this patient's record be disclosed to `recipient_id` for `purpose`?
+/// Answers with the consent that permits it, or why not.
+#[utoipa::path(get, path = "/v1/patients/{id}/disclosure-check", tag = "consents", params(
+        ("id" = String, Path, description = "Patient id (UUID)"), DisclosureParams),
+    responses(
+        (status = 200, description = "The decision", body = DisclosureDecision),
+        (status = 400, description = "Missing parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn check_disclosure(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    Query(p): Query<DisclosureParams>,
+) -> Result<Json<DisclosureDecision>, Problem> {
+    let message = pb::CheckDisclosureRequest {
+        patient_id,
+        recipient_id: p.recipient_id.unwrap_or_default(),
+        category: p.category.map_or(0, RecordCategory::to_proto),
+        purpose: p.purpose.map_or(0, DisclosurePurpose::to_proto),
+        date: parse_date("date", p.date.as_deref())?,
+    };
+    let send = |mut c: Consents, r| async move { c.check_disclosure(r).await };
+    let d = st
+        .down
+        .forward(&who, Operation::CheckDisclosure, message, send)
+        .await
+        .map_err(|s| consent_problem(s).rename_field("patient_id", "id"))?;
+    Ok(Json(DisclosureDecision {
+        permitted: d.permitted,
+        consent_id: (!d.consent_id.is_empty()).then_some(d.consent_id),
+        reason: d.reason,
+    }))
+}
+
+fn contact_problem(status: tonic::Status) -> Problem {
+    Problem::from_status(&status, "contact.")
+}
+
+fn contact_to_proto(w: ContactWrite) -> pb::Contact {
+    pb::Contact {
+        name: w.name.unwrap_or_default(),
+        relationship: w.relationship.map_or(0, Relationship::to_proto),
+        contact: w.contact.map(super::patients::contact_to_proto),
+        emergency_contact: w.emergency_contact.unwrap_or(false),
+        involved_in_family_sessions: w.involved_in_family_sessions.unwrap_or(false),
+        notes: w.notes.unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// Add a family or support contact to a patient.
+#[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = ContactWrite,
+    params(("id" = String, Path, description = "Patient id (UUID)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "Added", body = Contact, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Involvement without a consent, or too many contacts", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_contact(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let w: ContactWrite = body.parse()?;
+    let message = pb::CreateContactRequest {
+        contact: Some(pb::Contact {
+            patient_id,
+            ..contact_to_proto(w)
+        }),
+        request_id: idempotency_key(&headers)?,
+    };
+    let send = |mut c: Contacts, r| async move { c.create_contact(r).await };
+    let created = st
+        .down
+        .forward(&who, Operation::CreateContact, message, send)
+        .await
+        .map_err(|s| {
+            contact_problem(s)
+                .rename_field("request_id", IDEMPOTENCY_KEY)
+                .rename_field("patient_id", "id")
+        })?;
+    let location = format!("/v1/contacts/{}", created.id);
+    let etag = created.etag.clone();
+    let mut res = with_etag(StatusCode::CREATED, person_from_proto(created), &etag);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// A patient's contacts in the order they were added.
+#[utoipa::path(get, path = "/v1/patients/{id}/contacts", tag = "consents", params(
+        ("id" = String, Path, description = "Patient id (UUID)"), ContactParams),
+    responses(
+        (status = 200, description = "A page of contacts", body = ContactList),
+        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_contacts(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    Query(p): Query<ContactParams>,
+) -> Result<Json<ContactList>, Problem> {
+    let message = pb::ListContactsRequest {
+        patient_id,
+        involved_only: p.involved_only.unwrap_or(false),
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let send = |mut c: Contacts, r| async move { c.list_contacts(r).await };
+    let page = st
+        .down
+        .forward(&who, Operation::ListContacts, message, send)
+        .await
+        .map_err(|s| contact_problem(s).rename_field("patient_id", "id"))?;
+    Ok(Json(ContactList {
+        contacts: page.contacts.into_iter().map(person_from_proto).collect(),
+        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+    }))
+}
+
+/// Read a contact.
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "consents",
+    params(("id" = String, Path, description = "Contact id (UUID)")),
+    responses(
+        (status = 200, description = "The contact", body = Contact, headers(("ETag" = String))),
+        (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_contact(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let send = |mut c: Contacts, r| async move { c.get_contact(r).await };
+    forward_versioned(
+        &st,
+        &who,
+        Operation::GetContact,
+        pb::GetContactRequest { id },
+        send,
+        "contact.",
+        person_from_proto,
+    )
+    .await
+}
+
+/// Change a contact; `If-Match` refuses stale writes.
+#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = ContactWrite,
+    params(("id" = String, Path, description = "Contact id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Updated", body = Contact, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Involvement without a consent in force, or stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_contact(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let w: ContactWrite = body.parse()?;
+    let paths: Vec<String> = body.0.keys().cloned().collect();
+    if paths.is_empty() {
+        return Err(Problem::field("body", "names no field to change"));
+    }
+    let message = pb::UpdateContactRequest {
+        contact: Some(pb::Contact {
+            id,
+            etag: if_match(&headers)?.unwrap_or_default(),
+            ..contact_to_proto(w)
+        }),
+        update_mask: Some(prost_types::FieldMask { paths }),
+    };
+    let send = |mut c: Contacts, r| async move { c.update_contact(r).await };
+    forward_versioned(
+        &st,
+        &who,
+        Operation::UpdateContact,
+        message,
+        send,
+        "contact.",
+        person_from_proto,
+    )
+    .await
+}
+
+fn consent_from_proto(c: pb::Consent) -> Consent {
+    let revoked = !c.revoked_by.is_empty();
+    Consent {
+        categories: c
+            .categories
+            .iter()
+            .map(|x| RecordCategory::from_proto(*x))
+            .collect(),
+        purposes: c
+            .purposes
+            .iter()
+            .map(|x| DisclosurePurpose::from_proto(*x))
+            .collect(),
+        effective_date: date_text(c.effective_date.as_ref()),
+        expiration_date: date_text(c.expiration_date.as_ref()),
+        signed_date: date_text(c.signed_date.as_ref()),
+        status: ConsentStatus::from_proto(c.status),
+        create_time: rfc3339(c.create_time.as_ref()),
+        revoke_time: revoked.then(|| rfc3339(c.revoke_time.as_ref())),
+        revoked_by: revoked.then_some(c.revoked_by),
+        revoke_reason: revoked.then_some(c.revoke_reason),
+        id: c.id,
+        patient_id: c.patient_id,
+        recipient_id: c.recipient_id,
+        recipient_name: c.recipient_name,
+        recorded_by: c.recorded_by,
+    }
+}
+
+fn person_from_proto(c: pb::Contact) -> Contact {
+    Contact {
+        relationship: Relationship::from_proto(c.relationship),
+        contact: super::patients::contact_from_proto(c.contact.unwrap_or_default()),
+        involvement_consent_id: (!c.involvement_consent_id.is_empty())
+            .then_some(c.involvement_consent_id),
+        create_time: rfc3339(c.create_time.as_ref()),
+        update_time: rfc3339(c.update_time.as_ref()),
+        id: c.id,
+        patient_id: c.patient_id,
+        name: c.name,
+        emergency_contact: c.emergency_contact,
+        involved_in_family_sessions: c.involved_in_family_sessions,
+        notes: c.notes,
+        version: c.version,
+        etag: c.etag,
+    }
+}
