@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/records/v1/notes.proto",
         "iop/records/v1/patients.proto",
         "iop/records/v1/plans.proto",
+        "iop/records/v1/referrals.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

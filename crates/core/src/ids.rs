@@ -99,6 +99,7 @@ uuid_id!(NoteId, "note");
 uuid_id!(PlanId, "treatment plan");
 uuid_id!(ConsentId, "consent");
 uuid_id!(ContactId, "contact");
+uuid_id!(ReferralId, "referral");
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_TEXT_LEN: usize = 500;
 pub const MAX_IDENTIFIERS: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Sex {
     #[default]
     Unspecified,

@@ -123,16 +123,7 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
                 }
             }
             PatientPath::SexAtBirth => {
-                f.sex_at_birth = match pb::Sex::try_from(p.sex_at_birth) {
-                    Ok(pb::Sex::Unspecified) => Sex::Unspecified,
-                    Ok(pb::Sex::Female) => Sex::Female,
-                    Ok(pb::Sex::Male) => Sex::Male,
-                    Ok(pb::Sex::Other) => Sex::Other,
-                    Ok(pb::Sex::Unknown) => Sex::Unknown,
-                    Err(_) => {
-                        return Err(Error::field("patient.sex_at_birth", "is not a known value"));
-                    }
-                }
+                f.sex_at_birth = sex_from_proto(p.sex_at_birth, "patient.sex_at_birth")?
             }
             PatientPath::GenderIdentity => f.gender_identity.clone_from(&p.gender_identity),
             PatientPath::Pronouns => f.pronouns.clone_from(&p.pronouns),
@@ -151,6 +142,28 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
         }
     }
     Ok(f)
+}
+
+pub(crate) fn sex_from_proto(value: i32, field: &str) -> Result<Sex, Error> {
+    match pb::Sex::try_from(value) {
+        Ok(pb::Sex::Unspecified) => Ok(Sex::Unspecified),
+        Ok(pb::Sex::Female) => Ok(Sex::Female),
+        Ok(pb::Sex::Male) => Ok(Sex::Male),
+        Ok(pb::Sex::Other) => Ok(Sex::Other),
+        Ok(pb::Sex::Unknown) => Ok(Sex::Unknown),
+        Err(_) => Err(Error::field(field, "is not a known value")),
+    }
+}
+
+pub(crate) fn sex_to_proto(sex: Sex) -> i32 {
+    let value = match sex {
+        Sex::Unspecified => pb::Sex::Unspecified,
+        Sex::Female => pb::Sex::Female,
+        Sex::Male => pb::Sex::Male,
+        Sex::Other => pb::Sex::Other,
+        Sex::Unknown => pb::Sex::Unknown,
+    };
+    value as i32
 }
 
 pub(crate) fn date_to_proto(d: NaiveDate) -> pbc::Date {
@@ -209,13 +222,7 @@ fn to_proto(p: &Patient) -> pb::Patient {
         family_name: f.family_name.clone(),
         preferred_name: f.preferred_name.clone(),
         birth_date: f.birth_date.map(date_to_proto),
-        sex_at_birth: match f.sex_at_birth {
-            Sex::Unspecified => pb::Sex::Unspecified,
-            Sex::Female => pb::Sex::Female,
-            Sex::Male => pb::Sex::Male,
-            Sex::Other => pb::Sex::Other,
-            Sex::Unknown => pb::Sex::Unknown,
-        } as i32,
+        sex_at_birth: sex_to_proto(f.sex_at_birth),
         gender_identity: f.gender_identity.clone(),
         pronouns: f.pronouns.clone(),
         contact: Some(contact_to_proto(&f.contact)),

@@ -14,6 +14,7 @@ mod idempotency;
 mod notes;
 mod patients;
 mod plans;
+mod referrals;
 pub mod scoring;
 mod store;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use iop_proto::records::contact_service_server::ContactServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
+use iop_proto::records::referral_service_server::ReferralServiceServer;
 use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -73,6 +75,11 @@ pub async fn serve(
     let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
     let notes = notes::Notes::new(notes::NoteStore::new(db.clone()));
     let plans = plans::Plans::new(plans::PlanStore::new(db.clone()));
+    let referrals = referrals::Referrals::new(
+        referrals::ReferralStore::new(db.clone()),
+        patients.clone(),
+        episodes.clone(),
+    );
     let consent_store = consents::ConsentStore::new(db.clone());
     let consent_api = || {
         consents::grpc::ConsentApi::new(
@@ -102,6 +109,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<ContactServiceServer<consents::grpc::ConsentApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ReferralServiceServer<referrals::grpc::ReferralApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -133,6 +143,9 @@ pub async fn serve(
         )))
         .add_service(ConsentServiceServer::new(consent_api()))
         .add_service(ContactServiceServer::new(consent_api()))
+        .add_service(ReferralServiceServer::new(
+            referrals::grpc::ReferralApi::new(referrals),
+        ))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
@@ -147,7 +160,8 @@ pub async fn serve(
 }
 
 /// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
+    "iop.records.v1.ReferralService",
     "iop.records.v1.ConsentService",
     "iop.records.v1.ContactService",
     "iop.records.v1.TreatmentPlanService",
