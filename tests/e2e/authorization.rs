@@ -527,3 +527,49 @@ async fn the_front_desk_handles_consent_forms_and_contacts() {
     }
     sys.stop().await;
 }
+
+/// Roles against referrals. Expected outcome per role for (enter, read, list, review,
+/// decline).
+const REFERRAL_MATRIX: &[(&str, [bool; 5])] = &[
+    ("admin", [false; 5]),
+    ("program_director", [true; 5]),
+    ("clinician", [true; 5]),
+    ("front_desk", [true; 5]),
+    ("receptionist", [false; 5]),
+];
+
+#[tokio::test]
+async fn intake_staff_and_the_care_team_work_referrals() {
+    use crate::post;
+    use crate::referrals::referral;
+    let sys = TestSystem::start().await;
+    let desk = token(&sys, &["front_desk"], "user/*.cruds");
+    for (role, allowed) in REFERRAL_MATRIX {
+        let (_, r) = post(&sys, &desk, "/v1/referrals", &referral()).await;
+        let (_, r2) = post(&sys, &desk, "/v1/referrals", &referral()).await;
+        let (id, id2) = (r["id"].as_str().unwrap(), r2["id"].as_str().unwrap());
+        let t = token(&sys, &[role], "user/*.cruds");
+        let got = [
+            post(&sys, &t, "/v1/referrals", &referral()).await.0,
+            crate::get(&sys, &t, &format!("/v1/referrals/{id}")).await.0,
+            crate::get(&sys, &t, "/v1/referrals").await.0,
+            post(&sys, &t, &format!("/v1/referrals/{id}/review"), &json!({}))
+                .await
+                .0,
+            post(
+                &sys,
+                &t,
+                &format!("/v1/referrals/{id2}/decline"),
+                &json!({ "reason": "full" }),
+            )
+            .await
+            .0,
+        ];
+        let want = [201, 200, 200, 200, 200];
+        for i in 0..5 {
+            let expected = if allowed[i] { want[i] } else { 403 };
+            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+        }
+    }
+    sys.stop().await;
+}

@@ -92,6 +92,11 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     .await;
     assert_eq!(status, 201, "{b_contact}");
     let b_contact_id = b_contact["id"].as_str().unwrap().to_owned();
+    let mut b_referral = crate::referrals::referral();
+    b_referral["patient"]["given_name"] = json!("Bsecret");
+    let (status, b_referral) = crate::post(&sys, &admin_b, "/v1/referrals", &b_referral).await;
+    assert_eq!(status, 201, "{b_referral}");
+    let b_referral_id = b_referral["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
@@ -113,6 +118,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_plan_id,
         &b_consent_id,
         &b_contact_id,
+        &b_referral_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -137,6 +143,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_consent_id
         } else if template.starts_with("/v1/contacts") {
             &b_contact_id
+        } else if template.starts_with("/v1/referrals") {
+            &b_referral_id
         } else {
             &b_id
         };
@@ -163,6 +171,20 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "post" if template.ends_with("/discharge") => sys.http.post(sys.url(&path)).json(
                     &json!({ "discharge_date": crate::episodes::day(0), "reason": "administrative" }),
                 ),
+                "post" if template == "/v1/referrals" => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&crate::referrals::referral()),
+                "post" if template.starts_with("/v1/referrals/") => {
+                    let body = match template.rsplit('/').next() {
+                        Some("accept") => json!({}),
+                        Some("intake") => json!({ "intake_time": "2030-01-06T15:00:00Z" }),
+                        Some("admit") => json!({ "admit_date": crate::episodes::day(0) }),
+                        Some("decline") => json!({ "reason": "Hijacked" }),
+                        _ => json!({ "note": "Hijacked" }),
+                    };
+                    sys.http.post(sys.url(&path)).json(&body)
+                }
                 "post" if template.ends_with("/consents") => sys
                     .http
                     .post(sys.url(&path))
@@ -264,12 +286,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             calls += 1;
         }
     }
-    assert!(calls >= 44, "walked only {calls} operations");
+    assert!(calls >= 52, "walked only {calls} operations");
 
     // And B's patient is untouched.
     let (_, still) = get(&sys, &admin_b, &format!("/v1/patients/{b_id}")).await;
     assert_eq!(still["given_name"], "Bsecret");
     assert_eq!(still["version"], 1);
+    let (_, referral) = get(&sys, &admin_b, &format!("/v1/referrals/{b_referral_id}")).await;
+    assert_eq!(referral["status"], "received", "{referral}");
     let (_, consent) = get(&sys, &admin_b, &format!("/v1/consents/{b_consent_id}")).await;
     assert_eq!(consent["status"], "active", "{consent}");
     let (_, contact) = get(&sys, &admin_b, &format!("/v1/contacts/{b_contact_id}")).await;

@@ -15,6 +15,7 @@ mod isolation;
 mod notes;
 mod operations;
 mod plans;
+mod referrals;
 mod rest_patients;
 mod smart;
 

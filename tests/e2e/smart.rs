@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::get;
 
-fn admin_of(sys: &TestSystem, tenant: &str) -> String {
+pub(crate) fn admin_of(sys: &TestSystem, tenant: &str) -> String {
     let mut claims = sys.claims(tenant, &["admin"]);
     claims["scope"] = json!("user/*.cruds");
     sys.sign(claims)
@@ -30,7 +30,12 @@ async fn register(sys: &TestSystem, admin: &str, key: &SigningKey, scopes: &[&st
     body["client_id"].as_str().unwrap().to_owned()
 }
 
-fn assertion(sys: &TestSystem, key: &SigningKey, client_id: &str, patch: Value) -> String {
+pub(crate) fn assertion(
+    sys: &TestSystem,
+    key: &SigningKey,
+    client_id: &str,
+    patch: Value,
+) -> String {
     let mut claims = json!({
         "iss": client_id, "sub": client_id, "aud": sys.url("/oauth2/token"),
         "exp": unix_now() + 240, "jti": uuid_like(),
@@ -75,7 +80,7 @@ fn uuid_like() -> String {
     )
 }
 
-async fn token(sys: &TestSystem, assertion: &str, scope: &str) -> (u16, Value) {
+pub(crate) async fn token(sys: &TestSystem, assertion: &str, scope: &str) -> (u16, Value) {
     let res = sys
         .http
         .post(sys.url("/oauth2/token"))

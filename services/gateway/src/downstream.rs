@@ -18,6 +18,7 @@ use iop_proto::records::contact_service_client::ContactServiceClient;
 use iop_proto::records::episode_service_client::EpisodeServiceClient;
 use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_proto::records::referral_service_client::ReferralServiceClient;
 use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -63,6 +64,12 @@ impl RecordsClient for ConsentServiceClient<Channel> {
 }
 
 impl RecordsClient for ContactServiceClient<Channel> {
+    fn on(channel: Channel) -> Self {
+        Self::new(channel)
+    }
+}
+
+impl RecordsClient for ReferralServiceClient<Channel> {
     fn on(channel: Channel) -> Self {
         Self::new(channel)
     }
@@ -372,6 +379,67 @@ impl Audited for pb::ListContactsResponse {
 impl Audited for pb::DisclosureDecision {
     fn touched(&self) -> Vec<Touched> {
         vec![Touched::of(&self.consent_id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::GetReferralRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ReviewReferralRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::AcceptReferralRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::ScheduleIntakeRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::MarkAdmittedRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::DeclineReferralRequest {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, "")]
+    }
+}
+
+impl Audited for pb::CreateReferralRequest {
+    fn touched(&self) -> Vec<Touched> {
+        Vec::new()
+    }
+}
+
+impl Audited for pb::ListReferralsRequest {
+    fn touched(&self) -> Vec<Touched> {
+        Vec::new()
+    }
+}
+
+/// The patient it led to, once accepted (never known to a partner's view).
+impl Audited for pb::Referral {
+    fn touched(&self) -> Vec<Touched> {
+        vec![Touched::of(&self.id, &self.patient_id)]
+    }
+}
+
+impl Audited for pb::ListReferralsResponse {
+    fn touched(&self) -> Vec<Touched> {
+        self.referrals.iter().flat_map(Audited::touched).collect()
     }
 }
 

@@ -15,6 +15,8 @@ use iop_proto::records::episode_service_server::EpisodeService;
 use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::note_service_server::NoteService;
 use iop_proto::records::patient_service_client::PatientServiceClient;
+use iop_proto::records::referral_service_client::ReferralServiceClient;
+use iop_proto::records::referral_service_server::ReferralService;
 use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
 use iop_proto::records::treatment_plan_service_server::TreatmentPlanService;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
@@ -426,6 +428,81 @@ impl ContactService for RecordsProxy {
         let send =
             |mut c: ContactServiceClient<Channel>, r| async move { c.update_contact(r).await };
         proxy(&self.down, Operation::UpdateContact, req, send).await
+    }
+}
+
+#[tonic::async_trait]
+impl ReferralService for RecordsProxy {
+    async fn create_referral(
+        &self,
+        req: Request<pb::CreateReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.create_referral(r).await };
+        proxy(&self.down, Operation::CreateReferral, req, send).await
+    }
+
+    async fn get_referral(
+        &self,
+        req: Request<pb::GetReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.get_referral(r).await };
+        proxy(&self.down, Operation::GetReferral, req, send).await
+    }
+
+    async fn list_referrals(
+        &self,
+        req: Request<pb::ListReferralsRequest>,
+    ) -> Result<Response<pb::ListReferralsResponse>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.list_referrals(r).await };
+        proxy(&self.down, Operation::ListReferrals, req, send).await
+    }
+
+    async fn review_referral(
+        &self,
+        req: Request<pb::ReviewReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.review_referral(r).await };
+        proxy(&self.down, Operation::ReviewReferral, req, send).await
+    }
+
+    async fn accept_referral(
+        &self,
+        req: Request<pb::AcceptReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.accept_referral(r).await };
+        proxy(&self.down, Operation::AcceptReferral, req, send).await
+    }
+
+    async fn schedule_intake(
+        &self,
+        req: Request<pb::ScheduleIntakeRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.schedule_intake(r).await };
+        proxy(&self.down, Operation::ScheduleIntake, req, send).await
+    }
+
+    async fn mark_admitted(
+        &self,
+        req: Request<pb::MarkAdmittedRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.mark_admitted(r).await };
+        proxy(&self.down, Operation::MarkAdmitted, req, send).await
+    }
+
+    async fn decline_referral(
+        &self,
+        req: Request<pb::DeclineReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let send =
+            |mut c: ReferralServiceClient<Channel>, r| async move { c.decline_referral(r).await };
+        proxy(&self.down, Operation::DeclineReferral, req, send).await
     }
 }
 

@@ -35,6 +35,7 @@ use iop_proto::records::contact_service_server::ContactServiceServer;
 use iop_proto::records::episode_service_server::EpisodeServiceServer;
 use iop_proto::records::note_service_server::NoteServiceServer;
 use iop_proto::records::patient_service_server::PatientServiceServer;
+use iop_proto::records::referral_service_server::ReferralServiceServer;
 use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -233,6 +234,19 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             "/v1/contacts/{id}",
             get(rest::consents::get_contact).patch(rest::consents::update_contact),
         )
+        .route(
+            "/v1/referrals",
+            get(rest::referrals::list).post(rest::referrals::create),
+        )
+        .route("/v1/referrals/{id}", get(rest::referrals::get))
+        .route("/v1/referrals/{id}/review", post(rest::referrals::review))
+        .route("/v1/referrals/{id}/accept", post(rest::referrals::accept))
+        .route(
+            "/v1/referrals/{id}/intake",
+            post(rest::referrals::schedule_intake),
+        )
+        .route("/v1/referrals/{id}/admit", post(rest::referrals::admit))
+        .route("/v1/referrals/{id}/decline", post(rest::referrals::decline))
         .route("/v1/safety-flags", get(rest::assessments::list_flags))
         .route(
             "/v1/safety-flags/{id}/acknowledge",
@@ -272,6 +286,9 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     health_reporter
         .set_serving::<ContactServiceServer<grpc::RecordsProxy>>()
         .await;
+    health_reporter
+        .set_serving::<ReferralServiceServer<grpc::RecordsProxy>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -298,7 +315,10 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     .add_service(ConsentServiceServer::new(grpc::RecordsProxy::new(
         down.clone(),
     )))
-    .add_service(ContactServiceServer::new(grpc::RecordsProxy::new(down)))
+    .add_service(ContactServiceServer::new(grpc::RecordsProxy::new(
+        down.clone(),
+    )))
+    .add_service(ReferralServiceServer::new(grpc::RecordsProxy::new(down)))
     .add_service(audit_api)
     .add_service(client_api)
     .add_service(health_service)

@@ -25,6 +25,8 @@ pub enum Resource {
     Consent,
     /// A family or support contact.
     RelatedPerson,
+    /// A referral from a partner system.
+    ServiceRequest,
     /// A completed questionnaire (PHQ-9, GAD-7) and its score.
     QuestionnaireResponse,
     /// A safety flag raised on a patient (PHQ-9 item 9).
@@ -35,13 +37,14 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Patient,
         Self::EpisodeOfCare,
         Self::DocumentReference,
         Self::CarePlan,
         Self::Consent,
         Self::RelatedPerson,
+        Self::ServiceRequest,
         Self::QuestionnaireResponse,
         Self::Flag,
         Self::AuditEvent,
@@ -57,6 +60,7 @@ impl Resource {
             Self::CarePlan => "CarePlan",
             Self::Consent => "Consent",
             Self::RelatedPerson => "RelatedPerson",
+            Self::ServiceRequest => "ServiceRequest",
             Self::QuestionnaireResponse => "QuestionnaireResponse",
             Self::Flag => "Flag",
             Self::AuditEvent => "AuditEvent",
@@ -163,6 +167,12 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     (Role::Clinician, Resource::RelatedPerson, "crus"),
     (Role::ProgramDirector, Resource::RelatedPerson, "crus"),
     (Role::FrontDesk, Resource::RelatedPerson, "crus"),
+    // Referrals: intake staff (front desk) and the care team work them. Partner clients are
+    // granted only system/ServiceRequest scopes (see clients.rs), and the records service
+    // shows a backend client only the referrals it sent and lets only staff change them.
+    (Role::Clinician, Resource::ServiceRequest, "crus"),
+    (Role::ProgramDirector, Resource::ServiceRequest, "crus"),
+    (Role::FrontDesk, Resource::ServiceRequest, "crus"),
     // Assessments and safety flags are clinical: the care team only, never the front desk
     // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
     (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
@@ -216,6 +226,14 @@ pub enum Operation {
     GetContact,
     ListContacts,
     UpdateContact,
+    CreateReferral,
+    GetReferral,
+    ListReferrals,
+    ReviewReferral,
+    AcceptReferral,
+    ScheduleIntake,
+    MarkAdmitted,
+    DeclineReferral,
     RecordAssessment,
     GetAssessment,
     ListAssessments,
@@ -229,7 +247,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 52] = [
         Self::CreatePatient,
         Self::GetPatient,
         Self::ListPatients,
@@ -264,6 +282,14 @@ impl Operation {
         Self::GetContact,
         Self::ListContacts,
         Self::UpdateContact,
+        Self::CreateReferral,
+        Self::GetReferral,
+        Self::ListReferrals,
+        Self::ReviewReferral,
+        Self::AcceptReferral,
+        Self::ScheduleIntake,
+        Self::MarkAdmitted,
+        Self::DeclineReferral,
         Self::RecordAssessment,
         Self::GetAssessment,
         Self::ListAssessments,
@@ -313,6 +339,14 @@ impl Operation {
             Self::GetContact => "/iop.records.v1.ContactService/GetContact",
             Self::ListContacts => "/iop.records.v1.ContactService/ListContacts",
             Self::UpdateContact => "/iop.records.v1.ContactService/UpdateContact",
+            Self::CreateReferral => "/iop.records.v1.ReferralService/CreateReferral",
+            Self::GetReferral => "/iop.records.v1.ReferralService/GetReferral",
+            Self::ListReferrals => "/iop.records.v1.ReferralService/ListReferrals",
+            Self::ReviewReferral => "/iop.records.v1.ReferralService/ReviewReferral",
+            Self::AcceptReferral => "/iop.records.v1.ReferralService/AcceptReferral",
+            Self::ScheduleIntake => "/iop.records.v1.ReferralService/ScheduleIntake",
+            Self::MarkAdmitted => "/iop.records.v1.ReferralService/MarkAdmitted",
+            Self::DeclineReferral => "/iop.records.v1.ReferralService/DeclineReferral",
             Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
             Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
             Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
@@ -362,6 +396,14 @@ impl Operation {
             Self::GetContact => (Resource::RelatedPerson, Action::Read),
             Self::ListContacts => (Resource::RelatedPerson, Action::Search),
             Self::UpdateContact => (Resource::RelatedPerson, Action::Update),
+            Self::CreateReferral => (Resource::ServiceRequest, Action::Create),
+            Self::GetReferral => (Resource::ServiceRequest, Action::Read),
+            Self::ListReferrals => (Resource::ServiceRequest, Action::Search),
+            Self::ReviewReferral => (Resource::ServiceRequest, Action::Update),
+            Self::AcceptReferral => (Resource::ServiceRequest, Action::Update),
+            Self::ScheduleIntake => (Resource::ServiceRequest, Action::Update),
+            Self::MarkAdmitted => (Resource::ServiceRequest, Action::Update),
+            Self::DeclineReferral => (Resource::ServiceRequest, Action::Update),
             Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
             Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
             Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
@@ -412,6 +454,14 @@ impl Operation {
             Self::GetContact => "contact.read",
             Self::ListContacts => "contact.search",
             Self::UpdateContact => "contact.update",
+            Self::CreateReferral => "referral.create",
+            Self::GetReferral => "referral.read",
+            Self::ListReferrals => "referral.search",
+            Self::ReviewReferral => "referral.review",
+            Self::AcceptReferral => "referral.accept",
+            Self::ScheduleIntake => "referral.intake",
+            Self::MarkAdmitted => "referral.admit",
+            Self::DeclineReferral => "referral.decline",
             Self::RecordAssessment => "assessment.create",
             Self::GetAssessment => "assessment.read",
             Self::ListAssessments => "assessment.search",
@@ -519,6 +569,15 @@ pub fn matrix_markdown() -> String {
         }
         md.push('\n');
     }
+    md.push_str(
+        "\nBackend clients (system tokens) have no role: their scopes decide. A \
+         `referral_partner` client can only be granted `system/ServiceRequest` scopes; the \
+         records service shows a backend client only the referrals it sent, without the \
+         clinic's internal ids and notes, and status changes of referrals, signing notes and \
+         plans, and acknowledging safety flags are for staff users signed in as themselves. \
+         Psychotherapy notes are readable only by their author; drafts are edited only by \
+         their author.\n",
+    );
     md.push_str("\n## Operations\n\n| gRPC method | REST | needs |\n|---|---|---|\n");
     for op in Operation::ALL {
         let (res, action) = op.permission();
@@ -569,6 +628,14 @@ fn rest_route(op: Operation) -> &'static str {
         Operation::GetContact => "`GET /v1/contacts/{id}`",
         Operation::ListContacts => "`GET /v1/patients/{id}/contacts`",
         Operation::UpdateContact => "`PATCH /v1/contacts/{id}`",
+        Operation::CreateReferral => "`POST /v1/referrals`",
+        Operation::GetReferral => "`GET /v1/referrals/{id}`",
+        Operation::ListReferrals => "`GET /v1/referrals`",
+        Operation::ReviewReferral => "`POST /v1/referrals/{id}/review`",
+        Operation::AcceptReferral => "`POST /v1/referrals/{id}/accept`",
+        Operation::ScheduleIntake => "`POST /v1/referrals/{id}/intake`",
+        Operation::MarkAdmitted => "`POST /v1/referrals/{id}/admit`",
+        Operation::DeclineReferral => "`POST /v1/referrals/{id}/decline`",
         Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
         Operation::GetAssessment => "`GET /v1/assessments/{id}`",
         Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",

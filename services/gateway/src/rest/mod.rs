@@ -38,6 +38,7 @@ pub mod extract;
 pub mod notes;
 pub mod patients;
 pub mod plans;
+pub mod referrals;
 
 use crate::problem::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -59,6 +60,8 @@ use utoipa::{Modify, OpenApi};
         consents::create_consent, consents::get_consent, consents::list_consents,
         consents::revoke_consent, consents::check_disclosure, consents::create_contact,
         consents::list_contacts, consents::get_contact, consents::update_contact,
+        referrals::create, referrals::get, referrals::list, referrals::review, referrals::accept,
+        referrals::schedule_intake, referrals::admit, referrals::decline,
         assessments::create, assessments::get, assessments::list, assessments::list_flags,
         assessments::acknowledge, audit::list,
         clients::create, clients::get, clients::list, clients::update, clients::token),
@@ -118,6 +121,18 @@ use utoipa::{Modify, OpenApi};
         consents::Contact,
         consents::ContactWrite,
         consents::ContactList,
+        referrals::Urgency,
+        referrals::ReferralStatus,
+        referrals::ReferredPatient,
+        referrals::StatusChange,
+        referrals::Referral,
+        referrals::NewReferral,
+        referrals::ReferralNote,
+        referrals::Accept,
+        referrals::Intake,
+        referrals::Admitted,
+        referrals::Decline,
+        referrals::ReferralList,
         assessments::Instrument,
         assessments::Severity,
         assessments::Assessment,
@@ -142,6 +157,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "patients", description = "Patients of your clinic"),
+        (name = "referrals", description = "Referrals from partner systems and their closed loop"),
         (name = "consents", description = "Consents to disclose (42 CFR Part 2), disclosure checks, family and support contacts"),
         (name = "plans", description = "Treatment plans: versioned problems, goals, objectives, interventions; goal progress"),
         (name = "notes", description = "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only"),

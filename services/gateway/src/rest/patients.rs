@@ -18,14 +18,9 @@ use crate::AppState;
 use crate::policy::Operation;
 use crate::problem::Problem;
 
-/// Sex assigned at birth (FHIR administrative-gender).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    Female,
-    Male,
-    Other,
-    Unknown,
+proto_enum! {
+    /// Sex assigned at birth (FHIR administrative-gender).
+    Sex => Sex { Female, Male, Other, Unknown }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -297,13 +292,7 @@ fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
         family_name: w.family_name.clone().unwrap_or_default(),
         preferred_name: w.preferred_name.clone().unwrap_or_default(),
         birth_date,
-        sex_at_birth: match w.sex_at_birth {
-            None => pb::Sex::Unspecified,
-            Some(Sex::Female) => pb::Sex::Female,
-            Some(Sex::Male) => pb::Sex::Male,
-            Some(Sex::Other) => pb::Sex::Other,
-            Some(Sex::Unknown) => pb::Sex::Unknown,
-        } as i32,
+        sex_at_birth: w.sex_at_birth.map_or(0, Sex::to_proto),
         gender_identity: w.gender_identity.clone().unwrap_or_default(),
         pronouns: w.pronouns.clone().unwrap_or_default(),
         contact: w.contact.clone().map(contact_to_proto),
@@ -358,13 +347,7 @@ fn from_proto(p: &pb::Patient) -> Patient {
         family_name: p.family_name.clone(),
         preferred_name: p.preferred_name.clone(),
         birth_date: date_text(p.birth_date.as_ref()),
-        sex_at_birth: match pb::Sex::try_from(p.sex_at_birth) {
-            Ok(pb::Sex::Female) => Some(Sex::Female),
-            Ok(pb::Sex::Male) => Some(Sex::Male),
-            Ok(pb::Sex::Other) => Some(Sex::Other),
-            Ok(pb::Sex::Unknown) => Some(Sex::Unknown),
-            Ok(pb::Sex::Unspecified) | Err(_) => None,
-        },
+        sex_at_birth: Sex::from_proto(p.sex_at_birth),
         gender_identity: p.gender_identity.clone(),
         pronouns: p.pronouns.clone(),
         contact: contact_from_proto(p.contact.clone().unwrap_or_default()),
