@@ -220,3 +220,94 @@ async fn the_trail_is_append_only_and_tampering_breaks_the_chain() {
     db.close().await;
     sys.stop().await;
 }
+
+/// The clinical record's accesses are in the patient's trail too, each once, under its own
+/// resource type and id; a denied psychotherapy-note read is there as well.
+#[tokio::test]
+async fn clinical_record_accesses_are_in_the_patients_trail_exactly_once() {
+    let sys = TestSystem::start().await;
+    let admin = as_user(&sys, "clinic-a", "it-1", &["admin"]);
+    let kim = as_user(&sys, "clinic-a", "dr-kim", &["clinician"]);
+    let lee = as_user(&sys, "clinic-a", "dr-lee", &["clinician"]);
+    let desk = as_user(&sys, "clinic-a", "desk-1", &["front_desk"]);
+    let (_, p) = create(&sys, &kim, &ana()).await;
+    let p = p["id"].as_str().unwrap().to_owned();
+
+    let (_, episode) = crate::post(
+        &sys,
+        &kim,
+        &format!("/v1/patients/{p}/episodes"),
+        &crate::episodes::referral(),
+    )
+    .await;
+    let mut private = crate::notes::session_note();
+    private["kind"] = json!("psychotherapy");
+    let (_, note) = crate::post(&sys, &kim, &format!("/v1/patients/{p}/notes"), &private).await;
+    let (_, plan) = crate::post(
+        &sys,
+        &kim,
+        &format!("/v1/patients/{p}/plans"),
+        &crate::plans::plan(),
+    )
+    .await;
+    let note_id = note["id"].as_str().unwrap();
+    assert_eq!(
+        get(&sys, &kim, &format!("/v1/notes/{note_id}")).await.0,
+        200
+    );
+    assert_eq!(
+        get(&sys, &lee, &format!("/v1/notes/{note_id}")).await.0,
+        403
+    );
+    assert_eq!(
+        get(&sys, &desk, &format!("/v1/notes/{note_id}")).await.0,
+        403
+    );
+    assert_eq!(
+        get(&sys, &desk, &format!("/v1/episodes?patient_id={p}"))
+            .await
+            .0,
+        200
+    );
+
+    let events = trail(&sys, &admin, &format!("patient_id={p}")).await;
+    let seen: Vec<(&str, &str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["resource_type"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("patient.create", "Patient", "dr-kim", "success"),
+            ("episode.create", "EpisodeOfCare", "dr-kim", "success"),
+            ("note.create", "DocumentReference", "dr-kim", "success"),
+            ("plan.create", "CarePlan", "dr-kim", "success"),
+            ("note.read", "DocumentReference", "dr-kim", "success"),
+            ("episode.search", "EpisodeOfCare", "desk-1", "success"),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[1]["resource_id"], episode["id"]);
+    assert_eq!(events[3]["resource_id"], plan["id"]);
+    // The refused reads name the note (the patient was not disclosed to them).
+    let refused = trail(&sys, &admin, "subject=dr-lee").await;
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(
+        (
+            refused[0]["resource_id"].as_str(),
+            refused[0]["outcome"].as_str()
+        ),
+        (Some(note_id), Some("failed"))
+    );
+    assert_eq!(refused[0]["status"], "PermissionDenied");
+    let denied = trail(&sys, &admin, "subject=desk-1").await;
+    assert_eq!(denied[0]["outcome"], "denied", "{denied:#?}");
+    sys.stop().await;
+}
