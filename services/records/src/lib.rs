@@ -1,6 +1,8 @@
-//! The patient-record service: owns patients (and, later, episodes, plans, notes,
-//! assessments, consents and referrals) in its own database, and serves them over gRPC
-//! (`iop.records.v1`) to the gateway.
+//! The patient-record service: owns patients and their clinical record — episodes of care,
+//! treatment plans, notes, assessments and safety flags, consents, family contacts and
+//! referrals — in its own database, and serves them over gRPC (`iop.records.v1`) to the
+//! gateway. Each area is one module: use cases (validation and rules), `store` (SQL, scoped
+//! by tenant), `grpc` (transport), `tests` (use cases on both databases).
 
 #[macro_use]
 mod macros;
