@@ -573,3 +573,44 @@ async fn intake_staff_and_the_care_team_work_referrals() {
     }
     sys.stop().await;
 }
+
+/// Every records method the gateway serves over gRPC is authorized as its own operation: a
+/// token with no usable scope is refused naming exactly the scope of that operation.
+#[tokio::test]
+async fn every_grpc_method_is_checked_as_its_own_operation() {
+    use iop_gateway::policy::Operation;
+    let sys = TestSystem::start().await;
+    let t = token(&sys, &["clinician"], "user/Nothing.r");
+    let mut grpc = tonic::client::Grpc::new(sys.grpc_channel().await);
+    let mut checked = 0;
+    for op in Operation::ALL {
+        let path = op.grpc_path();
+        if !path.starts_with("/iop.records.v1.") {
+            continue;
+        }
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<(), ()>::default();
+        let err = grpc
+            .unary(
+                with_bearer((), &t),
+                http::uri::PathAndQuery::from_static(path),
+                codec,
+            )
+            .await
+            .unwrap_err();
+        let (resource, action) = op.permission();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied, "{path}: {err:?}");
+        assert!(
+            err.message().starts_with(&format!(
+                "missing scope user/{}.{}",
+                resource.name(),
+                action.letter()
+            )),
+            "{path}: {}",
+            err.message()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 47);
+    sys.stop().await;
+}

@@ -63,448 +63,92 @@ where
         .map(Response::new)
 }
 
-#[tonic::async_trait]
-impl PatientService for RecordsProxy {
-    async fn create_patient(
-        &self,
-        req: Request<pb::CreatePatientRequest>,
-    ) -> Result<Response<pb::Patient>, Status> {
-        let send =
-            |mut c: PatientServiceClient<Channel>, r| async move { c.create_patient(r).await };
-        proxy(&self.down, Operation::CreatePatient, req, send).await
-    }
-
-    async fn get_patient(
-        &self,
-        req: Request<pb::GetPatientRequest>,
-    ) -> Result<Response<pb::Patient>, Status> {
-        let send = |mut c: PatientServiceClient<Channel>, r| async move { c.get_patient(r).await };
-        proxy(&self.down, Operation::GetPatient, req, send).await
-    }
-
-    async fn list_patients(
-        &self,
-        req: Request<pb::ListPatientsRequest>,
-    ) -> Result<Response<pb::ListPatientsResponse>, Status> {
-        let send =
-            |mut c: PatientServiceClient<Channel>, r| async move { c.list_patients(r).await };
-        proxy(&self.down, Operation::ListPatients, req, send).await
-    }
-
-    async fn update_patient(
-        &self,
-        req: Request<pb::UpdatePatientRequest>,
-    ) -> Result<Response<pb::Patient>, Status> {
-        let send =
-            |mut c: PatientServiceClient<Channel>, r| async move { c.update_patient(r).await };
-        proxy(&self.down, Operation::UpdatePatient, req, send).await
-    }
+/// Implements a records-service trait on [`RecordsProxy`]: each method forwards its request
+/// as the named [`Operation`] with the given generated client.
+macro_rules! forward_all {
+    ($service:ident, $client:ident { $($method:ident($req:ident) -> $res:ident = $op:ident;)+ }) => {
+        #[tonic::async_trait]
+        impl $service for RecordsProxy {
+            $(
+                async fn $method(&self, req: Request<pb::$req>) -> Result<Response<pb::$res>, Status> {
+                    let send = |mut c: $client<Channel>, r| async move { c.$method(r).await };
+                    proxy(&self.down, Operation::$op, req, send).await
+                }
+            )+
+        }
+    };
 }
 
-#[tonic::async_trait]
-impl AssessmentService for RecordsProxy {
-    async fn record_assessment(
-        &self,
-        req: Request<pb::RecordAssessmentRequest>,
-    ) -> Result<Response<pb::Assessment>, Status> {
-        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
-            c.record_assessment(r).await
-        };
-        proxy(&self.down, Operation::RecordAssessment, req, send).await
-    }
+forward_all!(PatientService, PatientServiceClient {
+    create_patient(CreatePatientRequest) -> Patient = CreatePatient;
+    get_patient(GetPatientRequest) -> Patient = GetPatient;
+    list_patients(ListPatientsRequest) -> ListPatientsResponse = ListPatients;
+    update_patient(UpdatePatientRequest) -> Patient = UpdatePatient;
+});
 
-    async fn get_assessment(
-        &self,
-        req: Request<pb::GetAssessmentRequest>,
-    ) -> Result<Response<pb::Assessment>, Status> {
-        let send =
-            |mut c: AssessmentServiceClient<Channel>, r| async move { c.get_assessment(r).await };
-        proxy(&self.down, Operation::GetAssessment, req, send).await
-    }
+forward_all!(AssessmentService, AssessmentServiceClient {
+    record_assessment(RecordAssessmentRequest) -> Assessment = RecordAssessment;
+    get_assessment(GetAssessmentRequest) -> Assessment = GetAssessment;
+    list_assessments(ListAssessmentsRequest) -> ListAssessmentsResponse = ListAssessments;
+    list_safety_flags(ListSafetyFlagsRequest) -> ListSafetyFlagsResponse = ListSafetyFlags;
+    acknowledge_safety_flag(AcknowledgeSafetyFlagRequest) -> SafetyFlag = AcknowledgeSafetyFlag;
+});
 
-    async fn list_assessments(
-        &self,
-        req: Request<pb::ListAssessmentsRequest>,
-    ) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
-        let send =
-            |mut c: AssessmentServiceClient<Channel>, r| async move { c.list_assessments(r).await };
-        proxy(&self.down, Operation::ListAssessments, req, send).await
-    }
+forward_all!(EpisodeService, EpisodeServiceClient {
+    create_episode(CreateEpisodeRequest) -> Episode = CreateEpisode;
+    get_episode(GetEpisodeRequest) -> Episode = GetEpisode;
+    list_episodes(ListEpisodesRequest) -> ListEpisodesResponse = ListEpisodes;
+    update_episode(UpdateEpisodeRequest) -> Episode = UpdateEpisode;
+    admit_episode(AdmitEpisodeRequest) -> Episode = AdmitEpisode;
+    change_level_of_care(ChangeLevelOfCareRequest) -> Episode = ChangeLevelOfCare;
+    discharge_episode(DischargeEpisodeRequest) -> Episode = DischargeEpisode;
+});
 
-    async fn list_safety_flags(
-        &self,
-        req: Request<pb::ListSafetyFlagsRequest>,
-    ) -> Result<Response<pb::ListSafetyFlagsResponse>, Status> {
-        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
-            c.list_safety_flags(r).await
-        };
-        proxy(&self.down, Operation::ListSafetyFlags, req, send).await
-    }
+forward_all!(NoteService, NoteServiceClient {
+    create_note(CreateNoteRequest) -> Note = CreateNote;
+    get_note(GetNoteRequest) -> Note = GetNote;
+    list_notes(ListNotesRequest) -> ListNotesResponse = ListNotes;
+    update_note(UpdateNoteRequest) -> Note = UpdateNote;
+    sign_note(SignNoteRequest) -> Note = SignNote;
+    add_addendum(AddAddendumRequest) -> Note = AddAddendum;
+});
 
-    async fn acknowledge_safety_flag(
-        &self,
-        req: Request<pb::AcknowledgeSafetyFlagRequest>,
-    ) -> Result<Response<pb::SafetyFlag>, Status> {
-        let send = |mut c: AssessmentServiceClient<Channel>, r| async move {
-            c.acknowledge_safety_flag(r).await
-        };
-        proxy(&self.down, Operation::AcknowledgeSafetyFlag, req, send).await
-    }
-}
+forward_all!(TreatmentPlanService, TreatmentPlanServiceClient {
+    create_plan(CreatePlanRequest) -> TreatmentPlan = CreatePlan;
+    get_plan(GetPlanRequest) -> TreatmentPlan = GetPlan;
+    list_plans(ListPlansRequest) -> ListPlansResponse = ListPlans;
+    list_plan_versions(ListPlanVersionsRequest) -> ListPlansResponse = ListPlanVersions;
+    update_plan(UpdatePlanRequest) -> TreatmentPlan = UpdatePlan;
+    sign_plan(SignPlanRequest) -> TreatmentPlan = SignPlan;
+    revise_plan(RevisePlanRequest) -> TreatmentPlan = RevisePlan;
+    record_goal_progress(RecordGoalProgressRequest) -> TreatmentPlan = RecordGoalProgress;
+});
 
-#[tonic::async_trait]
-impl EpisodeService for RecordsProxy {
-    async fn create_episode(
-        &self,
-        req: Request<pb::CreateEpisodeRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send =
-            |mut c: EpisodeServiceClient<Channel>, r| async move { c.create_episode(r).await };
-        proxy(&self.down, Operation::CreateEpisode, req, send).await
-    }
+forward_all!(ConsentService, ConsentServiceClient {
+    create_consent(CreateConsentRequest) -> Consent = CreateConsent;
+    get_consent(GetConsentRequest) -> Consent = GetConsent;
+    list_consents(ListConsentsRequest) -> ListConsentsResponse = ListConsents;
+    revoke_consent(RevokeConsentRequest) -> Consent = RevokeConsent;
+    check_disclosure(CheckDisclosureRequest) -> DisclosureDecision = CheckDisclosure;
+});
 
-    async fn get_episode(
-        &self,
-        req: Request<pb::GetEpisodeRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send = |mut c: EpisodeServiceClient<Channel>, r| async move { c.get_episode(r).await };
-        proxy(&self.down, Operation::GetEpisode, req, send).await
-    }
+forward_all!(ContactService, ContactServiceClient {
+    create_contact(CreateContactRequest) -> Contact = CreateContact;
+    get_contact(GetContactRequest) -> Contact = GetContact;
+    list_contacts(ListContactsRequest) -> ListContactsResponse = ListContacts;
+    update_contact(UpdateContactRequest) -> Contact = UpdateContact;
+});
 
-    async fn list_episodes(
-        &self,
-        req: Request<pb::ListEpisodesRequest>,
-    ) -> Result<Response<pb::ListEpisodesResponse>, Status> {
-        let send =
-            |mut c: EpisodeServiceClient<Channel>, r| async move { c.list_episodes(r).await };
-        proxy(&self.down, Operation::ListEpisodes, req, send).await
-    }
-
-    async fn update_episode(
-        &self,
-        req: Request<pb::UpdateEpisodeRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send =
-            |mut c: EpisodeServiceClient<Channel>, r| async move { c.update_episode(r).await };
-        proxy(&self.down, Operation::UpdateEpisode, req, send).await
-    }
-
-    async fn admit_episode(
-        &self,
-        req: Request<pb::AdmitEpisodeRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send =
-            |mut c: EpisodeServiceClient<Channel>, r| async move { c.admit_episode(r).await };
-        proxy(&self.down, Operation::AdmitEpisode, req, send).await
-    }
-
-    async fn change_level_of_care(
-        &self,
-        req: Request<pb::ChangeLevelOfCareRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send = |mut c: EpisodeServiceClient<Channel>, r| async move {
-            c.change_level_of_care(r).await
-        };
-        proxy(&self.down, Operation::ChangeLevelOfCare, req, send).await
-    }
-
-    async fn discharge_episode(
-        &self,
-        req: Request<pb::DischargeEpisodeRequest>,
-    ) -> Result<Response<pb::Episode>, Status> {
-        let send =
-            |mut c: EpisodeServiceClient<Channel>, r| async move { c.discharge_episode(r).await };
-        proxy(&self.down, Operation::DischargeEpisode, req, send).await
-    }
-}
-
-#[tonic::async_trait]
-impl NoteService for RecordsProxy {
-    async fn create_note(
-        &self,
-        req: Request<pb::CreateNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.create_note(r).await };
-        proxy(&self.down, Operation::CreateNote, req, send).await
-    }
-
-    async fn get_note(
-        &self,
-        req: Request<pb::GetNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.get_note(r).await };
-        proxy(&self.down, Operation::GetNote, req, send).await
-    }
-
-    async fn list_notes(
-        &self,
-        req: Request<pb::ListNotesRequest>,
-    ) -> Result<Response<pb::ListNotesResponse>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.list_notes(r).await };
-        proxy(&self.down, Operation::ListNotes, req, send).await
-    }
-
-    async fn update_note(
-        &self,
-        req: Request<pb::UpdateNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.update_note(r).await };
-        proxy(&self.down, Operation::UpdateNote, req, send).await
-    }
-
-    async fn sign_note(
-        &self,
-        req: Request<pb::SignNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.sign_note(r).await };
-        proxy(&self.down, Operation::SignNote, req, send).await
-    }
-
-    async fn add_addendum(
-        &self,
-        req: Request<pb::AddAddendumRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let send = |mut c: NoteServiceClient<Channel>, r| async move { c.add_addendum(r).await };
-        proxy(&self.down, Operation::AddAddendum, req, send).await
-    }
-}
-
-#[tonic::async_trait]
-impl TreatmentPlanService for RecordsProxy {
-    async fn create_plan(
-        &self,
-        req: Request<pb::CreatePlanRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.create_plan(r).await };
-        proxy(&self.down, Operation::CreatePlan, req, send).await
-    }
-
-    async fn get_plan(
-        &self,
-        req: Request<pb::GetPlanRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.get_plan(r).await };
-        proxy(&self.down, Operation::GetPlan, req, send).await
-    }
-
-    async fn list_plans(
-        &self,
-        req: Request<pb::ListPlansRequest>,
-    ) -> Result<Response<pb::ListPlansResponse>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.list_plans(r).await };
-        proxy(&self.down, Operation::ListPlans, req, send).await
-    }
-
-    async fn list_plan_versions(
-        &self,
-        req: Request<pb::ListPlanVersionsRequest>,
-    ) -> Result<Response<pb::ListPlansResponse>, Status> {
-        let send = |mut c: TreatmentPlanServiceClient<Channel>, r| async move {
-            c.list_plan_versions(r).await
-        };
-        proxy(&self.down, Operation::ListPlanVersions, req, send).await
-    }
-
-    async fn update_plan(
-        &self,
-        req: Request<pb::UpdatePlanRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.update_plan(r).await };
-        proxy(&self.down, Operation::UpdatePlan, req, send).await
-    }
-
-    async fn sign_plan(
-        &self,
-        req: Request<pb::SignPlanRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.sign_plan(r).await };
-        proxy(&self.down, Operation::SignPlan, req, send).await
-    }
-
-    async fn revise_plan(
-        &self,
-        req: Request<pb::RevisePlanRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send =
-            |mut c: TreatmentPlanServiceClient<Channel>, r| async move { c.revise_plan(r).await };
-        proxy(&self.down, Operation::RevisePlan, req, send).await
-    }
-
-    async fn record_goal_progress(
-        &self,
-        req: Request<pb::RecordGoalProgressRequest>,
-    ) -> Result<Response<pb::TreatmentPlan>, Status> {
-        let send = |mut c: TreatmentPlanServiceClient<Channel>, r| async move {
-            c.record_goal_progress(r).await
-        };
-        proxy(&self.down, Operation::RecordGoalProgress, req, send).await
-    }
-}
-
-#[tonic::async_trait]
-impl ConsentService for RecordsProxy {
-    async fn create_consent(
-        &self,
-        req: Request<pb::CreateConsentRequest>,
-    ) -> Result<Response<pb::Consent>, Status> {
-        let send =
-            |mut c: ConsentServiceClient<Channel>, r| async move { c.create_consent(r).await };
-        proxy(&self.down, Operation::CreateConsent, req, send).await
-    }
-
-    async fn get_consent(
-        &self,
-        req: Request<pb::GetConsentRequest>,
-    ) -> Result<Response<pb::Consent>, Status> {
-        let send = |mut c: ConsentServiceClient<Channel>, r| async move { c.get_consent(r).await };
-        proxy(&self.down, Operation::GetConsent, req, send).await
-    }
-
-    async fn list_consents(
-        &self,
-        req: Request<pb::ListConsentsRequest>,
-    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
-        let send =
-            |mut c: ConsentServiceClient<Channel>, r| async move { c.list_consents(r).await };
-        proxy(&self.down, Operation::ListConsents, req, send).await
-    }
-
-    async fn revoke_consent(
-        &self,
-        req: Request<pb::RevokeConsentRequest>,
-    ) -> Result<Response<pb::Consent>, Status> {
-        let send =
-            |mut c: ConsentServiceClient<Channel>, r| async move { c.revoke_consent(r).await };
-        proxy(&self.down, Operation::RevokeConsent, req, send).await
-    }
-
-    async fn check_disclosure(
-        &self,
-        req: Request<pb::CheckDisclosureRequest>,
-    ) -> Result<Response<pb::DisclosureDecision>, Status> {
-        let send =
-            |mut c: ConsentServiceClient<Channel>, r| async move { c.check_disclosure(r).await };
-        proxy(&self.down, Operation::CheckDisclosure, req, send).await
-    }
-}
-
-#[tonic::async_trait]
-impl ContactService for RecordsProxy {
-    async fn create_contact(
-        &self,
-        req: Request<pb::CreateContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let send =
-            |mut c: ContactServiceClient<Channel>, r| async move { c.create_contact(r).await };
-        proxy(&self.down, Operation::CreateContact, req, send).await
-    }
-
-    async fn get_contact(
-        &self,
-        req: Request<pb::GetContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let send = |mut c: ContactServiceClient<Channel>, r| async move { c.get_contact(r).await };
-        proxy(&self.down, Operation::GetContact, req, send).await
-    }
-
-    async fn list_contacts(
-        &self,
-        req: Request<pb::ListContactsRequest>,
-    ) -> Result<Response<pb::ListContactsResponse>, Status> {
-        let send =
-            |mut c: ContactServiceClient<Channel>, r| async move { c.list_contacts(r).await };
-        proxy(&self.down, Operation::ListContacts, req, send).await
-    }
-
-    async fn update_contact(
-        &self,
-        req: Request<pb::UpdateContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let send =
-            |mut c: ContactServiceClient<Channel>, r| async move { c.update_contact(r).await };
-        proxy(&self.down, Operation::UpdateContact, req, send).await
-    }
-}
-
-#[tonic::async_trait]
-impl ReferralService for RecordsProxy {
-    async fn create_referral(
-        &self,
-        req: Request<pb::CreateReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.create_referral(r).await };
-        proxy(&self.down, Operation::CreateReferral, req, send).await
-    }
-
-    async fn get_referral(
-        &self,
-        req: Request<pb::GetReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.get_referral(r).await };
-        proxy(&self.down, Operation::GetReferral, req, send).await
-    }
-
-    async fn list_referrals(
-        &self,
-        req: Request<pb::ListReferralsRequest>,
-    ) -> Result<Response<pb::ListReferralsResponse>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.list_referrals(r).await };
-        proxy(&self.down, Operation::ListReferrals, req, send).await
-    }
-
-    async fn review_referral(
-        &self,
-        req: Request<pb::ReviewReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.review_referral(r).await };
-        proxy(&self.down, Operation::ReviewReferral, req, send).await
-    }
-
-    async fn accept_referral(
-        &self,
-        req: Request<pb::AcceptReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.accept_referral(r).await };
-        proxy(&self.down, Operation::AcceptReferral, req, send).await
-    }
-
-    async fn schedule_intake(
-        &self,
-        req: Request<pb::ScheduleIntakeRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.schedule_intake(r).await };
-        proxy(&self.down, Operation::ScheduleIntake, req, send).await
-    }
-
-    async fn mark_admitted(
-        &self,
-        req: Request<pb::MarkAdmittedRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.mark_admitted(r).await };
-        proxy(&self.down, Operation::MarkAdmitted, req, send).await
-    }
-
-    async fn decline_referral(
-        &self,
-        req: Request<pb::DeclineReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let send =
-            |mut c: ReferralServiceClient<Channel>, r| async move { c.decline_referral(r).await };
-        proxy(&self.down, Operation::DeclineReferral, req, send).await
-    }
-}
+forward_all!(ReferralService, ReferralServiceClient {
+    create_referral(CreateReferralRequest) -> Referral = CreateReferral;
+    get_referral(GetReferralRequest) -> Referral = GetReferral;
+    list_referrals(ListReferralsRequest) -> ListReferralsResponse = ListReferrals;
+    review_referral(ReviewReferralRequest) -> Referral = ReviewReferral;
+    accept_referral(AcceptReferralRequest) -> Referral = AcceptReferral;
+    schedule_intake(ScheduleIntakeRequest) -> Referral = ScheduleIntake;
+    mark_admitted(MarkAdmittedRequest) -> Referral = MarkAdmitted;
+    decline_referral(DeclineReferralRequest) -> Referral = DeclineReferral;
+});
 
 /// `iop.audit.v1.AuditService`, served by the gateway itself (it owns the trail).
 pub struct AuditApi {
