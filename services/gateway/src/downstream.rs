@@ -115,21 +115,159 @@ pub trait Audited {
     fn touched(&self) -> Vec<Touched>;
 }
 
-impl Audited for pb::CreatePatientRequest {
-    fn touched(&self) -> Vec<Touched> {
-        Vec::new()
-    }
+/// `Audited` for the common shapes of records messages.
+macro_rules! audited {
+    // Requests about the resource `id` (its patient is known once the service answers).
+    (by_id: $($t:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                vec![Touched::of(&self.id, "")]
+            }
+        })+
+    };
+    // Resources: their own id under their patient.
+    (resource: $($t:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                vec![Touched::of(&self.id, &self.patient_id)]
+            }
+        })+
+    };
+    // Requests about one patient's record.
+    (patient: $($t:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                vec![Touched::of("", &self.patient_id)]
+            }
+        })+
+    };
+    // Lists that may be filtered to one patient.
+    (patient_filter: $($t:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                if self.patient_id.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Touched::of("", &self.patient_id)]
+                }
+            }
+        })+
+    };
+    // Requests that name no patient (yet).
+    (nothing: $($t:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                Vec::new()
+            }
+        })+
+    };
+    // List responses: every resource returned.
+    (list: $($t:ident . $f:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                self.$f.iter().flat_map(Audited::touched).collect()
+            }
+        })+
+    };
+    // Create requests: the patient of the resource in field `$f`.
+    (creates: $($t:ident . $f:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                self.$f.iter().map(|r| Touched::of("", &r.patient_id)).collect()
+            }
+        })+
+    };
+    // Update requests: the resource in field `$f`, by id.
+    (updates: $($t:ident . $f:ident),+) => {
+        $(impl Audited for pb::$t {
+            fn touched(&self) -> Vec<Touched> {
+                self.$f.iter().map(|r| Touched::of(&r.id, "")).collect()
+            }
+        })+
+    };
 }
+
+audited!(by_id:
+    GetAssessmentRequest,
+    AcknowledgeSafetyFlagRequest,
+    GetPlanRequest,
+    ListPlanVersionsRequest,
+    SignPlanRequest,
+    RevisePlanRequest,
+    RecordGoalProgressRequest,
+    GetConsentRequest,
+    RevokeConsentRequest,
+    GetContactRequest,
+    GetReferralRequest,
+    ReviewReferralRequest,
+    AcceptReferralRequest,
+    ScheduleIntakeRequest,
+    MarkAdmittedRequest,
+    DeclineReferralRequest,
+    GetNoteRequest,
+    SignNoteRequest,
+    AddAddendumRequest,
+    GetEpisodeRequest,
+    AdmitEpisodeRequest,
+    ChangeLevelOfCareRequest,
+    DischargeEpisodeRequest
+);
+audited!(resource:
+    Assessment,
+    SafetyFlag,
+    TreatmentPlan,
+    Consent,
+    Contact,
+    Referral,
+    Note,
+    Episode
+);
+audited!(patient:
+    ListAssessmentsRequest,
+    CheckDisclosureRequest,
+    ListContactsRequest
+);
+audited!(patient_filter:
+    ListSafetyFlagsRequest,
+    ListPlansRequest,
+    ListConsentsRequest,
+    ListNotesRequest,
+    ListEpisodesRequest
+);
+audited!(nothing:
+    CreatePatientRequest,
+    ListPatientsRequest,
+    CreateReferralRequest,
+    ListReferralsRequest
+);
+audited!(list:
+    ListAssessmentsResponse.assessments,
+    ListSafetyFlagsResponse.flags,
+    ListPlansResponse.plans,
+    ListConsentsResponse.consents,
+    ListContactsResponse.contacts,
+    ListReferralsResponse.referrals,
+    ListNotesResponse.notes,
+    ListEpisodesResponse.episodes
+);
+audited!(creates:
+    RecordAssessmentRequest.assessment,
+    CreatePlanRequest.plan,
+    CreateConsentRequest.consent,
+    CreateContactRequest.contact,
+    CreateNoteRequest.note,
+    CreateEpisodeRequest.episode
+);
+audited!(updates:
+    UpdatePlanRequest.plan,
+    UpdateNoteRequest.note,
+    UpdateContactRequest.contact,
+    UpdateEpisodeRequest.episode
+);
 
 impl Audited for pb::GetPatientRequest {
     fn touched(&self) -> Vec<Touched> {
         vec![Touched::patient(&self.id)]
-    }
-}
-
-impl Audited for pb::ListPatientsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        Vec::new()
     }
 }
 
@@ -157,408 +295,9 @@ impl Audited for pb::ListPatientsResponse {
     }
 }
 
-impl Audited for pb::RecordAssessmentRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.assessment
-            .iter()
-            .map(|a| Touched::of("", &a.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetAssessmentRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListAssessmentsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of("", &self.patient_id)]
-    }
-}
-
-impl Audited for pb::Assessment {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListAssessmentsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.assessments.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::ListSafetyFlagsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        if self.patient_id.is_empty() {
-            Vec::new()
-        } else {
-            vec![Touched::of("", &self.patient_id)]
-        }
-    }
-}
-
-impl Audited for pb::AcknowledgeSafetyFlagRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::SafetyFlag {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListSafetyFlagsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.flags.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::CreatePlanRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.plan
-            .iter()
-            .map(|p| Touched::of("", &p.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetPlanRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListPlansRequest {
-    fn touched(&self) -> Vec<Touched> {
-        if self.patient_id.is_empty() {
-            Vec::new()
-        } else {
-            vec![Touched::of("", &self.patient_id)]
-        }
-    }
-}
-
-impl Audited for pb::ListPlanVersionsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::UpdatePlanRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.plan.iter().map(|p| Touched::of(&p.id, "")).collect()
-    }
-}
-
-impl Audited for pb::SignPlanRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::RevisePlanRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::RecordGoalProgressRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::TreatmentPlan {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListPlansResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.plans.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::CreateConsentRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.consent
-            .iter()
-            .map(|c| Touched::of("", &c.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetConsentRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListConsentsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        if self.patient_id.is_empty() {
-            Vec::new()
-        } else {
-            vec![Touched::of("", &self.patient_id)]
-        }
-    }
-}
-
-impl Audited for pb::RevokeConsentRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::CheckDisclosureRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of("", &self.patient_id)]
-    }
-}
-
-impl Audited for pb::CreateContactRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.contact
-            .iter()
-            .map(|c| Touched::of("", &c.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetContactRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListContactsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of("", &self.patient_id)]
-    }
-}
-
-impl Audited for pb::UpdateContactRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.contact
-            .iter()
-            .map(|c| Touched::of(&c.id, ""))
-            .collect()
-    }
-}
-
-impl Audited for pb::Consent {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::Contact {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListConsentsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.consents.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::ListContactsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.contacts.iter().flat_map(Audited::touched).collect()
-    }
-}
-
 impl Audited for pb::DisclosureDecision {
     fn touched(&self) -> Vec<Touched> {
         vec![Touched::of(&self.consent_id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::GetReferralRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ReviewReferralRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::AcceptReferralRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ScheduleIntakeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::MarkAdmittedRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::DeclineReferralRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::CreateReferralRequest {
-    fn touched(&self) -> Vec<Touched> {
-        Vec::new()
-    }
-}
-
-impl Audited for pb::ListReferralsRequest {
-    fn touched(&self) -> Vec<Touched> {
-        Vec::new()
-    }
-}
-
-/// The patient it led to, once accepted (never known to a partner's view).
-impl Audited for pb::Referral {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListReferralsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.referrals.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::CreateNoteRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.note
-            .iter()
-            .map(|n| Touched::of("", &n.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetNoteRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListNotesRequest {
-    fn touched(&self) -> Vec<Touched> {
-        if self.patient_id.is_empty() {
-            Vec::new()
-        } else {
-            vec![Touched::of("", &self.patient_id)]
-        }
-    }
-}
-
-impl Audited for pb::UpdateNoteRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.note.iter().map(|n| Touched::of(&n.id, "")).collect()
-    }
-}
-
-impl Audited for pb::SignNoteRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::AddAddendumRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::Note {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListNotesResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.notes.iter().flat_map(Audited::touched).collect()
-    }
-}
-
-impl Audited for pb::CreateEpisodeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.episode
-            .iter()
-            .map(|e| Touched::of("", &e.patient_id))
-            .collect()
-    }
-}
-
-impl Audited for pb::GetEpisodeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ListEpisodesRequest {
-    fn touched(&self) -> Vec<Touched> {
-        if self.patient_id.is_empty() {
-            Vec::new()
-        } else {
-            vec![Touched::of("", &self.patient_id)]
-        }
-    }
-}
-
-impl Audited for pb::UpdateEpisodeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.episode
-            .iter()
-            .map(|e| Touched::of(&e.id, ""))
-            .collect()
-    }
-}
-
-impl Audited for pb::AdmitEpisodeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::ChangeLevelOfCareRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::DischargeEpisodeRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, "")]
-    }
-}
-
-impl Audited for pb::Episode {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.id, &self.patient_id)]
-    }
-}
-
-impl Audited for pb::ListEpisodesResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.episodes.iter().flat_map(Audited::touched).collect()
     }
 }
 
