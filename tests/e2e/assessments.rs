@@ -80,6 +80,21 @@ async fn item_9_raises_a_flag_clinicians_see_until_one_acknowledges_it() {
     )
     .await;
     assert_eq!(history["flags"][0]["status"], "acknowledged");
+    // By when they were raised.
+    let (_, earlier) = get(
+        &sys,
+        &clinician,
+        "/v1/safety-flags?raised_before=2026-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(earlier["flags"], json!([]));
+    let (_, since) = get(
+        &sys,
+        &clinician,
+        "/v1/safety-flags?raised_after=2026-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(since["flags"].as_array().unwrap().len(), 1);
 
     // The first acknowledgement stands.
     let (status, problem) = post(&sys, &clinician, &ack, &json!({ "note": "me too" })).await;

@@ -126,6 +126,18 @@ async fn the_disclosure_check_follows_consents_and_their_revocation() {
     )
     .await;
     assert_eq!(active["consents"], json!([]));
+    // In force yesterday (revoked today), not today, nor before it took effect.
+    let on = |d: String| format!("/v1/consents?patient_id={p}&in_force_on={d}");
+    let (_, yesterday) = get(&sys, &kim, &on(day(1))).await;
+    assert_eq!(
+        yesterday["consents"].as_array().unwrap().len(),
+        1,
+        "{yesterday}"
+    );
+    let (_, today) = get(&sys, &kim, &on(day(0))).await;
+    assert_eq!(today["consents"], json!([]));
+    let (_, before) = get(&sys, &kim, &on(day(11))).await;
+    assert_eq!(before["consents"], json!([]), "not yet effective");
     sys.stop().await;
 }
 

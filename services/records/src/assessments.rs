@@ -84,6 +84,8 @@ pub struct ListAssessments<'a> {
 pub struct ListFlags<'a> {
     pub patient_id: &'a str,
     pub status: Option<FlagStatus>,
+    pub after_us: Option<i64>,
+    pub before_us: Option<i64>,
     pub page_size: i32,
     pub page_token: &'a str,
 }
@@ -243,7 +245,11 @@ impl Assessments {
             Some(FlagStatus::Active) => "active",
             Some(FlagStatus::Acknowledged) => "acknowledged",
         };
-        let fingerprint = page::fingerprint(&[req.patient_id, status]);
+        let fingerprint = page::fingerprint(&[
+            req.patient_id,
+            status,
+            &format!("{:?}/{:?}", req.after_us, req.before_us),
+        ]);
         let after = match Cursor::decode(req.page_token, fingerprint)? {
             None => None,
             Some(c) => Some(
@@ -253,7 +259,17 @@ impl Assessments {
         };
         let mut rows = self
             .store
-            .list_flags(&who.tenant, patient, req.status, after, size + 1)
+            .list_flags(
+                &who.tenant,
+                store::FlagQuery {
+                    patient,
+                    status: req.status,
+                    after_us: req.after_us,
+                    before_us: req.before_us,
+                    after,
+                    limit: size + 1,
+                },
+            )
             .await?;
         let next = page::next_page(&mut rows, size, fingerprint, |f| f.id.to_string());
         Ok((rows, next))

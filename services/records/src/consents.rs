@@ -202,6 +202,7 @@ pub struct ListConsents<'a> {
     pub patient_id: &'a str,
     pub recipient_id: &'a str,
     pub status: Option<ConsentStatus>,
+    pub in_force_on: Option<NaiveDate>,
     pub page_size: i32,
     pub page_token: &'a str,
 }
@@ -317,13 +318,19 @@ impl Consents {
             Some(ConsentStatus::Revoked) => "revoked",
             Some(ConsentStatus::Expired) => "expired",
         };
-        let fingerprint = page::fingerprint(&[req.patient_id, req.recipient_id, status]);
+        let fingerprint = page::fingerprint(&[
+            req.patient_id,
+            req.recipient_id,
+            status,
+            &format!("{:?}", req.in_force_on),
+        ]);
         let after = decode::<ConsentId>(req.page_token, fingerprint, ConsentId::parse)?;
         let query = store::ConsentQuery {
             patient_id: patient,
             recipient_id: (!req.recipient_id.is_empty()).then(|| req.recipient_id.to_owned()),
             status: req.status,
             today: today(),
+            in_force_on: req.in_force_on,
             after,
             limit: size + 1,
         };

@@ -133,6 +133,10 @@ pub struct FlagParams {
     pub patient_id: Option<String>,
     /// `active` for the worklist; both when absent.
     pub status: Option<FlagStatus>,
+    /// Raised at or after this instant (RFC 3339).
+    pub raised_after: Option<String>,
+    /// Raised before this instant (RFC 3339).
+    pub raised_before: Option<String>,
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
@@ -288,6 +292,10 @@ pub async fn list_flags(
             Some(FlagStatus::Active) => pb::SafetyFlagStatus::Active,
             Some(FlagStatus::Acknowledged) => pb::SafetyFlagStatus::Acknowledged,
         } as i32,
+        raised_after: parse_time("raised_after", p.raised_after.as_deref())?
+            .map(iop_proto::timestamp_from_micros),
+        raised_before: parse_time("raised_before", p.raised_before.as_deref())?
+            .map(iop_proto::timestamp_from_micros),
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };

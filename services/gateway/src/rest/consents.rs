@@ -137,6 +137,8 @@ pub struct ConsentParams {
     pub patient_id: Option<String>,
     pub recipient_id: Option<String>,
     pub status: Option<ConsentStatus>,
+    /// Only consents in force on this day (`YYYY-MM-DD`).
+    pub in_force_on: Option<String>,
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
@@ -324,6 +326,7 @@ pub async fn list_consents(
         patient_id: p.patient_id.unwrap_or_default(),
         recipient_id: p.recipient_id.unwrap_or_default(),
         status: p.status.map_or(0, ConsentStatus::to_proto),
+        in_force_on: parse_date("in_force_on", p.in_force_on.as_deref())?,
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };

@@ -98,6 +98,8 @@ impl AssessmentService for AssessmentApi {
                 ListFlags {
                     patient_id: &r.patient_id,
                     status,
+                    after_us: r.raised_after.as_ref().map(micros_from_timestamp),
+                    before_us: r.raised_before.as_ref().map(micros_from_timestamp),
                     page_size: r.page_size,
                     page_token: &r.page_token,
                 },

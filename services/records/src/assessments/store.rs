@@ -26,6 +26,17 @@ pub struct AssessmentQuery {
     pub limit: usize,
 }
 
+/// A page of safety flags, in id (= raise) order.
+#[derive(Debug)]
+pub struct FlagQuery {
+    pub patient: Option<PatientId>,
+    pub status: Option<FlagStatus>,
+    pub after_us: Option<i64>,
+    pub before_us: Option<i64>,
+    pub after: Option<SafetyFlagId>,
+    pub limit: usize,
+}
+
 const COLUMNS: &str = "id, patient_id, instrument, answers, total, severity, administered_us, \
      recorded_by, create_time_us, safety_flag_id";
 const FLAG_COLUMNS: &str = "id, patient_id, assessment_id, reason, raise_time_us, \
@@ -193,11 +204,16 @@ impl AssessmentStore {
     pub async fn list_flags(
         &self,
         tenant: &TenantId,
-        patient: Option<PatientId>,
-        status: Option<FlagStatus>,
-        after: Option<SafetyFlagId>,
-        limit: usize,
+        q: FlagQuery,
     ) -> Result<Vec<SafetyFlag>, Error> {
+        let FlagQuery {
+            patient,
+            status,
+            after_us,
+            before_us,
+            after,
+            limit,
+        } = q;
         let mut sql = format!("SELECT {FLAG_COLUMNS} FROM safety_flags WHERE tenant_id = $1");
         let mut n = 1;
         let mut next = || {
@@ -215,6 +231,12 @@ impl AssessmentStore {
         if after.is_some() {
             sql.push_str(&format!(" AND id > ${}", next()));
         }
+        if after_us.is_some() {
+            sql.push_str(&format!(" AND raise_time_us >= ${}", next()));
+        }
+        if before_us.is_some() {
+            sql.push_str(&format!(" AND raise_time_us < ${}", next()));
+        }
         sql.push_str(&format!(" ORDER BY id LIMIT ${}", next()));
         let mut query = sqlx::query(&sql).bind(tenant.as_str());
         if let Some(p) = patient {
@@ -222,6 +244,9 @@ impl AssessmentStore {
         }
         if let Some(a) = after {
             query = query.bind(a.to_string());
+        }
+        for t in [after_us, before_us].into_iter().flatten() {
+            query = query.bind(t);
         }
         query
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))

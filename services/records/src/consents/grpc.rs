@@ -176,6 +176,7 @@ impl ConsentService for ConsentApi {
                     patient_id: &r.patient_id,
                     recipient_id: &r.recipient_id,
                     status: STATUSES.domain(r.status, "status")?,
+                    in_force_on: date(r.in_force_on.as_ref(), "in_force_on")?,
                     page_size: r.page_size,
                     page_token: &r.page_token,
                 },

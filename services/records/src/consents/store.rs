@@ -23,6 +23,8 @@ pub struct ConsentQuery {
     pub recipient_id: Option<String>,
     pub status: Option<ConsentStatus>,
     pub today: NaiveDate,
+    /// In force on this day.
+    pub in_force_on: Option<NaiveDate>,
     pub after: Option<ConsentId>,
     pub limit: usize,
 }
@@ -166,10 +168,30 @@ impl ConsentStore {
         if let Some(a) = q.after {
             clause(&mut sql, " AND id > ?", a.to_string());
         }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 2));
+        // Revocation takes effect on the day it is recorded (UTC), as `Consent::in_force`.
+        let mut revoked_from = None;
+        if let Some(d) = q.in_force_on {
+            clause(&mut sql, " AND effective_date <= ?", date_text(d));
+            clause(&mut sql, " AND expiration_date >= ?", date_text(d));
+            let next_day = d.succ_opt().unwrap_or(d);
+            revoked_from = Some(
+                next_day
+                    .and_hms_opt(0, 0, 0)
+                    .map_or(i64::MAX, |t| t.and_utc().timestamp_micros()),
+            );
+            sql.push_str(&format!(
+                " AND (revoked_by IS NULL OR revoke_time_us >= ${})",
+                binds.len() + 2
+            ));
+        }
+        let limit_at = binds.len() + 2 + usize::from(revoked_from.is_some());
+        sql.push_str(&format!(" ORDER BY id LIMIT ${limit_at}"));
         let mut query = sqlx::query(&sql).bind(tenant.as_str());
         for b in binds {
             query = query.bind(b);
+        }
+        if let Some(t) = revoked_from {
+            query = query.bind(t);
         }
         query
             .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
