@@ -14,7 +14,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, Principal, ReferralId, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations, valid_phone};
+use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations};
 use crate::episodes::{
     Admission, CareTeam, Episodes, NewEpisode, Population, Status as EpisodeStatus,
 };
@@ -176,19 +176,15 @@ impl Referrals {
         if urgency.is_none() {
             v.push("urgency", "is required (routine, urgent or emergent)");
         }
-        let p = &details.patient;
-        v.required_name("patient.given_name", &p.given_name);
-        v.required_name("patient.family_name", &p.family_name);
-        if p.birth_date.is_none() {
-            v.push("patient.birth_date", "is required");
+        // The details must make a valid patient, so that accepting can always create one.
+        if let Err(Error::InvalidFields(list)) =
+            patient_fields(&details.patient).validate("", chrono::Utc::now().date_naive())
+        {
+            for f in list {
+                let field = f.field.strip_prefix("contact.").unwrap_or(&f.field);
+                v.push(&format!("patient.{field}"), &f.description);
+            }
         }
-        if !p.phone.is_empty() && !valid_phone(&p.phone) {
-            v.push(
-                "patient.phone",
-                "must be a phone number of 7-15 digits, optionally starting with +",
-            );
-        }
-        v.optional_text("patient.email", &p.email, 254);
         if details.reason.trim().is_empty() {
             v.push("reason", "is required");
         }

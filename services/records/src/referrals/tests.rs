@@ -259,3 +259,35 @@ async fn bad_referrals_name_the_field() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn details_that_could_not_make_a_patient_are_refused_up_front() {
+    let f = fixture().await;
+    let mut d = details();
+    d.patient.identifiers = vec![Identifier {
+        system: String::new(),
+        value: "123".into(),
+    }];
+    d.patient.birth_date = NaiveDate::from_ymd_opt(2999, 1, 1);
+    let err = f
+        .referrals
+        .create(
+            &partner("cascade"),
+            "Cascade".into(),
+            Some(Urgency::Routine),
+            d,
+            "",
+        )
+        .await
+        .unwrap_err();
+    match err {
+        Error::InvalidFields(v) => assert_eq!(
+            v.into_iter().map(|v| v.field).collect::<Vec<_>>(),
+            [
+                "referral.patient.birth_date",
+                "referral.patient.identifiers[0].system"
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
