@@ -236,20 +236,18 @@ impl ConsentStore {
     ) -> Result<Claim, Error> {
         crate::store::require_patient(&self.db, tenant, c.patient_id).await?;
         let _turn = self.db.write_turn().await;
-        let count: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM family_contacts WHERE tenant_id = $1 AND patient_id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(c.patient_id.to_string())
-        .fetch_one(self.db.pool())
-        .await
-        .and_then(|r| r.try_get("n"))
-        .map_err(Error::internal)?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= max {
-            return Err(Error::FailedPrecondition(format!(
+        let full = || {
+            Error::FailedPrecondition(format!(
                 "patient {} has {max} contacts, the most a patient may have",
                 c.patient_id
-            )));
+            ))
+        };
+        let postgres = self.db.backend() == iop_db::Backend::Postgres;
+        // SQLite: the write turn already serializes adders, and its transactions must start
+        // with a write, so count first. PostgreSQL: count inside the transaction, after
+        // locking the patient's row, so two concurrent adds cannot both pass the cap.
+        if !postgres && self.contacts_of(None, tenant, c.patient_id).await? >= max {
+            return Err(full());
         }
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -264,6 +262,21 @@ impl ConsentStore {
             Started::Fresh(tx) => tx,
             Started::Done(claim) => return Ok(claim),
         };
+        if postgres {
+            sqlx::query("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                .bind(tenant.as_str())
+                .bind(c.patient_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::internal)?;
+            if self
+                .contacts_of(Some(&mut tx), tenant, c.patient_id)
+                .await?
+                >= max
+            {
+                return Err(full());
+            }
+        }
         let sql = format!(
             "INSERT INTO family_contacts (tenant_id, {CONTACT_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -276,6 +289,27 @@ impl ConsentStore {
             .map_err(Error::internal)?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
+    }
+
+    /// How many contacts the patient has, in `tx` when given.
+    async fn contacts_of(
+        &self,
+        tx: Option<&mut sqlx::Transaction<'static, sqlx::Any>>,
+        tenant: &TenantId,
+        patient: PatientId,
+    ) -> Result<usize, Error> {
+        let q = sqlx::query(
+            "SELECT COUNT(*) AS n FROM family_contacts WHERE tenant_id = $1 AND patient_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(patient.to_string());
+        let row = match tx {
+            Some(tx) => q.fetch_one(&mut **tx).await,
+            None => q.fetch_one(self.db.pool()).await,
+        }
+        .map_err(Error::internal)?;
+        let n: i64 = row.try_get("n").map_err(Error::internal)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     pub async fn get_contact(

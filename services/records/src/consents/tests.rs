@@ -339,3 +339,32 @@ fn a_consent_is_in_force_between_its_dates_until_revoked() {
         "not permitted: no consent for r covers assessments for legal"
     );
 }
+
+#[tokio::test]
+async fn concurrent_adds_never_pass_the_contact_cap() {
+    let f = fixture().await;
+    let kim = staff("a", "dr-kim");
+    let p = patient(&f.db, &kim).await;
+    for _ in 0..MAX_CONTACTS - 2 {
+        f.contacts.create(&kim, p, mother(), "").await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (contacts, kim) = (f.contacts.clone(), kim.clone());
+        tasks.push(tokio::spawn(async move {
+            contacts.create(&kim, p, mother(), "").await
+        }));
+    }
+    let mut added = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => added += 1,
+            Err(Error::FailedPrecondition(why)) => assert!(why.contains("the most"), "{why}"),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(added, 2);
+    let pid = p.to_string();
+    let (all, _) = f.contacts.list(&kim, &pid, false, 200, "").await.unwrap();
+    assert_eq!(all.len(), MAX_CONTACTS);
+}
