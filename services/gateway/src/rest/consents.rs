@@ -165,7 +165,7 @@ pub struct DisclosureDecision {
 
 /// A family or support contact of a patient.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Contact {
+pub struct FamilyContact {
     pub id: String,
     pub patient_id: String,
     pub name: String,
@@ -189,7 +189,7 @@ pub struct Contact {
 /// needs a consent in force naming the contact's id for `family_involvement`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ContactWrite {
+pub struct FamilyContactWrite {
     pub name: Option<String>,
     pub relationship: Option<Relationship>,
     pub contact: Option<ContactInfo>,
@@ -199,8 +199,8 @@ pub struct ContactWrite {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ContactList {
-    pub contacts: Vec<Contact>,
+pub struct FamilyContactList {
+    pub contacts: Vec<FamilyContact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
@@ -411,7 +411,7 @@ fn contact_problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, "contact.")
 }
 
-fn contact_to_proto(w: ContactWrite) -> pb::Contact {
+fn contact_to_proto(w: FamilyContactWrite) -> pb::Contact {
     pb::Contact {
         name: w.name.unwrap_or_default(),
         relationship: w.relationship.map_or(0, Relationship::to_proto),
@@ -424,11 +424,11 @@ fn contact_to_proto(w: ContactWrite) -> pb::Contact {
 }
 
 /// Add a family or support contact to a patient.
-#[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = ContactWrite,
+#[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = FamilyContactWrite,
     params(("id" = String, Path, description = "Patient id (UUID)"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
-        (status = 201, description = "Added", body = Contact, headers(("Location" = String), ("ETag" = String))),
+        (status = 201, description = "Added", body = FamilyContact, headers(("Location" = String), ("ETag" = String))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Involvement without a consent, or too many contacts", body = Problem, content_type = "application/problem+json"),
@@ -441,7 +441,7 @@ pub async fn create_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: ContactWrite = body.parse()?;
+    let w: FamilyContactWrite = body.parse()?;
     let message = pb::CreateContactRequest {
         contact: Some(pb::Contact {
             patient_id,
@@ -472,7 +472,7 @@ pub async fn create_contact(
 #[utoipa::path(get, path = "/v1/patients/{id}/contacts", tag = "consents", params(
         ("id" = String, Path, description = "Patient id (UUID)"), ContactParams),
     responses(
-        (status = 200, description = "A page of contacts", body = ContactList),
+        (status = 200, description = "A page of contacts", body = FamilyContactList),
         (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -481,7 +481,7 @@ pub async fn list_contacts(
     Extension(who): Extension<Principal>,
     Path(patient_id): Path<String>,
     Query(p): Query<ContactParams>,
-) -> Result<Json<ContactList>, Problem> {
+) -> Result<Json<FamilyContactList>, Problem> {
     let message = pb::ListContactsRequest {
         patient_id,
         involved_only: p.involved_only.unwrap_or(false),
@@ -494,7 +494,7 @@ pub async fn list_contacts(
         .forward(&who, Operation::ListContacts, message, send)
         .await
         .map_err(|s| contact_problem(s).rename_field("patient_id", "id"))?;
-    Ok(Json(ContactList {
+    Ok(Json(FamilyContactList {
         contacts: page.contacts.into_iter().map(person_from_proto).collect(),
         next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
     }))
@@ -504,7 +504,7 @@ pub async fn list_contacts(
 #[utoipa::path(get, path = "/v1/contacts/{id}", tag = "consents",
     params(("id" = String, Path, description = "Contact id (UUID)")),
     responses(
-        (status = 200, description = "The contact", body = Contact, headers(("ETag" = String))),
+        (status = 200, description = "The contact", body = FamilyContact, headers(("ETag" = String))),
         (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -527,11 +527,11 @@ pub async fn get_contact(
 }
 
 /// Change a contact; `If-Match` refuses stale writes.
-#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = ContactWrite,
+#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = FamilyContactWrite,
     params(("id" = String, Path, description = "Contact id (UUID)"),
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
-        (status = 200, description = "Updated", body = Contact, headers(("ETag" = String))),
+        (status = 200, description = "Updated", body = FamilyContact, headers(("ETag" = String))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Involvement without a consent in force, or stale etag", body = Problem, content_type = "application/problem+json"),
@@ -544,7 +544,7 @@ pub async fn update_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: ContactWrite = body.parse()?;
+    let w: FamilyContactWrite = body.parse()?;
     let paths: Vec<String> = body.0.keys().cloned().collect();
     if paths.is_empty() {
         return Err(Problem::field("body", "names no field to change"));
@@ -599,8 +599,8 @@ fn consent_from_proto(c: pb::Consent) -> Consent {
     }
 }
 
-fn person_from_proto(c: pb::Contact) -> Contact {
-    Contact {
+fn person_from_proto(c: pb::Contact) -> FamilyContact {
+    FamilyContact {
         relationship: Relationship::from_proto(c.relationship),
         contact: super::patients::contact_from_proto(c.contact.unwrap_or_default()),
         involvement_consent_id: (!c.involvement_consent_id.is_empty())

@@ -118,9 +118,9 @@ use utoipa::{Modify, OpenApi};
         consents::Revoke,
         consents::ConsentList,
         consents::DisclosureDecision,
-        consents::Contact,
-        consents::ContactWrite,
-        consents::ContactList,
+        consents::FamilyContact,
+        consents::FamilyContactWrite,
+        consents::FamilyContactList,
         referrals::Urgency,
         referrals::ReferralStatus,
         referrals::ReferredPatient,
@@ -322,6 +322,30 @@ impl Modify for BearerAuth {
 #[cfg(test)]
 mod tests {
     use super::if_match;
+
+    /// utoipa keys schemas by type name: two types of one name would silently replace each
+    /// other in the document.
+    #[test]
+    fn every_schema_type_has_its_own_name() {
+        use utoipa::OpenApi;
+        let source = include_str!("mod.rs");
+        let start = source.find("components(schemas(").unwrap() + "components(schemas(".len();
+        let end = start + source[start..].find("))").unwrap();
+        let names: Vec<&str> = source[start..end]
+            .split(',')
+            .map(|p| p.trim().rsplit("::").next().unwrap())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "duplicate schema names in {names:?}"
+        );
+        let doc = super::ApiDoc::openapi();
+        let registered = doc.components.map(|c| c.schemas.len()).unwrap_or(0);
+        assert!(registered >= names.len(), "{registered} < {}", names.len());
+    }
 
     #[test]
     fn if_match_forms() {
