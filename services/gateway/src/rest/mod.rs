@@ -154,7 +154,7 @@ use utoipa::{Modify, OpenApi};
         crate::problem::Problem,
         crate::problem::ProblemField,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OperationIds),
     tags(
         (name = "patients", description = "Patients of your clinic"),
         (name = "referrals", description = "Referrals from partner systems and their closed loop"),
@@ -302,6 +302,32 @@ pub fn parse_time(field: &str, value: Option<&str>) -> Result<Option<i64>, Probl
         .transpose()
 }
 
+/// Operation ids are the handler names, which repeat across resources (`list`, `get`);
+/// OpenAPI wants them unique, so they become `<tag>_<handler>` (`patients_list`).
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -345,6 +371,24 @@ mod tests {
         let doc = super::ApiDoc::openapi();
         let registered = doc.components.map(|c| c.schemas.len()).unwrap_or(0);
         assert!(registered >= names.len(), "{registered} < {}", names.len());
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        use utoipa::OpenApi;
+        let doc = super::ApiDoc::openapi();
+        let mut seen = std::collections::HashSet::new();
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.put, &item.post, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let id = op.operation_id.clone().unwrap_or_default();
+                assert!(!id.is_empty(), "{path} has no operation id");
+                assert!(seen.insert(id.clone()), "{id} ({path}) is used twice");
+            }
+        }
+        assert!(seen.contains("patients_list") && seen.contains("referrals_list"));
     }
 
     #[test]
