@@ -264,7 +264,8 @@ impl Episodes {
         request_id: &str,
     ) -> Result<Episode, Error> {
         let today = today();
-        let referral_date = new.referral_date.unwrap_or(today);
+        // A direct admission without a referral date was referred when admitted.
+        let referral_date = new.referral_date.or(new.admit_date).unwrap_or(today);
         let mut v = Violations::new("episode.");
         if new.patient_id.is_none() {
             v.push("patient_id", "is required");

@@ -490,3 +490,20 @@ async fn a_retried_create_returns_the_first_episode() {
     let err = f.episodes.create(&who, other, "ref-42").await.unwrap_err();
     assert_eq!(fields(err), ["request_id"]);
 }
+
+#[tokio::test]
+async fn a_direct_admission_needs_no_referral_date() {
+    let f = fixture().await;
+    let who = staff("a", "dr-kim");
+    let p = f.patient(&who).await;
+    let new = NewEpisode {
+        referral_date: None,
+        admit_date: Some(days_ago(7)),
+        ..referral(p)
+    };
+    let e = f.episodes.create(&who, new, "").await.unwrap();
+    assert_eq!(
+        (e.status, e.referral_date, e.admit_date),
+        (Status::Admitted, days_ago(7), Some(days_ago(7)))
+    );
+}
