@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use iop_core::page::{self, Cursor};
 use iop_core::{ConsentId, ContactId, Error, PatientId, Principal, now_micros};
 
-use crate::domain::{self, Violations};
+use crate::domain::{self, Violations, date_of, today};
 use crate::idempotency::{Claim, Key};
 pub use store::ConsentStore;
 
@@ -691,14 +691,4 @@ fn decode<T>(
             .map(Some)
             .map_err(|_| Error::field("page_token", "is not a token of this query")),
     }
-}
-
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
-fn date_of(us: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.date_naive())
-        .unwrap_or(NaiveDate::MIN)
 }

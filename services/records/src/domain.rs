@@ -362,6 +362,28 @@ fn valid_email(s: &str) -> bool {
         && !domain.contains('@')
 }
 
+/// Today in UTC, the calendar every date rule here uses.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The UTC calendar day of an instant in microseconds.
+pub fn date_of(us: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.date_naive())
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// A date as stored: ISO 8601 text, which also sorts as dates do.
+pub fn date_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// A stored date back; `None` when the text is not one.
+pub fn parse_date_text(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
 /// An instant as RFC 3339 UTC to the second, for messages.
 pub fn rfc3339(us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(us)

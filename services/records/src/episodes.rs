@@ -13,7 +13,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Violations, valid_phone};
+use crate::domain::{Violations, today, valid_phone};
 use crate::idempotency::{Claim, Key};
 pub use store::EpisodeStore;
 
@@ -634,10 +634,6 @@ fn stale(id: EpisodeId) -> Error {
     Error::Conflict(format!(
         "episode {id} was changed by someone else since you read it (etag mismatch); read it again and retry"
     ))
-}
-
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
 }
 
 fn check_program(v: &mut Violations<'_>, program: &str) {

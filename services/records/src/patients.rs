@@ -3,7 +3,7 @@
 use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 
-use crate::domain::{self, Patient, PatientFields, PatientPath};
+use crate::domain::{self, Patient, PatientFields, PatientPath, today};
 use crate::idempotency::Key;
 use crate::store::{Created, IdentifierFilter, ListQuery, Store};
 
@@ -157,8 +157,4 @@ fn stale(id: PatientId) -> Error {
     Error::Conflict(format!(
         "patient {id} was changed by someone else since you read it (etag mismatch); read it again and retry"
     ))
-}
-
-fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
 }

@@ -17,7 +17,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, PlanId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Violations, rfc3339};
+use crate::domain::{Violations, rfc3339, today};
 use crate::idempotency::{Claim, Key};
 pub use store::PlanStore;
 
@@ -415,10 +415,6 @@ fn stale(id: PlanId) -> Error {
     Error::Conflict(format!(
         "plan {id} was changed since you read it (etag mismatch); read it again and retry"
     ))
-}
-
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
 }
 
 /// Gives every problem, goal and objective without an id a new one.

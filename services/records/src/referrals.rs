@@ -14,7 +14,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, Principal, ReferralId, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations};
+use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations, date_of};
 use crate::episodes::{
     Admission, CareTeam, Episodes, NewEpisode, Population, Status as EpisodeStatus,
 };
@@ -178,7 +178,7 @@ impl Referrals {
         }
         // The details must make a valid patient, so that accepting can always create one.
         if let Err(Error::InvalidFields(list)) =
-            patient_fields(&details.patient).validate("", chrono::Utc::now().date_naive())
+            patient_fields(&details.patient).validate("", crate::domain::today())
         {
             for f in list {
                 let field = f.field.strip_prefix("contact.").unwrap_or(&f.field);
@@ -573,10 +573,4 @@ fn patient_fields(p: &ReferredPatient) -> PatientFields {
         identifiers: p.identifiers.clone(),
         ..Default::default()
     }
-}
-
-fn date_of(us: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.date_naive())
-        .unwrap_or(NaiveDate::MIN)
 }

@@ -329,7 +329,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
 
 fn birth_date_text(f: &PatientFields) -> String {
     f.birth_date
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map(crate::domain::date_text)
         .unwrap_or_default()
 }
 
@@ -337,8 +337,8 @@ fn patient_from_row(row: &AnyRow) -> Result<Patient, Error> {
     let text = |col: &str| row.try_get::<String, _>(col).map_err(Error::internal);
     let corrupt = |what: &str| Error::internal(format!("stored patient has an invalid {what}"));
     let id = PatientId::parse("id", &text("id")?).map_err(|_| corrupt("id"))?;
-    let birth_date = chrono::NaiveDate::parse_from_str(&text("birth_date")?, "%Y-%m-%d")
-        .map_err(|_| corrupt("birth_date"))?;
+    let birth_date = crate::domain::parse_date_text(&text("birth_date")?)
+        .ok_or_else(|| corrupt("birth_date"))?;
     let contact: Contact =
         serde_json::from_str(&text("contact")?).map_err(|_| corrupt("contact"))?;
     let identifiers: Vec<Identifier> =

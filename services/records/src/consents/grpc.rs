@@ -325,7 +325,7 @@ fn fields_from_proto(c: &pb::Contact) -> Result<ContactFields, Error> {
 }
 
 fn consent_to_proto(c: Consent) -> pb::Consent {
-    let status = STATUSES.proto(c.status(chrono::Utc::now().date_naive()));
+    let status = STATUSES.proto(c.status(crate::domain::today()));
     let (revoked_by, revoke_time, revoke_reason) = match c.revocation {
         None => (String::new(), None, String::new()),
         Some(r) => (r.by, Some(timestamp_from_micros(r.time_us)), r.reason),

@@ -1,6 +1,7 @@
 //! Consent and contact persistence. Consents are never edited (a trigger refuses it) except
 //! for their one revocation.
 
+use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{ConsentId, ContactId, Error, PatientId, TenantId};
 use iop_db::Db;
@@ -412,12 +413,8 @@ fn parse_names<T>(json: &str, parse: fn(&str) -> Option<T>, what: &str) -> Resul
         .collect()
 }
 
-fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
 fn parse_date(s: &str, what: &str) -> Result<NaiveDate, Error> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| corrupt(what))
+    crate::domain::parse_date_text(s).ok_or_else(|| corrupt(what))
 }
 
 fn corrupt(what: &str) -> Error {

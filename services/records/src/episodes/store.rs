@@ -1,6 +1,7 @@
 //! Episode persistence: one row per episode (its current state, versioned) and an
 //! append-only row per level-of-care change.
 
+use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, TenantId};
 use iop_db::{Db, is_unique_violation};
@@ -320,16 +321,12 @@ async fn insert_level(
     Ok(())
 }
 
-fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+fn parse_date(s: &str, what: &str) -> Result<NaiveDate, Error> {
+    crate::domain::parse_date_text(s).ok_or_else(|| corrupt(what))
 }
 
 fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored episode has an invalid {what}"))
-}
-
-fn parse_date(s: &str, what: &str) -> Result<NaiveDate, Error> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| corrupt(what))
 }
 
 fn episode_from_row(row: &AnyRow) -> Result<Episode, Error> {

@@ -1,6 +1,7 @@
 //! Treatment-plan persistence: one row per version (the database refuses to change a signed
 //! one) and append-only goal progress.
 
+use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, PlanId, TenantId};
 use iop_db::{Db, is_unique_violation};
@@ -283,10 +284,6 @@ fn bind_plan<'q>(
         .bind(p.update_time_us))
 }
 
-fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
 fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored treatment plan has an invalid {what}"))
 }
@@ -313,7 +310,7 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
             .transpose()?,
         problems: serde_json::from_str(&text("content")?).map_err(|_| corrupt("content"))?,
         review_due: opt_text("review_due_date")?
-            .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| corrupt("review date")))
+            .map(|d| crate::domain::parse_date_text(&d).ok_or_else(|| corrupt("review date")))
             .transpose()?,
         author: text("author")?,
         signature,
