@@ -27,6 +27,13 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A staff user signed in as themselves (the token carries roles), as opposed to a
+    /// backend client (system token, no roles). Scopes, accountability (who signed,
+    /// who acknowledged) and what a partner may see all turn on this.
+    pub fn is_user(&self) -> bool {
+        !self.roles.is_empty()
+    }
+
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }

@@ -494,10 +494,10 @@ pub struct Denied(pub String);
 
 pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
     let (resource, action) = op.permission();
-    let context = if who.roles.is_empty() {
-        Context::System
-    } else {
+    let context = if who.is_user() {
         Context::User
+    } else {
+        Context::System
     };
     let prefix = match context {
         Context::User => "user",

@@ -10,7 +10,7 @@ mod tests;
 use iop_core::page::{self, Cursor};
 use iop_core::{AssessmentId, Error, PatientId, Principal, SafetyFlagId, now_micros};
 
-use crate::domain::rfc3339;
+use crate::domain::{require_user, rfc3339};
 use crate::idempotency::{Claim, Key};
 use crate::scoring::{self, Instrument, Severity};
 pub use store::AssessmentStore;
@@ -288,11 +288,7 @@ impl Assessments {
         id: SafetyFlagId,
         note: &str,
     ) -> Result<SafetyFlag, Error> {
-        if who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "a safety flag is acknowledged by a clinician signed in as themselves, not by a backend client".into(),
-            ));
-        }
+        require_user(who, "a safety flag is acknowledged by a clinician")?;
         let note = note.trim();
         if note.is_empty() {
             return Err(Error::field(

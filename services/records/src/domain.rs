@@ -362,6 +362,19 @@ fn valid_email(s: &str) -> bool {
         && !domain.contains('@')
 }
 
+/// PERMISSION_DENIED unless a staff user is calling: what needs an accountable person
+/// (signing, acknowledging, changing a referral's status) is refused to backend clients.
+/// `who_does` says who should, e.g. "a note is signed by its author".
+pub fn require_user(who: &iop_core::Principal, who_does: &str) -> Result<(), Error> {
+    if who.is_user() {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "{who_does} signed in as themselves, not by a backend client"
+        )))
+    }
+}
+
 /// Today in UTC, the calendar every date rule here uses.
 pub fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

@@ -12,7 +12,7 @@ mod tests;
 use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, NoteId, PatientId, Principal, now_micros};
 
-use crate::domain::{Violations, rfc3339};
+use crate::domain::{Violations, require_user, rfc3339};
 use crate::idempotency::{Claim, Key};
 pub use store::NoteStore;
 
@@ -193,10 +193,8 @@ impl Notes {
         let Some(kind) = kind else {
             return Err(Error::internal("validated kind is missing"));
         };
-        if kind == NoteKind::Psychotherapy && who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "psychotherapy notes are written by a clinician signed in as themselves".into(),
-            ));
+        if kind == NoteKind::Psychotherapy {
+            require_user(who, "psychotherapy notes are written by a clinician")?;
         }
         let key = Key::parse(request_id, &(patient_id, kind, &content))?;
         let now = now_micros();
@@ -294,7 +292,7 @@ impl Notes {
             author: (!req.author.is_empty()).then(|| req.author.to_owned()),
             from_us: req.from_us,
             to_us: req.to_us,
-            psychotherapy_of: (!who.roles.is_empty()).then(|| who.subject.clone()),
+            psychotherapy_of: who.is_user().then(|| who.subject.clone()),
             after,
             limit: size + 1,
         };
@@ -343,12 +341,7 @@ impl Notes {
 
     /// Signs (locks) a draft: by its author, a staff user.
     pub async fn sign(&self, who: &Principal, id: NoteId, etag: &str) -> Result<Note, Error> {
-        if who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "a note is signed by its author signed in as themselves, not by a backend client"
-                    .into(),
-            ));
-        }
+        require_user(who, "a note is signed by its author")?;
         let current = self.editable(who, id, etag, "sign").await?;
         let now = now_micros();
         let mut v = Violations::new("");
@@ -381,12 +374,7 @@ impl Notes {
         id: NoteId,
         text: &str,
     ) -> Result<Note, Error> {
-        if who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "addenda are written by a clinician signed in as themselves, not by a backend client"
-                    .into(),
-            ));
-        }
+        require_user(who, "addenda are written by a clinician")?;
         let note = self.get(who, id).await?;
         if note.signature.is_none() {
             return Err(Error::FailedPrecondition(format!(
@@ -451,7 +439,7 @@ impl Notes {
 }
 
 fn is_author(who: &Principal, author: &str) -> bool {
-    !who.roles.is_empty() && who.subject == author
+    who.is_user() && who.subject == author
 }
 
 fn psychotherapy_denied() -> Error {

@@ -17,7 +17,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, PlanId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Violations, rfc3339, today};
+use crate::domain::{Violations, require_user, rfc3339, today};
 use crate::idempotency::{Claim, Key};
 pub use store::PlanStore;
 
@@ -300,11 +300,7 @@ impl Plans {
     /// Signs the draft: it needs at least one problem, each with goals, objectives and
     /// interventions, and a review date not in the past.
     pub async fn sign(&self, who: &Principal, id: PlanId, etag: &str) -> Result<Plan, Error> {
-        if who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "a treatment plan is signed by a clinician signed in as themselves, not by a backend client".into(),
-            ));
-        }
+        require_user(who, "a treatment plan is signed by a clinician")?;
         let current = self.draft(who, id, etag).await?;
         check_complete(&current, today())?;
         let next = Plan {

@@ -14,7 +14,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{EpisodeId, Error, PatientId, Principal, ReferralId, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations, date_of};
+use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations, date_of, require_user};
 use crate::episodes::{
     Admission, CareTeam, Episodes, NewEpisode, Population, Status as EpisodeStatus,
 };
@@ -117,9 +117,7 @@ impl Referral {
 
 /// The caller as a referral source: backend clients are partners, staff users are not.
 fn source_of(who: &Principal) -> Option<String> {
-    who.roles
-        .is_empty()
-        .then(|| who.client_id.clone().unwrap_or_else(|| who.subject.clone()))
+    (!who.is_user()).then(|| who.client_id.clone().unwrap_or_else(|| who.subject.clone()))
 }
 
 #[derive(Debug, Default)]
@@ -259,11 +257,7 @@ impl Referrals {
     }
 
     fn view(&self, who: &Principal, r: Referral) -> Referral {
-        if who.roles.is_empty() {
-            r.partner_view()
-        } else {
-            r
-        }
+        if who.is_user() { r } else { r.partner_view() }
     }
 
     /// Referrals oldest first; a backend client's own only.
@@ -486,11 +480,7 @@ impl Referrals {
         id: ReferralId,
         etag: &str,
     ) -> Result<Referral, Error> {
-        if who.roles.is_empty() {
-            return Err(Error::PermissionDenied(
-                "referral status is changed by clinic staff signed in as themselves, not by a backend client".into(),
-            ));
-        }
+        require_user(who, "referral status is changed by clinic staff")?;
         let current = self.find(who, id).await?;
         if !etag.is_empty() && etag != current.etag() {
             return Err(stale(id));
