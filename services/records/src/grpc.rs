@@ -144,6 +144,30 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
     Ok(f)
 }
 
+/// Pairs of protobuf and domain values of one enum, with lookups both ways.
+pub(crate) struct Table<P: 'static, D: 'static>(pub &'static [(P, D)]);
+
+impl<P: Copy + Into<i32>, D: Copy + PartialEq> Table<P, D> {
+    /// `None` for 0 (unspecified); an error naming `field` for an unknown value.
+    pub(crate) fn domain(&self, value: i32, field: &str) -> Result<Option<D>, Error> {
+        if value == 0 {
+            return Ok(None);
+        }
+        self.0
+            .iter()
+            .find(|(p, _)| (*p).into() == value)
+            .map(|(_, d)| Some(*d))
+            .ok_or_else(|| Error::field(field, "is not a known value"))
+    }
+
+    pub(crate) fn proto(&self, value: D) -> i32 {
+        self.0
+            .iter()
+            .find(|(_, d)| *d == value)
+            .map_or(0, |(p, _)| (*p).into())
+    }
+}
+
 pub(crate) fn sex_from_proto(value: i32, field: &str) -> Result<Sex, Error> {
     match pb::Sex::try_from(value) {
         Ok(pb::Sex::Unspecified) => Ok(Sex::Unspecified),

@@ -11,7 +11,7 @@ use super::{
     ListConsents, NewConsent, Purpose, Relationship,
 };
 use crate::grpc::{
-    contact_from_proto, contact_to_proto, date_from_proto, date_to_proto, principal,
+    Table, contact_from_proto, contact_to_proto, date_from_proto, date_to_proto, principal,
 };
 
 pub struct ConsentApi {
@@ -22,30 +22,6 @@ pub struct ConsentApi {
 impl ConsentApi {
     pub fn new(consents: Consents, contacts: Contacts) -> Self {
         Self { consents, contacts }
-    }
-}
-
-/// Pairs of protobuf and domain values of one enum, with lookups both ways.
-struct Table<P: 'static, D: 'static>(&'static [(P, D)]);
-
-impl<P: Copy + Into<i32>, D: Copy + PartialEq> Table<P, D> {
-    /// `None` for 0 (unspecified); an error naming `field` for an unknown value.
-    fn domain(&self, value: i32, field: &str) -> Result<Option<D>, Error> {
-        if value == 0 {
-            return Ok(None);
-        }
-        self.0
-            .iter()
-            .find(|(p, _)| (*p).into() == value)
-            .map(|(_, d)| Some(*d))
-            .ok_or_else(|| Error::field(field, "is not a known value"))
-    }
-
-    fn proto(&self, value: D) -> i32 {
-        self.0
-            .iter()
-            .find(|(_, d)| *d == value)
-            .map_or(0, |(p, _)| (*p).into())
     }
 }
 

@@ -12,7 +12,7 @@ use super::{
     FollowUp, Level, LevelKind, ListEpisodes, NewDischarge, NewEpisode, NewLevel, Population,
     Status as EpisodeStatus, SupportContact,
 };
-use crate::grpc::{date_from_proto, date_to_proto, principal};
+use crate::grpc::{Table, date_from_proto, date_to_proto, principal};
 
 pub struct EpisodeApi {
     episodes: Episodes,
@@ -48,8 +48,8 @@ impl EpisodeService for EpisodeApi {
                 primary_clinician: e.primary_clinician,
                 program_director: e.program_director,
             },
-            authorized_level: level(e.authorized_level, "episode.authorized_level")?,
-            delivered_level: level(e.delivered_level, "episode.delivered_level")?,
+            authorized_level: LEVELS.domain(e.authorized_level, "episode.authorized_level")?,
+            delivered_level: LEVELS.domain(e.delivered_level, "episode.delivered_level")?,
         };
         let created = self.episodes.create(&who, new, &r.request_id).await?;
         Ok(Response::new(to_proto(created)))
@@ -168,7 +168,7 @@ impl EpisodeService for EpisodeApi {
                 Ok(pb::LevelKind::Delivered) => Some(LevelKind::Delivered),
                 Err(_) => return Err(Error::field("kind", "is not a known value").into()),
             },
-            level: level(r.level, "level")?,
+            level: LEVELS.domain(r.level, "level")?,
             effective_date: date(r.effective_date.as_ref(), "effective_date")?,
             reason: r.reason,
         };
@@ -185,7 +185,7 @@ impl EpisodeService for EpisodeApi {
         let id = EpisodeId::parse("id", &r.id)?;
         let new = NewDischarge {
             date: date(r.discharge_date.as_ref(), "discharge_date")?,
-            reason: discharge_reason(r.reason)?,
+            reason: REASONS.domain(r.reason, "reason")?,
             note: r.note,
             aftercare: r.aftercare.map(aftercare_from_proto).transpose()?,
         };
@@ -208,7 +208,7 @@ fn population(value: i32, field: &str) -> Result<Option<Population>, Error> {
     }
 }
 
-const LEVELS: [(pb::LevelOfCare, Level); 6] = [
+const LEVELS: Table<pb::LevelOfCare, Level> = Table(&[
     (pb::LevelOfCare::Outpatient, Level::Outpatient),
     (
         pb::LevelOfCare::IntensiveOutpatient,
@@ -221,26 +221,9 @@ const LEVELS: [(pb::LevelOfCare, Level); 6] = [
     (pb::LevelOfCare::Residential, Level::Residential),
     (pb::LevelOfCare::Inpatient, Level::Inpatient),
     (pb::LevelOfCare::RecoverySupport, Level::RecoverySupport),
-];
+]);
 
-fn level(value: i32, field: &str) -> Result<Option<Level>, Error> {
-    if value == pb::LevelOfCare::Unspecified as i32 {
-        return Ok(None);
-    }
-    LEVELS
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, l)| Some(*l))
-        .ok_or_else(|| Error::field(field, "is not a known level of care"))
-}
-
-fn level_to_proto(level: Option<Level>) -> i32 {
-    level
-        .and_then(|l| LEVELS.iter().find(|(_, d)| *d == l))
-        .map_or(pb::LevelOfCare::Unspecified, |(p, _)| *p) as i32
-}
-
-const REASONS: [(pb::DischargeReason, DischargeReason); 8] = [
+const REASONS: Table<pb::DischargeReason, DischargeReason> = Table(&[
     (pb::DischargeReason::Completed, DischargeReason::Completed),
     (
         pb::DischargeReason::SteppedDown,
@@ -264,22 +247,11 @@ const REASONS: [(pb::DischargeReason, DischargeReason); 8] = [
         DischargeReason::NeverAdmitted,
     ),
     (pb::DischargeReason::Other, DischargeReason::Other),
-];
-
-fn discharge_reason(value: i32) -> Result<Option<DischargeReason>, Error> {
-    if value == pb::DischargeReason::Unspecified as i32 {
-        return Ok(None);
-    }
-    REASONS
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, r)| Some(*r))
-        .ok_or_else(|| Error::field("reason", "is not a known discharge reason"))
-}
+]);
 
 fn aftercare_from_proto(a: pb::AftercarePlan) -> Result<Aftercare, Error> {
     Ok(Aftercare {
-        step_down_level: level(a.step_down_level, "aftercare.step_down_level")?,
+        step_down_level: LEVELS.domain(a.step_down_level, "aftercare.step_down_level")?,
         support_groups: a.support_groups,
         follow_ups: a
             .follow_ups
@@ -316,13 +288,10 @@ fn to_proto(e: Episode) -> pb::Episode {
         ),
         Some(d) => (
             Some(date_to_proto(d.date)),
-            REASONS
-                .iter()
-                .find(|(_, r)| *r == d.reason)
-                .map_or(pb::DischargeReason::Unspecified, |(p, _)| *p) as i32,
+            REASONS.proto(d.reason),
             d.note,
             Some(pb::AftercarePlan {
-                step_down_level: level_to_proto(d.aftercare.step_down_level),
+                step_down_level: d.aftercare.step_down_level.map_or(0, |l| LEVELS.proto(l)),
                 support_groups: d.aftercare.support_groups,
                 follow_ups: d
                     .aftercare
@@ -365,8 +334,8 @@ fn to_proto(e: Episode) -> pb::Episode {
         admit_date: e.admit_date.map(date_to_proto),
         primary_clinician: e.team.primary_clinician,
         program_director: e.team.program_director,
-        authorized_level: level_to_proto(authorized),
-        delivered_level: level_to_proto(delivered),
+        authorized_level: authorized.map_or(0, |l| LEVELS.proto(l)),
+        delivered_level: delivered.map_or(0, |l| LEVELS.proto(l)),
         level_history: e
             .levels
             .into_iter()
@@ -375,7 +344,7 @@ fn to_proto(e: Episode) -> pb::Episode {
                     LevelKind::Authorized => pb::LevelKind::Authorized,
                     LevelKind::Delivered => pb::LevelKind::Delivered,
                 } as i32,
-                level: level_to_proto(Some(l.level)),
+                level: LEVELS.proto(l.level),
                 effective_date: Some(date_to_proto(l.effective_date)),
                 reason: l.reason,
                 changed_by: l.changed_by,

@@ -6,7 +6,7 @@ use iop_proto::{micros_from_timestamp, timestamp_from_micros};
 use tonic::{Request, Response, Status};
 
 use super::{ListNotes, Note, NoteContent, NoteKind, NotePath, NoteStatus, Notes};
-use crate::grpc::principal;
+use crate::grpc::{Table, principal};
 
 pub struct NoteApi {
     notes: Notes,
@@ -28,7 +28,7 @@ impl NoteService for NoteApi {
         let r = req.into_inner();
         let n = r.note.ok_or_else(|| Error::field("note", "is required"))?;
         let patient = PatientId::parse("note.patient_id", &n.patient_id)?;
-        let kind = kind_from_proto(n.kind, "note.kind")?;
+        let kind = KINDS.domain(n.kind, "note.kind")?;
         let content = content_from_proto(&n)?;
         let created = self
             .notes
@@ -65,7 +65,7 @@ impl NoteService for NoteApi {
                 ListNotes {
                     patient_id: &r.patient_id,
                     episode_id: &r.episode_id,
-                    kind: kind_from_proto(r.kind, "kind")?,
+                    kind: KINDS.domain(r.kind, "kind")?,
                     status,
                     author: &r.author,
                     from_us: r.from_time.as_ref().map(micros_from_timestamp),
@@ -126,25 +126,14 @@ impl NoteService for NoteApi {
     }
 }
 
-const KINDS: [(pb::NoteKind, NoteKind); 6] = [
+const KINDS: Table<pb::NoteKind, NoteKind> = Table(&[
     (pb::NoteKind::Intake, NoteKind::Intake),
     (pb::NoteKind::IndividualTherapy, NoteKind::IndividualTherapy),
     (pb::NoteKind::FamilySession, NoteKind::FamilySession),
     (pb::NoteKind::Group, NoteKind::Group),
     (pb::NoteKind::Discharge, NoteKind::Discharge),
     (pb::NoteKind::Psychotherapy, NoteKind::Psychotherapy),
-];
-
-fn kind_from_proto(value: i32, field: &str) -> Result<Option<NoteKind>, Error> {
-    if value == pb::NoteKind::Unspecified as i32 {
-        return Ok(None);
-    }
-    KINDS
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, k)| Some(*k))
-        .ok_or_else(|| Error::field(field, "is not a known note kind"))
-}
+]);
 
 fn content_from_proto(n: &pb::Note) -> Result<NoteContent, Error> {
     Ok(NoteContent {
@@ -170,10 +159,7 @@ fn to_proto(n: Note) -> pb::Note {
         id: n.id.to_string(),
         patient_id: n.patient_id.to_string(),
         episode_id: n.episode_id.map(|e| e.to_string()).unwrap_or_default(),
-        kind: KINDS
-            .iter()
-            .find(|(_, k)| *k == n.kind)
-            .map_or(pb::NoteKind::Unspecified, |(p, _)| *p) as i32,
+        kind: KINDS.proto(n.kind),
         status,
         title: n.title,
         body: n.body,

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{
     Goal, Intervention, ListPlans, Objective, Plan, PlanStatus, Plans, Problem, ProgressStatus,
 };
-use crate::grpc::{date_from_proto, date_to_proto, principal};
+use crate::grpc::{Table, date_from_proto, date_to_proto, principal};
 
 pub struct PlanApi {
     plans: Plans,
@@ -153,7 +153,7 @@ impl TreatmentPlanService for PlanApi {
         let who = principal(&req)?;
         let r = req.get_ref();
         let id = PlanId::parse("id", &r.id)?;
-        let status = progress_from_proto(r.status)?;
+        let status = PROGRESS.domain(r.status, "status")?;
         let plan = self
             .plans
             .record_progress(&who, id, &r.goal_id, status, &r.note)
@@ -179,7 +179,7 @@ fn review_due(p: &pb::TreatmentPlan) -> Result<Option<chrono::NaiveDate>, Error>
         .transpose()
 }
 
-const PROGRESS: [(pb::GoalProgressStatus, ProgressStatus); 4] = [
+const PROGRESS: Table<pb::GoalProgressStatus, ProgressStatus> = Table(&[
     (
         pb::GoalProgressStatus::NotStarted,
         ProgressStatus::NotStarted,
@@ -193,18 +193,7 @@ const PROGRESS: [(pb::GoalProgressStatus, ProgressStatus); 4] = [
         pb::GoalProgressStatus::Discontinued,
         ProgressStatus::Discontinued,
     ),
-];
-
-fn progress_from_proto(value: i32) -> Result<Option<ProgressStatus>, Error> {
-    if value == pb::GoalProgressStatus::Unspecified as i32 {
-        return Ok(None);
-    }
-    PROGRESS
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, s)| Some(*s))
-        .ok_or_else(|| Error::field("status", "is not a known progress status"))
-}
+]);
 
 fn problems_from_proto(problems: Vec<pb::PlanProblem>) -> Result<Vec<Problem>, Error> {
     let date = |d: Option<&iop_proto::common::Date>, field: String| {
@@ -287,11 +276,7 @@ fn to_proto(p: Plan) -> pb::TreatmentPlan {
                             .iter()
                             .filter(|x| x.goal_id == g.id)
                             .map(|x| pb::GoalProgress {
-                                status: PROGRESS
-                                    .iter()
-                                    .find(|(_, s)| *s == x.status)
-                                    .map_or(pb::GoalProgressStatus::Unspecified, |(p, _)| *p)
-                                    as i32,
+                                status: PROGRESS.proto(x.status),
                                 note: x.note.clone(),
                                 recorded_by: x.recorded_by.clone(),
                                 record_time: Some(timestamp_from_micros(x.record_time_us)),

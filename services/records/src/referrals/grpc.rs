@@ -12,7 +12,7 @@ use super::{
 };
 use crate::domain::Identifier;
 use crate::episodes::Population;
-use crate::grpc::{date_from_proto, date_to_proto, principal, sex_from_proto, sex_to_proto};
+use crate::grpc::{Table, date_from_proto, date_to_proto, principal, sex_from_proto, sex_to_proto};
 
 pub struct ReferralApi {
     referrals: Referrals,
@@ -24,13 +24,13 @@ impl ReferralApi {
     }
 }
 
-const URGENCIES: [(pb::Urgency, Urgency); 3] = [
+const URGENCIES: Table<pb::Urgency, Urgency> = Table(&[
     (pb::Urgency::Routine, Urgency::Routine),
     (pb::Urgency::Urgent, Urgency::Urgent),
     (pb::Urgency::Emergent, Urgency::Emergent),
-];
+]);
 
-const STATUSES: [(pb::ReferralStatus, ReferralStatus); 6] = [
+const STATUSES: Table<pb::ReferralStatus, ReferralStatus> = Table(&[
     (pb::ReferralStatus::Received, ReferralStatus::Received),
     (pb::ReferralStatus::InReview, ReferralStatus::InReview),
     (pb::ReferralStatus::Accepted, ReferralStatus::Accepted),
@@ -40,29 +40,7 @@ const STATUSES: [(pb::ReferralStatus, ReferralStatus); 6] = [
     ),
     (pb::ReferralStatus::Admitted, ReferralStatus::Admitted),
     (pb::ReferralStatus::Declined, ReferralStatus::Declined),
-];
-
-fn lookup<P: Copy + Into<i32>, D: Copy>(
-    table: &[(P, D)],
-    value: i32,
-    field: &str,
-) -> Result<Option<D>, Error> {
-    if value == 0 {
-        return Ok(None);
-    }
-    table
-        .iter()
-        .find(|(p, _)| (*p).into() == value)
-        .map(|(_, d)| Some(*d))
-        .ok_or_else(|| Error::field(field, "is not a known value"))
-}
-
-fn back<P: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(P, D)], value: D) -> i32 {
-    table
-        .iter()
-        .find(|(_, d)| *d == value)
-        .map_or(0, |(p, _)| (*p).into())
-}
+]);
 
 #[tonic::async_trait]
 impl ReferralService for ReferralApi {
@@ -105,7 +83,7 @@ impl ReferralService for ReferralApi {
             reason: referral.reason,
             requested_program: referral.requested_program,
         };
-        let urgency = lookup(&URGENCIES, referral.urgency, "referral.urgency")?;
+        let urgency = URGENCIES.domain(referral.urgency, "referral.urgency")?;
         let created = self
             .referrals
             .create(
@@ -139,8 +117,8 @@ impl ReferralService for ReferralApi {
             .list(
                 &who,
                 ListReferrals {
-                    status: lookup(&STATUSES, r.status, "status")?,
-                    urgency: lookup(&URGENCIES, r.urgency, "urgency")?,
+                    status: STATUSES.domain(r.status, "status")?,
+                    urgency: URGENCIES.domain(r.urgency, "urgency")?,
                     after_us: r.received_after.as_ref().map(micros_from_timestamp),
                     before_us: r.received_before.as_ref().map(micros_from_timestamp),
                     page_size: r.page_size,
@@ -265,8 +243,8 @@ fn to_proto(r: Referral) -> pb::Referral {
         }),
         reason: r.details.reason,
         requested_program: r.details.requested_program,
-        urgency: back(&URGENCIES, r.urgency),
-        status: back(&STATUSES, r.status),
+        urgency: URGENCIES.proto(r.urgency),
+        status: STATUSES.proto(r.status),
         decline_reason: r.decline_reason,
         intake_time: r.intake_time_us.map(timestamp_from_micros),
         patient_id: r.patient_id.map(|p| p.to_string()).unwrap_or_default(),
@@ -276,7 +254,7 @@ fn to_proto(r: Referral) -> pb::Referral {
             .history
             .into_iter()
             .map(|h| pb::StatusChange {
-                status: back(&STATUSES, h.status),
+                status: STATUSES.proto(h.status),
                 changed_by: h.by,
                 change_time: Some(timestamp_from_micros(h.time_us)),
                 note: h.note,
