@@ -4,8 +4,9 @@ use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 
 use crate::domain::{self, Patient, PatientFields, PatientPath, today};
+use crate::idempotency::Claim;
 use crate::idempotency::Key;
-use crate::store::{Created, IdentifierFilter, ListQuery, Store};
+use crate::store::{IdentifierFilter, ListQuery, Store};
 
 #[derive(Clone)]
 pub struct Patients {
@@ -49,15 +50,17 @@ impl Patients {
             .insert(&who.tenant, &patient, request.as_ref())
             .await?
         {
-            Created::New => {
+            Claim::New => {
                 tracing::info!(patient_id = %patient.id, tenant = %who.tenant, "patient created");
                 Ok(patient)
             }
-            Created::Earlier(id) => {
+            Claim::Earlier(id) => {
                 tracing::info!(patient_id = %id, "create retried: returning the earlier patient");
+                let id = PatientId::parse("id", &id)
+                    .map_err(|_| Error::internal("stored request has a bad patient id"))?;
                 self.get(who, id).await
             }
-            Created::KeyReused => Err(Error::field(
+            Claim::Reused => Err(Error::field(
                 "request_id",
                 "was already used to create a different patient",
             )),

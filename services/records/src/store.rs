@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{Contact, Identifier, Patient, PatientFields, Sex};
-use crate::idempotency::Key;
+use crate::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct Store {
@@ -27,15 +27,6 @@ pub enum IdentifierFilter {
     System { system: String, value: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Created {
-    New,
-    /// The key was used before for the same request, which created this patient.
-    Earlier(PatientId),
-    /// The key was used before for a different request.
-    KeyReused,
-}
-
 const COLUMNS: &str = "id, given_name, middle_name, family_name, preferred_name, birth_date, sex_at_birth, \
      gender_identity, pronouns, contact, mrn, identifiers, version, create_time_us, update_time_us";
 
@@ -51,32 +42,21 @@ impl Store {
         tenant: &TenantId,
         p: &Patient,
         request: Option<&Key<'_>>,
-    ) -> Result<Created, Error> {
+    ) -> Result<Claim, Error> {
         let _turn = self.db.write_turn().await;
-        let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
-        if let Some(req) = request {
-            // Claim the key first: a concurrent duplicate waits here (PostgreSQL) or behind
-            // the writer turn (SQLite), then fails on the primary key.
-            let claimed = sqlx::query(
-                "INSERT INTO patient_create_requests (tenant_id, request_id, fingerprint, patient_id, create_time_us) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(tenant.as_str())
-            .bind(req.key)
-            .bind(req.fingerprint)
-            .bind(p.id.to_string())
-            .bind(p.create_time_us)
-            .execute(&mut *tx)
-            .await;
-            match claimed {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    drop(tx);
-                    return self.earlier_create(tenant, req).await;
-                }
-                Err(e) => return Err(Error::internal(e)),
-            }
-        }
+        let mut tx = match idempotency::begin_create(
+            &self.db,
+            tenant,
+            "patient",
+            request,
+            &p.id.to_string(),
+            p.create_time_us,
+        )
+        .await?
+        {
+            Started::Fresh(tx) => tx,
+            Started::Done(claim) => return Ok(claim),
+        };
         let insert = sqlx::query(
             "INSERT INTO patients (tenant_id, id, given_name, middle_name, family_name, preferred_name, \
              birth_date, sex_at_birth, gender_identity, pronouns, contact, mrn, identifiers, search_name, \
@@ -92,26 +72,7 @@ impl Store {
             .map_err(unique_as_conflict)?;
         insert_identifiers(&mut tx, tenant, p).await?;
         tx.commit().await.map_err(Error::internal)?;
-        Ok(Created::New)
-    }
-
-    async fn earlier_create(&self, tenant: &TenantId, req: &Key<'_>) -> Result<Created, Error> {
-        let row = sqlx::query(
-            "SELECT fingerprint, patient_id FROM patient_create_requests WHERE tenant_id = $1 AND request_id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(req.key)
-        .fetch_one(self.db.pool())
-        .await
-        .map_err(Error::internal)?;
-        let fingerprint: i64 = row.try_get("fingerprint").map_err(Error::internal)?;
-        if fingerprint != req.fingerprint {
-            return Ok(Created::KeyReused);
-        }
-        let id: String = row.try_get("patient_id").map_err(Error::internal)?;
-        let id = PatientId::parse("patient_id", &id)
-            .map_err(|_| Error::internal("stored request has a bad patient id"))?;
-        Ok(Created::Earlier(id))
+        Ok(Claim::New)
     }
 
     pub async fn get(&self, tenant: &TenantId, id: PatientId) -> Result<Option<Patient>, Error> {

@@ -8,6 +8,7 @@ use iop_db::testing::TestDatabase;
 
 use super::*;
 use crate::domain::{Identifier, Sex};
+use crate::idempotency::Claim;
 
 async fn store() -> (TestDatabase, Store) {
     let tdb = TestDatabase::create("records").await;
@@ -233,14 +234,11 @@ async fn idempotency_key_returns_the_first_patient_and_refuses_reuse() {
         key: "k-1",
         fingerprint: 42,
     };
-    assert_eq!(
-        s.insert(&t, &first, Some(&req)).await.unwrap(),
-        Created::New
-    );
+    assert_eq!(s.insert(&t, &first, Some(&req)).await.unwrap(), Claim::New);
     let retry = patient("A", "One");
     assert_eq!(
         s.insert(&t, &retry, Some(&req)).await.unwrap(),
-        Created::Earlier(first.id)
+        Claim::Earlier(first.id.to_string())
     );
     assert_eq!(
         s.get(&t, retry.id).await.unwrap(),
@@ -255,14 +253,14 @@ async fn idempotency_key_returns_the_first_patient_and_refuses_reuse() {
         s.insert(&t, &patient("B", "Two"), Some(&other))
             .await
             .unwrap(),
-        Created::KeyReused
+        Claim::Reused
     );
     // Keys are per tenant.
     assert_eq!(
         s.insert(&tenant("b"), &patient("A", "One"), Some(&req))
             .await
             .unwrap(),
-        Created::New
+        Claim::New
     );
 }
 
@@ -281,9 +279,9 @@ async fn concurrent_creates_with_one_key_make_one_patient() {
                 fingerprint: 1,
             };
             match s.insert(&t, &p, Some(&req)).await.unwrap() {
-                Created::New => p.id,
-                Created::Earlier(id) => id,
-                Created::KeyReused => panic!("same fingerprint"),
+                Claim::New => p.id,
+                Claim::Earlier(id) => PatientId::parse("id", &id).unwrap(),
+                Claim::Reused => panic!("same fingerprint"),
             }
         }));
     }
