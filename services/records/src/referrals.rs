@@ -300,10 +300,10 @@ impl Referrals {
         note: &str,
         etag: &str,
     ) -> Result<Referral, Error> {
+        let current = self.staff_change(who, id, etag).await?;
         self.transition(
             who,
-            id,
-            etag,
+            current,
             &[ReferralStatus::Received],
             ReferralStatus::InReview,
             note,
@@ -368,8 +368,7 @@ impl Referrals {
         };
         self.transition(
             who,
-            id,
-            etag,
+            current,
             &[ReferralStatus::Received, ReferralStatus::InReview],
             ReferralStatus::Accepted,
             &acceptance.note,
@@ -393,10 +392,10 @@ impl Referrals {
         let Some(time) = intake_time_us.filter(|t| *t > 0) else {
             return Err(Error::field("intake_time", "is required"));
         };
+        let current = self.staff_change(who, id, etag).await?;
         self.transition(
             who,
-            id,
-            etag,
+            current,
             &[ReferralStatus::Accepted, ReferralStatus::IntakeScheduled],
             ReferralStatus::IntakeScheduled,
             note,
@@ -433,7 +432,7 @@ impl Referrals {
                 self.episodes.admit(who, episode, admission, "").await?;
             }
         }
-        self.transition(who, id, etag, &from, ReferralStatus::Admitted, note, |_| {
+        self.transition(who, current, &from, ReferralStatus::Admitted, note, |_| {
             Ok(())
         })
         .await
@@ -458,18 +457,11 @@ impl Referrals {
             ReferralStatus::Accepted,
             ReferralStatus::IntakeScheduled,
         ];
-        self.transition(
-            who,
-            id,
-            etag,
-            &from,
-            ReferralStatus::Declined,
-            reason,
-            |r| {
-                r.decline_reason = reason.trim().to_owned();
-                Ok(())
-            },
-        )
+        let current = self.staff_change(who, id, etag).await?;
+        self.transition(who, current, &from, ReferralStatus::Declined, reason, |r| {
+            r.decline_reason = reason.trim().to_owned();
+            Ok(())
+        })
         .await
     }
 
@@ -488,12 +480,11 @@ impl Referrals {
         Ok(current)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Moves `current` (read by [`Self::staff_change`]) to `to` after `edit`.
     async fn transition(
         &self,
         who: &Principal,
-        id: ReferralId,
-        etag: &str,
+        current: Referral,
         from: &[ReferralStatus],
         to: ReferralStatus,
         note: &str,
@@ -502,7 +493,7 @@ impl Referrals {
         let mut v = Violations::new("");
         v.optional_text_multiline("note", note, MAX_NOTE);
         v.finish()?;
-        let current = self.staff_change(who, id, etag).await?;
+        let id = current.id;
         require_status(&current, from, to.as_str())?;
         let now = now_micros();
         let mut next = current.clone();
