@@ -330,7 +330,6 @@ impl Plans {
             edits: 0,
             create_time_us: now,
             update_time_us: now,
-            progress: Vec::new(),
             ..latest
         };
         if !self.store.insert_version(&who.tenant, &draft).await? {
@@ -339,7 +338,7 @@ impl Plans {
             )));
         }
         tracing::info!(plan_id = %id, version = draft.version, "treatment plan revised");
-        self.get(who, id, 0).await
+        Ok(draft)
     }
 
     /// Records progress on a goal of the latest version; appended, never overwritten.
@@ -351,7 +350,7 @@ impl Plans {
         status: Option<ProgressStatus>,
         note: &str,
     ) -> Result<Plan, Error> {
-        let latest = self.get(who, id, 0).await?;
+        let mut latest = self.get(who, id, 0).await?;
         let mut v = Violations::new("");
         if !latest.goal_ids().any(|g| g == goal_id) {
             v.push("goal_id", "is not a goal of this plan's latest version");
@@ -375,7 +374,8 @@ impl Plans {
             record_time_us: now_micros(),
         };
         self.store.add_progress(&who.tenant, id, &progress).await?;
-        self.get(who, id, 0).await
+        latest.progress.push(progress);
+        Ok(latest)
     }
 
     /// The latest version if it is a draft at `etag`.
@@ -403,7 +403,7 @@ impl Plans {
             return Err(stale(next.id));
         }
         tracing::info!(plan_id = %next.id, version = next.version, status = next.status().as_str(), "treatment plan saved");
-        self.get(who, next.id, 0).await
+        Ok(next)
     }
 }
 
