@@ -375,7 +375,7 @@ impl Notes {
         text: &str,
     ) -> Result<Note, Error> {
         require_user(who, "addenda are written by a clinician")?;
-        let note = self.get(who, id).await?;
+        let mut note = self.get(who, id).await?;
         if note.signature.is_none() {
             return Err(Error::FailedPrecondition(format!(
                 "note {id} is a draft: edit it instead of adding an addendum"
@@ -396,7 +396,8 @@ impl Notes {
         };
         self.store.add_addendum(&who.tenant, id, &addendum).await?;
         tracing::info!(note_id = %id, "addendum added");
-        self.get(who, id).await
+        note.addenda.push(addendum);
+        Ok(note)
     }
 
     /// The note if `who` may change it now: a draft, by its author, at `etag`.
