@@ -10,7 +10,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+mod filter;
 pub mod testing;
+
+pub use filter::{Arg, Filter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,6 +1,7 @@
 //! Patient persistence. Every query is scoped by the tenant of the caller's principal.
 
 use iop_core::{Error, PatientId, TenantId};
+use iop_db::Filter;
 use iop_db::{Db, is_unique_violation};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -95,49 +96,34 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Patient>, Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM patients WHERE tenant_id = $1");
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if after.is_some() {
-            sql.push_str(&format!(" AND id > ${}", next()));
-        }
-        if query.name_pattern.is_some() {
-            sql.push_str(&format!(" AND search_name LIKE ${} ESCAPE '\\'", next()));
-        }
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM patients WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND id > ?", after).and_opt(
+            " AND search_name LIKE ? ESCAPE '\\'",
+            query.name_pattern.clone(),
+        );
         match &query.identifier {
-            Some(IdentifierFilter::Mrn(_)) => sql.push_str(&format!(" AND mrn = ${}", next())),
-            Some(IdentifierFilter::System { .. }) => {
-                let (s, v) = (next(), next());
-                sql.push_str(&format!(
+            Some(IdentifierFilter::Mrn(m)) => {
+                f.and(" AND mrn = ?", [m.as_str().into()]);
+            }
+            Some(IdentifierFilter::System { system, value }) => {
+                f.and(
                     " AND id IN (SELECT patient_id FROM patient_identifiers \
-                     WHERE tenant_id = $1 AND system = ${s} AND value = ${v})"
-                ));
+                     WHERE tenant_id = $1 AND system = ? AND value = ?)",
+                    [system.as_str().into(), value.as_str().into()],
+                );
             }
             None => {}
         }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", next()));
-
-        let mut q = sqlx::query(&sql).bind(tenant.as_str());
-        if let Some(after) = after {
-            q = q.bind(after);
-        }
-        if let Some(p) = &query.name_pattern {
-            q = q.bind(p);
-        }
-        match &query.identifier {
-            Some(IdentifierFilter::Mrn(m)) => q = q.bind(m),
-            Some(IdentifierFilter::System { system, value }) => q = q.bind(system).bind(value),
-            None => {}
-        }
-        let rows = q
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        f.page("id", limit)
             .fetch_all(self.db.pool())
             .await
-            .map_err(Error::internal)?;
-        rows.iter().map(patient_from_row).collect()
+            .map_err(Error::internal)?
+            .iter()
+            .map(patient_from_row)
+            .collect()
     }
 
     /// Writes `p` if the stored version is still `expected_version`; returns false when

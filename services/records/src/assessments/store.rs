@@ -2,6 +2,7 @@
 
 use iop_core::{AssessmentId, Error, PatientId, SafetyFlagId, TenantId};
 use iop_db::Db;
+use iop_db::Filter;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -135,46 +136,21 @@ impl AssessmentStore {
         tenant: &TenantId,
         q: &AssessmentQuery,
     ) -> Result<Vec<Assessment>, Error> {
-        let mut sql =
-            format!("SELECT {COLUMNS} FROM assessments WHERE tenant_id = $1 AND patient_id = $2");
-        let mut n = 2;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if q.instrument.is_some() {
-            sql.push_str(&format!(" AND instrument = ${}", next()));
-        }
-        if q.after_us.is_some() {
-            sql.push_str(&format!(" AND administered_us >= ${}", next()));
-        }
-        if q.before_us.is_some() {
-            sql.push_str(&format!(" AND administered_us < ${}", next()));
-        }
-        if q.position.is_some() {
-            let (t, id) = (next(), next());
-            sql.push_str(&format!(
-                " AND (administered_us > ${t} OR (administered_us = ${t} AND id > ${id}))"
-            ));
-        }
-        sql.push_str(&format!(" ORDER BY administered_us, id LIMIT ${}", next()));
-        let mut query = sqlx::query(&sql)
-            .bind(tenant.as_str())
-            .bind(q.patient_id.to_string());
-        if let Some(i) = q.instrument {
-            query = query.bind(i.as_str());
-        }
-        if let Some(t) = q.after_us {
-            query = query.bind(t);
-        }
-        if let Some(t) = q.before_us {
-            query = query.bind(t);
-        }
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM assessments WHERE"),
+            tenant.as_str(),
+        );
+        f.and(" AND patient_id = ?", [q.patient_id.to_string().into()])
+            .and_opt(" AND instrument = ?", q.instrument.map(Instrument::as_str))
+            .and_opt(" AND administered_us >= ?", q.after_us)
+            .and_opt(" AND administered_us < ?", q.before_us);
         if let Some((t, id)) = q.position {
-            query = query.bind(t).bind(id.to_string());
+            f.and(
+                " AND (administered_us > ? OR (administered_us = ? AND id > ?))",
+                [t.into(), t.into(), id.to_string().into()],
+            );
         }
-        query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        f.page("administered_us, id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?
@@ -206,50 +182,20 @@ impl AssessmentStore {
         tenant: &TenantId,
         q: FlagQuery,
     ) -> Result<Vec<SafetyFlag>, Error> {
-        let FlagQuery {
-            patient,
-            status,
-            after_us,
-            before_us,
-            after,
-            limit,
-        } = q;
-        let mut sql = format!("SELECT {FLAG_COLUMNS} FROM safety_flags WHERE tenant_id = $1");
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            n
+        let mut f = Filter::new(
+            &format!("SELECT {FLAG_COLUMNS} FROM safety_flags WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND patient_id = ?", q.patient.map(|p| p.to_string()));
+        match q.status {
+            Some(FlagStatus::Active) => f.push(" AND acknowledged_by IS NULL"),
+            Some(FlagStatus::Acknowledged) => f.push(" AND acknowledged_by IS NOT NULL"),
+            None => &mut f,
         };
-        if patient.is_some() {
-            sql.push_str(&format!(" AND patient_id = ${}", next()));
-        }
-        match status {
-            Some(FlagStatus::Active) => sql.push_str(" AND acknowledged_by IS NULL"),
-            Some(FlagStatus::Acknowledged) => sql.push_str(" AND acknowledged_by IS NOT NULL"),
-            None => {}
-        }
-        if after.is_some() {
-            sql.push_str(&format!(" AND id > ${}", next()));
-        }
-        if after_us.is_some() {
-            sql.push_str(&format!(" AND raise_time_us >= ${}", next()));
-        }
-        if before_us.is_some() {
-            sql.push_str(&format!(" AND raise_time_us < ${}", next()));
-        }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", next()));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        if let Some(p) = patient {
-            query = query.bind(p.to_string());
-        }
-        if let Some(a) = after {
-            query = query.bind(a.to_string());
-        }
-        for t in [after_us, before_us].into_iter().flatten() {
-            query = query.bind(t);
-        }
-        query
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        f.and_opt(" AND id > ?", q.after.map(|a| a.to_string()))
+            .and_opt(" AND raise_time_us >= ?", q.after_us)
+            .and_opt(" AND raise_time_us < ?", q.before_us);
+        f.page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?

@@ -5,6 +5,7 @@ use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{ConsentId, ContactId, Error, PatientId, TenantId};
 use iop_db::Db;
+use iop_db::Filter;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -139,63 +140,43 @@ impl ConsentStore {
         tenant: &TenantId,
         q: &ConsentQuery,
     ) -> Result<Vec<Consent>, Error> {
-        let mut sql = format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE tenant_id = $1");
-        let mut binds: Vec<String> = Vec::new();
-        let mut clause = |sql: &mut String, text: &str, value: String| {
-            binds.push(value);
-            sql.push_str(&text.replace('?', &format!("${}", binds.len() + 1)));
-        };
-        if let Some(p) = q.patient_id {
-            clause(&mut sql, " AND patient_id = ?", p.to_string());
-        }
-        if let Some(r) = &q.recipient_id {
-            clause(&mut sql, " AND recipient_id = ?", r.clone());
-        }
+        let mut f = Filter::new(
+            &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND patient_id = ?", q.patient_id.map(|p| p.to_string()))
+            .and_opt(" AND recipient_id = ?", q.recipient_id.clone());
         let today = date_text(q.today);
         match q.status {
-            Some(ConsentStatus::Active) => clause(
-                &mut sql,
+            Some(ConsentStatus::Active) => f.and(
                 " AND revoked_by IS NULL AND expiration_date >= ?",
-                today,
+                [today.into()],
             ),
-            Some(ConsentStatus::Expired) => clause(
-                &mut sql,
+            Some(ConsentStatus::Expired) => f.and(
                 " AND revoked_by IS NULL AND expiration_date < ?",
-                today,
+                [today.into()],
             ),
-            Some(ConsentStatus::Revoked) => sql.push_str(" AND revoked_by IS NOT NULL"),
-            None => {}
-        }
-        if let Some(a) = q.after {
-            clause(&mut sql, " AND id > ?", a.to_string());
-        }
+            Some(ConsentStatus::Revoked) => f.push(" AND revoked_by IS NOT NULL"),
+            None => &mut f,
+        };
+        f.and_opt(" AND id > ?", q.after.map(|a| a.to_string()));
         // Revocation takes effect on the day it is recorded (UTC), as `Consent::in_force`.
-        let mut revoked_from = None;
         if let Some(d) = q.in_force_on {
-            clause(&mut sql, " AND effective_date <= ?", date_text(d));
-            clause(&mut sql, " AND expiration_date >= ?", date_text(d));
-            let next_day = d.succ_opt().unwrap_or(d);
-            revoked_from = Some(
-                next_day
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(i64::MAX, |t| t.and_utc().timestamp_micros()),
+            let revoked_from = d
+                .succ_opt()
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
+                .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
+            f.and(
+                " AND effective_date <= ? AND expiration_date >= ? \
+                 AND (revoked_by IS NULL OR revoke_time_us >= ?)",
+                [
+                    date_text(d).into(),
+                    date_text(d).into(),
+                    revoked_from.into(),
+                ],
             );
-            sql.push_str(&format!(
-                " AND (revoked_by IS NULL OR revoke_time_us >= ${})",
-                binds.len() + 2
-            ));
         }
-        let limit_at = binds.len() + 2 + usize::from(revoked_from.is_some());
-        sql.push_str(&format!(" ORDER BY id LIMIT ${limit_at}"));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        for b in binds {
-            query = query.bind(b);
-        }
-        if let Some(t) = revoked_from {
-            query = query.bind(t);
-        }
-        query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        f.page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?

@@ -4,6 +4,7 @@
 use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, TenantId};
+use iop_db::Filter;
 use iop_db::{Db, is_unique_violation};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -128,61 +129,24 @@ impl EpisodeStore {
     }
 
     pub async fn list(&self, tenant: &TenantId, q: &EpisodeQuery) -> Result<Vec<Episode>, Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM episodes WHERE tenant_id = $1");
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if q.patient_id.is_some() {
-            sql.push_str(&format!(" AND patient_id = ${}", next()));
-        }
-        if q.status.is_some() {
-            sql.push_str(&format!(" AND status = ${}", next()));
-        }
-        if q.program.is_some() {
-            sql.push_str(&format!(" AND program = ${}", next()));
-        }
-        if q.clinician.is_some() {
-            let c = next();
-            sql.push_str(&format!(
-                " AND (primary_clinician = ${c} OR program_director = ${c})"
-            ));
-        }
-        if q.admitted_from.is_some() {
-            sql.push_str(&format!(" AND admit_date >= ${}", next()));
-        }
-        if q.admitted_to.is_some() {
-            sql.push_str(&format!(" AND admit_date <= ${}", next()));
-        }
-        if q.after.is_some() {
-            sql.push_str(&format!(" AND id > ${}", next()));
-        }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", next()));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        if let Some(p) = q.patient_id {
-            query = query.bind(p.to_string());
-        }
-        if let Some(s) = q.status {
-            query = query.bind(s.as_str());
-        }
-        if let Some(p) = &q.program {
-            query = query.bind(p.clone());
-        }
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM episodes WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND patient_id = ?", q.patient_id.map(|p| p.to_string()))
+            .and_opt(" AND status = ?", q.status.map(Status::as_str))
+            .and_opt(" AND program = ?", q.program.clone());
         if let Some(c) = &q.clinician {
-            query = query.bind(c.clone());
+            f.and(
+                " AND (primary_clinician = ? OR program_director = ?)",
+                [c.as_str().into(), c.as_str().into()],
+            );
         }
-        if let Some(d) = q.admitted_from {
-            query = query.bind(date_text(d));
-        }
-        if let Some(d) = q.admitted_to {
-            query = query.bind(date_text(d));
-        }
-        if let Some(a) = q.after {
-            query = query.bind(a.to_string());
-        }
-        let rows = query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        f.and_opt(" AND admit_date >= ?", q.admitted_from.map(date_text))
+            .and_opt(" AND admit_date <= ?", q.admitted_to.map(date_text))
+            .and_opt(" AND id > ?", q.after.map(|a| a.to_string()));
+        let rows = f
+            .page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?;

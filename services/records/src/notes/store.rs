@@ -3,6 +3,7 @@
 
 use iop_core::{EpisodeId, Error, NoteId, PatientId, TenantId};
 use iop_db::Db;
+use iop_db::Filter;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -114,71 +115,27 @@ impl NoteStore {
 
     /// Notes without their addenda (read one note for those), in id order.
     pub async fn list(&self, tenant: &TenantId, q: &NoteQuery) -> Result<Vec<Note>, Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM notes WHERE tenant_id = $1");
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        let mut binds: Vec<String> = Vec::new();
-        let mut text = |sql: &mut String, clause: &str, value: String| {
-            sql.push_str(&clause.replace('?', &format!("${}", next())));
-            binds.push(value);
-        };
-        if let Some(p) = q.patient_id {
-            text(&mut sql, " AND patient_id = ?", p.to_string());
-        }
-        if let Some(e) = q.episode_id {
-            text(&mut sql, " AND episode_id = ?", e.to_string());
-        }
-        if let Some(k) = q.kind {
-            text(&mut sql, " AND kind = ?", k.as_str().to_owned());
-        }
-        if let Some(s) = q.status {
-            text(&mut sql, " AND status = ?", s.as_str().to_owned());
-        }
-        if let Some(a) = &q.author {
-            text(&mut sql, " AND author = ?", a.clone());
-        }
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM notes WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND patient_id = ?", q.patient_id.map(|p| p.to_string()))
+            .and_opt(" AND episode_id = ?", q.episode_id.map(|e| e.to_string()))
+            .and_opt(" AND kind = ?", q.kind.map(NoteKind::as_str))
+            .and_opt(" AND status = ?", q.status.map(NoteStatus::as_str))
+            .and_opt(" AND author = ?", q.author.clone());
         match &q.psychotherapy_of {
-            Some(author) => text(
-                &mut sql,
+            Some(author) => f.and(
                 " AND (kind <> 'psychotherapy' OR author = ?)",
-                author.clone(),
+                [author.as_str().into()],
             ),
-            None => sql.push_str(" AND kind <> 'psychotherapy'"),
-        }
-        if let Some(a) = q.after {
-            text(&mut sql, " AND id > ?", a.to_string());
-        }
-        let mut times = Vec::new();
+            None => f.push(" AND kind <> 'psychotherapy'"),
+        };
         // A note's time is its session start, or its writing when it has none.
-        if let Some(t) = q.from_us {
-            sql.push_str(&format!(
-                " AND COALESCE(start_us, create_time_us) >= ${}",
-                n + 1
-            ));
-            n += 1;
-            times.push(t);
-        }
-        if let Some(t) = q.to_us {
-            sql.push_str(&format!(
-                " AND COALESCE(start_us, create_time_us) < ${}",
-                n + 1
-            ));
-            n += 1;
-            times.push(t);
-        }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", n + 1));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        for b in binds {
-            query = query.bind(b);
-        }
-        for t in times {
-            query = query.bind(t);
-        }
-        query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        f.and_opt(" AND id > ?", q.after.map(|a| a.to_string()))
+            .and_opt(" AND COALESCE(start_us, create_time_us) >= ?", q.from_us)
+            .and_opt(" AND COALESCE(start_us, create_time_us) < ?", q.to_us);
+        f.page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?

@@ -4,6 +4,7 @@
 use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, PlanId, TenantId};
+use iop_db::Filter;
 use iop_db::{Db, is_unique_violation};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -136,35 +137,17 @@ impl PlanStore {
 
     /// The latest version of each plan matching `q`, in plan id order.
     pub async fn list(&self, tenant: &TenantId, q: &PlanQuery) -> Result<Vec<Plan>, Error> {
-        let mut sql =
-            format!("SELECT {COLUMNS} FROM treatment_plans WHERE tenant_id = $1 AND {LATEST}");
-        let mut binds = Vec::new();
-        let mut clause = |sql: &mut String, text: &str, value: String| {
-            binds.push(value);
-            sql.push_str(&text.replace('?', &format!("${}", binds.len() + 1)));
-        };
-        if let Some(p) = q.patient_id {
-            clause(&mut sql, " AND patient_id = ?", p.to_string());
-        }
-        if let Some(e) = q.episode_id {
-            clause(&mut sql, " AND episode_id = ?", e.to_string());
-        }
-        if let Some(s) = q.status {
-            clause(&mut sql, " AND status = ?", s.as_str().to_owned());
-        }
-        if let Some(d) = q.review_due_by {
-            clause(&mut sql, " AND review_due_date <= ?", date_text(d));
-        }
-        if let Some(a) = q.after {
-            clause(&mut sql, " AND id > ?", a.to_string());
-        }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 2));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        for b in binds {
-            query = query.bind(b);
-        }
-        query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM treatment_plans WHERE"),
+            tenant.as_str(),
+        );
+        f.push(&format!(" AND {LATEST}"))
+            .and_opt(" AND patient_id = ?", q.patient_id.map(|p| p.to_string()))
+            .and_opt(" AND episode_id = ?", q.episode_id.map(|e| e.to_string()))
+            .and_opt(" AND status = ?", q.status.map(PlanStatus::as_str))
+            .and_opt(" AND review_due_date <= ?", q.review_due_by.map(date_text))
+            .and_opt(" AND id > ?", q.after.map(|a| a.to_string()));
+        f.page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?

@@ -3,6 +3,7 @@
 
 use iop_core::{EpisodeId, Error, PatientId, ReferralId, TenantId};
 use iop_db::Db;
+use iop_db::Filter;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -82,43 +83,17 @@ impl ReferralStore {
     }
 
     pub async fn list(&self, tenant: &TenantId, q: &ReferralQuery) -> Result<Vec<Referral>, Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM referrals WHERE tenant_id = $1");
-        let mut texts: Vec<String> = Vec::new();
-        let mut clause = |sql: &mut String, text: &str, value: String| {
-            texts.push(value);
-            sql.push_str(&text.replace('?', &format!("${}", texts.len() + 1)));
-        };
-        if let Some(s) = &q.source_client {
-            clause(&mut sql, " AND source_client = ?", s.clone());
-        }
-        if let Some(s) = q.status {
-            clause(&mut sql, " AND status = ?", s.as_str().to_owned());
-        }
-        if let Some(u) = q.urgency {
-            clause(&mut sql, " AND urgency = ?", u.as_str().to_owned());
-        }
-        if let Some(a) = q.after {
-            clause(&mut sql, " AND id > ?", a.to_string());
-        }
-        let mut n = texts.len() + 1;
-        let mut times = Vec::new();
-        for (t, op) in [(q.after_us, ">="), (q.before_us, "<")] {
-            if let Some(t) = t {
-                n += 1;
-                sql.push_str(&format!(" AND create_time_us {op} ${n}"));
-                times.push(t);
-            }
-        }
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", n + 1));
-        let mut query = sqlx::query(&sql).bind(tenant.as_str());
-        for t in texts {
-            query = query.bind(t);
-        }
-        for t in times {
-            query = query.bind(t);
-        }
-        query
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        let mut f = Filter::new(
+            &format!("SELECT {COLUMNS} FROM referrals WHERE"),
+            tenant.as_str(),
+        );
+        f.and_opt(" AND source_client = ?", q.source_client.clone())
+            .and_opt(" AND status = ?", q.status.map(ReferralStatus::as_str))
+            .and_opt(" AND urgency = ?", q.urgency.map(Urgency::as_str))
+            .and_opt(" AND id > ?", q.after.map(|a| a.to_string()))
+            .and_opt(" AND create_time_us >= ?", q.after_us)
+            .and_opt(" AND create_time_us < ?", q.before_us);
+        f.page("id", q.limit)
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?
