@@ -17,6 +17,15 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("receptionist", [false, false, false, false]),
 ];
 
+/// Each operation of a matrix row: the success status `want[i]` where the role is allowed,
+/// 403 where not.
+fn assert_row<const N: usize>(role: &str, got: &[u16; N], want: [u16; N], allowed: &[bool; N]) {
+    for i in 0..N {
+        let expected = if allowed[i] { want[i] } else { 403 };
+        assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
+    }
+}
+
 fn token(sys: &TestSystem, roles: &[&str], scope: &str) -> String {
     let mut claims = sys.claims("clinic-a", roles);
     claims["scope"] = json!(scope);
@@ -50,11 +59,7 @@ async fn each_role_gets_exactly_what_the_matrix_allows() {
     for (role, allowed) in MATRIX {
         let t = token(&sys, &[role], "user/*.cruds");
         let got = attempt_all(&sys, &t, &id).await;
-        let want = [201, 200, 200, 200];
-        for i in 0..4 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
@@ -201,11 +206,7 @@ async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
                     .unwrap(),
             ),
         ];
-        let want = [200, 201, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [200, 201, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
@@ -254,11 +255,7 @@ async fn only_the_care_team_reaches_assessments_and_safety_flags() {
             .await
             .0,
         ];
-        let want = [201, 200, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200, 200], allowed);
     }
     // Scopes narrow what a role allows: read-only assessment scopes cannot record.
     let read_only = token(&sys, &["clinician"], "user/QuestionnaireResponse.rs");
@@ -331,11 +328,7 @@ async fn the_front_desk_sees_episodes_and_only_the_care_team_changes_them() {
             .await
             .0,
         ];
-        let want = [201, 200, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
@@ -401,11 +394,7 @@ async fn the_front_desk_never_reads_clinical_notes() {
             .await
             .0,
         ];
-        let want = [201, 200, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
@@ -469,11 +458,7 @@ async fn only_the_care_team_reaches_treatment_plans() {
             .await
             .0,
         ];
-        let want = [201, 200, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
@@ -519,11 +504,7 @@ async fn the_front_desk_handles_consent_forms_and_contacts() {
             post(&sys, &t, &format!("/v1/patients/{p}/contacts"), &mother()).await.0,
             crate::get(&sys, &t, &format!("/v1/patients/{p}/contacts")).await.0,
         ];
-        let want = [201, 200, 200, 201, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 201, 200], allowed);
     }
     sys.stop().await;
 }
@@ -565,11 +546,7 @@ async fn intake_staff_and_the_care_team_work_referrals() {
             .await
             .0,
         ];
-        let want = [201, 200, 200, 200, 200];
-        for i in 0..5 {
-            let expected = if allowed[i] { want[i] } else { 403 };
-            assert_eq!(got[i], expected, "role {role}, operation {i}: {got:?}");
-        }
+        assert_row(role, &got, [201, 200, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }
