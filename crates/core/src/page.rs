@@ -50,6 +50,22 @@ impl Cursor {
     }
 }
 
+/// The position a page token resumes after, read by `parse` (e.g. an id's `parse`);
+/// `None` for the first page. A token from another query, or one whose position does not
+/// parse, is an error naming `page_token`.
+pub fn resume_after<T, E>(
+    token: &str,
+    query: u64,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, Error> {
+    match Cursor::decode(token, query)? {
+        None => Ok(None),
+        Some(c) => parse(&c.after)
+            .map(Some)
+            .map_err(|_| Error::field("page_token", "is not a token returned by this query")),
+    }
+}
+
 /// Cuts `rows`, fetched with one extra row, to `size`, and returns the token of the next
 /// page (keyed by `key` of the last row kept) when there is one.
 pub fn next_page<T>(

@@ -7,7 +7,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{AssessmentId, Error, PatientId, Principal, SafetyFlagId, now_micros};
 
 use crate::domain::{require_user, rfc3339};
@@ -206,10 +206,7 @@ impl Assessments {
             req.instrument.map_or("", Instrument::as_str),
             &format!("{:?}/{:?}", req.after_us, req.before_us),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(parse_position(&c.after)?),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, parse_position)?;
         let query = store::AssessmentQuery {
             patient_id: patient,
             instrument: req.instrument,
@@ -250,13 +247,9 @@ impl Assessments {
             status,
             &format!("{:?}/{:?}", req.after_us, req.before_us),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(
-                SafetyFlagId::parse("page_token", &c.after)
-                    .map_err(|_| Error::field("page_token", "is not a token of this query"))?,
-            ),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            SafetyFlagId::parse("page_token", a)
+        })?;
         let mut rows = self
             .store
             .list_flags(
@@ -331,10 +324,9 @@ impl Assessments {
 }
 
 /// `"<administered_us>/<id>"`, the sort key of an assessment page.
-fn parse_position(s: &str) -> Result<(i64, AssessmentId), Error> {
-    let invalid = || Error::field("page_token", "is not a token returned by this query");
-    let (time, id) = s.split_once('/').ok_or_else(invalid)?;
-    let time = time.parse().map_err(|_| invalid())?;
-    let id = AssessmentId::parse("page_token", id).map_err(|_| invalid())?;
+fn parse_position(s: &str) -> Result<(i64, AssessmentId), ()> {
+    let (time, id) = s.split_once('/').ok_or(())?;
+    let time = time.parse().map_err(|_| ())?;
+    let id = AssessmentId::parse("page_token", id).map_err(|_| ())?;
     Ok((time, id))
 }

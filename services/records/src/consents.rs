@@ -12,7 +12,7 @@ mod store;
 mod tests;
 
 use chrono::NaiveDate;
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{ConsentId, ContactId, Error, PatientId, Principal, now_micros};
 
 use crate::domain::{self, Violations, date_of, today};
@@ -324,7 +324,9 @@ impl Consents {
             status,
             &format!("{:?}", req.in_force_on),
         ]);
-        let after = decode::<ConsentId>(req.page_token, fingerprint, ConsentId::parse)?;
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            ConsentId::parse("page_token", a)
+        })?;
         let query = store::ConsentQuery {
             patient_id: patient,
             recipient_id: (!req.recipient_id.is_empty()).then(|| req.recipient_id.to_owned()),
@@ -538,7 +540,9 @@ impl Contacts {
         crate::store::require_patient(self.store.db(), &who.tenant, patient).await?;
         let size = page::page_size(page_size)?;
         let fingerprint = page::fingerprint(&[patient_id, if involved_only { "1" } else { "" }]);
-        let after = decode::<ContactId>(page_token, fingerprint, ContactId::parse)?;
+        let after = page::resume_after(page_token, fingerprint, |a| {
+            ContactId::parse("page_token", a)
+        })?;
         let mut rows = self
             .store
             .list_contacts(&who.tenant, patient, after, size + 1)
@@ -678,17 +682,4 @@ fn check_contact(f: &ContactFields, prefix: &str) -> Result<(), Error> {
     v.optional_text_multiline("notes", &f.notes, MAX_NOTE);
     v.optional_text("name", &f.name, MAX_TEXT);
     v.finish()
-}
-
-fn decode<T>(
-    token: &str,
-    fingerprint: u64,
-    parse: fn(&str, &str) -> Result<T, Error>,
-) -> Result<Option<T>, Error> {
-    match Cursor::decode(token, fingerprint)? {
-        None => Ok(None),
-        Some(c) => parse("page_token", &c.after)
-            .map(Some)
-            .map_err(|_| Error::field("page_token", "is not a token of this query")),
-    }
 }

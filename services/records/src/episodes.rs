@@ -9,7 +9,7 @@ mod store;
 mod tests;
 
 use chrono::NaiveDate;
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
@@ -386,13 +386,9 @@ impl Episodes {
             req.clinician,
             &format!("{:?}/{:?}", req.admitted_from, req.admitted_to),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(
-                EpisodeId::parse("page_token", &c.after)
-                    .map_err(|_| Error::field("page_token", "is not a token of this query"))?,
-            ),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            EpisodeId::parse("page_token", a)
+        })?;
         let query = store::EpisodeQuery {
             patient_id: patient,
             status: req.status,

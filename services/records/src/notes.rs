@@ -9,7 +9,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{EpisodeId, Error, NoteId, PatientId, Principal, now_micros};
 
 use crate::domain::{Violations, require_user, rfc3339};
@@ -277,13 +277,9 @@ impl Notes {
             req.author,
             &format!("{:?}/{:?}", req.from_us, req.to_us),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(
-                NoteId::parse("page_token", &c.after)
-                    .map_err(|_| Error::field("page_token", "is not a token of this query"))?,
-            ),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            NoteId::parse("page_token", a)
+        })?;
         let query = store::NoteQuery {
             patient_id: patient,
             episode_id: episode,

@@ -13,7 +13,7 @@ mod tests;
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, PlanId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
@@ -259,13 +259,9 @@ impl Plans {
             req.status.map_or("", PlanStatus::as_str),
             &format!("{:?}", req.review_due_by),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(
-                PlanId::parse("page_token", &c.after)
-                    .map_err(|_| Error::field("page_token", "is not a token of this query"))?,
-            ),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            PlanId::parse("page_token", a)
+        })?;
         let mut rows = self
             .store
             .list(&who.tenant, &store::PlanQuery { after, ..query })

@@ -10,7 +10,7 @@ mod store;
 mod tests;
 
 use chrono::NaiveDate;
-use iop_core::page::{self, Cursor};
+use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, Principal, ReferralId, now_micros};
 use serde::{Deserialize, Serialize};
 
@@ -272,13 +272,9 @@ impl Referrals {
             req.urgency.map_or("", Urgency::as_str),
             &format!("{:?}/{:?}", req.after_us, req.before_us),
         ]);
-        let after = match Cursor::decode(req.page_token, fingerprint)? {
-            None => None,
-            Some(c) => Some(
-                ReferralId::parse("page_token", &c.after)
-                    .map_err(|_| Error::field("page_token", "is not a token of this query"))?,
-            ),
-        };
+        let after = page::resume_after(req.page_token, fingerprint, |a| {
+            ReferralId::parse("page_token", a)
+        })?;
         let query = store::ReferralQuery {
             source_client: source_of(who),
             status: req.status,
