@@ -269,7 +269,7 @@ pub async fn list(
         .map_err(|s| problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(AssessmentList {
         assessments: page.assessments.into_iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -307,7 +307,7 @@ pub async fn list_flags(
         .map_err(problem)?;
     Ok(Json(SafetyFlagList {
         flags: page.flags.into_iter().map(flag_from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -358,7 +358,7 @@ fn from_proto(a: pb::Assessment) -> Assessment {
         },
         administered_time: rfc3339(a.administered_time.as_ref()),
         create_time: rfc3339(a.create_time.as_ref()),
-        safety_flag_id: (!a.safety_flag_id.is_empty()).then_some(a.safety_flag_id),
+        safety_flag_id: super::present(a.safety_flag_id),
         id: a.id,
         patient_id: a.patient_id,
         answers: a.answers,

@@ -338,7 +338,7 @@ pub async fn list_consents(
         .map_err(consent_problem)?;
     Ok(Json(ConsentList {
         consents: page.consents.into_iter().map(consent_from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -402,7 +402,7 @@ pub async fn check_disclosure(
         .map_err(|s| consent_problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(DisclosureDecision {
         permitted: d.permitted,
-        consent_id: (!d.consent_id.is_empty()).then_some(d.consent_id),
+        consent_id: super::present(d.consent_id),
         reason: d.reason,
     }))
 }
@@ -496,7 +496,7 @@ pub async fn list_contacts(
         .map_err(|s| contact_problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(FamilyContactList {
         contacts: page.contacts.into_iter().map(person_from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -603,8 +603,7 @@ fn person_from_proto(c: pb::Contact) -> FamilyContact {
     FamilyContact {
         relationship: Relationship::from_proto(c.relationship),
         contact: super::patients::contact_from_proto(c.contact.unwrap_or_default()),
-        involvement_consent_id: (!c.involvement_consent_id.is_empty())
-            .then_some(c.involvement_consent_id),
+        involvement_consent_id: super::present(c.involvement_consent_id),
         create_time: rfc3339(c.create_time.as_ref()),
         update_time: rfc3339(c.update_time.as_ref()),
         id: c.id,

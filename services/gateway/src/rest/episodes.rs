@@ -383,7 +383,7 @@ pub async fn list(
         .map_err(problem)?;
     Ok(Json(EpisodeList {
         episodes: page.episodes.into_iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 

@@ -282,6 +282,11 @@ pub fn parse_date(
         .transpose()
 }
 
+/// A protobuf string where empty means absent, as JSON: `None` when empty.
+pub fn present(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
 /// A protobuf instant as RFC 3339 UTC with microseconds; empty when absent.
 pub fn rfc3339(ts: Option<&prost_types::Timestamp>) -> String {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))

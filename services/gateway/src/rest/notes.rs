@@ -279,7 +279,7 @@ pub async fn list(
         .map_err(problem)?;
     Ok(Json(NoteList {
         notes: page.notes.into_iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -374,7 +374,7 @@ pub async fn add_addendum(
 fn from_proto(n: pb::Note) -> Note {
     let signed = n.status == pb::NoteStatus::Signed as i32;
     Note {
-        episode_id: (!n.episode_id.is_empty()).then_some(n.episode_id),
+        episode_id: super::present(n.episode_id),
         kind: NoteKind::from_proto(n.kind),
         status: NoteStatus::from_proto(n.status),
         start_time: n.start_time.as_ref().map(|t| rfc3339(Some(t))),

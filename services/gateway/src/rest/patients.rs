@@ -230,7 +230,7 @@ pub async fn list(
         .map_err(problem)?;
     Ok(Json(PatientList {
         patients: page.patients.iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -351,7 +351,7 @@ fn from_proto(p: &pb::Patient) -> Patient {
         gender_identity: p.gender_identity.clone(),
         pronouns: p.pronouns.clone(),
         contact: contact_from_proto(p.contact.clone().unwrap_or_default()),
-        mrn: (!p.mrn.is_empty()).then(|| p.mrn.clone()),
+        mrn: super::present(p.mrn.clone()),
         identifiers: p
             .identifiers
             .iter()

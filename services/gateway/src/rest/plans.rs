@@ -325,7 +325,7 @@ pub async fn list(
         .map_err(problem)?;
     Ok(Json(PlanList {
         plans: page.plans.into_iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -505,7 +505,7 @@ fn from_proto(p: pb::TreatmentPlan) -> TreatmentPlan {
     let signed = p.status == pb::PlanStatus::Signed as i32;
     let date = |d: Option<&iop_proto::common::Date>| d.map(|d| date_text(Some(d)));
     TreatmentPlan {
-        episode_id: (!p.episode_id.is_empty()).then_some(p.episode_id),
+        episode_id: super::present(p.episode_id),
         status: PlanStatus::from_proto(p.status),
         problems: p
             .problems

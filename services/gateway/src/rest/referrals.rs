@@ -327,7 +327,7 @@ pub async fn list(
         .map_err(|s| Problem::from_status(&s, "referral."))?;
     Ok(Json(ReferralList {
         referrals: page.referrals.into_iter().map(from_proto).collect(),
-        next_page_token: (!page.next_page_token.is_empty()).then_some(page.next_page_token),
+        next_page_token: super::present(page.next_page_token),
     }))
 }
 
@@ -494,9 +494,9 @@ fn from_proto(r: pb::Referral) -> Referral {
         urgency: Urgency::from_proto(r.urgency),
         status: ReferralStatus::from_proto(r.status),
         intake_time: r.intake_time.as_ref().map(|t| rfc3339(Some(t))),
-        patient_id: (!r.patient_id.is_empty()).then_some(r.patient_id),
-        episode_id: (!r.episode_id.is_empty()).then_some(r.episode_id),
-        source_client_id: (!r.source_client_id.is_empty()).then_some(r.source_client_id),
+        patient_id: super::present(r.patient_id),
+        episode_id: super::present(r.episode_id),
+        source_client_id: super::present(r.source_client_id),
         history: r
             .history
             .into_iter()
