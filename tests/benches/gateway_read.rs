@@ -1,5 +1,7 @@
 //! Benchmark: authenticated `GET /v1/patients/{id}` through the gateway versus the same read
-//! made directly against the records service, in one run on one machine.
+//! through the same gateway with authentication and audit off (built with the `iop-gateway`
+//! feature `bench-baseline`), through a bare REST → gRPC proxy, and made directly against
+//! the records service, in one run on one machine.
 //!
 //! `cargo bench -p iop-e2e --bench gateway_read`
 //!
@@ -185,25 +187,7 @@ async fn bench() {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let rest = {
-        let (http, ids, token, base) = (
-            http.clone(),
-            ids.clone(),
-            token.clone(),
-            sys.base_url.clone(),
-        );
-        move |i: usize| {
-            let req = http
-                .get(format!("{base}/v1/patients/{}", ids[i % ids.len()]))
-                .bearer_auth(&token);
-            async move {
-                match req.send().await {
-                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
-            }
-        }
-    };
+    let rest = get_patient(&http, &ids, sys.base_url.clone(), Some(token.clone()));
     let gw_grpc = {
         let client = PatientServiceClient::new(sys.grpc_channel().await);
         let (ids, token) = (ids.clone(), token.clone());
@@ -255,21 +239,15 @@ async fn bench() {
         }
     };
 
+    // The same gateway with authentication and the audit trail left out (feature
+    // `bench-baseline`): the gap to it is what those two cost.
+    let off_base = gateway_without_auth_and_audit(&sys).await;
+    let off_op = get_patient(&http, &ids, off_base, None);
     // The same REST read through a bare proxy: no JWT check, no audit, no rate limit, no
-    // request-id middleware. The gap to the gateway is what those cost.
+    // request-id middleware, no policy, only this one route. The gap to it is what the whole
+    // gateway costs.
     let bare_base = bare_proxy(sys.records_addr(), &sys.data_dir.path().join("data")).await;
-    let bare = {
-        let (http, ids, base) = (http.clone(), ids.clone(), bare_base);
-        move |i: usize| {
-            let req = http.get(format!("{base}/v1/patients/{}", ids[i % ids.len()]));
-            async move {
-                match req.send().await {
-                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
-            }
-        }
-    };
+    let bare_op = get_patient(&http, &ids, bare_base, None);
 
     println!(
         "\nGET patient by id, {} s per phase, SQLite, 2-core machine shared with the load generator",
@@ -286,7 +264,9 @@ async fn bench() {
     grpc_load.print("gateway gRPC GetPatient");
     let direct_load = run(concurrency, secs, direct.clone()).await;
     direct_load.print("records gRPC GetPatient (direct)");
-    let bare_load = run(concurrency, secs, bare.clone()).await;
+    let off_load = run(concurrency, secs, off_op.clone()).await;
+    off_load.print("gateway REST, auth + audit off");
+    let bare_load = run(concurrency, secs, bare_op.clone()).await;
     bare_load.print("bare proxy REST (no auth, no audit)");
 
     println!("\nlatency, 1 client:");
@@ -296,7 +276,9 @@ async fn bench() {
     grpc_one.print("gateway gRPC GetPatient");
     let direct_one = run(1, secs, direct).await;
     direct_one.print("records gRPC GetPatient (direct)");
-    let bare_one = run(1, secs, bare.clone()).await;
+    let off_one = run(1, secs, off_op.clone()).await;
+    off_one.print("gateway REST, auth + audit off");
+    let bare_one = run(1, secs, bare_op.clone()).await;
     bare_one.print("bare proxy REST (no auth, no audit)");
 
     let added = |a: &Stats, b: &Stats| {
@@ -311,49 +293,172 @@ async fn bench() {
     println!("\nopen loop, {rate} requests/s offered:");
     let rest_open = run_open(rate, secs, rest.clone()).await;
     rest_open.print("gateway REST GET /v1/patients/{id}");
-    let bare_open = run_open(rate, secs, bare.clone()).await;
+    let bare_open = run_open(rate, secs, bare_op.clone()).await;
     bare_open.print("bare proxy REST (no auth, no audit)");
 
     // On vs off in alternating short rounds: neighbours on a shared machine come and go,
-    // and two long phases one after the other would measure them as much as the gateway.
+    // and long phases one after the other would measure them as much as the gateway.
     let rounds = env_or("IOP_BENCH_ROUNDS", 8);
     let round = Duration::from_secs(2);
-    let rps = |s: &Stats| s.requests as f64 / s.elapsed.as_secs_f64();
-    let (mut on, mut off, mut each) = (0.0, 0.0, Vec::new());
     // CPU per request (whole process: load generator, gateway, records, SQLite) is steadier
     // than requests/s when neighbours take cores away.
-    let (mut on_cpu, mut off_cpu, mut on_n, mut off_n) = (0.0, 0.0, 0, 0);
+    let (mut on, mut off, mut bare) = (Phase::default(), Phase::default(), Phase::default());
     for _ in 0..rounds {
-        let t = iop_testing::cpu_seconds();
-        let a = run(concurrency, round, rest.clone()).await;
-        on_cpu += iop_testing::cpu_seconds() - t;
-        let t = iop_testing::cpu_seconds();
-        let b = run(concurrency, round, bare.clone()).await;
-        off_cpu += iop_testing::cpu_seconds() - t;
-        on += rps(&a);
-        off += rps(&b);
-        on_n += a.requests;
-        off_n += b.requests;
-        each.push(rps(&a) / rps(&b));
+        on.round(run_timed(concurrency, round, rest.clone()).await);
+        off.round(run_timed(concurrency, round, off_op.clone()).await);
+        bare.round(run_timed(concurrency, round, bare_op.clone()).await);
     }
-    each.sort_by(f64::total_cmp);
     println!(
-        "\nauth + audit on vs off, {rounds} alternating rounds of {} s, {concurrency} clients: \
-         {:.0} vs {:.0} req/s = {:.2} (rounds {:.2}–{:.2}); adds {:.3} ms at p50 (1 client)",
-        round.as_secs(),
-        on / rounds as f64,
-        off / rounds as f64,
-        on / off,
-        each.first().copied().unwrap_or_default(),
-        each.last().copied().unwrap_or_default(),
-        added(&rest_one, &bare_one)
+        "\n{rounds} alternating rounds of {} s, {concurrency} clients:",
+        round.as_secs()
     );
     println!(
-        "CPU per request (whole process): on {:.0} µs, off {:.0} µs",
-        on_cpu * 1e6 / on_n.max(1) as f64,
-        off_cpu * 1e6 / off_n.max(1) as f64
+        "auth + audit on vs off: {:.0} vs {:.0} req/s = {:.2} (rounds {}); adds {:.3} ms at p50 (1 client)",
+        on.rps(),
+        off.rps(),
+        on.rps() / off.rps(),
+        on.ratios(&off),
+        added(&rest_one, &off_one)
+    );
+    println!(
+        "gateway vs bare proxy: on {:.2}, off {:.2} of the bare proxy's {:.0} req/s",
+        on.rps() / bare.rps(),
+        off.rps() / bare.rps(),
+        bare.rps()
+    );
+    println!(
+        "CPU per request (whole process): on {:.0} µs, off {:.0} µs, bare proxy {:.0} µs",
+        on.cpu_us(),
+        off.cpu_us(),
+        bare.cpu_us()
     );
     sys.stop().await;
+}
+
+type Pending = std::pin::Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// `GET {base}/v1/patients/{id}` for the `i`-th id, with a bearer token when given: true on
+/// a 200 with its body read.
+fn get_patient(
+    http: &reqwest::Client,
+    ids: &Arc<Vec<String>>,
+    base: String,
+    token: Option<String>,
+) -> impl Fn(usize) -> Pending + Clone + Send + Sync + 'static {
+    let (http, ids) = (http.clone(), ids.clone());
+    move |i| {
+        let mut req = http.get(format!("{base}/v1/patients/{}", ids[i % ids.len()]));
+        if let Some(token) = &token {
+            req = req.bearer_auth(token);
+        }
+        Box::pin(async move {
+            match req.send().await {
+                Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        })
+    }
+}
+
+/// [`run`], with the process CPU time it took.
+async fn run_timed<F, Fut>(concurrency: usize, secs: Duration, op: F) -> (Stats, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let t = iop_testing::cpu_seconds();
+    let stats = run(concurrency, secs, op).await;
+    (stats, iop_testing::cpu_seconds() - t)
+}
+
+/// One side of the alternating comparison, summed over its rounds.
+#[derive(Default)]
+struct Phase {
+    requests: u64,
+    seconds: f64,
+    cpu: f64,
+    each: Vec<f64>,
+}
+
+impl Phase {
+    fn round(&mut self, (s, cpu): (Stats, f64)) {
+        self.cpu += cpu;
+        self.requests += s.requests;
+        self.seconds += s.elapsed.as_secs_f64();
+        self.each.push(s.requests as f64 / s.elapsed.as_secs_f64());
+    }
+
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.cpu * 1e6 / self.requests.max(1) as f64
+    }
+
+    /// The lowest and highest ratio of a round to `other`'s round next to it.
+    fn ratios(&self, other: &Phase) -> String {
+        let mut r: Vec<f64> = self
+            .each
+            .iter()
+            .zip(&other.each)
+            .map(|(a, b)| a / b)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        match (r.first(), r.last()) {
+            (Some(lo), Some(hi)) => format!("{lo:.2}–{hi:.2}"),
+            _ => "none".into(),
+        }
+    }
+}
+
+/// The gateway as the system runs it, on the same records service and keys, but built with
+/// `app_without_auth_and_audit`: no token verification, no rate limit, no audit trail.
+async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
+    let data = sys.data_dir.path().join("data");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = iop_gateway::Config {
+        issuer: iop::DEFAULT_ISSUER.into(),
+        audience: iop::DEFAULT_AUDIENCE.into(),
+        keys: Arc::new(
+            iop_auth::keys::KeyRing::load_or_create(&iop::signing_key_path(&data)).unwrap(),
+        ),
+        key_file: None,
+        key_reload_every: iop::KEY_RELOAD_EVERY,
+        internal_key: Arc::new(
+            iop_auth::InternalKey::load_or_create(&iop::internal_key_path(&data)).unwrap(),
+        ),
+        trusted_issuers: Vec::new(),
+        database_url: iop_db::sqlite_file_url(&sys.data_dir.path().join("baseline-gateway.db")),
+        records_url: format!("http://{}", sys.records_addr()),
+        downstream_timeout: Duration::from_secs(10),
+        public_url: format!("http://{addr}"),
+        body_limit: 1024 * 1024,
+        cors_origins: Vec::new(),
+        rate_limit_per_minute: 0,
+        rate_limit_burst: 0,
+    };
+    let who = iop_core::Principal {
+        tenant: iop_core::TenantId::parse("bench").unwrap(),
+        subject: "test-user".into(),
+        client_id: None,
+        issuer: iop::DEFAULT_ISSUER.into(),
+        roles: vec!["clinician".into()],
+        scopes: vec!["user/Patient.cruds".into()],
+        request_id: String::new(),
+        source_addr: None,
+    };
+    let (app, db) = iop_gateway::app_without_auth_and_audit(config, who)
+        .await
+        .unwrap();
+    tokio::spawn(iop_gateway::serve_app(
+        app,
+        db,
+        listener,
+        std::future::pending(),
+    ));
+    format!("http://{addr}")
 }
 
 /// A minimal REST → gRPC forwarder for one read, with a fixed principal: the gateway's job

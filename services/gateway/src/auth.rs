@@ -169,3 +169,14 @@ pub async fn grpc(
         }
     }
 }
+
+/// The benchmark baseline's stand-in for [`rest`] and [`grpc`]: every request acts as the
+/// given principal, with its own request id and source address.
+#[cfg(feature = "bench-baseline")]
+pub async fn fixed(State(who): State<Arc<Principal>>, mut req: Request, next: Next) -> Response {
+    let mut principal = (*who).clone();
+    principal.request_id = crate::request_id::current().unwrap_or_default();
+    principal.source_addr = source_addr(req.extensions());
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}

@@ -110,9 +110,34 @@ pub(crate) struct AppState {
     openapi: Arc<String>,
 }
 
+/// Who the callers are and whether their accesses are recorded.
+enum Guard {
+    /// Bearer tokens verified, rate limits applied, every access audited.
+    On,
+    /// Every caller is this principal and nothing is audited: the benchmark's baseline.
+    #[cfg(feature = "bench-baseline")]
+    Off(Arc<iop_core::Principal>),
+}
+
 /// Builds the whole HTTP application (REST + gRPC) for `config`, with the gateway's
 /// database (to close after serving).
 pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
+    build(config, Guard::On).await
+}
+
+/// The same application with authentication and the audit trail left out: every request
+/// acts as `principal` (with its own request id) and no audit event is written. Only for
+/// measuring what authentication and audit cost (`cargo bench -p iop-e2e --bench
+/// gateway_read`); never reachable from the `iop` binary or its configuration.
+#[cfg(feature = "bench-baseline")]
+pub async fn app_without_auth_and_audit(
+    config: Config,
+    principal: iop_core::Principal,
+) -> Result<(Router, iop_db::Db), ServeError> {
+    build(config, Guard::Off(Arc::new(principal))).await
+}
+
+async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), ServeError> {
     let mut verifier = Verifier::new();
     let own_jwks = serde_json::from_value(config.keys.jwks())
         .map_err(|e| ServeError::Issuer(format!("own key: {e}")))?;
@@ -143,7 +168,11 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     }
     let db = audit::open(&config.database_url).await?;
     let db_handle = db.clone();
-    let audit_log = audit::AuditLog::start(db.clone());
+    let audit_log = match &guard {
+        Guard::On => audit::AuditLog::start(db.clone()),
+        #[cfg(feature = "bench-baseline")]
+        Guard::Off(_) => audit::AuditLog::off(),
+    };
     let down = Downstream::new(
         &config.records_url,
         config.internal_key.clone(),
@@ -261,8 +290,14 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
             "/v1/clients/{id}",
             get(rest::clients::get).patch(rest::clients::update),
         )
-        .route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest))
         .layer(DefaultBodyLimit::max(config.body_limit));
+    let rest_api = match &guard {
+        Guard::On => rest_api.route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest)),
+        #[cfg(feature = "bench-baseline")]
+        Guard::Off(who) => {
+            rest_api.route_layer(middleware::from_fn_with_state(who.clone(), auth::fixed))
+        }
+    };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -323,8 +358,12 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
     .add_service(client_api)
     .add_service(health_service)
     .add_service(reflection)
-    .into_axum_router()
-    .layer(middleware::from_fn_with_state(auth, auth::grpc));
+    .into_axum_router();
+    let grpc_api = match guard {
+        Guard::On => grpc_api.layer(middleware::from_fn_with_state(auth, auth::grpc)),
+        #[cfg(feature = "bench-baseline")]
+        Guard::Off(who) => grpc_api.layer(middleware::from_fn_with_state(who, auth::fixed)),
+    };
 
     let mut app = Router::new()
         .route("/healthz", get(healthz))
@@ -359,6 +398,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (app, db) = app(config).await?;
+    serve_app(app, db, listener, shutdown).await
+}
+
+/// Serves an application made by [`app`] (and its database, closed at the end) on
+/// `listener` until `shutdown` resolves.
+pub async fn serve_app(
+    app: Router,
+    db: iop_db::Db,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
     // Shutdown order: the signal stops accepting; in-flight requests finish (each one's
     // audit events are written before its answer); the pool closes; the caller flushes
