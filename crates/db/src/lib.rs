@@ -144,13 +144,6 @@ impl Db {
         }
     }
 
-    /// [`Self::write_turn`] for a thread outside the async runtime (it blocks).
-    pub fn blocking_write_turn(&self) -> Option<OwnedMutexGuard<()>> {
-        self.sqlite_writer
-            .as_ref()
-            .map(|lock| lock.clone().blocking_lock_owned())
-    }
-
     /// The file of a SQLite database, for code that opens its own connection to it; `None`
     /// for PostgreSQL and in-memory SQLite.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {

@@ -1,8 +1,8 @@
 //! The audit trail of every access to patient data through the gateway, allowed or denied.
 //!
 //! Events are written by one writer per gateway, in batches (group commit), and a request
-//! is answered only after its events are durable. On a SQLite file the writer is a thread
-//! with its own connection (`sqlite_writer`); otherwise a task on the pool. Rows carry a hash chain:
+//! is answered only after its events are durable. On a SQLite file the writer is a task with
+//! its own connection (`sqlite_writer`); otherwise a task on the pool. Rows carry a hash chain:
 //! `hash = SHA-256(prev_hash ‖ seq ‖ event)`, so [`verify`] finds an edited, inserted or
 //! deleted row; database triggers refuse UPDATE and DELETE in the first place.
 
@@ -102,15 +102,15 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer on `db`: a thread with its own connection for a SQLite file, a task
-    /// on the pool otherwise. It stops when every handle is dropped.
+    /// Starts the writer on `db` (a task with its own connection for a SQLite file, on the
+    /// pool otherwise); it stops when every handle is dropped. Call it inside the runtime.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         match db.sqlite_file() {
             Some(file) => {
                 if let Err(e) = sqlite_writer::start(db, file, rx) {
                     // Without a writer every record() fails: requests get 503, none goes unaudited.
-                    tracing::error!(error = %e, "cannot start the audit writer thread");
+                    tracing::error!(error = %e, "cannot start the audit checkpointer thread");
                 }
             }
             None => {

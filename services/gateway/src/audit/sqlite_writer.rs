@@ -1,9 +1,12 @@
-//! The audit writer for SQLite: a thread of its own with its own connection.
+//! The audit writer for SQLite: a task of its own with its own connection, writing inline.
 //!
-//! Through sqlx every statement is a message to a per-connection worker thread and back,
-//! and on a busy machine each batch then waits for two threads to be scheduled. A thread
-//! that owns its connection drains the queue and commits without handing work over; it
-//! only sleeps when there is nothing to write.
+//! Through sqlx every statement is a message to a per-connection worker thread and back, and
+//! a writer thread of our own (the earlier design) still cost two thread wake-ups per batch:
+//! request → writer thread → request, each a context switch that on a busy machine waits to
+//! be scheduled. As a task on the runtime, the hand-offs stay in the runtime's run queues.
+//! Its statements run inline on a worker: a batch is a few rows with no fsync (WAL,
+//! `synchronous = NORMAL`), tens of microseconds, so the worker is held about as long as by
+//! any request's own work; [`MAX_BATCH`](super::MAX_BATCH) bounds the longest hold.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,17 +24,16 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_i
      subject, action, resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, \
      prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
-/// Starts the writer thread on the (already migrated) database file of `db`.
+/// Starts the writer task on the (already migrated) database file of `db`, and the thread
+/// that checkpoints beside it.
 pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Batch>) -> std::io::Result<()> {
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let wal_long = Arc::new(AtomicBool::new(false));
     let (ckpt_file, ckpt_flag) = (file.clone(), wal_long.clone());
-    std::thread::Builder::new()
-        .name("iop-audit".into())
-        .spawn(move || {
-            run(&db, &file, rx, &wal_long);
-            drop(alive);
-        })?;
+    tokio::spawn(async move {
+        run(&db, &file, rx, &wal_long).await;
+        drop(alive);
+    });
     std::thread::Builder::new()
         .name("iop-audit-ckpt".into())
         .spawn(move || checkpoint(&ckpt_file, &writer_gone, &ckpt_flag))
@@ -86,10 +88,13 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(bool, i64)> {
     })
 }
 
-fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBool) {
+async fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBool) {
     let mut conn: Option<Connection> = None;
     let mut head: Head = None;
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = rx.recv().await {
+        // Let the tasks that are ready now run first: those about to answer a request queue
+        // their events too, and one commit takes them all.
+        tokio::task::yield_now().await;
         let batches = collect(first, &mut rx);
         let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
         let mut ok = false;
@@ -102,11 +107,11 @@ fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBoo
                     .ok();
             }
             let Some(c) = conn.as_mut() else {
-                std::thread::sleep(Duration::from_millis(20 << attempt));
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                 continue;
             };
             // Take turns with the gateway's other writers on this file (sqlx connections).
-            let turn = db.blocking_write_turn();
+            let turn = db.write_turn().await;
             let written = append(c, &mut head, &events);
             if written.is_ok() && wal_long.swap(false, Ordering::Relaxed) {
                 // Between our own transactions: the checkpoint can copy the whole WAL, and
@@ -126,7 +131,7 @@ fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBoo
                     conn = None;
                     head = None;
                     tracing::error!(error = %e, attempt, "cannot append audit events");
-                    std::thread::sleep(Duration::from_millis(20 << attempt));
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                 }
             }
         }
