@@ -1,5 +1,5 @@
-//! The writer on the test backend (a SQLite file: the writer task with its own
-//! connection; PostgreSQL: the pool task): every acknowledged event is stored once, in one unbroken chain.
+//! The writer on the test backend (a SQLite file: the writer task with its own connection;
+//! PostgreSQL: the pool task): every acknowledged event is stored once, in one unbroken chain.
 
 use iop_core::{Principal, TenantId};
 use iop_db::testing::TestDatabase;
