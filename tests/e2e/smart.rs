@@ -513,6 +513,43 @@ async fn a_rotated_signing_key_signs_at_once_and_the_old_one_still_verifies() {
 }
 
 #[tokio::test]
+async fn a_token_of_a_key_rotated_a_moment_ago_is_accepted_at_once() {
+    // The periodic reload (every 10 s by default) has not run yet when the token arrives.
+    let sys = TestSystem::start().await;
+    let path = iop::signing_key_path(&sys.data_dir.path().join("data"));
+    let old_kid = iop_auth::keys::KeyRing::load(&path)
+        .unwrap()
+        .current
+        .kid()
+        .to_owned();
+    let new_kid = iop_auth::keys::KeyRing::rotate(&path).unwrap();
+    // What `iop token` does right after `iop keys rotate`.
+    let minted = SigningKey::load_or_create(&path).unwrap();
+    assert_eq!(minted.kid(), new_kid);
+    let token = minted.sign(&sys.claims("clinic-a", &["admin"])).unwrap();
+
+    let (status, body) = get(&sys, &token, "/v1/patients").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, jwks) = get(&sys, &token, "/.well-known/jwks.json").await;
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(published, [new_kid.as_str(), old_kid.as_str()]);
+
+    // A key id that exists nowhere is still refused, with the reason.
+    let mut forged = sys.claims("clinic-a", &["admin"]);
+    forged["jti"] = json!("forged");
+    let other = SigningKey::generate().unwrap();
+    let (status, body) = get(&sys, &other.sign(&forged).unwrap(), "/v1/patients").await;
+    assert_eq!(status, 401);
+    assert!(body["detail"].as_str().unwrap().contains("key"), "{body}");
+    sys.stop().await;
+}
+
+#[tokio::test]
 async fn the_client_list_is_paged() {
     let sys = TestSystem::start().await;
     let admin = admin_of(&sys, "clinic-a");

@@ -13,19 +13,28 @@ use iop_core::{ErrorCode, Principal, TenantId};
 use crate::jwks::RemoteKeys;
 use crate::limits::{Limiter, retry_after_secs};
 use crate::problem::Problem;
+use crate::signing::SigningKeys;
 
 pub struct Authenticator {
     verifier: Verifier,
     /// Issuers trusted by `jwks_uri`, if any.
     remote: Option<RemoteKeys>,
+    /// The gateway's own keys, re-read when a token names a key id we do not know.
+    own: Arc<SigningKeys>,
     pub limiter: Limiter,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier, remote: Option<RemoteKeys>, limiter: Limiter) -> Self {
+    pub fn new(
+        verifier: Verifier,
+        remote: Option<RemoteKeys>,
+        own: Arc<SigningKeys>,
+        limiter: Limiter,
+    ) -> Self {
         Self {
             verifier,
             remote,
+            own,
             limiter,
         }
     }
@@ -43,12 +52,20 @@ impl Authenticator {
         }
     }
 
+    /// Looks for a key id nobody knew: in our own key files, then at remote issuers.
+    async fn refresh_unknown_key(&self) -> bool {
+        let own = self.own.refresh_on_demand(&self.verifier).await;
+        self.refresh_remote_keys(true).await || own
+    }
+
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
     /// The principal behind the request's `Authorization: Bearer` token. A key id we do not
-    /// know may be an identity provider's new key: its JWKS is fetched again, once.
+    /// know may be a key just made by `iop keys rotate` or an identity provider's new key:
+    /// our key files are re-read and remote JWKS fetched again (each rate-limited), and the
+    /// token is checked once more if anything changed.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -57,7 +74,7 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let token = bearer(headers)?;
         let verified = match self.verifier.verify(token) {
-            Err(AuthError::UnknownKey(_)) if self.refresh_remote_keys(true).await => {
+            Err(AuthError::UnknownKey(_)) if self.refresh_unknown_key().await => {
                 self.verifier.verify(token)?
             }
             result => result?,

@@ -145,24 +145,25 @@ async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), Ser
     for trusted in &config.trusted_issuers {
         verifier.trust_issuer(trusted).map_err(ServeError::Issuer)?;
     }
+    let keys = Arc::new(signing::SigningKeys::new(
+        config.keys.clone(),
+        config.key_file.clone(),
+        &config.issuer,
+    ));
     let auth = Arc::new(Authenticator::new(
         verifier,
         jwks::RemoteKeys::new(&config.trusted_issuers),
+        keys.clone(),
         limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
     if auth.has_remote_keys() {
         tokio::spawn(jwks::keep_fresh(Arc::downgrade(&auth)));
     }
-    let keys = Arc::new(signing::SigningKeys::new(
-        config.keys.clone(),
-        config.key_file.clone(),
-    ));
-    if config.key_file.is_some() {
+    if keys.reloadable() {
         tokio::spawn(signing::watch(
             Arc::downgrade(&keys),
             Arc::downgrade(&auth),
-            config.issuer.clone(),
             config.key_reload_every,
         ));
     }

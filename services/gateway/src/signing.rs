@@ -4,17 +4,26 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use iop_auth::Verifier;
 use iop_auth::keys::KeyRing;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::auth::Authenticator;
 
+/// Least time between two re-reads caused by tokens naming a key id we do not know, so
+/// forged key ids cannot make us read the key files on every request.
+pub const MIN_ON_DEMAND_RELOAD: Duration = Duration::from_secs(1);
+
 pub struct SigningKeys {
     loaded: RwLock<Loaded>,
     /// The current key's file; `None` keeps the ring given at start.
     file: Option<PathBuf>,
+    /// `iss` of our tokens: the verifier's entry whose keys these are.
+    issuer: String,
+    /// When a token with an unknown key id last made us re-read the files.
+    on_demand: tokio::sync::Mutex<Option<Instant>>,
 }
 
 /// A ring and its public JWKS as JSON text, made once per ring: `/.well-known/jwks.json`
@@ -33,11 +42,18 @@ impl Loaded {
 }
 
 impl SigningKeys {
-    pub fn new(ring: Arc<KeyRing>, file: Option<PathBuf>) -> Self {
+    pub fn new(ring: Arc<KeyRing>, file: Option<PathBuf>, issuer: &str) -> Self {
         Self {
             loaded: RwLock::new(Loaded::new(ring)),
             file,
+            issuer: issuer.to_owned(),
+            on_demand: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the keys are re-read from a file at all.
+    pub fn reloadable(&self) -> bool {
+        self.file.is_some()
     }
 
     fn loaded(&self) -> Loaded {
@@ -80,14 +96,50 @@ impl SigningKeys {
     }
 }
 
+impl SigningKeys {
+    /// Re-reads the key files and, when the ring changed, hands its public keys to
+    /// `verifier`; true when it did.
+    pub(crate) fn refresh(&self, verifier: &Verifier) -> bool {
+        let Some(fresh) = self.reload() else {
+            return false;
+        };
+        match serde_json::from_str::<JwkSet>(&fresh.jwks) {
+            Ok(jwks) => {
+                verifier.replace_jwks(&self.issuer, &jwks);
+                tracing::info!(
+                    kid = fresh.ring.current.kid(),
+                    retired = fresh.ring.retired.len(),
+                    "signing keys reloaded"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reloaded signing keys do not form a JWKS");
+                false
+            }
+        }
+    }
+
+    /// [`Self::refresh`] for a token that names a key id we do not know: `iop keys rotate`
+    /// may have just made it, and a token minted with it must verify at once rather than
+    /// after the next periodic reload. At most once per [`MIN_ON_DEMAND_RELOAD`];
+    /// concurrent callers wait for one re-read instead of each making their own.
+    pub(crate) async fn refresh_on_demand(&self, verifier: &Verifier) -> bool {
+        if !self.reloadable() {
+            return false;
+        }
+        let mut last = self.on_demand.lock().await;
+        if last.is_some_and(|t| t.elapsed() < MIN_ON_DEMAND_RELOAD) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        self.refresh(verifier)
+    }
+}
+
 /// Re-reads the keys every `every` and hands the new public keys to the verifier, until the
 /// gateway is gone.
-pub(crate) async fn watch(
-    keys: Weak<SigningKeys>,
-    auth: Weak<Authenticator>,
-    issuer: String,
-    every: Duration,
-) {
+pub(crate) async fn watch(keys: Weak<SigningKeys>, auth: Weak<Authenticator>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -96,17 +148,6 @@ pub(crate) async fn watch(
         let (Some(keys), Some(auth)) = (keys.upgrade(), auth.upgrade()) else {
             return;
         };
-        let Some(fresh) = keys.reload() else { continue };
-        match serde_json::from_str::<JwkSet>(&fresh.jwks) {
-            Ok(jwks) => {
-                auth.verifier().replace_jwks(&issuer, &jwks);
-                tracing::info!(
-                    kid = fresh.ring.current.kid(),
-                    retired = fresh.ring.retired.len(),
-                    "signing keys reloaded"
-                );
-            }
-            Err(e) => tracing::error!(error = %e, "reloaded signing keys do not form a JWKS"),
-        }
+        keys.refresh(auth.verifier());
     }
 }
