@@ -182,8 +182,20 @@ impl Error {
         }
     }
 
+    /// A failure the caller cannot fix. When the cause is a database that is unreachable,
+    /// busy, full or failing I/O, it is `Unavailable` instead (503 / UNAVAILABLE, "retry
+    /// shortly"): nothing is wrong with the request, and a retry may well succeed.
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self::Internal(err.into())
+        let err = err.into();
+        if err
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(database_unavailable)
+        {
+            // Handled here for good: the response names no cause.
+            tracing::warn!(error = %chain(&*err), "database unavailable");
+            return Self::Unavailable("the database is unavailable; retry shortly".into());
+        }
+        Self::Internal(err)
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -225,6 +237,10 @@ impl From<Error> for tonic::Status {
 }
 
 fn tracing_chain(err: &(dyn std::error::Error + 'static)) {
+    tracing::error!(error = %chain(err), "internal error");
+}
+
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -232,7 +248,34 @@ fn tracing_chain(err: &(dyn std::error::Error + 'static)) {
         chain.push_str(&e.to_string());
         cur = e.source();
     }
-    tracing::error!(error = %chain, "internal error");
+    chain
+}
+
+/// Whether a database error says "not now" rather than "never": the database cannot be
+/// reached, is locked or busy, is out of space or memory, or failed I/O (SQLite result codes,
+/// <https://sqlite.org/rescode.html>; PostgreSQL SQLSTATE classes 08, 53, 57P, and the
+/// retryable 40001 / 40P01 / 55P03 / 57014 / 25006).
+pub fn database_unavailable(err: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match err {
+        E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Io(_) | E::Tls(_) => true,
+        E::Database(db) => {
+            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                let primary = sqlx::error::DatabaseError::code(sqlite)
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map_or(0, |c| c & 0xff);
+                // BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
+                matches!(primary, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15)
+            } else if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let state = pg.code();
+                ["08", "53", "57P"].iter().any(|p| state.starts_with(p))
+                    || ["40001", "40P01", "55P03", "57014", "25006"].contains(&state)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Field violations carried by a gRPC status (google.rpc.BadRequest), for the gateway.
@@ -293,6 +336,22 @@ mod tests {
         let v = field_violations(&status);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].field, "patient.birth_date");
+    }
+
+    #[test]
+    fn an_unreachable_or_failing_database_is_unavailable_not_internal() {
+        let busy = Error::internal(sqlx::Error::PoolTimedOut);
+        assert_eq!(busy.code(), ErrorCode::Unavailable);
+        assert_eq!(busy.code().http_status(), StatusCode::SERVICE_UNAVAILABLE);
+        let io = Error::internal(sqlx::Error::Io(std::io::Error::other("disk")));
+        assert_eq!(io.code(), ErrorCode::Unavailable);
+        assert!(!io.to_string().contains("disk"), "{io}");
+        // A bug stays a bug.
+        assert_eq!(
+            Error::internal(sqlx::Error::RowNotFound).code(),
+            ErrorCode::Internal
+        );
+        assert_eq!(Error::internal("broken").code(), ErrorCode::Internal);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod filter;
@@ -98,6 +98,7 @@ impl Db {
             // acquire is a round trip to its worker thread for nothing. A PostgreSQL one can
             // (server restart, idle timeout), so it is checked.
             .test_before_acquire(backend == Backend::Postgres)
+            .after_release(|conn, _meta| Box::pin(release_clean(conn)))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -164,6 +165,26 @@ impl Db {
     }
 }
 
+/// Whether a connection handed back to the pool may serve the next caller: only outside any
+/// transaction. A transaction that failed to commit *and* to roll back (a full disk, an I/O
+/// error: SQLite may already have rolled it back itself, and then ROLLBACK fails too) leaves
+/// sqlx counting one transaction open. Its next `begin` would become a SAVEPOINT inside that
+/// transaction, which never commits: writes would be answered as done, seen only by that
+/// connection, and lost on restart. Such a connection is closed instead (closing rolls back
+/// whatever it still holds) and the pool opens a fresh one.
+async fn release_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A transaction dropped without commit queues its rollback; run it, then look again.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// The URL of a SQLite file, created when missing.
 pub fn sqlite_file_url(path: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
@@ -185,6 +206,7 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -205,5 +227,55 @@ mod tests {
         assert_eq!(file("sqlite://"), None);
         assert_eq!(file("sqlite://shared?mode=memory&cache=shared"), None);
         assert_eq!(file("postgres://localhost/x"), None);
+    }
+
+    /// What a failed COMMIT followed by a failed ROLLBACK leaves behind (a full disk, an I/O
+    /// error): a connection that is still inside a transaction when it goes back to the pool.
+    /// Without the check on release, the next transaction on it was a savepoint inside the old
+    /// one: answered as committed, seen only by that connection, gone after a restart.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_never_serves_again() {
+        static NONE: Migrator = Migrator::DEFAULT;
+        let none = Migrations {
+            sqlite: &NONE,
+            postgres: &NONE,
+        };
+        let test_db = testing::TestDatabase::create("release").await;
+        let one = PoolConfig {
+            max_connections: 1,
+            ..PoolConfig::default()
+        };
+        let db = Db::connect(test_db.url(), &none, &one).await.unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT NOT NULL)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+
+        let mut conn = db.pool().acquire().await.unwrap();
+        let mut stuck = conn.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (v) VALUES (1)")
+            .execute(&mut *stuck)
+            .await
+            .unwrap();
+        // The transaction's end never reaches the connection.
+        std::mem::forget(stuck);
+        drop(conn);
+
+        // The only connection of the pool serves the next write, which must really commit.
+        let mut tx = db.pool().begin().await.unwrap();
+        sqlx::query("INSERT INTO t (v) VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let other = Db::connect(test_db.url(), &none, &one).await.unwrap();
+        let seen: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(other.pool())
+            .await
+            .unwrap();
+        assert_eq!(seen, [2], "the stuck write is gone, the next one committed");
+        other.close().await;
+        db.close().await;
     }
 }

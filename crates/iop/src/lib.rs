@@ -267,6 +267,20 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// Makes a file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) reached by a database write an I/O
+/// error that SQLite reports and the service answers with 503, instead of SIGXFSZ, whose
+/// default action kills the process with every in-flight request. Call inside the runtime,
+/// before any database is opened; the handler stays installed for the life of the process.
+pub fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Err(e) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            tracing::warn!(error = %e, "cannot handle SIGXFSZ; a file-size limit would kill the process");
+        }
+    }
+}
+
 /// Reads a JSON file listing trusted issuers (`[{issuer, audience, jwks_file | jwks_uri, tenant?}]`).
 pub fn read_trusted_issuers(path: &Path) -> anyhow::Result<Vec<TrustedIssuer>> {
     let text = std::fs::read_to_string(path)

@@ -192,6 +192,10 @@ enum ServeCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    {
+        let _inside = runtime.enter();
+        iop::survive_file_size_limit();
+    }
     match cli.command {
         Some(Command::Token(args)) => token(args),
         Some(Command::Up(args)) => runtime.block_on(up(args)),

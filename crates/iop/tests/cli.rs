@@ -6,23 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const IOP: &str = env!("CARGO_BIN_EXE_iop");
+mod support;
 
-fn token(data_dir: &std::path::Path, tenant: &str) -> std::process::Output {
-    Command::new(IOP)
-        .args(["token", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--tenant",
-            tenant,
-            "--role",
-            "admin",
-            "--scope",
-            "user/Patient.cruds",
-        ])
-        .output()
-        .unwrap()
-}
+use support::{IOP, Running, free_port, token};
 
 #[test]
 fn token_prints_only_a_jwt() {
@@ -63,15 +49,6 @@ fn every_command_has_help() {
             String::from_utf8_lossy(&out.stdout).contains("Usage"),
             "{args:?}"
         );
-    }
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -206,85 +183,23 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn one_service_per_process_deployment_works() {
     let dir = tempfile::tempdir().unwrap();
     let (records_port, gateway_port) = (free_port(), free_port());
-    let internal_key = dir.path().join("keys/internal.key");
-    let db_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("records.db").display()
+    let records = support::serve_records(
+        &[],
+        records_port,
+        &dir.path().join("records.db"),
+        &iop::internal_key_path(dir.path()),
     );
-    let records = Running(
-        Command::new(IOP)
-            .args([
-                "serve",
-                "records",
-                "--listen",
-                &format!("127.0.0.1:{records_port}"),
-                "--database-url",
-                &db_url,
-            ])
-            .arg("--internal-key-file")
-            .arg(&internal_key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let gateway = Running(
-        Command::new(IOP)
-            .args([
-                "serve",
-                "gateway",
-                "--listen",
-                &format!("127.0.0.1:{gateway_port}"),
-            ])
-            .args(["--records-url", &format!("http://127.0.0.1:{records_port}")])
-            .args([
-                "--database-url",
-                &format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("gateway.db").display()
-                ),
-            ])
-            .arg("--signing-key-file")
-            .arg(iop::signing_key_path(dir.path()))
-            .arg("--internal-key-file")
-            .arg(&internal_key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let gateway = support::serve_gateway(gateway_port, records_port, dir.path());
     let base = format!("http://127.0.0.1:{gateway_port}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::runtime().block_on(async {
         let http = reqwest::Client::new();
-        // Wait on readiness (both processes up, gateway reaching records), bounded.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(res) = http.get(format!("{base}/readyz")).send().await
-                && res.status() == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "separate services never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let out = token(dir.path(), "clinic-z");
-        let jwt = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        // Both processes up, the gateway reaching records.
+        support::wait_ready(&http, &base).await;
+        let jwt = support::jwt(dir.path(), "clinic-z");
         let res = http
             .post(format!("{base}/v1/patients"))
             .bearer_auth(&jwt)

@@ -1,0 +1,131 @@
+//! Faults an operator meets, on the real binaries: a disk that fills up, SIGTERM under load.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+mod support;
+
+use support::{Running, free_port};
+
+const PATIENT: &str = r#"{"given_name":"Ana","family_name":"Lopez","birth_date":"1990-02-28","sex_at_birth":"female"}"#;
+
+/// Creates one patient; the id when the gateway acknowledged it (201), else the status.
+async fn create(http: &reqwest::Client, base: &str, jwt: &str) -> Result<String, u16> {
+    let res = http
+        .post(format!("{base}/v1/patients"))
+        .bearer_auth(jwt)
+        .header("content-type", "application/json")
+        .body(PATIENT)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap();
+    match status {
+        201 => Ok(body["id"].as_str().unwrap().to_owned()),
+        other => Err(other),
+    }
+}
+
+async fn read_status(http: &reqwest::Client, base: &str, jwt: &str, id: &str) -> u16 {
+    http.get(format!("{base}/v1/patients/{id}"))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The records database runs out of room mid-load, then room is made and the service is
+/// restarted: every create that was answered 201 is still there, failures were 503 (not
+/// 500), and once there is room again every create succeeds.
+///
+/// The full disk is a file-size limit on the records process (`prlimit --fsize`, no root
+/// needed): SQLite's writes past it fail with EFBIG, an I/O error on commit, which is the
+/// fault a full disk (ENOSPC, SQLITE_FULL) causes too. Raising the limit of the running
+/// process is "freeing space". SQLite only: PostgreSQL's side of the same rule is iop-db's
+/// `a_connection_left_inside_a_transaction_never_serves_again`.
+#[test]
+fn a_full_disk_loses_no_acknowledged_write() {
+    if std::env::var(iop_db::testing::TEST_DATABASE_ENV).is_ok_and(|v| !v.is_empty()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (records_port, gateway_port) = (free_port(), free_port());
+    let db_file = dir.path().join("records.db");
+    let key = iop::internal_key_path(dir.path());
+    let base = format!("http://127.0.0.1:{gateway_port}");
+    let jwt = support::jwt(dir.path(), "clinic-a");
+    let http = reqwest::Client::new();
+    let rt = support::runtime();
+
+    // The schema first, with room to spare.
+    let mut records = support::serve_records(&[], records_port, &db_file, &key);
+    let _gateway = support::serve_gateway(gateway_port, records_port, dir.path());
+    rt.block_on(support::wait_ready(&http, &base));
+    assert!(records.terminate().success());
+
+    // Then ~100 KiB of room: a few dozen creates fill it.
+    let limit = std::fs::metadata(&db_file).unwrap().len() + 100 * 1024;
+    let prlimit = vec![
+        "prlimit".to_owned(),
+        format!("--fsize={limit}:unlimited"),
+        "--".to_owned(),
+    ];
+    let mut records = support::serve_records(&prlimit, records_port, &db_file, &key);
+    let mut acknowledged = Vec::new();
+    rt.block_on(async {
+        support::wait_ready(&http, &base).await;
+        let mut refused = Vec::new();
+        for _ in 0..150 {
+            match create(&http, &base, &jwt).await {
+                Ok(id) => acknowledged.push(id),
+                Err(status) => refused.push(status),
+            }
+        }
+        assert!(!refused.is_empty(), "the disk never filled up");
+        assert!(
+            refused.iter().all(|s| *s == 503),
+            "a full disk is 503: {refused:?}"
+        );
+    });
+
+    // Room again.
+    let raised = Command::new("prlimit")
+        .args([
+            "--pid",
+            &records.pid().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
+        .status()
+        .unwrap();
+    assert!(raised.success());
+    rt.block_on(async {
+        for _ in 0..40 {
+            let created = create(&http, &base, &jwt).await;
+            assert!(
+                created.is_ok(),
+                "with room again every create succeeds: {created:?}"
+            );
+            acknowledged.push(created.unwrap());
+        }
+        for id in &acknowledged {
+            for _ in 0..2 {
+                assert_eq!(read_status(&http, &base, &jwt, id).await, 200, "{id}");
+            }
+        }
+    });
+
+    // What was acknowledged survives a restart.
+    assert!(records.terminate().success());
+    drop(records);
+    let _records: Running = support::serve_records(&[], records_port, &db_file, &key);
+    rt.block_on(async {
+        support::wait_ready(&http, &base).await;
+        for id in &acknowledged {
+            assert_eq!(read_status(&http, &base, &jwt, id).await, 200, "{id} lost");
+        }
+    });
+}

@@ -1,0 +1,165 @@
+//! Running the `iop` binary from tests: tokens, child processes that die with the test,
+//! free ports, readiness.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const IOP: &str = env!("CARGO_BIN_EXE_iop");
+
+/// `iop token` for an admin of `tenant` with the patient scope.
+pub fn token(data_dir: &Path, tenant: &str) -> std::process::Output {
+    Command::new(IOP)
+        .args(["token", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--tenant",
+            tenant,
+            "--role",
+            "admin",
+            "--scope",
+            "user/Patient.cruds",
+        ])
+        .output()
+        .unwrap()
+}
+
+/// The token of [`token`] as text.
+pub fn jwt(data_dir: &Path, tenant: &str) -> String {
+    let out = token(data_dir, tenant);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Running(pub Child);
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `iop serve records` on `port` with a SQLite file, optionally behind a command prefix
+/// (e.g. `prlimit --fsize=…`).
+pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key: &Path) -> Running {
+    let (program, args) = match prefix.split_first() {
+        Some((p, rest)) => (p.as_str(), rest.to_vec()),
+        None => (IOP, Vec::new()),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if !prefix.is_empty() {
+        cmd.arg(IOP);
+    }
+    let running = Running(
+        cmd.args(["serve", "records", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}?mode=rwc", db_file.display()))
+            .arg("--internal-key-file")
+            .arg(internal_key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The key is created on first start; a gateway started before would make its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !internal_key.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "records never created its internal key"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running
+}
+
+/// `iop serve gateway` on `port`, in front of the records service on `records_port`, with
+/// its keys and database in `dir`; no rate limits (tests make many calls quickly).
+pub fn serve_gateway(port: u16, records_port: u16, dir: &Path) -> Running {
+    Running(
+        Command::new(IOP)
+            .args(["serve", "gateway", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--records-url", &format!("http://127.0.0.1:{records_port}")])
+            .arg("--database-url")
+            .arg(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("gateway.db").display()
+            ))
+            .arg("--signing-key-file")
+            .arg(iop::signing_key_path(dir))
+            .arg("--internal-key-file")
+            .arg(iop::internal_key_path(dir))
+            .args(["--rate-limit-per-minute", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Polls `<base>/readyz` until it answers 200 (bounded).
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(res) = http.get(format!("{base}/readyz")).send().await
+            && res.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
