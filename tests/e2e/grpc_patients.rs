@@ -7,7 +7,7 @@ use iop_proto::records::{
 use iop_testing::{TestSystem, with_bearer};
 use tonic::Code;
 
-fn ana() -> Patient {
+pub(crate) fn ana() -> Patient {
     Patient {
         given_name: "Ana".into(),
         family_name: "Lopez".into(),

@@ -2,6 +2,7 @@
 //! gRPC to the others, behind the gateway. Used by `iop up`, the end-to-end tests and the
 //! benchmarks.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,8 +12,7 @@ use iop_auth::keys::KeyRing;
 use iop_auth::{InternalKey, TrustedIssuer};
 use iop_db::PoolConfig;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
 
 pub const DEFAULT_ISSUER: &str = "urn:iop:gateway";
 pub const DEFAULT_AUDIENCE: &str = "urn:iop:api";
@@ -103,8 +103,46 @@ pub enum RunError {
 pub struct System {
     pub gateway_addr: SocketAddr,
     pub records_addr: SocketAddr,
+    /// In start order: a service starts after those it calls, and stops after them.
+    stages: Vec<Stage>,
+    /// Each stage reports here when it ends, however it ends.
+    ended: mpsc::UnboundedReceiver<(&'static str, Result<(), RunError>)>,
+}
+
+/// One service of the platform as it runs.
+struct Stage {
+    name: &'static str,
     stop: watch::Sender<bool>,
-    tasks: JoinSet<Result<(), RunError>>,
+    done: watch::Receiver<bool>,
+}
+
+/// Starts the stages in order, each with its own stop signal.
+struct Launcher {
+    stages: Vec<Stage>,
+    ended: mpsc::UnboundedSender<(&'static str, Result<(), RunError>)>,
+}
+
+impl Launcher {
+    /// Runs `serve(shutdown)`, where `shutdown` resolves when this stage is told to stop.
+    fn start<F, Fut>(&mut self, name: &'static str, serve: F)
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Fut: Future<Output = Result<(), RunError>> + Send + 'static,
+    {
+        let (stop, mut stopped) = watch::channel(false);
+        let (done_tx, done) = watch::channel(false);
+        let shutdown = Box::pin(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        let running = tokio::spawn(serve(shutdown));
+        let ended = self.ended.clone();
+        tokio::spawn(async move {
+            let result = running.await.unwrap_or(Err(RunError::Panicked));
+            let _ = done_tx.send(true);
+            let _ = ended.send((name, result));
+        });
+        self.stages.push(Stage { name, stop, done });
+    }
 }
 
 /// How often a running gateway re-reads its signing keys (see `iop keys rotate`).
@@ -135,14 +173,11 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         .local_addr()
         .map_err(|e| StartError::Bind(config.gateway_addr, e))?;
 
-    let (stop, stopped) = watch::channel(false);
-    let signal = move || {
-        let mut rx = stopped.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+    let (ended_tx, ended) = mpsc::unbounded_channel();
+    let mut launcher = Launcher {
+        stages: Vec::new(),
+        ended: ended_tx,
     };
-    let mut tasks = JoinSet::new();
     let records_config = iop_records::Config {
         database_url: config
             .records_database_url
@@ -151,9 +186,8 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         pool: PoolConfig::default(),
         internal_key: internal_key.clone(),
     };
-    tasks.spawn({
-        let shutdown = signal();
-        async move { Ok(iop_records::serve(records_config, records_listener, shutdown).await?) }
+    launcher.start("records", |shutdown| async move {
+        Ok(iop_records::serve(records_config, records_listener, shutdown).await?)
     });
     let gateway_config = iop_gateway::Config {
         issuer: config.issuer,
@@ -177,34 +211,46 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         rate_limit_per_minute: config.rate_limit_per_minute,
         rate_limit_burst: config.rate_limit_burst,
     };
-    tasks.spawn({
-        let shutdown = signal();
-        async move { Ok(iop_gateway::serve(gateway_config, gateway_listener, shutdown).await?) }
+    launcher.start("gateway", |shutdown| async move {
+        Ok(iop_gateway::serve(gateway_config, gateway_listener, shutdown).await?)
     });
     Ok(System {
         gateway_addr,
         records_addr,
-        stop,
-        tasks,
+        stages: launcher.stages,
+        ended,
     })
 }
 
 impl System {
     /// Resolves when any service stops by itself (an error), so `iop up` can exit.
     pub async fn wait_for_failure(&mut self) -> Result<(), RunError> {
-        match self.tasks.join_next().await {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(RunError::Panicked),
+        match self.ended.recv().await {
+            Some((name, result)) => {
+                if let Err(e) = &result {
+                    tracing::error!(service = name, error = %e, "service stopped");
+                }
+                result
+            }
             None => Ok(()),
         }
     }
 
-    /// Stops accepting, lets in-flight calls finish, closes the databases.
-    pub async fn shutdown(mut self) -> Result<(), RunError> {
-        let _ = self.stop.send(true);
+    /// Stops the services in the reverse of their start order, each only after the ones that
+    /// call it are gone: the gateway stops accepting and finishes its in-flight requests
+    /// while the services behind it still answer them; then the services drain and close
+    /// their databases.
+    pub async fn shutdown(self) -> Result<(), RunError> {
+        let mut ended = self.ended;
+        for stage in self.stages.iter().rev() {
+            tracing::info!(service = stage.name, "stopping");
+            let _ = stage.stop.send(true);
+            let mut done = stage.done.clone();
+            let _ = done.wait_for(|d| *d).await;
+        }
+        drop(self.stages);
         let mut first_error = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            let result = joined.map_err(|_| RunError::Panicked).and_then(|r| r);
+        while let Some((_, result)) = ended.recv().await {
             if first_error.is_ok() {
                 first_error = result;
             }

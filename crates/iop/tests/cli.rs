@@ -2,13 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{IOP, Running, free_port, token};
+use support::{IOP, Running, free_port, gateway_addr, token};
 
 #[test]
 fn token_prints_only_a_jwt() {
@@ -50,28 +49,6 @@ fn every_command_has_help() {
             "{args:?}"
         );
     }
-}
-
-/// Reads the banner until the gateway's address shows up, then keeps draining stdout in
-/// the background so the process never writes into a closed pipe.
-fn gateway_addr(child: &mut Child) -> String {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.trim().strip_prefix("gateway") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("iop up printed no gateway address")
 }
 
 #[test]
@@ -193,7 +170,7 @@ fn one_service_per_process_deployment_works() {
         &dir.path().join("records.db"),
         &iop::internal_key_path(dir.path()),
     );
-    let gateway = support::serve_gateway(gateway_port, records_port, dir.path());
+    let gateway = support::serve_gateway(gateway_port, records_port, dir.path(), &[]);
     let base = format!("http://127.0.0.1:{gateway_port}");
     support::runtime().block_on(async {
         let http = reqwest::Client::new();

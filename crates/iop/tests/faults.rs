@@ -63,7 +63,7 @@ fn a_full_disk_loses_no_acknowledged_write() {
 
     // The schema first, with room to spare.
     let mut records = support::serve_records(&[], records_port, &db_file, &key);
-    let _gateway = support::serve_gateway(gateway_port, records_port, dir.path());
+    let _gateway = support::serve_gateway(gateway_port, records_port, dir.path(), &[]);
     rt.block_on(support::wait_ready(&http, &base));
     assert!(records.terminate().success());
 
@@ -127,5 +127,144 @@ fn a_full_disk_loses_no_acknowledged_write() {
         for id in &acknowledged {
             assert_eq!(read_status(&http, &base, &jwt, id).await, 200, "{id} lost");
         }
+    });
+}
+
+/// SIGTERM while clients keep calling: the gateway stops taking connections and finishes what
+/// it has while the services behind it still answer; no request is answered 503 (or any 5xx).
+/// A client may see its connection refused or closed once the gateway stopped accepting.
+#[test]
+fn sigterm_under_load_answers_no_request_with_503() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let jwt = support::jwt(&data, "clinic-a");
+    let (mut iop, base) = support::up(&data, &[]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|i| {
+            let (base, jwt, stop) = (base.clone(), jwt.clone(), stop.clone());
+            rt.spawn(async move {
+                let http = reqwest::Client::new();
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let req = if i % 2 == 0 {
+                        http.post(format!("{base}/v1/patients"))
+                            .header("content-type", "application/json")
+                            .body(PATIENT)
+                    } else {
+                        http.get(format!("{base}/v1/patients?page_size=5"))
+                    };
+                    match req.bearer_auth(&jwt).send().await {
+                        Ok(res) => statuses.push(res.status().as_u16()),
+                        // Refused or closed: the gateway is no longer accepting.
+                        Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        support::wait_ready(&http, &base).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    });
+    let exit = iop.terminate();
+    stop.store(true, Ordering::Relaxed);
+    let statuses: Vec<u16> = rt.block_on(async {
+        let mut all = Vec::new();
+        for c in clients {
+            all.extend(c.await.unwrap());
+        }
+        all
+    });
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    let ok = statuses.iter().filter(|s| (200..300).contains(*s)).count();
+    let failed: Vec<_> = statuses.iter().filter(|s| **s >= 500).collect();
+    assert!(ok > 0, "the load ran");
+    assert!(
+        failed.is_empty(),
+        "{} of {} answered 5xx: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+}
+
+/// A records service that is alive but frozen (SIGSTOP): calls through the gateway end at the
+/// deadline with 504 naming the service, never 499 or 429; readiness says so; when the
+/// service thaws, calls succeed again.
+#[test]
+fn a_frozen_service_is_a_timeout_not_a_cancellation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (records_port, gateway_port) = (free_port(), free_port());
+    let key = iop::internal_key_path(dir.path());
+    let records = support::serve_records(&[], records_port, &dir.path().join("records.db"), &key);
+    let _gateway = support::serve_gateway(
+        gateway_port,
+        records_port,
+        dir.path(),
+        &["--downstream-timeout-ms", "400"],
+    );
+    let base = format!("http://127.0.0.1:{gateway_port}");
+    let jwt = support::jwt(dir.path(), "clinic-a");
+    let http = reqwest::Client::new();
+    let rt = support::runtime();
+    rt.block_on(async {
+        support::wait_ready(&http, &base).await;
+        assert!(create(&http, &base, &jwt).await.is_ok());
+    });
+    let signal = |sig: &str| {
+        let pid = records.pid().to_string();
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    rt.block_on(async {
+        // Concurrent calls, so the client library sees many streams time out at once.
+        let calls = (0..24).map(|i| {
+            let (http, base, jwt) = (&http, &base, &jwt);
+            async move {
+                let req = if i % 2 == 0 {
+                    http.post(format!("{base}/v1/patients"))
+                        .header("content-type", "application/json")
+                        .body(PATIENT)
+                } else {
+                    http.get(format!("{base}/v1/patients"))
+                };
+                let started = std::time::Instant::now();
+                let res = req.bearer_auth(jwt).send().await.unwrap();
+                let status = res.status().as_u16();
+                let body: serde_json::Value = res.json().await.unwrap();
+                (status, body, started.elapsed())
+            }
+        });
+        for (status, body, took) in futures::future::join_all(calls).await {
+            assert!(status == 504 || status == 503, "{status} {body}");
+            assert!(
+                body["detail"].as_str().unwrap().contains("records service"),
+                "{body}"
+            );
+            assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        }
+        let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+    });
+    signal("-CONT");
+    rt.block_on(async {
+        support::wait_ready(&http, &base).await;
+        assert!(create(&http, &base, &jwt).await.is_ok());
     });
 }

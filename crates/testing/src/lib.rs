@@ -82,6 +82,11 @@ impl TestSystem {
         format!("{}{path}", self.base_url)
     }
 
+    /// The records service's database, for tests that lock it or look inside.
+    pub fn records_database_url(&self) -> &str {
+        self._db.url()
+    }
+
     pub fn records_addr(&self) -> std::net::SocketAddr {
         self.system.as_ref().unwrap().records_addr
     }

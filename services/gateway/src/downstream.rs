@@ -87,6 +87,55 @@ impl RecordsClient for EpisodeServiceClient<Channel> {
     }
 }
 
+/// The name clients see when the records service fails.
+const RECORDS: &str = "records";
+
+/// The only message our services put on INTERNAL (see `iop_core::Error`); an INTERNAL with
+/// any other text was made by the transport on our side of the call.
+const SERVICE_INTERNAL: &str = "internal error";
+
+fn too_slow(service: &str) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!("the {service} service did not answer in time"))
+}
+
+/// What a failed call to `service` tells the client: what happened, and to whom. Our
+/// services answer only with the codes of `iop_core::Error`; anything else is the
+/// transport's. The service's own timer answers CANCELLED ("Timeout expired") when the
+/// deadline we sent passes, just as ours fires DEADLINE_EXCEEDED: both mean "too slow" (504),
+/// never "cancelled" (499). A connection that failed, was refused or reset, or an HTTP/2
+/// error (a frozen peer makes the client library give up with ENHANCE_YOUR_CALM, which it
+/// reports as RESOURCE_EXHAUSTED) means the service is unavailable (503), never "too many
+/// requests" (429).
+fn failure(service: &str, status: tonic::Status) -> tonic::Status {
+    use tonic::Code;
+    match status.code() {
+        Code::Cancelled | Code::DeadlineExceeded => too_slow(service),
+        Code::Unavailable | Code::Unknown | Code::ResourceExhausted | Code::DataLoss => {
+            tracing::warn!(service, code = ?status.code(), error = %status.message(), "downstream call failed");
+            tonic::Status::unavailable(format!(
+                "the {service} service is unavailable; retry shortly"
+            ))
+        }
+        Code::Internal if status.message() != SERVICE_INTERNAL => {
+            tracing::warn!(service, error = %status.message(), "downstream transport failed");
+            tonic::Status::unavailable(format!(
+                "the {service} service is unavailable; retry shortly"
+            ))
+        }
+        Code::Ok
+        | Code::InvalidArgument
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::FailedPrecondition
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unimplemented
+        | Code::Internal
+        | Code::Unauthenticated => status,
+    }
+}
+
 /// One resource a call touched, and whose record it belongs to; each becomes an audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touched {
@@ -429,10 +478,9 @@ impl Downstream {
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, tonic::Status> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Ok(result) => result.map(tonic::Response::into_inner),
-            Err(_) => Err(tonic::Status::deadline_exceeded(
-                "a backing service did not answer in time",
-            )),
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(failure(RECORDS, status)),
+            Err(_) => Err(too_slow(RECORDS)),
         }
     }
 

@@ -112,11 +112,9 @@ impl Problem {
     /// message's name) so they match the JSON body.
     pub fn from_status(status: &tonic::Status, strip_prefix: &str) -> Self {
         let code = ErrorCode::from_grpc(status.code());
+        // Unavailable and timeout messages are the gateway's own and name what failed
+        // (`downstream::failure`, the audit trail); only an internal error says nothing more.
         let detail = match code {
-            ErrorCode::Unavailable => {
-                tracing::warn!(error = %status.message(), "downstream service unavailable");
-                "a backing service is unavailable; retry shortly".to_owned()
-            }
             ErrorCode::Internal => "internal error".to_owned(),
             _ => status.message().to_owned(),
         };

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -121,7 +122,7 @@ pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key:
 
 /// `iop serve gateway` on `port`, in front of the records service on `records_port`, with
 /// its keys and database in `dir`; no rate limits (tests make many calls quickly).
-pub fn serve_gateway(port: u16, records_port: u16, dir: &Path) -> Running {
+pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -> Running {
     Running(
         Command::new(IOP)
             .args(["serve", "gateway", "--listen", &format!("127.0.0.1:{port}")])
@@ -136,6 +137,7 @@ pub fn serve_gateway(port: u16, records_port: u16, dir: &Path) -> Running {
             .arg("--internal-key-file")
             .arg(iop::internal_key_path(dir))
             .args(["--rate-limit-per-minute", "0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -162,4 +164,48 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Reads the banner until the gateway's address shows up, then keeps draining stdout in
+/// the background so the process never writes into a closed pipe.
+pub fn gateway_addr(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.trim().strip_prefix("gateway") {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("iop up printed no gateway address")
+}
+
+/// `iop up` on a free port with its data in `data_dir` and no rate limits, and the gateway's
+/// base URL.
+pub fn up(data_dir: &Path, extra: &[&str]) -> (Running, String) {
+    let mut child = Command::new(IOP)
+        .args([
+            "up",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate-limit-per-minute",
+            "0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = gateway_addr(&mut child);
+    (Running(child), base)
 }
