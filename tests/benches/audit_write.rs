@@ -34,7 +34,7 @@ async fn bench() {
     );
     let db = TestDatabase::create("auditbench").await;
     let pool = audit::open(db.url()).await.unwrap();
-    let log = AuditLog::start(pool.clone());
+    let log = AuditLog::start(pool.clone(), audit::Settings::default());
     let who = Arc::new(Principal {
         tenant: TenantId::parse("bench").unwrap(),
         subject: "clinician-1".into(),

@@ -465,6 +465,8 @@ async fn assessment_access_is_audited_under_the_patient() {
     assert_eq!(
         seen,
         [
+            // A change's attempt is recorded before it is made, its outcome after.
+            expect("assessment.create", "dr-kim", "attempted"),
             expect("assessment.create", "dr-kim", "success"),
             expect("assessment.read", "dr-kim", "success"),
             expect("safetyflag.search", "dr-kim", "success"),

@@ -81,6 +81,8 @@ async fn every_patient_access_is_audited_exactly_once() {
             ("patient.create", "dr-admin", "success"),
             ("patient.read", "desk-1", "success"),
             ("patient.search", "desk-1", "success"),
+            // The attempt of a change, before it is made; then its outcome.
+            ("patient.update", "desk-1", "attempted"),
             ("patient.update", "desk-1", "success"),
             ("patient.read", "temp-9", "denied"),
             ("patient.read", "desk-1", "success"),
@@ -94,7 +96,9 @@ async fn every_patient_access_is_audited_exactly_once() {
         assert!(!e["request_id"].as_str().unwrap().is_empty());
         assert_eq!(e["hash"].as_str().unwrap().len(), 64);
     }
-    assert_eq!(events[4]["status"], "PermissionDenied");
+    assert_eq!(events[3]["status"], "");
+    assert_eq!(events[3]["request_id"], events[4]["request_id"]);
+    assert_eq!(events[5]["status"], "PermissionDenied");
     // Patient b was touched by its creation and by the list only.
     let for_b = trail(&sys, &admin, &format!("patient_id={b}")).await;
     let actions: Vec<&str> = for_b
@@ -113,8 +117,9 @@ async fn every_patient_access_is_audited_exactly_once() {
     assert!(by_desk.iter().all(|e| e["subject"] == "desk-1"));
     let future = trail(&sys, &admin, "start_time=2999-01-01T00:00:00Z").await;
     assert!(future.is_empty());
-    // desk-1: create b, read a, search (a and b), update a, gRPC read a.
-    assert_eq!(by_desk.len(), 6, "{by_desk:#?}");
+    // desk-1: create b (attempt, outcome), read a, search (a and b), update a (attempt,
+    // outcome), gRPC read a.
+    assert_eq!(by_desk.len(), 8, "{by_desk:#?}");
     let (_, page) = get(&sys, &admin, "/v1/audit-events?subject=desk-1&page_size=4").await;
     assert_eq!(page["events"].as_array().unwrap().len(), 4);
     let token = page["next_page_token"].as_str().unwrap();
@@ -185,9 +190,10 @@ async fn the_trail_is_append_only_and_tampering_breaks_the_chain() {
         create(&sys, &admin, &ana()).await;
     }
     let db = audit::open(sys.gateway_db.url()).await.unwrap();
+    // Each create is its attempt and its outcome.
     assert_eq!(
         audit::verify(&db).await.unwrap(),
-        Verification::Intact { events: 3 }
+        Verification::Intact { events: 6 }
     );
 
     let edit = "UPDATE audit_events SET subject = 'someone-else' WHERE seq = 2";
@@ -286,16 +292,25 @@ async fn clinical_record_accesses_are_in_the_patients_trail_exactly_once() {
         seen,
         [
             ("patient.create", "Patient", "dr-kim", "success"),
+            // A change's attempt is recorded (under the patient it names) before it is
+            // made, its outcome (naming what was made) after.
+            ("episode.create", "EpisodeOfCare", "dr-kim", "attempted"),
             ("episode.create", "EpisodeOfCare", "dr-kim", "success"),
+            ("note.create", "DocumentReference", "dr-kim", "attempted"),
             ("note.create", "DocumentReference", "dr-kim", "success"),
+            ("plan.create", "CarePlan", "dr-kim", "attempted"),
             ("plan.create", "CarePlan", "dr-kim", "success"),
             ("note.read", "DocumentReference", "dr-kim", "success"),
             ("episode.search", "EpisodeOfCare", "desk-1", "success"),
         ],
         "{events:#?}"
     );
-    assert_eq!(events[1]["resource_id"], episode["id"]);
-    assert_eq!(events[3]["resource_id"], plan["id"]);
+    assert_eq!(events[2]["resource_id"], episode["id"]);
+    assert_eq!(events[6]["resource_id"], plan["id"]);
+    for (attempt, outcome) in [(1, 2), (3, 4), (5, 6)] {
+        assert_eq!(events[attempt]["request_id"], events[outcome]["request_id"]);
+        assert_eq!(events[attempt]["status"], "");
+    }
     // The refused reads name the note (the patient was not disclosed to them).
     let refused = trail(&sys, &admin, "subject=dr-lee").await;
     assert_eq!(refused.len(), 1, "{refused:#?}");

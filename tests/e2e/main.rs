@@ -6,6 +6,7 @@
 
 mod assessments;
 mod audit;
+mod audit_faults;
 mod auth;
 mod authorization;
 mod consents;

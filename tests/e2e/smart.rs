@@ -446,9 +446,12 @@ async fn registry_changes_and_token_requests_are_audited() {
     assert_eq!(
         seen,
         [
+            // A registry change: its attempt before it is made, its outcome after.
+            ("client.create", "test-user", "", "attempted"),
             ("client.create", "test-user", id.as_str(), "success"),
             ("client.create", "desk-1", "", "denied"),
             ("token.issue", id.as_str(), id.as_str(), "success"),
+            ("client.update", "test-user", id.as_str(), "attempted"),
             ("client.update", "test-user", id.as_str(), "success"),
             ("token.issue", id.as_str(), id.as_str(), "denied"),
         ]

@@ -55,6 +55,24 @@ impl TestDatabase {
     pub fn is_postgres(&self) -> bool {
         matches!(self.cleanup, Cleanup::Postgres { .. })
     }
+
+    /// The PostgreSQL database's name and the server's admin URL (a superuser), for tests
+    /// that change ownership or privileges; `None` on SQLite.
+    pub fn postgres_admin(&self) -> Option<(&str, &str)> {
+        match &self.cleanup {
+            Cleanup::Postgres { admin_url, name } => Some((name, admin_url)),
+            Cleanup::Sqlite(_) => None,
+        }
+    }
+
+    /// This database's URL as another PostgreSQL user (trust authentication); `None` on
+    /// SQLite.
+    pub fn url_as(&self, user: &str) -> Option<String> {
+        self.postgres_admin()?;
+        let (scheme, rest) = self.url.split_once("://")?;
+        let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+        Some(format!("{scheme}://{user}@{host}"))
+    }
 }
 
 impl Drop for TestDatabase {

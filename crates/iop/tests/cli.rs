@@ -143,7 +143,8 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 
-    // The create and the list with the old token were audited; the chain checks out.
+    // The create (its attempt and outcome) and the list with the old token were audited;
+    // the chain checks out.
     let out = Command::new(IOP)
         .args(["audit", "verify", "--data-dir"])
         .arg(&data)
@@ -156,7 +157,7 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "audit trail intact: 2 events"
+        "audit trail intact: 3 events"
     );
 }
 

@@ -2,6 +2,8 @@
 //! SMART Backend Services token exchange: a registered client signs a short assertion with
 //! its own key and gets a five-minute access token with the scopes it asked for and may have.
 
+use std::future::Future;
+
 use iop_auth::SigningKey;
 use iop_auth::assertion::{claimed_client, verify_assertion};
 use iop_auth::keys::Grant;
@@ -215,25 +217,40 @@ impl Clients {
         Self { db, audit }
     }
 
-    /// Writes the outcome of a registry change to the audit trail before it is answered.
+    /// Makes a registry change audited like a change forwarded to a service: refused (and
+    /// recorded) unless allowed, made only once its attempt is in the trail, its outcome
+    /// recorded after.
     async fn audited(
         &self,
         who: &Principal,
         op: Operation,
         client_id: &str,
-        result: Result<Client, Error>,
+        change: impl Future<Output = Result<Client, Error>>,
     ) -> Result<Client, Error> {
+        let deadline = self.audit.deadline();
+        let event = |outcome, code, id: &str| {
+            let mut event = AuditEvent::new(who, op.audit_action(), "Client", outcome, code);
+            event.resource_id = id.to_owned();
+            event
+        };
+        if let Err(denied) = allow(who, op) {
+            let refused = event(Outcome::Denied, denied.code().grpc_code(), client_id);
+            self.audit.record_kept(vec![refused], deadline).await?;
+            return Err(denied);
+        }
+        let mut attempted = event(Outcome::Attempted, tonic::Code::Ok, client_id);
+        attempted.status = String::new();
+        let attempt = self.audit.attempt(vec![attempted], deadline).await?;
+        let result = change.await;
         let (outcome, code) = match &result {
             Ok(_) => (Outcome::Success, tonic::Code::Ok),
             Err(e @ Error::PermissionDenied(_)) => (Outcome::Denied, e.code().grpc_code()),
             Err(e) => (Outcome::Failed, e.code().grpc_code()),
         };
-        let mut event = AuditEvent::new(who, op.audit_action(), "Client", outcome, code);
-        event.resource_id = result
-            .as_ref()
-            .map_or(client_id, |c| c.client_id.as_str())
-            .to_owned();
-        self.audit.record(vec![event]).await?;
+        let id = result.as_ref().map_or(client_id, |c| c.client_id.as_str());
+        self.audit
+            .conclude(attempt, vec![event(outcome, code, id)], deadline)
+            .await;
         result
     }
 
@@ -245,8 +262,8 @@ impl Clients {
         jwks: serde_json::Value,
         scopes: Vec<String>,
     ) -> Result<Client, Error> {
-        let result = self.insert(who, name, kind, jwks, scopes).await;
-        self.audited(who, Operation::CreateClient, "", result).await
+        let change = self.insert(who, name, kind, jwks, scopes);
+        self.audited(who, Operation::CreateClient, "", change).await
     }
 
     async fn insert(
@@ -365,8 +382,8 @@ impl Clients {
         client_id: &str,
         changes: ClientChanges,
     ) -> Result<Client, Error> {
-        let result = self.change(who, client_id, changes).await;
-        self.audited(who, Operation::UpdateClient, client_id, result)
+        let change = self.change(who, client_id, changes);
+        self.audited(who, Operation::UpdateClient, client_id, change)
             .await
     }
 

@@ -20,6 +20,7 @@ use iop_proto::records::note_service_client::NoteServiceClient;
 use iop_proto::records::patient_service_client::PatientServiceClient;
 use iop_proto::records::referral_service_client::ReferralServiceClient;
 use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
+use tokio::time::Instant;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
@@ -374,8 +375,11 @@ impl Downstream {
     }
 
     /// Makes the service call `op` for `who`: authorizes it, seals the principal onto it,
-    /// sends it with a deadline, and writes the audit trail — denied, failed or successful —
-    /// before the caller may answer. Every call to a service passes here, REST and gRPC.
+    /// sends it, and writes the audit trail — denied, failed or successful — before the
+    /// caller may answer. A change is forwarded only once its attempt is in the trail, so no
+    /// change ever exists unaudited (see [`crate::audit`]). The whole call, audit writes
+    /// included, is bounded by one deadline. Every call to a service passes here, REST and
+    /// gRPC.
     pub async fn forward<C, Req, Res, Fut>(
         &self,
         who: &Principal,
@@ -389,30 +393,58 @@ impl Downstream {
         Res: Audited,
         Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
     {
+        let deadline = Instant::now() + self.timeout;
         let requested = message.touched();
         if let Err(denied) = policy::authorize(who, op) {
             tracing::info!(operation = ?op, subject = %who.subject, reason = %denied, "denied");
-            self.audit(
+            let events = self.events(
                 who,
                 op,
                 Outcome::Denied,
                 tonic::Code::PermissionDenied,
                 requested,
-            )
-            .await?;
+            );
+            self.audit_log.record_kept(events, deadline).await?;
             return Err(tonic::Status::permission_denied(denied.0));
         }
+        let attempt = if op.changes() {
+            let events = self.events(
+                who,
+                op,
+                Outcome::Attempted,
+                tonic::Code::Ok,
+                requested.clone(),
+            );
+            Some(self.audit_log.attempt(events, deadline).await?)
+        } else {
+            None
+        };
         let result = self
-            .call(send(C::on(self.records.clone()), self.seal(who, message)))
+            .call(
+                deadline,
+                send(
+                    C::on(self.records.clone()),
+                    self.seal(who, message, deadline),
+                ),
+            )
             .await;
-        match &result {
-            Ok(res) => {
-                self.audit(who, op, Outcome::Success, tonic::Code::Ok, res.touched())
-                    .await?
-            }
-            Err(status) => {
-                self.audit(who, op, Outcome::Failed, status.code(), requested)
-                    .await?
+        let events = match &result {
+            Ok(res) => self.events(who, op, Outcome::Success, tonic::Code::Ok, res.touched()),
+            Err(status) => self.events(who, op, Outcome::Failed, status.code(), requested),
+        };
+        match (attempt, &result) {
+            // The change is audited by its attempt; its outcome follows even if the trail
+            // is slow now, and the client learns what happened to its change.
+            (Some(attempt), _) => self.audit_log.conclude(attempt, events, deadline).await,
+            // Nothing is disclosed before its record is durable.
+            (None, Ok(_)) => self.audit_log.record_by(events, deadline).await?,
+            // Nothing was disclosed; the failure is recorded even if late. A call that ran
+            // out of time is answered as such, not as an audit failure.
+            (None, Err(_)) => {
+                let recorded = self.audit_log.record_kept(events, deadline).await;
+                if Instant::now() < deadline {
+                    recorded?;
+                }
             }
         }
         result
@@ -420,39 +452,38 @@ impl Downstream {
 
     /// One event per resource touched (one without a resource when there is none), so that
     /// "who saw this patient" finds every access, list results included.
-    async fn audit(
+    fn events(
         &self,
         who: &Principal,
         op: Operation,
         outcome: Outcome,
         code: tonic::Code,
         touched: Vec<Touched>,
-    ) -> Result<(), tonic::Status> {
+    ) -> Vec<AuditEvent> {
         let (resource, _) = op.permission();
-        let base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
-        let events = if touched.is_empty() {
-            vec![base]
-        } else {
-            touched
-                .into_iter()
-                .map(|t| AuditEvent {
-                    resource_id: t.resource_id,
-                    patient_id: t.patient_id,
-                    ..base.clone()
-                })
-                .collect()
-        };
-        self.audit_log
-            .record(events)
-            .await
-            .map_err(tonic::Status::from)
+        let mut base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
+        if outcome == Outcome::Attempted {
+            // No status yet: the call has not been made.
+            base.status = String::new();
+        }
+        if touched.is_empty() {
+            return vec![base];
+        }
+        touched
+            .into_iter()
+            .map(|t| AuditEvent {
+                resource_id: t.resource_id,
+                patient_id: t.patient_id,
+                ..base.clone()
+            })
+            .collect()
     }
 
     /// The request as the service receives it: sealed principal, request id, trace context
     /// and deadline.
-    fn seal<T>(&self, principal: &Principal, message: T) -> tonic::Request<T> {
+    fn seal<T>(&self, principal: &Principal, message: T, deadline: Instant) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
-        req.set_timeout(self.timeout);
+        req.set_timeout(deadline.saturating_duration_since(Instant::now()));
         if let Ok(v) = MetadataValue::try_from(self.key.seal(principal)) {
             req.metadata_mut().insert(PRINCIPAL_HEADER, v);
         }
@@ -475,9 +506,10 @@ impl Downstream {
     /// Awaits a service call within the deadline and drops the service's own metadata.
     async fn call<T>(
         &self,
+        deadline: Instant,
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, tonic::Status> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        match tokio::time::timeout_at(deadline, fut).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(failure(RECORDS, status)),
             Err(_) => Err(too_slow(RECORDS)),

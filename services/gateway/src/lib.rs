@@ -170,7 +170,10 @@ async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), Ser
     let db = audit::open(&config.database_url).await?;
     let db_handle = db.clone();
     let audit_log = match &guard {
-        Guard::On => audit::AuditLog::start(db.clone()),
+        Guard::On => audit::AuditLog::start(
+            db.clone(),
+            audit::Settings::for_deadline(config.downstream_timeout),
+        ),
         #[cfg(feature = "bench-baseline")]
         Guard::Off(_) => audit::AuditLog::off(),
     };
@@ -481,19 +484,25 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {
-    // The gateway's own database (audit trail, clients) and every service behind it.
+    // The gateway's own database (clients), its audit trail (can an event be appended now?)
+    // and every service behind it.
     let database = async {
         tokio::time::timeout(Duration::from_secs(1), st.db.ping())
             .await
             .unwrap_or(false)
     };
-    let (records, database) = tokio::join!(st.down.records_ready(), database);
-    let ready = records && database;
+    let (records, database, audit) = tokio::join!(
+        st.down.records_ready(),
+        database,
+        st.audit_log.ready(Duration::from_secs(1))
+    );
+    let ready = records && database && audit;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "unavailable" },
         "checks": {
             "records": if records { "serving" } else { "unreachable" },
             "database": if database { "reachable" } else { "unreachable" },
+            "audit": if audit { "writable" } else { "unavailable" },
         },
     });
     let status = if ready {

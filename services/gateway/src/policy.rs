@@ -362,6 +362,15 @@ impl Operation {
         }
     }
 
+    /// Whether the operation changes data (create, update, delete): its attempt is audited
+    /// before it is forwarded.
+    pub fn changes(self) -> bool {
+        match self.permission().1 {
+            Action::Create | Action::Update | Action::Delete => true,
+            Action::Read | Action::Search => false,
+        }
+    }
+
     pub fn permission(self) -> (Resource, Action) {
         match self {
             Self::CreatePatient => (Resource::Patient, Action::Create),

@@ -37,8 +37,11 @@ pub async fn search(
         e
     };
     if let Err(denied) = policy::authorize(who, op) {
-        log.record(vec![record(Outcome::Denied, tonic::Code::PermissionDenied)])
-            .await?;
+        log.record_kept(
+            vec![record(Outcome::Denied, tonic::Code::PermissionDenied)],
+            log.deadline(),
+        )
+        .await?;
         return Err(Error::PermissionDenied(denied.0));
     }
     let size = match s.page_size {

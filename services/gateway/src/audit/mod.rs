@@ -1,10 +1,20 @@
 //! The audit trail of every access to patient data through the gateway, allowed or denied.
 //!
-//! Events are written by one writer per gateway, in batches (group commit), and a request
-//! is answered only after its events are durable. On a SQLite file the writer is a task with
-//! its own connection (`sqlite_writer`); otherwise a task on the pool. Rows carry a hash chain:
-//! `hash = SHA-256(prev_hash ‖ seq ‖ event)`, so [`verify`] finds an edited, inserted or
-//! deleted row; database triggers refuse UPDATE and DELETE in the first place.
+//! Events are written by one writer per gateway, in batches (group commit). On a SQLite file
+//! the writer is a task with its own connection (`sqlite_writer`); otherwise a task on the
+//! pool (`store`). Rows carry a hash chain: `hash = SHA-256(prev_hash ‖ seq ‖ event)`, so
+//! [`verify`] finds an edited, inserted or deleted row; database triggers refuse UPDATE and
+//! DELETE in the first place.
+//!
+//! What is durable before what:
+//! - A read is answered only after its events are durable: nothing is disclosed unaudited.
+//! - A change is forwarded only after its *attempt* is durable, and its outcome follows. A
+//!   change therefore never exists without its record, even if the trail fails (or the
+//!   gateway dies) between the change and its outcome. Attempts still open after
+//!   [`Settings::attempt_grace`] are closed by an `interrupted` event (the change may or may
+//!   not have happened), at start-up and periodically.
+//! - Every wait for the trail is bounded by the request's deadline: a stalled trail costs
+//!   the client a 503 naming it, not a hang, and readiness ([`AuditLog::ready`]) says so.
 
 pub mod api;
 mod sqlite_writer;
@@ -17,6 +27,7 @@ use std::time::Duration;
 use iop_core::{Error, Principal};
 use iop_db::Db;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 pub use store::{EventQuery, StoredEvent, Verification, query, verify};
 
@@ -31,6 +42,12 @@ pub enum Outcome {
     Denied,
     /// The call was allowed but failed (not found, invalid, unavailable…).
     Failed,
+    /// A change about to be forwarded; its outcome follows as another event of the same
+    /// request.
+    Attempted,
+    /// An attempt whose outcome was never recorded (the gateway stopped, or the trail
+    /// failed, in between): the change may or may not have happened.
+    Interrupted,
 }
 
 impl Outcome {
@@ -39,7 +56,21 @@ impl Outcome {
             Self::Success => "success",
             Self::Denied => "denied",
             Self::Failed => "failed",
+            Self::Attempted => "attempted",
+            Self::Interrupted => "interrupted",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Success,
+            Self::Denied,
+            Self::Failed,
+            Self::Attempted,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 
@@ -89,7 +120,67 @@ impl AuditEvent {
     }
 }
 
-type Batch = (Vec<AuditEvent>, oneshot::Sender<bool>);
+/// How the trail waits and when it gives up on an attempt's outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a caller without a deadline of its own waits for its events.
+    pub timeout: Duration,
+    /// Age after which an attempt without an outcome is closed as `interrupted`. Longer
+    /// than any request can take (its deadline) plus the time an outcome is retried.
+    pub attempt_grace: Duration,
+    /// How often open attempts are looked for.
+    pub reconcile_every: Duration,
+}
+
+impl Settings {
+    /// Settings for requests bounded by `deadline`: outcomes are retried for up to three
+    /// deadlines, attempts are reconciled after six.
+    pub fn for_deadline(deadline: Duration) -> Self {
+        Self {
+            timeout: deadline,
+            attempt_grace: deadline * 6,
+            reconcile_every: (deadline * 3)
+                .clamp(Duration::from_millis(50), Duration::from_secs(30)),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::for_deadline(Duration::from_secs(10))
+    }
+}
+
+/// What the writer is asked to do.
+enum Job {
+    Append(Append),
+    /// Could an append commit now? For readiness.
+    Probe(oneshot::Sender<bool>),
+    /// Close the attempts opened before this time (µs) with an `interrupted` event each.
+    Reconcile(i64),
+}
+
+/// Events to append in one transaction with others.
+struct Append {
+    events: Vec<AuditEvent>,
+    /// The events are attempts, open until an outcome resolves them.
+    opens: bool,
+    /// Sequence numbers of the attempts these events are the outcome of.
+    resolves: Vec<i64>,
+    /// Written even when its caller stopped waiting: the events record something that
+    /// happened whatever the caller answered (an outcome, a refusal, a failure).
+    keep: bool,
+    /// The first event's sequence number once durable; `None` if it could not be written.
+    ack: oneshot::Sender<Option<i64>>,
+}
+
+impl Append {
+    /// Nobody waits for it any more (the request gave up at its deadline and answered 503):
+    /// writing a disclosure or an attempt then would record something that did not happen.
+    fn abandoned(&self) -> bool {
+        !self.keep && self.ack.is_closed()
+    }
+}
 
 /// Events taken into one transaction at most (more wait for the next one).
 const MAX_BATCH: usize = 512;
@@ -98,13 +189,30 @@ const MAX_BATCH: usize = 512;
 #[derive(Clone)]
 pub struct AuditLog {
     /// `None` only in the benchmark baseline ([`AuditLog::off`]).
-    tx: Option<mpsc::Sender<Batch>>,
+    tx: Option<mpsc::Sender<Job>>,
+    settings: Settings,
+}
+
+/// An attempt made durable by [`AuditLog::attempt`]; [`AuditLog::conclude`] records its
+/// outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    seqs: Vec<i64>,
+}
+
+fn unavailable() -> Error {
+    Error::Unavailable("the audit trail cannot be written; retry shortly".into())
+}
+
+fn too_slow() -> Error {
+    Error::Unavailable("the audit trail did not answer in time; retry shortly".into())
 }
 
 impl AuditLog {
     /// Starts the writer on `db` (a task with its own connection for a SQLite file, on the
-    /// pool otherwise); it stops when every handle is dropped. Call it inside the runtime.
-    pub fn start(db: Db) -> Self {
+    /// pool otherwise) and the periodic reconciliation of open attempts; both stop when
+    /// every handle is dropped. Call it inside the runtime.
+    pub fn start(db: Db, settings: Settings) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         match db.sqlite_file() {
             Some(file) => {
@@ -114,87 +222,347 @@ impl AuditLog {
                 }
             }
             None => {
-                tokio::spawn(run_writer(db, rx));
+                tokio::spawn(run(store::PoolSink::new(db), rx));
             }
         }
-        Self { tx: Some(tx) }
+        tokio::spawn(reconcile(tx.downgrade(), settings));
+        Self {
+            tx: Some(tx),
+            settings,
+        }
     }
 
     /// A trail that records nothing: the baseline `gateway_read` compares the gateway with.
     #[cfg(feature = "bench-baseline")]
     pub fn off() -> Self {
-        Self { tx: None }
+        Self {
+            tx: None,
+            settings: Settings::default(),
+        }
     }
 
-    /// Returns once `events` are durably appended, or fails: the caller must then not
-    /// report success, since an unaudited access must not look like one that happened.
+    /// The deadline of a call that has none of its own.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.settings.timeout
+    }
+
+    /// Returns once `events` are durably appended, or fails (within the trail's timeout):
+    /// the caller must then not report success, since an unaudited access must not look
+    /// like one that happened.
     pub async fn record(&self, events: Vec<AuditEvent>) -> Result<(), Error> {
+        self.record_by(events, self.deadline()).await
+    }
+
+    /// [`Self::record`] with the caller's deadline, for a disclosure: if the events are not
+    /// durable by then, they are not written at all (the caller answers 503, so the access
+    /// did not happen).
+    pub async fn record_by(&self, events: Vec<AuditEvent>, deadline: Instant) -> Result<(), Error> {
+        self.append(events, false, false, deadline).await.map(drop)
+    }
+
+    /// [`Self::record_by`] for a refusal or a failure: the events are written even if the
+    /// deadline passes first, since what they record happened regardless.
+    pub async fn record_kept(
+        &self,
+        events: Vec<AuditEvent>,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        self.append(events, false, true, deadline).await.map(drop)
+    }
+
+    /// Records that a change is about to be made, before it is made. Only if this succeeds
+    /// may the change go ahead.
+    pub async fn attempt(
+        &self,
+        events: Vec<AuditEvent>,
+        deadline: Instant,
+    ) -> Result<Attempt, Error> {
+        let n = events.len() as i64;
+        let first = self.append(events, true, false, deadline).await?;
+        Ok(Attempt {
+            seqs: first.map(|f| (f..f + n).collect()).unwrap_or_default(),
+        })
+    }
+
+    /// Records the outcome of `attempt`. The change is audited by its attempt already, so a
+    /// trail that cannot take the outcome by `deadline` does not fail the request (a 503
+    /// would make a client retry a change that happened): the outcome is kept and written
+    /// when the trail is back, for up to three deadlines; after that, reconciliation closes
+    /// the attempt as `interrupted`.
+    pub async fn conclude(&self, attempt: Attempt, events: Vec<AuditEvent>, deadline: Instant) {
+        let Some(tx) = self.tx.clone() else { return };
+        let give_up = Instant::now() + self.settings.timeout * 3;
+        let job = move |ack| {
+            Job::Append(Append {
+                events: events.clone(),
+                opens: false,
+                resolves: attempt.seqs.clone(),
+                keep: true,
+                ack,
+            })
+        };
+        let (ack, mut done) = oneshot::channel();
+        if tx.send(job(ack)).await.is_err() {
+            return;
+        }
+        // Still queued or being written: keep waiting for it; failed: ask again.
+        let mut pending = match tokio::time::timeout_at(deadline, &mut done).await {
+            Ok(Ok(Some(_))) => return,
+            Ok(_) => None,
+            Err(_) => Some(done),
+        };
+        tracing::warn!("audit trail slow or failing; the outcome of a change will follow");
+        tokio::spawn(async move {
+            loop {
+                let done = match pending.take() {
+                    Some(done) => done,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let (ack, done) = oneshot::channel();
+                        if Instant::now() >= give_up || tx.send(job(ack)).await.is_err() {
+                            break;
+                        }
+                        done
+                    }
+                };
+                match tokio::time::timeout_at(give_up, done).await {
+                    Ok(Ok(Some(_))) => return,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            tracing::error!(
+                "the outcome of a change could not be audited; its attempt will be closed as interrupted"
+            );
+        });
+    }
+
+    /// Whether the trail can take a write now, answered within `within`.
+    pub async fn ready(&self, within: Duration) -> bool {
+        let Some(tx) = &self.tx else { return true };
         let (ack, done) = oneshot::channel();
-        let unavailable =
-            || Error::Unavailable("the audit trail cannot be written; retry shortly".into());
-        let Some(tx) = &self.tx else { return Ok(()) };
-        tx.send((events, ack)).await.map_err(|_| unavailable())?;
-        match done.await {
-            Ok(true) => Ok(()),
-            _ => Err(unavailable()),
+        let probe = async {
+            tx.send(Job::Probe(ack)).await.ok()?;
+            done.await.ok()
+        };
+        matches!(tokio::time::timeout(within, probe).await, Ok(Some(true)))
+    }
+
+    async fn append(
+        &self,
+        events: Vec<AuditEvent>,
+        opens: bool,
+        keep: bool,
+        deadline: Instant,
+    ) -> Result<Option<i64>, Error> {
+        let Some(tx) = &self.tx else { return Ok(None) };
+        let (ack, done) = oneshot::channel();
+        let job = Job::Append(Append {
+            events,
+            opens,
+            resolves: Vec::new(),
+            keep,
+            ack,
+        });
+        let written = async {
+            tx.send(job).await.map_err(|_| unavailable())?;
+            match done.await {
+                Ok(Some(first)) => Ok(Some(first)),
+                _ => Err(unavailable()),
+            }
+        };
+        tokio::time::timeout_at(deadline, written)
+            .await
+            .unwrap_or_else(|_| Err(too_slow()))
+    }
+}
+
+/// Asks the writer, at start and then every `reconcile_every`, to close attempts older than
+/// the grace period; stops when every [`AuditLog`] is gone.
+async fn reconcile(tx: mpsc::WeakSender<Job>, settings: Settings) {
+    let mut tick = tokio::time::interval(settings.reconcile_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(tx) = tx.upgrade() else { return };
+        let grace = i64::try_from(settings.attempt_grace.as_micros()).unwrap_or(i64::MAX);
+        let before = iop_core::now_micros().saturating_sub(grace);
+        if tx.send(Job::Reconcile(before)).await.is_err() {
+            return;
         }
     }
 }
 
-/// Group commit: whatever queued up while the last batch was being written goes into the
-/// next transaction, so throughput grows with load instead of latency.
-fn collect(first: Batch, rx: &mut mpsc::Receiver<Batch>) -> Vec<Batch> {
-    let mut count = first.0.len();
-    let mut batches = vec![first];
-    while count < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(b) => {
-                count += b.0.len();
-                batches.push(b);
-            }
-            Err(_) => break,
-        }
-    }
-    batches
+/// Why a write did not commit.
+#[derive(Debug)]
+enum Failure {
+    /// Another process holds the database's write lock: wait and try again, without
+    /// blocking a thread and without giving up on the batch.
+    Busy,
+    /// Anything else: a few more tries, then the batch fails.
+    Other(String),
 }
 
-/// The writer on a connection pool (PostgreSQL, or SQLite in memory).
-async fn run_writer(db: Db, mut rx: mpsc::Receiver<Batch>) {
-    let mut head: store::Head = None;
-    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
-    while let Some(first) = rx.recv().await {
-        let batches = collect(first, &mut rx);
-        let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
-        let mut ok = false;
-        for attempt in 0..5u32 {
-            // The writer keeps one connection: its statements stay prepared.
-            if conn.is_none() {
-                conn = db
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(|e| tracing::error!(error = %e, "audit writer cannot connect"))
-                    .ok();
+/// A backend of the writer: appends chained events, probes, reconciles.
+trait Sink {
+    /// Appends `events` after the chain's head in one transaction, opening the attempts
+    /// among them (`opens[i]`) and deleting the resolved ones; returns the first event's
+    /// sequence number.
+    async fn append(
+        &mut self,
+        events: &[&AuditEvent],
+        opens: &[bool],
+        resolves: &[i64],
+    ) -> Result<i64, Failure>;
+
+    /// Whether an append could commit now (write lock and permission), without waiting.
+    async fn probe(&mut self) -> bool;
+
+    /// Closes attempts opened before `before_us`: one `interrupted` event each, in the
+    /// transaction that removes them from the open ones. Returns how many.
+    async fn reconcile(&mut self, before_us: i64) -> Result<usize, Failure>;
+}
+
+/// The writer loop, the same for both backends: group commit of appends (whatever queued up
+/// while the last batch was being written goes into the next transaction, so throughput
+/// grows with load instead of latency), probes and reconciliation between them.
+async fn run(mut sink: impl Sink, mut rx: mpsc::Receiver<Job>) {
+    let mut held: Option<Job> = None;
+    // When an append last failed for good. A store that refuses inserts (permissions, a
+    // trigger) may still take the probe's lock, so for a while after such a failure the
+    // trail reports itself unavailable; after that the probe decides again, so a trail that
+    // recovered without traffic becomes ready again.
+    let mut failed_at: Option<Instant> = None;
+    loop {
+        let Some(first) = (match held.take() {
+            Some(job) => Some(job),
+            None => rx.recv().await,
+        }) else {
+            return;
+        };
+        match first {
+            Job::Probe(ack) => {
+                let failing = failed_at.is_some_and(|t| t.elapsed() < FAILURE_MEMORY);
+                let _ = ack.send(!failing && sink.probe().await);
             }
-            let Some(c) = conn.as_mut() else {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            Job::Reconcile(before) => reconcile_now(&mut sink, before).await,
+            Job::Append(first) => {
+                // Let the tasks that are ready now run first: those about to answer a
+                // request queue their events too, and one commit takes them all.
+                tokio::task::yield_now().await;
+                let mut batch = vec![first];
+                let mut count = batch[0].events.len();
+                while count < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Job::Append(a)) => {
+                            count += a.events.len();
+                            batch.push(a);
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                match write(&mut sink, batch).await {
+                    Some(true) => failed_at = None,
+                    Some(false) => failed_at = Some(Instant::now()),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+/// How long a failed append makes readiness say "unavailable".
+const FAILURE_MEMORY: Duration = Duration::from_secs(10);
+
+/// Commits `batch` in one transaction and answers each of its callers: retried for as long
+/// as the database is busy (another process holds its lock; the callers' deadlines bound
+/// what they wait), five times for other failures. Before each try, events nobody waits for
+/// any more are dropped. A batch of several callers that fails for another reason than a
+/// lock is split, so that one caller's events that the store refuses do not fail the
+/// others'. Whether it committed; `None` when nothing was left to write.
+async fn write(sink: &mut impl Sink, mut batch: Vec<Append>) -> Option<bool> {
+    let mut failures = 0u32;
+    let mut busy = 0u32;
+    loop {
+        batch.retain(|a| !a.abandoned());
+        if batch.is_empty() {
+            return None;
+        }
+        let events: Vec<&AuditEvent> = batch.iter().flat_map(|a| a.events.iter()).collect();
+        let opens: Vec<bool> = batch
+            .iter()
+            .flat_map(|a| std::iter::repeat_n(a.opens, a.events.len()))
+            .collect();
+        let resolves: Vec<i64> = batch
+            .iter()
+            .flat_map(|a| a.resolves.iter().copied())
+            .collect();
+        let written = match sink.append(&events, &opens, &resolves).await {
+            Ok(first) => Some(first),
+            Err(Failure::Busy) => {
+                busy = (busy + 1).min(6);
+                tokio::time::sleep(Duration::from_millis(1 << busy)).await;
                 continue;
-            };
-            match store::append(&db, c, &mut head, &events).await {
-                Ok(()) => {
-                    ok = true;
-                    break;
-                }
-                Err(e) => {
-                    conn = None;
-                    head = None;
-                    tracing::error!(error = %e, attempt, "cannot append audit events");
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                }
             }
+            Err(Failure::Other(e)) if batch.len() > 1 => {
+                tracing::warn!(error = %e, appends = batch.len(), "audit batch failed; writing its parts one by one");
+                let mut all = true;
+                for one in batch {
+                    all &= Box::pin(write(sink, vec![one])).await != Some(false);
+                }
+                return Some(all);
+            }
+            Err(Failure::Other(e)) => {
+                tracing::error!(error = %e, attempt = failures, "cannot append audit events");
+                failures += 1;
+                if failures < 5 {
+                    tokio::time::sleep(Duration::from_millis(20 << failures)).await;
+                    continue;
+                }
+                None
+            }
+        };
+        let mut next = written;
+        for a in batch {
+            let n = a.events.len() as i64;
+            let _ = a.ack.send(next);
+            next = next.map(|seq| seq + n);
         }
-        for (_, ack) in batches {
-            let _ = ack.send(ok);
+        return Some(written.is_some());
+    }
+}
+
+/// Closes the attempts opened before `before_us`, retrying like [`write`] does: for as long
+/// as the database is busy, five times for other failures (the next round tries again).
+async fn reconcile_now(sink: &mut impl Sink, before_us: i64) {
+    let mut failures = 0u32;
+    let mut busy = 0u32;
+    loop {
+        match sink.reconcile(before_us).await {
+            Ok(0) => return,
+            Ok(n) => {
+                tracing::warn!(
+                    attempts = n,
+                    "closed audit attempts without an outcome as interrupted"
+                );
+                // More may be waiting beyond one batch.
+            }
+            Err(Failure::Busy) => {
+                busy = (busy + 1).min(6);
+                tokio::time::sleep(Duration::from_millis(1 << busy)).await;
+            }
+            Err(Failure::Other(e)) => {
+                tracing::error!(error = %e, attempt = failures, "cannot reconcile audit attempts");
+                failures += 1;
+                if failures == 5 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20 << failures)).await;
+            }
         }
     }
 }

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use iop_db::Db;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
-use super::store::{self, GENESIS, Head};
-use super::{AuditEvent, Batch, collect};
+use super::store::{self, GENESIS, Head, RECONCILE_BATCH};
+use super::{AuditEvent, Failure, Job, Outcome, Sink};
 
 const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_id, issuer, client_id, \
      subject, action, resource_type, resource_id, patient_id, outcome, status, request_id, source_addr, \
@@ -26,12 +26,19 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_i
 
 /// Starts the writer task on the (already migrated) database file of `db`, and the thread
 /// that checkpoints beside it.
-pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Batch>) -> std::io::Result<()> {
+pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Job>) -> std::io::Result<()> {
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let wal_long = Arc::new(AtomicBool::new(false));
     let (ckpt_file, ckpt_flag) = (file.clone(), wal_long.clone());
+    let sink = FileSink {
+        db,
+        file,
+        conn: None,
+        head: None,
+        wal_long,
+    };
     tokio::spawn(async move {
-        run(&db, &file, rx, &wal_long).await;
+        super::run(sink, rx).await;
         drop(alive);
     });
     std::thread::Builder::new()
@@ -88,55 +95,92 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(bool, i64)> {
     })
 }
 
-async fn run(db: &Db, file: &Path, mut rx: mpsc::Receiver<Batch>, wal_long: &AtomicBool) {
-    let mut conn: Option<Connection> = None;
-    let mut head: Head = None;
-    while let Some(first) = rx.recv().await {
-        // Let the tasks that are ready now run first: those about to answer a request queue
-        // their events too, and one commit takes them all.
-        tokio::task::yield_now().await;
-        let batches = collect(first, &mut rx);
-        let events: Vec<&AuditEvent> = batches.iter().flat_map(|(e, _)| e.iter()).collect();
-        let mut ok = false;
-        for attempt in 0..5u32 {
-            if conn.is_none() {
-                conn = open(file)
-                    .map_err(
-                        |e| tracing::error!(error = %e, "audit writer cannot open the database"),
-                    )
-                    .ok();
-            }
-            let Some(c) = conn.as_mut() else {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                continue;
-            };
-            // Take turns with the gateway's other writers on this file (sqlx connections).
-            let turn = db.write_turn().await;
-            let written = append(c, &mut head, &events);
-            if written.is_ok() && wal_long.swap(false, Ordering::Relaxed) {
-                // Between our own transactions: the checkpoint can copy the whole WAL, and
-                // the next transaction starts it over. Busy (the checkpointer is at work)
-                // or failed just means next time.
-                if !matches!(passive_checkpoint(c), Ok((false, _))) {
-                    wal_long.store(true, Ordering::Relaxed);
-                }
-            }
-            drop(turn);
-            match written {
-                Ok(()) => {
-                    ok = true;
-                    break;
-                }
-                Err(e) => {
-                    conn = None;
-                    head = None;
-                    tracing::error!(error = %e, attempt, "cannot append audit events");
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                }
+/// The writer's own connection to the gateway's SQLite file.
+struct FileSink {
+    db: Db,
+    file: PathBuf,
+    conn: Option<Connection>,
+    head: Head,
+    /// Set by the checkpointer when the WAL grew long.
+    wal_long: Arc<AtomicBool>,
+}
+
+impl FileSink {
+    fn conn(&mut self) -> Result<&mut Connection, Failure> {
+        if self.conn.is_none() {
+            self.conn = Some(open(&self.file).map_err(|e| Failure::Other(e.to_string()))?);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| Failure::Other("no connection".into()))
+    }
+
+    /// Another process holding the write lock is worth waiting for (without blocking a
+    /// thread: the connection's busy timeout is 0); after anything else the connection and
+    /// the head are suspect, and are opened and read afresh.
+    fn failed(&mut self, err: rusqlite::Error) -> Failure {
+        self.head = None;
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Failure::Busy,
+            _ => {
+                self.conn = None;
+                Failure::Other(err.to_string())
             }
         }
-        for (_, ack) in batches {
-            let _ = ack.send(ok);
+    }
+}
+
+impl Sink for FileSink {
+    async fn append(
+        &mut self,
+        events: &[&AuditEvent],
+        opens: &[bool],
+        resolves: &[i64],
+    ) -> Result<i64, Failure> {
+        // Take turns with the gateway's other writers on this file (sqlx connections).
+        let turn = self.db.write_turn().await;
+        let mut head = self.head.take();
+        let wal_long = self.wal_long.clone();
+        let conn = self.conn()?;
+        let written = append(conn, &mut head, events, opens, resolves);
+        if written.is_ok() && wal_long.swap(false, Ordering::Relaxed) {
+            // Between our own transactions: the checkpoint can copy the whole WAL, and
+            // the next transaction starts it over. Busy (the checkpointer is at work)
+            // or failed just means next time.
+            if !matches!(passive_checkpoint(conn), Ok((false, _))) {
+                wal_long.store(true, Ordering::Relaxed);
+            }
+        }
+        drop(turn);
+        match written {
+            Ok(first) => {
+                self.head = head;
+                Ok(first)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    async fn probe(&mut self) -> bool {
+        let _turn = self.db.write_turn().await;
+        let probed = self.conn().map_err(|_| ()).and_then(|c| {
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").map_err(|e| {
+                tracing::warn!(error = %e, "audit trail not writable");
+            })
+        });
+        probed.is_ok()
+    }
+
+    async fn reconcile(&mut self, before_us: i64) -> Result<usize, Failure> {
+        let _turn = self.db.write_turn().await;
+        let mut head = self.head.take();
+        let conn = self.conn()?;
+        match reconcile(conn, &mut head, before_us) {
+            Ok(n) => {
+                self.head = head;
+                Ok(n)
+            }
+            Err(e) => Err(self.failed(e)),
         }
     }
 }
@@ -151,53 +195,146 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     for pragma in iop_db::SQLITE_PRAGMAS {
         conn.execute_batch(pragma)?;
     }
-    conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
+    // Never wait for a lock inside SQLite: that would block a runtime worker thread for as
+    // long as another process holds it. The writer waits asynchronously instead (`Busy`).
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+    )?;
     Ok(conn)
 }
 
-/// Chains `events` after the head and commits them in one transaction.
-fn append(conn: &mut Connection, head: &mut Head, events: &[&AuditEvent]) -> rusqlite::Result<()> {
+/// The head as stored, inside the writer's transaction.
+fn read_head(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<(i64, String)> {
+    Ok(tx
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or_else(|| (0, GENESIS.to_owned())))
+}
+
+/// Inserts chained rows inside `tx`.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[store::Chained],
+    events: &[&AuditEvent],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(INSERT)?;
+    for ((seq, event_id, prev, hash), e) in rows.iter().zip(events) {
+        insert.execute(params![
+            seq,
+            event_id,
+            e.time_us,
+            e.tenant,
+            e.issuer,
+            e.client_id,
+            e.subject,
+            e.action,
+            e.resource_type,
+            e.resource_id,
+            e.patient_id,
+            e.outcome.as_str(),
+            e.status,
+            e.request_id,
+            e.source_addr,
+            prev,
+            hash,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Chains `events` after the head and commits them in one transaction, with the open
+/// attempts among them and without the resolved ones; returns the first sequence number.
+fn append(
+    conn: &mut Connection,
+    head: &mut Head,
+    events: &[&AuditEvent],
+    opens: &[bool],
+    resolves: &[i64],
+) -> rusqlite::Result<i64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (mut seq, mut prev) = match head.take() {
+    let start = match head.take() {
         Some(h) => h,
-        None => tx
-            .query_row(
-                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or_else(|| (0, GENESIS.to_owned())),
+        None => read_head(&tx)?,
     };
+    let first = start.0 + 1;
+    let (rows, new_head) = store::chain(start, events);
+    insert(&tx, &rows, events)?;
     {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for e in events {
-            seq += 1;
-            let event_id = uuid::Uuid::now_v7().to_string();
-            let hash = store::chain_hash(&prev, seq, &event_id, e);
-            insert.execute(params![
-                seq,
-                event_id,
-                e.time_us,
-                e.tenant,
-                e.issuer,
-                e.client_id,
-                e.subject,
-                e.action,
-                e.resource_type,
-                e.resource_id,
-                e.patient_id,
-                e.outcome.as_str(),
-                e.status,
-                e.request_id,
-                e.source_addr,
-                prev,
-                hash,
-            ])?;
-            prev = hash;
+        let mut open =
+            tx.prepare_cached("INSERT INTO audit_open_attempts (seq, time_us) VALUES (?1, ?2)")?;
+        for ((row, e), _) in rows.iter().zip(events).zip(opens).filter(|(_, o)| **o) {
+            open.execute(params![row.0, e.time_us])?;
+        }
+        let mut close = tx.prepare_cached("DELETE FROM audit_open_attempts WHERE seq = ?1")?;
+        for seq in resolves {
+            close.execute(params![seq])?;
         }
     }
     tx.commit()?;
-    *head = Some((seq, prev));
-    Ok(())
+    *head = Some(new_head);
+    Ok(first)
+}
+
+/// Closes up to [`RECONCILE_BATCH`] attempts opened before `before_us` with an
+/// `interrupted` event each, in one transaction.
+fn reconcile(conn: &mut Connection, head: &mut Head, before_us: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed: Vec<i64> = {
+        let mut claim = tx.prepare_cached(&format!(
+            "DELETE FROM audit_open_attempts WHERE seq IN (SELECT seq FROM audit_open_attempts \
+             WHERE time_us < ?1 ORDER BY seq LIMIT {RECONCILE_BATCH}) RETURNING seq"
+        ))?;
+        claim
+            .query_map(params![before_us], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let closing: Vec<AuditEvent> = {
+        let mut read = tx.prepare_cached(&format!(
+            "SELECT {} FROM audit_events WHERE seq = ?1",
+            store::COLUMNS
+        ))?;
+        let mut closing = Vec::with_capacity(claimed.len());
+        for seq in &claimed {
+            let attempt = read.query_row(params![seq], event_of_row)?;
+            closing.push(store::interrupted(&attempt));
+        }
+        closing
+    };
+    let closing: Vec<&AuditEvent> = closing.iter().collect();
+    let start = match head.take() {
+        Some(h) => h,
+        None => read_head(&tx)?,
+    };
+    let (rows, new_head) = store::chain(start, &closing);
+    insert(&tx, &rows, &closing)?;
+    tx.commit()?;
+    *head = Some(new_head);
+    Ok(closing.len())
+}
+
+/// An event as [`store::COLUMNS`] lists it.
+fn event_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let outcome: String = r.get(11)?;
+    Ok(AuditEvent {
+        time_us: r.get(2)?,
+        tenant: r.get(3)?,
+        issuer: r.get(4)?,
+        client_id: r.get(5)?,
+        subject: r.get(6)?,
+        action: r.get(7)?,
+        resource_type: r.get(8)?,
+        resource_id: r.get(9)?,
+        patient_id: r.get(10)?,
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
+        status: r.get(12)?,
+        request_id: r.get(13)?,
+        source_addr: r.get(14)?,
+    })
 }

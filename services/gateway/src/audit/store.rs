@@ -5,7 +5,7 @@ use iop_db::{Backend, Db, Migrations, is_unique_violation};
 use sqlx::Row;
 use sqlx::migrate::Migrator;
 
-use super::{AuditEvent, Outcome};
+use super::{AuditEvent, Failure, Outcome, Sink};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -63,50 +63,201 @@ pub(super) fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEve
 /// The last link of the chain as this writer knows it; `None` means "read it".
 pub(super) type Head = Option<(i64, String)>;
 
-/// Appends `events` after the head in one multi-row INSERT: one round trip, atomic. The
-/// head is kept in memory between batches; another gateway replica appending at the same
-/// moment makes one of the two hit the primary key, and that one re-reads the head and
-/// tries again.
-pub(super) async fn append(
+/// `events` chained after `head`: their rows' (seq, event_id, prev_hash, hash), and the new
+/// head.
+pub(super) fn chain(head: (i64, String), events: &[&AuditEvent]) -> (Vec<Chained>, (i64, String)) {
+    let (mut seq, mut prev) = head;
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        seq += 1;
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let hash = chain_hash(&prev, seq, &event_id, e);
+        rows.push((
+            seq,
+            event_id,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    (rows, (seq, prev))
+}
+
+/// The `interrupted` event closing an attempt: who tried what, as the attempt says, now.
+pub(super) fn interrupted(attempt: &AuditEvent) -> AuditEvent {
+    AuditEvent {
+        time_us: iop_core::now_micros(),
+        outcome: Outcome::Interrupted,
+        status: format!("{:?}", tonic::Code::Unknown),
+        ..attempt.clone()
+    }
+}
+
+/// Open attempts claimed by one reconciliation at most.
+pub(super) const RECONCILE_BATCH: usize = 100;
+
+/// The writer on a connection pool: PostgreSQL (several gateway replicas may share the
+/// database), or SQLite in memory.
+pub(super) struct PoolSink {
+    db: Db,
+    /// The writer keeps one connection: its statements stay prepared.
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    head: Head,
+}
+
+impl PoolSink {
+    pub(super) fn new(db: Db) -> Self {
+        Self {
+            db,
+            conn: None,
+            head: None,
+        }
+    }
+
+    async fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, Failure> {
+        if self.conn.is_none() {
+            let mut c = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            if self.db.backend() == Backend::Postgres {
+                // Wait for a lock held by someone else in short rounds (`Failure::Busy`), so
+                // that between rounds the writer drops events nobody waits for any more.
+                sqlx::query("SET lock_timeout = '100ms'")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(|e| Failure::Other(e.to_string()))?;
+            }
+            self.conn = Some(c);
+        }
+        match self.conn.as_mut() {
+            Some(c) => Ok(&mut **c),
+            None => Err(Failure::Other("no connection".into())),
+        }
+    }
+
+    /// A lock held by someone else is worth waiting for; after anything else the connection
+    /// and the head are suspect: start over with fresh ones.
+    fn failed(&mut self, err: sqlx::Error) -> Failure {
+        self.head = None;
+        if matches!(&err, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03")) {
+            Failure::Busy
+        } else {
+            self.conn = None;
+            Failure::Other(err.to_string())
+        }
+    }
+}
+
+impl Sink for PoolSink {
+    async fn append(
+        &mut self,
+        events: &[&AuditEvent],
+        opens: &[bool],
+        resolves: &[i64],
+    ) -> Result<i64, Failure> {
+        let db = self.db.clone();
+        let mut head = self.head.take();
+        let conn = self.conn().await?;
+        match append(&db, conn, &mut head, events, opens, resolves).await {
+            Ok(first) => {
+                self.head = head;
+                Ok(first)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    async fn probe(&mut self) -> bool {
+        let backend = self.db.backend();
+        let Ok(conn) = self.conn().await else {
+            return false;
+        };
+        let probed = async {
+            use sqlx::Connection;
+            if backend == Backend::Sqlite {
+                return sqlx::query("SELECT 1")
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| true);
+            }
+            // Takes the lock an INSERT needs, without waiting for it, and asks whether we
+            // may insert at all; changes nothing.
+            let mut tx = conn.begin().await?;
+            sqlx::query("LOCK TABLE audit_events IN ROW EXCLUSIVE MODE NOWAIT")
+                .execute(&mut *tx)
+                .await?;
+            let allowed: bool =
+                sqlx::query_scalar("SELECT has_table_privilege('audit_events', 'INSERT')")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            Ok(allowed)
+        };
+        match probed.await {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit trail not writable");
+                let _ = self.failed(e);
+                false
+            }
+        }
+    }
+
+    async fn reconcile(&mut self, before_us: i64) -> Result<usize, Failure> {
+        let db = self.db.clone();
+        let mut head = self.head.take();
+        let conn = self.conn().await?;
+        match reconcile(&db, conn, &mut head, before_us).await {
+            Ok(n) => {
+                self.head = head;
+                Ok(n)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+}
+
+/// The chain's last link as stored.
+async fn read_head(conn: &mut sqlx::AnyConnection) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get("seq")?, row.try_get("hash")?)),
+        None => Ok((0, GENESIS.to_owned())),
+    }
+}
+
+/// Appends `events` after the head, atomically: one multi-row INSERT when that is all, one
+/// transaction with the open attempts' bookkeeping otherwise. The head is kept in memory
+/// between batches; another gateway replica appending at the same moment makes one of the
+/// two hit the primary key, and that one re-reads the head and tries again. Returns the
+/// first event's sequence number.
+async fn append(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
     head: &mut Head,
     events: &[&AuditEvent],
-) -> Result<(), sqlx::Error> {
+    opens: &[bool],
+    resolves: &[i64],
+) -> Result<i64, sqlx::Error> {
     use sqlx::Connection;
     loop {
         let _turn = db.write_turn().await;
-        let (mut seq, mut prev) = match head.take() {
+        let start = match head.take() {
             Some(h) => h,
-            None => {
-                let row =
-                    sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                match row {
-                    Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
-                    None => (0, GENESIS.to_owned()),
-                }
-            }
+            None => read_head(conn).await?,
         };
-        let mut rows = Vec::with_capacity(events.len());
-        for e in events {
-            seq += 1;
-            let event_id = uuid::Uuid::now_v7().to_string();
-            let hash = chain_hash(&prev, seq, &event_id, e);
-            rows.push((
-                seq,
-                event_id,
-                std::mem::replace(&mut prev, hash.clone()),
-                hash,
-            ));
-        }
+        let first = start.0 + 1;
+        let (rows, new_head) = chain(start, events);
         // Rows go in chunks of at most CHUNK, each chunk one multi-row INSERT whose text
-        // depends only on its length, so every statement is prepared once and cached. One
-        // chunk is atomic by itself; more share a transaction.
+        // depends only on its length, so every statement is prepared once and cached.
         let chunks: Vec<_> = rows.chunks(CHUNK).zip(events.chunks(CHUNK)).collect();
+        let bookkeeping = opens.contains(&true) || !resolves.is_empty();
         let written = async {
-            if let [(rows, events)] = chunks[..] {
+            if let ([(rows, events)], false) = (&chunks[..], bookkeeping) {
                 return insert_chunk(db.backend(), rows, events)
                     .execute(&mut *conn)
                     .await
@@ -118,12 +269,31 @@ pub(super) async fn append(
                     .execute(&mut *tx)
                     .await?;
             }
+            for ((seq, ..), e) in rows
+                .iter()
+                .zip(events)
+                .zip(opens)
+                .filter(|(_, o)| **o)
+                .map(|(r, _)| r)
+            {
+                sqlx::query("INSERT INTO audit_open_attempts (seq, time_us) VALUES ($1, $2)")
+                    .bind(*seq)
+                    .bind(e.time_us)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for seq in resolves {
+                sqlx::query("DELETE FROM audit_open_attempts WHERE seq = $1")
+                    .bind(*seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await
         };
         match written.await {
             Ok(()) => {
-                *head = Some((seq, prev));
-                return Ok(());
+                *head = Some(new_head);
+                return Ok(first);
             }
             // Another replica took these sequence numbers: read the new head, rechain.
             Err(err) if is_unique_violation(&err) && db.backend() == Backend::Postgres => continue,
@@ -132,7 +302,77 @@ pub(super) async fn append(
     }
 }
 
-type Chained = (i64, String, String, String);
+/// Closes up to [`RECONCILE_BATCH`] attempts opened before `before_us`, in one transaction
+/// that claims them (replicas reconciling at once each claim different ones) and appends
+/// their `interrupted` events.
+async fn reconcile(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    head: &mut Head,
+    before_us: i64,
+) -> Result<usize, sqlx::Error> {
+    use sqlx::Connection;
+    loop {
+        let _turn = db.write_turn().await;
+        let mut tx = conn.begin().await?;
+        let claimed: Vec<i64> = sqlx::query_scalar(&format!(
+            "DELETE FROM audit_open_attempts WHERE seq IN (SELECT seq FROM audit_open_attempts \
+             WHERE time_us < $1 ORDER BY seq LIMIT {RECONCILE_BATCH}) RETURNING seq"
+        ))
+        .bind(before_us)
+        .fetch_all(&mut *tx)
+        .await?;
+        if claimed.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        // Sequence numbers are integers we just read: safe to put in the statement.
+        let list = claimed
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let attempts = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE seq IN ({list}) ORDER BY seq"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        let closing: Vec<AuditEvent> = attempts
+            .iter()
+            .map(|row| event_from_row(row).map(|e| interrupted(&e.event)))
+            .collect::<Result<_, _>>()?;
+        let closing: Vec<&AuditEvent> = closing.iter().collect();
+        let start = match head.take() {
+            Some(h) => h,
+            None => read_head(&mut tx).await?,
+        };
+        let (rows, new_head) = chain(start, &closing);
+        let mut inserted = Ok(());
+        for (rows, events) in rows.chunks(CHUNK).zip(closing.chunks(CHUNK)) {
+            inserted = insert_chunk(db.backend(), rows, events)
+                .execute(&mut *tx)
+                .await
+                .map(drop);
+            if inserted.is_err() {
+                break;
+            }
+        }
+        match inserted {
+            Ok(()) => {
+                tx.commit().await?;
+                *head = Some(new_head);
+                return Ok(closing.len());
+            }
+            Err(err) if is_unique_violation(&err) && db.backend() == Backend::Postgres => {
+                drop(tx);
+                continue;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+pub(super) type Chained = (i64, String, String, String);
 
 /// The INSERT of one chunk of chained rows.
 fn insert_chunk<'q>(
@@ -203,7 +443,7 @@ fn insert_sql(backend: Backend, rows: usize) -> &'static str {
     texts[rows.min(CHUNK)].as_str()
 }
 
-fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+pub(super) fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
     let outcome: String = row.try_get("outcome")?;
     Ok(StoredEvent {
         seq: row.try_get("seq")?,
@@ -218,11 +458,8 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
             resource_type: row.try_get("resource_type")?,
             resource_id: row.try_get("resource_id")?,
             patient_id: row.try_get("patient_id")?,
-            outcome: match outcome.as_str() {
-                "success" => Outcome::Success,
-                "denied" => Outcome::Denied,
-                _ => Outcome::Failed,
-            },
+            // An outcome this version does not know is shown as a failure, never as success.
+            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
             status: row.try_get("status")?,
             request_id: row.try_get("request_id")?,
             source_addr: row.try_get("source_addr")?,
@@ -232,7 +469,7 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
     })
 }
 
-const COLUMNS: &str = "seq, event_id, time_us, tenant_id, issuer, client_id, subject, action, resource_type, \
+pub(super) const COLUMNS: &str = "seq, event_id, time_us, tenant_id, issuer, client_id, subject, action, resource_type, \
      resource_id, patient_id, outcome, status, request_id, source_addr, prev_hash, hash";
 
 /// What `iop audit verify` found.

@@ -41,7 +41,7 @@ async fn count(db: &Db, patient: &str) -> usize {
 async fn concurrent_records_are_each_stored_once_in_one_chain() {
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
-    let log = AuditLog::start(db.clone());
+    let log = AuditLog::start(db.clone(), Settings::default());
     let tasks: Vec<_> = (0..40)
         .map(|t| {
             let log = log.clone();
@@ -66,7 +66,7 @@ async fn concurrent_records_are_each_stored_once_in_one_chain() {
 
     // A new writer (a restarted gateway) continues the same chain.
     drop(log);
-    let log = AuditLog::start(db.clone());
+    let log = AuditLog::start(db.clone(), Settings::default());
     log.record(vec![event("after-restart")]).await.unwrap();
     assert_eq!(count(&db, "after-restart").await, 1);
     assert_eq!(
@@ -83,7 +83,7 @@ async fn concurrent_records_are_each_stored_once_in_one_chain() {
 async fn the_writer_takes_turns_with_other_writers_of_the_database() {
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
-    let log = AuditLog::start(db.clone());
+    let log = AuditLog::start(db.clone(), Settings::default());
     // Another writer of the gateway's database (the token endpoint's jti table) holds a
     // transaction open; on SQLite the audit writer waits for it rather than failing.
     let turn = db.write_turn().await;
@@ -104,6 +104,202 @@ async fn the_writer_takes_turns_with_other_writers_of_the_database() {
     drop(turn);
     pending.await.unwrap().unwrap();
     assert_eq!(count(&db, "waiting").await, 1);
+    drop(log);
+    db.close().await;
+}
+
+async fn open_attempts(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_open_attempts")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+async fn outcomes(db: &Db, patient: &str) -> Vec<String> {
+    let q = EventQuery {
+        patient_id: Some(patient.to_owned()),
+        ..EventQuery::default()
+    };
+    query(db, "clinic-a", &q, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.outcome.as_str().to_owned())
+        .collect()
+}
+
+fn attempted(patient: &str) -> AuditEvent {
+    AuditEvent {
+        outcome: Outcome::Attempted,
+        status: String::new(),
+        action: "patient.update".into(),
+        ..event(patient)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_stays_open_until_its_outcome_and_a_lost_one_is_closed_as_interrupted() {
+    let test_db = TestDatabase::create("audit").await;
+    let db = open(test_db.url()).await.unwrap();
+    let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let log = AuditLog::start(db.clone(), Settings::default());
+
+    let attempt = log
+        .attempt(vec![attempted("p1")], deadline())
+        .await
+        .unwrap();
+    assert_eq!(open_attempts(&db).await, 1);
+    log.conclude(attempt, vec![event("p1")], deadline()).await;
+    assert_eq!(open_attempts(&db).await, 0);
+    assert_eq!(outcomes(&db, "p1").await, ["attempted", "success"]);
+
+    // The gateway dies between a change and its outcome (kill -9): the attempt stays open.
+    let lost = log
+        .attempt(vec![attempted("p2")], deadline())
+        .await
+        .unwrap();
+    drop(lost);
+    drop(log);
+    assert_eq!(open_attempts(&db).await, 1);
+
+    // The next gateway closes it once it is older than the grace period, exactly once.
+    let quick = Settings {
+        attempt_grace: std::time::Duration::from_millis(50),
+        reconcile_every: std::time::Duration::from_millis(20),
+        ..Settings::default()
+    };
+    let log = AuditLog::start(db.clone(), quick);
+    for _ in 0..250 {
+        if open_attempts(&db).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(open_attempts(&db).await, 0);
+    assert_eq!(outcomes(&db, "p2").await, ["attempted", "interrupted"]);
+    let q = EventQuery {
+        patient_id: Some("p2".into()),
+        ..EventQuery::default()
+    };
+    let closed = query(&db, "clinic-a", &q, 10).await.unwrap();
+    assert_eq!(closed[1].event.status, "Unknown");
+    assert_eq!(closed[1].event.action, "patient.update");
+    assert_eq!(closed[1].event.request_id, closed[0].event.request_id);
+    assert_eq!(
+        verify(&db).await.unwrap(),
+        Verification::Intact { events: 4 }
+    );
+    drop(log);
+    db.close().await;
+}
+
+/// Another process holds the trail's write lock: writers wait without blocking a thread,
+/// callers give up at their deadline (and their events are not written later as if the
+/// access had happened), readiness says no; once the lock is gone, all is well again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_trail_fails_within_the_deadline_and_is_not_ready() {
+    use sqlx::{Connection, Executor};
+    let test_db = TestDatabase::create("audit").await;
+    let db = open(test_db.url()).await.unwrap();
+    let log = AuditLog::start(db.clone(), Settings::default());
+    log.record(vec![event("before")]).await.unwrap();
+    assert!(log.ready(std::time::Duration::from_secs(1)).await);
+
+    let mut locker = sqlx::AnyConnection::connect(test_db.url()).await.unwrap();
+    if test_db.is_postgres() {
+        locker.execute("BEGIN").await.unwrap();
+        locker
+            .execute("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+    } else {
+        locker.execute("BEGIN IMMEDIATE").await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+    let refused = log.record_by(vec![event("during")], deadline).await;
+    assert!(refused.is_err());
+    assert!(refused.unwrap_err().to_string().contains("audit trail"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!log.ready(std::time::Duration::from_millis(500)).await);
+
+    locker.execute("ROLLBACK").await.unwrap();
+    drop(locker);
+    for _ in 0..100 {
+        if log.ready(std::time::Duration::from_secs(1)).await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(log.ready(std::time::Duration::from_secs(1)).await);
+    log.record(vec![event("after")]).await.unwrap();
+    assert_eq!(
+        count(&db, "during").await,
+        0,
+        "the refused read left no event"
+    );
+    assert_eq!(count(&db, "after").await, 1);
+    assert_eq!(
+        verify(&db).await.unwrap(),
+        Verification::Intact { events: 2 }
+    );
+    drop(log);
+    db.close().await;
+}
+
+/// PostgreSQL: the gateway's database user loses its INSERT permission on the trail. Every
+/// write is refused with the trail named, readiness says unavailable, and writes resume
+/// once the permission is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trail_without_insert_permission_refuses_and_is_not_ready() {
+    use sqlx::{Connection, Executor};
+    let test_db = TestDatabase::create("audit").await;
+    let Some((name, admin_url)) = test_db.postgres_admin() else {
+        return;
+    };
+    const ROLE: &str = "iop_audit_writer_test";
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    // Roles are per server and tests run in parallel: another test may have made it.
+    let _ = admin
+        .execute(format!("CREATE ROLE {ROLE} LOGIN").as_str())
+        .await;
+    admin
+        .execute(format!("ALTER DATABASE \"{name}\" OWNER TO {ROLE}").as_str())
+        .await
+        .unwrap();
+    let db = open(&test_db.url_as(ROLE).unwrap()).await.unwrap();
+    let log = AuditLog::start(db.clone(), Settings::default());
+    log.record(vec![event("before")]).await.unwrap();
+    assert!(log.ready(std::time::Duration::from_secs(1)).await);
+
+    let mut superuser = sqlx::AnyConnection::connect(test_db.url()).await.unwrap();
+    superuser
+        .execute(format!("REVOKE INSERT ON audit_events FROM {ROLE}").as_str())
+        .await
+        .unwrap();
+    let refused = log.record(vec![event("during")]).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the audit trail cannot be written; retry shortly"
+    );
+    assert!(!log.ready(std::time::Duration::from_secs(1)).await);
+
+    superuser
+        .execute(format!("GRANT INSERT ON audit_events TO {ROLE}").as_str())
+        .await
+        .unwrap();
+    log.record(vec![event("after")]).await.unwrap();
+    assert!(log.ready(std::time::Duration::from_secs(1)).await);
+    assert_eq!(count(&db, "during").await, 0);
+    assert_eq!(
+        verify(&db).await.unwrap(),
+        Verification::Intact { events: 2 }
+    );
     drop(log);
     db.close().await;
 }
