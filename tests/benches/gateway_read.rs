@@ -438,6 +438,7 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         cors_origins: Vec::new(),
         rate_limit_per_minute: 0,
         rate_limit_burst: 0,
+        connections: iop_gateway::ConnectionLimits::default(),
     };
     let who = iop_core::Principal {
         tenant: iop_core::TenantId::parse("bench").unwrap(),
@@ -456,6 +457,7 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         app,
         db,
         listener,
+        iop_gateway::ConnectionLimits::default(),
         std::future::pending(),
     ));
     format!("http://{addr}")

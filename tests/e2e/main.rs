@@ -9,6 +9,7 @@ mod audit;
 mod audit_faults;
 mod auth;
 mod authorization;
+mod connections;
 mod consents;
 mod episodes;
 mod grpc_patients;

@@ -54,6 +54,8 @@ pub struct SystemConfig {
     pub body_limit: usize,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
+    /// Timeouts and caps of the gateway's client connections, and its shutdown grace.
+    pub connections: iop_gateway::ConnectionLimits,
 }
 
 impl SystemConfig {
@@ -73,6 +75,7 @@ impl SystemConfig {
             body_limit: 1024 * 1024,
             rate_limit_per_minute: DEFAULT_RATE_PER_MINUTE,
             rate_limit_burst: DEFAULT_RATE_BURST,
+            connections: iop_gateway::ConnectionLimits::default(),
         }
     }
 }
@@ -210,6 +213,7 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
             .unwrap_or_else(|| format!("http://{gateway_addr}")),
         rate_limit_per_minute: config.rate_limit_per_minute,
         rate_limit_burst: config.rate_limit_burst,
+        connections: config.connections,
     };
     launcher.start("gateway", |shutdown| async move {
         Ok(iop_gateway::serve(gateway_config, gateway_listener, shutdown).await?)

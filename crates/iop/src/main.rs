@@ -109,6 +109,34 @@ struct GatewayArgs {
     /// Requests per client allowed in a burst.
     #[arg(long, env = "IOP_RATE_LIMIT_BURST", default_value_t = iop::DEFAULT_RATE_BURST)]
     rate_limit_burst: u32,
+    /// Time a client has to send a request's headers, in milliseconds.
+    #[arg(long, env = "IOP_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    header_read_timeout_ms: u64,
+    /// Time a client has to send a request's body, in milliseconds.
+    #[arg(long, env = "IOP_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    body_read_timeout_ms: u64,
+    /// A connection with no request in flight for this long is closed, in milliseconds.
+    #[arg(long, env = "IOP_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Open client connections at most (0: three quarters of the file-descriptor limit).
+    #[arg(long, env = "IOP_MAX_CONNECTIONS", default_value_t = 0)]
+    max_connections: usize,
+    /// On shutdown, how long in-flight requests may take before connections are closed,
+    /// in milliseconds.
+    #[arg(long, env = "IOP_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    shutdown_grace_ms: u64,
+}
+
+impl GatewayArgs {
+    fn connections(&self) -> iop_gateway::ConnectionLimits {
+        iop_gateway::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections,
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -185,7 +213,7 @@ enum ServeCommand {
         #[arg(long, env = "IOP_AUDIENCE", default_value = iop::DEFAULT_AUDIENCE)]
         audience: String,
         #[command(flatten)]
-        gateway: GatewayArgs,
+        gateway: Box<GatewayArgs>,
     },
 }
 
@@ -286,6 +314,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     config.body_limit = args.gateway.body_limit;
     config.rate_limit_per_minute = args.gateway.rate_limit_per_minute;
     config.rate_limit_burst = args.gateway.rate_limit_burst;
+    config.connections = args.gateway.connections();
 
     let stop = iop::shutdown_signal();
     let mut system = iop::start(config).await?;
@@ -362,6 +391,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
         } => {
             let telemetry = iop_telemetry::init("iop-gateway")?;
             let stop = iop::shutdown_signal();
+            let connections = gateway.connections();
             let config = iop_gateway::Config {
                 issuer,
                 audience,
@@ -380,6 +410,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                     .unwrap_or_else(|| format!("http://{listen}")),
                 rate_limit_per_minute: gateway.rate_limit_per_minute,
                 rate_limit_burst: gateway.rate_limit_burst,
+                connections,
             };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

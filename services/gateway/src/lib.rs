@@ -13,6 +13,7 @@ pub mod policy;
 pub mod problem;
 mod request_id;
 mod rest;
+pub mod server;
 pub mod signing;
 
 use std::future::Future;
@@ -47,6 +48,7 @@ use crate::downstream::Downstream;
 use crate::problem::Problem;
 
 pub use crate::rest::ApiDoc;
+pub use crate::server::ConnectionLimits;
 
 pub struct Config {
     /// `iss` of the tokens this gateway signs.
@@ -79,6 +81,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Requests a client may make in a burst above the sustained rate.
     pub rate_limit_burst: u32,
+    /// Timeouts and caps of client connections, and the shutdown grace period.
+    pub connections: ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -401,8 +405,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let limits = config.connections;
     let (app, db) = app(config).await?;
-    serve_app(app, db, listener, shutdown).await
+    serve_app(app, db, listener, limits, shutdown).await
 }
 
 /// Serves an application made by [`app`] (and its database, closed at the end) on
@@ -411,25 +416,14 @@ pub async fn serve_app(
     app: Router,
     db: iop_db::Db,
     listener: TcpListener,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    // Shutdown order: the signal stops accepting; in-flight requests finish (each one's
-    // audit events are written before its answer); the pool closes; the caller flushes
-    // telemetry.
-    // TCP_NODELAY: gRPC answers are several small HTTP/2 frames; with Nagle's algorithm
-    // and delayed ACKs some of them would wait 40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    // Shutdown order: the signal stops accepting; in-flight requests finish within the
+    // grace period (each one's audit events are written before its answer), connections
+    // still open after it are closed; the pool closes; the caller flushes telemetry.
+    server::serve(listener, app, limits, shutdown).await;
     db.close().await;
     tracing::info!("gateway stopped");
     Ok(())

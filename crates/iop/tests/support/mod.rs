@@ -106,7 +106,7 @@ pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key:
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap(),
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}")),
     );
     // The key is created on first start; a gateway started before would make its own.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -41,7 +41,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
-                if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                if crate::server::is_body_timeout(&e) {
+                    Problem::new(
+                        iop_core::ErrorCode::InvalidArgument,
+                        "the request body did not arrive in time",
+                    )
+                    .with_status(
+                        http::StatusCode::REQUEST_TIMEOUT,
+                        "request-timeout",
+                        "Request timeout",
+                    )
+                } else if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::new(
                         iop_core::ErrorCode::PayloadTooLarge,
                         "request body is too large",
