@@ -292,42 +292,33 @@ impl AuditLog {
     pub async fn conclude(&self, attempt: Attempt, events: Vec<AuditEvent>, deadline: Instant) {
         let Some(tx) = self.tx.clone() else { return };
         let give_up = Instant::now() + self.settings.timeout * 3;
-        let job = move |ack| {
-            Job::Append(Append {
-                events: events.clone(),
-                opens: false,
-                resolves: attempt.seqs.clone(),
-                keep: true,
-                ack,
-            })
-        };
-        let (ack, mut done) = oneshot::channel();
-        if tx.send(job(ack)).await.is_err() {
-            return;
-        }
-        // Still queued or being written: keep waiting for it; failed: ask again.
-        let mut pending = match tokio::time::timeout_at(deadline, &mut done).await {
-            Ok(Ok(Some(_))) => return,
-            Ok(_) => None,
-            Err(_) => Some(done),
-        };
-        tracing::warn!("audit trail slow or failing; the outcome of a change will follow");
+        // Whether the first try committed: the request waits for that much (within its
+        // deadline), not for the retries.
+        let (first_try, tried) = oneshot::channel::<bool>();
+        // Its own task, so that it goes on after the request has answered.
         tokio::spawn(async move {
-            loop {
-                let done = match pending.take() {
-                    Some(done) => done,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        let (ack, done) = oneshot::channel();
-                        if Instant::now() >= give_up || tx.send(job(ack)).await.is_err() {
-                            break;
-                        }
-                        done
-                    }
-                };
-                match tokio::time::timeout_at(give_up, done).await {
+            let mut first_try = Some(first_try);
+            while Instant::now() < give_up {
+                let (ack, acked) = oneshot::channel();
+                let job = Job::Append(Append {
+                    events: events.clone(),
+                    opens: false,
+                    resolves: attempt.seqs.clone(),
+                    keep: true,
+                    ack,
+                });
+                if tx.send(job).await.is_err() {
+                    return;
+                }
+                let committed = tokio::time::timeout_at(give_up, acked).await;
+                let ok = matches!(committed, Ok(Ok(Some(_))));
+                if let Some(first) = first_try.take() {
+                    let _ = first.send(ok);
+                }
+                match committed {
                     Ok(Ok(Some(_))) => return,
-                    Ok(_) => {}
+                    // The writer gave up on it: ask again, a little later.
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                     Err(_) => break,
                 }
             }
@@ -335,6 +326,9 @@ impl AuditLog {
                 "the outcome of a change could not be audited; its attempt will be closed as interrupted"
             );
         });
+        if !matches!(tokio::time::timeout_at(deadline, tried).await, Ok(Ok(true))) {
+            tracing::warn!("audit trail slow or failing; the outcome of a change will follow");
+        }
     }
 
     /// Whether the trail can take a write now, answered within `within`.
