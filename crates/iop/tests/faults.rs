@@ -268,3 +268,120 @@ fn a_frozen_service_is_a_timeout_not_a_cancellation() {
         assert!(create(&http, &base, &jwt).await.is_ok());
     });
 }
+
+/// `kill -9` while clients create patients: some creates were committed but never answered.
+/// After a restart, every stored patient is accounted for in the audit trail — by its
+/// `success` event, or by an attempt that the restarted gateway closed as `interrupted` —
+/// and the trail's chain is intact.
+#[test]
+fn kill_9_under_load_leaves_no_change_unaudited() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let jwt = support::jwt(&data, "clinic-a");
+    // A short deadline: open attempts are closed six deadlines after they were made.
+    let timeout = ["--downstream-timeout-ms", "200"];
+    let (mut iop, base) = support::up(&data, &timeout);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, jwt, stop) = (base.clone(), jwt.clone(), stop.clone());
+            rt.spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    // Refused or cut off once the process is gone.
+                    let sent = http
+                        .post(format!("{base}/v1/patients"))
+                        .bearer_auth(&jwt)
+                        .header("content-type", "application/json")
+                        .body(PATIENT)
+                        .send()
+                        .await;
+                    if sent.is_err() {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        support::wait_ready(&reqwest::Client::new(), &base).await;
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    });
+    iop.0.kill().unwrap();
+    iop.0.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for c in clients {
+            c.await.unwrap();
+        }
+    });
+    drop(iop);
+
+    let (_iop, base) = support::up(&data, &timeout);
+    let sqlite = |file: &str| iop_db::sqlite_file_url(&data.join(file));
+    rt.block_on(async {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        support::wait_ready(&reqwest::Client::new(), &base).await;
+        let mut gateway = sqlx::AnyConnection::connect(&sqlite("gateway.db")).await.unwrap();
+        let mut records = sqlx::AnyConnection::connect(&sqlite("records.db")).await.unwrap();
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+        // Wait (bounded) until no attempt is left open.
+        for _ in 0..200 {
+            let open = count("SELECT COUNT(*) FROM audit_open_attempts")
+                .fetch_one(&mut gateway)
+                .await
+                .unwrap();
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM patients")
+            .fetch_all(&mut records)
+            .await
+            .unwrap();
+        let succeeded: Vec<String> = sqlx::query_scalar(
+            "SELECT resource_id FROM audit_events WHERE action = 'patient.create' AND outcome = 'success'",
+        )
+        .fetch_all(&mut gateway)
+        .await
+        .unwrap();
+        let interrupted = count(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'patient.create' AND outcome = 'interrupted'",
+        )
+        .fetch_one(&mut gateway)
+        .await
+        .unwrap();
+        let open = count("SELECT COUNT(*) FROM audit_open_attempts")
+            .fetch_one(&mut gateway)
+            .await
+            .unwrap();
+        assert_eq!(open, 0, "every attempt has an outcome");
+        assert!(stored.len() > 10, "the load ran: {} patients", stored.len());
+        let unaccounted = stored.iter().filter(|id| !succeeded.contains(id)).count();
+        assert!(
+            unaccounted as i64 <= interrupted,
+            "{unaccounted} stored patients without a success event, {interrupted} interrupted attempts"
+        );
+    });
+    drop(_iop);
+    let verified = Command::new(support::IOP)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
