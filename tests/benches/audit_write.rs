@@ -34,7 +34,8 @@ async fn bench() {
     );
     let db = TestDatabase::create("auditbench").await;
     let pool = audit::open(db.url()).await.unwrap();
-    let log = AuditLog::start(pool.clone(), audit::Settings::default());
+    let keys = std::sync::Arc::new(audit::AuditKeys::generate().unwrap());
+    let log = AuditLog::start(pool.clone(), audit::Settings::default(), keys, None);
     let who = Arc::new(Principal {
         tenant: TenantId::parse("bench").unwrap(),
         subject: "clinician-1".into(),

@@ -439,6 +439,8 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         rate_limit_per_minute: 0,
         rate_limit_burst: 0,
         connections: iop_gateway::ConnectionLimits::default(),
+        audit_keys: Arc::new(iop_gateway::audit::AuditKeys::generate().unwrap()),
+        audit_checkpoints: None,
     };
     let who = iop_core::Principal {
         tenant: iop_core::TenantId::parse("bench").unwrap(),
@@ -450,12 +452,11 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         request_id: String::new(),
         source_addr: None,
     };
-    let (app, db) = iop_gateway::app_without_auth_and_audit(config, who)
+    let app = iop_gateway::app_without_auth_and_audit(config, who)
         .await
         .unwrap();
     tokio::spawn(iop_gateway::serve_app(
         app,
-        db,
         listener,
         iop_gateway::ConnectionLimits::default(),
         std::future::pending(),

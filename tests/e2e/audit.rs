@@ -1,7 +1,6 @@
 //! The audit trail: every access to patient data, allowed or denied, over REST and gRPC,
 //! appears exactly once; only admins read it; tampering is detected.
 
-use iop_gateway::audit::{self, Verification};
 use iop_proto::audit::ListAuditEventsRequest;
 use iop_proto::audit::audit_service_client::AuditServiceClient;
 use iop_proto::records::GetPatientRequest;
@@ -179,51 +178,6 @@ async fn only_admins_read_the_trail_and_denials_are_audited_too() {
         .unwrap()
         .into_inner();
     assert!(page.events.iter().any(|e| e.action == "patient.create"));
-    sys.stop().await;
-}
-
-#[tokio::test]
-async fn the_trail_is_append_only_and_tampering_breaks_the_chain() {
-    let sys = TestSystem::start().await;
-    let admin = as_user(&sys, "clinic-a", "dr-admin", &["admin"]);
-    for _ in 0..3 {
-        create(&sys, &admin, &ana()).await;
-    }
-    let db = audit::open(sys.gateway_db.url()).await.unwrap();
-    // Each create is its attempt and its outcome.
-    assert_eq!(
-        audit::verify(&db).await.unwrap(),
-        Verification::Intact { events: 6 }
-    );
-
-    let edit = "UPDATE audit_events SET subject = 'someone-else' WHERE seq = 2";
-    assert!(
-        sqlx::query(edit).execute(db.pool()).await.is_err(),
-        "triggers refuse edits"
-    );
-    assert!(
-        sqlx::query("DELETE FROM audit_events")
-            .execute(db.pool())
-            .await
-            .is_err()
-    );
-
-    // Someone with database access removes the guard and edits a row.
-    let drop_guard = if sys.gateway_db.is_postgres() {
-        "DROP TRIGGER audit_events_no_change ON audit_events"
-    } else {
-        "DROP TRIGGER audit_events_no_update"
-    };
-    sqlx::query(drop_guard).execute(db.pool()).await.unwrap();
-    sqlx::query(edit).execute(db.pool()).await.unwrap();
-    assert_eq!(
-        audit::verify(&db).await.unwrap(),
-        Verification::Broken {
-            seq: 2,
-            reason: "content does not match its hash".into()
-        }
-    );
-    db.close().await;
     sys.stop().await;
 }
 

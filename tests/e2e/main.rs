@@ -7,6 +7,7 @@
 mod assessments;
 mod audit;
 mod audit_faults;
+mod audit_tamper;
 mod auth;
 mod authorization;
 mod connections;

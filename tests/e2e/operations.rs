@@ -138,6 +138,8 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         rate_limit_per_minute: 0,
         rate_limit_burst: 0,
         connections: iop_gateway::ConnectionLimits::default(),
+        audit_keys: std::sync::Arc::new(iop_gateway::audit::AuditKeys::generate().unwrap()),
+        audit_checkpoints: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -67,7 +67,7 @@ impl InternalKey {
         };
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let secret = decode_hex(text.trim()).filter(|s| s.len() >= 32);
+                let secret = crate::hex::decode(text.trim()).filter(|s| s.len() >= 32);
                 secret
                     .map(|s| Self::from_secret(&s))
                     .ok_or_else(|| InternalKeyError::Invalid(path.display().to_string()))
@@ -76,9 +76,9 @@ impl InternalKey {
                 let mut secret = [0u8; 32];
                 let _ = aws_lc_rs::rand::fill(&mut secret);
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
+                    crate::keys::create_private_dir(parent).map_err(io)?;
                 }
-                let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = crate::hex::encode(&secret);
                 match crate::keys::write_private(path, hex.as_bytes()) {
                     Ok(()) => Ok(Self::from_secret(&secret)),
                     // Another process created it first: use theirs.
@@ -121,16 +121,6 @@ impl InternalKey {
         }
         Ok(body.principal)
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Tower layer for service gRPC servers: opens the sealed principal into the request's

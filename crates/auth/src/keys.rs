@@ -133,7 +133,7 @@ impl SigningKey {
                 )
                 .map_err(|_| KeyError::Generate)?;
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
+                    create_private_dir(parent).map_err(io)?;
                 }
                 match write_private(path, to_pem(doc.as_ref()).as_bytes()) {
                     Ok(()) => Self::from_pkcs8(doc.as_ref()).ok_or(KeyError::Generate),
@@ -223,6 +223,22 @@ fn to_pem(der: &[u8]) -> String {
     }
     pem.push_str("-----END PRIVATE KEY-----\n");
     pem
+}
+
+/// Creates a directory (and missing parents) readable by its owner only: it holds keys or
+/// patient data. An existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Writes a secret file readable by its owner only, atomically and never over an existing
@@ -380,7 +396,7 @@ impl KeyRing {
         };
         let old = SigningKey::load_or_create(current)?;
         let dir = Self::retired_dir(current);
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        create_private_dir(&dir).map_err(|e| io(&dir, e))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -9,6 +9,7 @@
 
 pub mod assertion;
 pub mod claims;
+pub mod hex;
 pub mod internal;
 pub mod keys;
 pub mod scope;

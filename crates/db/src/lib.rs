@@ -90,6 +90,13 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl);
         };
+        // A URL that asks for the file to be created (`mode=rwc`) gets it owner-only.
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(file) = sqlite_file_of(url)
+        {
+            create_private_file(&file).map_err(|e| DbError::Connect(sqlx::Error::Io(e)))?;
+        }
         let options: AnyConnectOptions = url.parse().map_err(DbError::Connect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
@@ -183,6 +190,23 @@ async fn release_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Err
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Creates an empty SQLite file readable by its owner only, unless it exists: it will hold
+/// patient data, and SQLite gives its WAL and shared-memory files the same mode.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The URL of a SQLite file, created when missing.

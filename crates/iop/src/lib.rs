@@ -90,6 +90,8 @@ pub enum StartError {
     SigningKey(#[from] iop_auth::keys::KeyError),
     #[error(transparent)]
     InternalKey(#[from] iop_auth::internal::InternalKeyError),
+    #[error(transparent)]
+    AuditKeys(#[from] iop_gateway::audit::keys::KeyError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +163,8 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_path(
         &config.data_dir,
     ))?);
+    let audit_files = iop_gateway::audit::AuditFiles::in_data_dir(&config.data_dir);
+    let audit_keys = Arc::new(iop_gateway::audit::AuditKeys::load_or_create(&audit_files)?);
 
     let records_bind: SocketAddr = ([127, 0, 0, 1], 0).into();
     let records_listener = TcpListener::bind(records_bind)
@@ -214,6 +218,8 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         rate_limit_per_minute: config.rate_limit_per_minute,
         rate_limit_burst: config.rate_limit_burst,
         connections: config.connections,
+        audit_keys,
+        audit_checkpoints: Some(audit_files.checkpoints),
     };
     launcher.start("gateway", |shutdown| async move {
         Ok(iop_gateway::serve(gateway_config, gateway_listener, shutdown).await?)
@@ -264,18 +270,7 @@ impl System {
 }
 
 /// Creates the data directory readable by its owner only: it holds patient data and keys.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
+pub use iop_auth::keys::create_private_dir;
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed by this call, not on first
 /// poll, so a signal that arrives while the system is still starting is not lost.

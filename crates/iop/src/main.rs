@@ -60,15 +60,52 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain of the audit trail; exits non-zero if any event was altered,
-    /// inserted or removed.
+    /// Check the audit trail: recompute its keyed hash chain and hold it against the signed
+    /// checkpoints; exits non-zero, naming the first bad event, if any event was altered,
+    /// inserted or removed, or the trail was cut short.
     Verify {
         /// The gateway's database (default: the SQLite file in --data-dir).
         #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
         database_url: Option<String>,
         #[arg(long, env = "IOP_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        audit: AuditFileArgs,
     },
+}
+
+/// Where the audit trail's keys and checkpoints are, when not in the data directory.
+#[derive(Args, Clone, Default)]
+struct AuditFileArgs {
+    /// The audit chain's HMAC key (created if missing; default `<data>/keys/audit-chain.key`).
+    #[arg(long, env = "IOP_AUDIT_CHAIN_KEY_FILE")]
+    audit_chain_key_file: Option<PathBuf>,
+    /// The Ed25519 key signing audit checkpoints (default `<data>/keys/audit-checkpoint.key`).
+    #[arg(long, env = "IOP_AUDIT_CHECKPOINT_KEY_FILE")]
+    audit_checkpoint_key_file: Option<PathBuf>,
+    /// The append-only file of signed checkpoints (default `<data>/audit-checkpoints.jsonl`).
+    #[arg(long, env = "IOP_AUDIT_CHECKPOINT_FILE")]
+    audit_checkpoint_file: Option<PathBuf>,
+}
+
+impl AuditFileArgs {
+    /// These files, each defaulting to its place beside `defaults`.
+    fn files(&self, defaults: iop_gateway::audit::AuditFiles) -> iop_gateway::audit::AuditFiles {
+        iop_gateway::audit::AuditFiles {
+            chain_key: self
+                .audit_chain_key_file
+                .clone()
+                .unwrap_or(defaults.chain_key),
+            checkpoint_key: self
+                .audit_checkpoint_key_file
+                .clone()
+                .unwrap_or(defaults.checkpoint_key),
+            checkpoints: self
+                .audit_checkpoint_file
+                .clone()
+                .unwrap_or(defaults.checkpoints),
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -212,6 +249,10 @@ enum ServeCommand {
         issuer: String,
         #[arg(long, env = "IOP_AUDIENCE", default_value = iop::DEFAULT_AUDIENCE)]
         audience: String,
+        /// Audit keys and checkpoints; by default beside the signing key (`<keys dir>/…`,
+        /// checkpoints in its parent).
+        #[command(flatten)]
+        audit: AuditFileArgs,
         #[command(flatten)]
         gateway: Box<GatewayArgs>,
     },
@@ -248,9 +289,11 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Audit(AuditCommand::Verify {
             database_url,
             data_dir,
+            audit,
         })) => {
             let url = database_url.unwrap_or_else(|| iop::gateway_database_url(&data_dir));
-            runtime.block_on(verify_audit(&url))
+            let files = audit.files(iop_gateway::audit::AuditFiles::in_data_dir(&data_dir));
+            runtime.block_on(verify_audit(&url, &files))
         }
     }
 }
@@ -387,11 +430,17 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             internal_key_file,
             issuer,
             audience,
+            audit,
             gateway,
         } => {
             let telemetry = iop_telemetry::init("iop-gateway")?;
             let stop = iop::shutdown_signal();
             let connections = gateway.connections();
+            let keys_dir = signing_key_file
+                .parent()
+                .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+            let audit_files = audit.files(iop_gateway::audit::AuditFiles::in_keys_dir(&keys_dir));
+            let audit_keys = Arc::new(iop_gateway::audit::AuditKeys::load_or_create(&audit_files)?);
             let config = iop_gateway::Config {
                 issuer,
                 audience,
@@ -411,6 +460,8 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 rate_limit_per_minute: gateway.rate_limit_per_minute,
                 rate_limit_burst: gateway.rate_limit_burst,
                 connections,
+                audit_keys,
+                audit_checkpoints: Some(audit_files.checkpoints),
             };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -422,26 +473,33 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn verify_audit(url: &str) -> anyhow::Result<()> {
+async fn verify_audit(url: &str, files: &iop_gateway::audit::AuditFiles) -> anyhow::Result<()> {
     use std::io::Write;
+    let keys = iop_gateway::audit::AuditKeys::load(files)
+        .context("cannot read the audit keys (see --audit-chain-key-file)")?;
     let db = iop_gateway::audit::open(url)
         .await
         .context("cannot open the audit database")?;
-    let result = iop_gateway::audit::verify(&db)
+    let result = iop_gateway::audit::verify(&db, &keys, &files.checkpoints)
         .await
         .context("cannot read the audit trail")?;
     db.close().await;
     match result {
-        iop_gateway::audit::Verification::Intact { events } => {
-            let plural = if events == 1 { "" } else { "s" };
+        iop_gateway::audit::Verification::Intact {
+            events,
+            checkpoints,
+        } => {
+            let s = |n: usize| if n == 1 { "" } else { "s" };
             let _ = writeln!(
                 std::io::stdout(),
-                "audit trail intact: {events} event{plural}"
+                "audit trail intact: {events} event{}, {checkpoints} checkpoint{}",
+                s(events as usize),
+                s(checkpoints)
             );
             Ok(())
         }
         iop_gateway::audit::Verification::Broken { seq, reason } => {
-            anyhow::bail!("audit trail broken at event {seq}: {reason}")
+            anyhow::bail!("audit trail broken at event {seq}: it {reason}")
         }
     }
 }

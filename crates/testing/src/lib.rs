@@ -128,9 +128,20 @@ impl TestSystem {
 
     /// Stops every service gracefully and checks they stopped without error.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Stops the services but keeps their databases and data directory, for tests that look
+    /// at what was left behind.
+    pub async fn shut_down(&mut self) {
         if let Some(system) = self.system.take() {
             system.shutdown().await.expect("clean shutdown");
         }
+    }
+
+    /// The data directory the system runs on (keys, checkpoints, SQLite files).
+    pub fn data_path(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("data")
     }
 }
 

@@ -83,6 +83,10 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Timeouts and caps of client connections, and the shutdown grace period.
     pub connections: ConnectionLimits,
+    /// The audit trail's chain and checkpoint keys (kept outside its database).
+    pub audit_keys: Arc<audit::AuditKeys>,
+    /// Where signed checkpoints of the trail are appended; `None`: the log only.
+    pub audit_checkpoints: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,9 +127,15 @@ enum Guard {
     Off(Arc<iop_core::Principal>),
 }
 
-/// Builds the whole HTTP application (REST + gRPC) for `config`, with the gateway's
-/// database (to close after serving).
-pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
+/// The gateway, built: its HTTP application and what must be closed after serving.
+pub struct App {
+    pub router: Router,
+    db: iop_db::Db,
+    audit: audit::AuditLog,
+}
+
+/// Builds the whole HTTP application (REST + gRPC) for `config`.
+pub async fn app(config: Config) -> Result<App, ServeError> {
     build(config, Guard::On).await
 }
 
@@ -137,11 +147,11 @@ pub async fn app(config: Config) -> Result<(Router, iop_db::Db), ServeError> {
 pub async fn app_without_auth_and_audit(
     config: Config,
     principal: iop_core::Principal,
-) -> Result<(Router, iop_db::Db), ServeError> {
+) -> Result<App, ServeError> {
     build(config, Guard::Off(Arc::new(principal))).await
 }
 
-async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), ServeError> {
+async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
     let mut verifier = Verifier::new();
     let own_jwks = serde_json::from_value(config.keys.jwks())
         .map_err(|e| ServeError::Issuer(format!("own key: {e}")))?;
@@ -177,6 +187,8 @@ async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), Ser
         Guard::On => audit::AuditLog::start(
             db.clone(),
             audit::Settings::for_deadline(config.downstream_timeout),
+            config.audit_keys.clone(),
+            config.audit_checkpoints.clone(),
         ),
         #[cfg(feature = "bench-baseline")]
         Guard::Off(_) => audit::AuditLog::off(),
@@ -336,7 +348,7 @@ async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), Ser
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log));
+    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log.clone()));
     let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
         grpc::ClientApi::new(state.clients.clone()),
     );
@@ -393,10 +405,11 @@ async fn build(config: Config, guard: Guard) -> Result<(Router, iop_db::Db), Ser
     if !config.cors_origins.is_empty() {
         app = app.layer(cors(&config.cors_origins)?);
     }
-    Ok((
-        app.layer(middleware::from_fn(request_id::middleware)),
-        db_handle,
-    ))
+    Ok(App {
+        router: app.layer(middleware::from_fn(request_id::middleware)),
+        db: db_handle,
+        audit: audit_log,
+    })
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves.
@@ -406,15 +419,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let limits = config.connections;
-    let (app, db) = app(config).await?;
-    serve_app(app, db, listener, limits, shutdown).await
+    serve_app(app(config).await?, listener, limits, shutdown).await
 }
 
-/// Serves an application made by [`app`] (and its database, closed at the end) on
-/// `listener` until `shutdown` resolves.
+/// Serves an application made by [`app`] on `listener` until `shutdown` resolves.
 pub async fn serve_app(
-    app: Router,
-    db: iop_db::Db,
+    app: App,
     listener: TcpListener,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -422,8 +432,11 @@ pub async fn serve_app(
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
     // Shutdown order: the signal stops accepting; in-flight requests finish within the
     // grace period (each one's audit events are written before its answer), connections
-    // still open after it are closed; the pool closes; the caller flushes telemetry.
-    server::serve(listener, app, limits, shutdown).await;
+    // still open after it are closed; the trail's last checkpoint is written; the pool
+    // closes; the caller flushes telemetry.
+    let App { router, db, audit } = app;
+    server::serve(listener, router, limits, shutdown).await;
+    audit.shutdown(Duration::from_secs(5)).await;
     db.close().await;
     tracing::info!("gateway stopped");
     Ok(())

@@ -2,9 +2,22 @@
 //!
 //! Events are written by one writer per gateway, in batches (group commit). On a SQLite file
 //! the writer is a task with its own connection (`sqlite_writer`); otherwise a task on the
-//! pool (`store`). Rows carry a hash chain: `hash = SHA-256(prev_hash ‖ seq ‖ event)`, so
-//! [`verify`] finds an edited, inserted or deleted row; database triggers refuse UPDATE and
-//! DELETE in the first place.
+//! pool (`store`). Database triggers refuse UPDATE and DELETE of events.
+//!
+//! Tamper evidence, against someone who can write the gateway's database but does not hold
+//! the key files ([`keys`]; they live outside the database):
+//! - each row's hash is `HMAC-SHA256(chain key, prev_hash ‖ seq ‖ event)`: an event edited,
+//!   inserted, deleted or renumbered, however the rest is re-chained, no longer checks;
+//! - every 5 s while events are written, at start and at shutdown, the writer appends a
+//!   checkpoint (sequence, head hash, time) signed with the Ed25519 checkpoint key to a file
+//!   outside the database, and logs it ([`checkpoints`]): a trail cut short, or emptied, no
+//!   longer reaches its last checkpoint.
+//!
+//! [`verify`] checks both and names the first bad event. What it cannot see: events removed
+//! from after the last checkpoint (at most the last 5 s before a crash); tampering by whoever
+//! holds the key files as well (ship the logged checkpoints to a separate log store to keep
+//! evidence of those); events a compromised gateway never wrote. Events written by an earlier,
+//! unkeyed version (plain SHA-256 chain) are covered by the checkpoints only.
 //!
 //! What is durable before what:
 //! - A read is answered only after its events are durable: nothing is disclosed unaudited.
@@ -17,11 +30,15 @@
 //!   the client a 503 naming it, not a hang, and readiness ([`AuditLog::ready`]) says so.
 
 pub mod api;
+pub mod checkpoints;
+pub mod keys;
 mod sqlite_writer;
 mod store;
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use iop_core::{Error, Principal};
@@ -29,7 +46,10 @@ use iop_db::Db;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+pub use keys::{AuditFiles, AuditKeys};
 pub use store::{EventQuery, StoredEvent, Verification, query, verify};
+
+use checkpoints::Checkpointer;
 
 /// The trail's migrations, for `iop audit verify` and the gateway.
 pub use store::MIGRATIONS;
@@ -158,6 +178,8 @@ enum Job {
     Probe(oneshot::Sender<bool>),
     /// Close the attempts opened before this time (µs) with an `interrupted` event each.
     Reconcile(i64),
+    /// The gateway is stopping: write a last checkpoint, then answer.
+    Shutdown(oneshot::Sender<()>),
 }
 
 /// Events to append in one transaction with others.
@@ -212,17 +234,27 @@ impl AuditLog {
     /// Starts the writer on `db` (a task with its own connection for a SQLite file, on the
     /// pool otherwise) and the periodic reconciliation of open attempts; both stop when
     /// every handle is dropped. Call it inside the runtime.
-    pub fn start(db: Db, settings: Settings) -> Self {
+    ///
+    /// Events are chained with `keys`; signed checkpoints go to the log and, unless `None`,
+    /// are appended to `checkpoint_file`.
+    pub fn start(
+        db: Db,
+        settings: Settings,
+        keys: Arc<AuditKeys>,
+        checkpoint_file: Option<PathBuf>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
+        let checkpointer = Checkpointer::new(checkpoint_file, keys.clone());
         match db.sqlite_file() {
             Some(file) => {
-                if let Err(e) = sqlite_writer::start(db, file, rx) {
+                if let Err(e) = sqlite_writer::start(db, file, keys, checkpointer, rx) {
                     // Without a writer every record() fails: requests get 503, none goes unaudited.
                     tracing::error!(error = %e, "cannot start the audit checkpointer thread");
                 }
             }
             None => {
-                tokio::spawn(run(store::PoolSink::new(db), rx));
+                let sink = store::PoolSink::new(db.clone(), keys);
+                tokio::spawn(run(sink, rx, db, checkpointer));
             }
         }
         tokio::spawn(reconcile(tx.downgrade(), settings));
@@ -331,6 +363,20 @@ impl AuditLog {
         }
     }
 
+    /// Writes a last checkpoint of the trail (waiting at most `within`); call it when the
+    /// gateway stops, after the last request was answered.
+    pub async fn shutdown(&self, within: Duration) {
+        let Some(tx) = &self.tx else { return };
+        let (ack, done) = oneshot::channel();
+        let stopped = async {
+            tx.send(Job::Shutdown(ack)).await.ok()?;
+            done.await.ok()
+        };
+        if tokio::time::timeout(within, stopped).await.is_err() {
+            tracing::warn!("the audit trail's last checkpoint was not written in time");
+        }
+    }
+
     /// Whether the trail can take a write now, answered within `within`.
     pub async fn ready(&self, within: Duration) -> bool {
         let Some(tx) = &self.tx else { return true };
@@ -399,6 +445,10 @@ enum Failure {
 
 /// A backend of the writer: appends chained events, probes, reconciles.
 trait Sink {
+    /// The chain's head after this writer's last commit; `None` before it wrote, and after
+    /// a failure until it writes again.
+    fn committed(&self) -> Option<(i64, String)>;
+
     /// Appends `events` after the chain's head in one transaction, opening the attempts
     /// among them (`opens[i]`) and deleting the resolved ones; returns the first event's
     /// sequence number.
@@ -420,26 +470,60 @@ trait Sink {
 /// The writer loop, the same for both backends: group commit of appends (whatever queued up
 /// while the last batch was being written goes into the next transaction, so throughput
 /// grows with load instead of latency), probes and reconciliation between them.
-async fn run(mut sink: impl Sink, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    mut sink: impl Sink,
+    mut rx: mpsc::Receiver<Job>,
+    db: Db,
+    mut checkpoints: Checkpointer,
+) {
     let mut held: Option<Job> = None;
     // When an append last failed for good. A store that refuses inserts (permissions, a
     // trigger) may still take the probe's lock, so for a while after such a failure the
     // trail reports itself unavailable; after that the probe decides again, so a trail that
     // recovered without traffic becomes ready again.
     let mut failed_at: Option<Instant> = None;
+    // A first checkpoint of the trail as it is, saying (once, for good) where its keyed
+    // chain starts; then one whenever it moved, every few seconds.
+    match store::stored_head(&db).await {
+        Ok(head) => {
+            if checkpoints.needs_start() {
+                match store::unkeyed_until(&db).await {
+                    Ok(until) => checkpoints.set_start(until),
+                    Err(e) => tracing::error!(error = %e, "cannot read the audit trail"),
+                }
+            }
+            checkpoints.write(&head).await;
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the audit trail's head"),
+    }
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let Some(first) = (match held.take() {
+        let next = match held.take() {
             Some(job) => Some(job),
-            None => rx.recv().await,
-        }) else {
-            return;
+            None => tokio::select! {
+                job = rx.recv() => job,
+                _ = tick.tick() => {
+                    if let Some(head) = sink.committed() {
+                        checkpoints.write(&head).await;
+                    }
+                    continue;
+                }
+            },
         };
+        let Some(first) = next else { break };
         match first {
             Job::Probe(ack) => {
                 let failing = failed_at.is_some_and(|t| t.elapsed() < FAILURE_MEMORY);
                 let _ = ack.send(!failing && sink.probe().await);
             }
             Job::Reconcile(before) => reconcile_now(&mut sink, before).await,
+            Job::Shutdown(ack) => {
+                if let Some(head) = sink.committed() {
+                    checkpoints.write(&head).await;
+                }
+                let _ = ack.send(());
+            }
             Job::Append(first) => {
                 // Let the tasks that are ready now run first: those about to answer a
                 // request queue their events too, and one commit takes them all.
@@ -467,7 +551,13 @@ async fn run(mut sink: impl Sink, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+    if let Some(head) = sink.committed() {
+        checkpoints.write(&head).await;
+    }
 }
+
+/// How often the writer checkpoints the trail while events are written.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// How long a failed append makes readiness say "unavailable".
 const FAILURE_MEMORY: Duration = Duration::from_secs(10);

@@ -17,6 +17,8 @@ use iop_db::Db;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
+use super::checkpoints::Checkpointer;
+use super::keys::AuditKeys;
 use super::store::{self, GENESIS, Head, RECONCILE_BATCH};
 use super::{AuditEvent, Failure, Job, Outcome, Sink};
 
@@ -26,19 +28,26 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, time_us, tenant_i
 
 /// Starts the writer task on the (already migrated) database file of `db`, and the thread
 /// that checkpoints beside it.
-pub(super) fn start(db: Db, file: PathBuf, rx: mpsc::Receiver<Job>) -> std::io::Result<()> {
+pub(super) fn start(
+    db: Db,
+    file: PathBuf,
+    keys: Arc<AuditKeys>,
+    checkpointer: Checkpointer,
+    rx: mpsc::Receiver<Job>,
+) -> std::io::Result<()> {
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let wal_long = Arc::new(AtomicBool::new(false));
     let (ckpt_file, ckpt_flag) = (file.clone(), wal_long.clone());
     let sink = FileSink {
-        db,
+        db: db.clone(),
         file,
+        keys,
         conn: None,
         head: None,
         wal_long,
     };
     tokio::spawn(async move {
-        super::run(sink, rx).await;
+        super::run(sink, rx, db, checkpointer).await;
         drop(alive);
     });
     std::thread::Builder::new()
@@ -99,6 +108,7 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(bool, i64)> {
 struct FileSink {
     db: Db,
     file: PathBuf,
+    keys: Arc<AuditKeys>,
     conn: Option<Connection>,
     head: Head,
     /// Set by the checkpointer when the WAL grew long.
@@ -131,6 +141,10 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
+    fn committed(&self) -> Option<(i64, String)> {
+        self.head.clone()
+    }
+
     async fn append(
         &mut self,
         events: &[&AuditEvent],
@@ -140,9 +154,9 @@ impl Sink for FileSink {
         // Take turns with the gateway's other writers on this file (sqlx connections).
         let turn = self.db.write_turn().await;
         let mut head = self.head.take();
-        let wal_long = self.wal_long.clone();
+        let (wal_long, keys) = (self.wal_long.clone(), self.keys.clone());
         let conn = self.conn()?;
-        let written = append(conn, &mut head, events, opens, resolves);
+        let written = append(conn, &keys, &mut head, events, opens, resolves);
         if written.is_ok() && wal_long.swap(false, Ordering::Relaxed) {
             // Between our own transactions: the checkpoint can copy the whole WAL, and
             // the next transaction starts it over. Busy (the checkpointer is at work)
@@ -174,8 +188,9 @@ impl Sink for FileSink {
     async fn reconcile(&mut self, before_us: i64) -> Result<usize, Failure> {
         let _turn = self.db.write_turn().await;
         let mut head = self.head.take();
+        let keys = self.keys.clone();
         let conn = self.conn()?;
-        match reconcile(conn, &mut head, before_us) {
+        match reconcile(conn, &keys, &mut head, before_us) {
             Ok(n) => {
                 self.head = head;
                 Ok(n)
@@ -250,6 +265,7 @@ fn insert(
 /// attempts among them and without the resolved ones; returns the first sequence number.
 fn append(
     conn: &mut Connection,
+    keys: &AuditKeys,
     head: &mut Head,
     events: &[&AuditEvent],
     opens: &[bool],
@@ -261,7 +277,7 @@ fn append(
         None => read_head(&tx)?,
     };
     let first = start.0 + 1;
-    let (rows, new_head) = store::chain(start, events);
+    let (rows, new_head) = store::chain(keys, start, events);
     insert(&tx, &rows, events)?;
     {
         let mut open =
@@ -281,7 +297,12 @@ fn append(
 
 /// Closes up to [`RECONCILE_BATCH`] attempts opened before `before_us` with an
 /// `interrupted` event each, in one transaction.
-fn reconcile(conn: &mut Connection, head: &mut Head, before_us: i64) -> rusqlite::Result<usize> {
+fn reconcile(
+    conn: &mut Connection,
+    keys: &AuditKeys,
+    head: &mut Head,
+    before_us: i64,
+) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let claimed: Vec<i64> = {
         let mut claim = tx.prepare_cached(&format!(
@@ -312,7 +333,7 @@ fn reconcile(conn: &mut Connection, head: &mut Head, before_us: i64) -> rusqlite
         Some(h) => h,
         None => read_head(&tx)?,
     };
-    let (rows, new_head) = store::chain(start, &closing);
+    let (rows, new_head) = store::chain(keys, start, &closing);
     insert(&tx, &rows, &closing)?;
     tx.commit()?;
     *head = Some(new_head);

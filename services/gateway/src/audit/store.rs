@@ -1,10 +1,14 @@
 //! SQL of the audit trail.
 
-use aws_lc_rs::digest::{SHA256, digest};
+use std::path::Path;
+use std::sync::Arc;
+
 use iop_db::{Backend, Db, Migrations, is_unique_violation};
 use sqlx::Row;
 use sqlx::migrate::Migrator;
 
+use super::checkpoints;
+use super::keys::{self, AuditKeys};
 use super::{AuditEvent, Failure, Outcome, Sink};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -26,8 +30,9 @@ pub struct StoredEvent {
     pub hash: String,
 }
 
-/// The hash of a row: SHA-256 over the previous hash and every field, unambiguously joined.
-pub(super) fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
+/// A row's link as hashed: the previous hash and every field, length-prefixed so no choice
+/// of field contents can collide with another split.
+fn canonical(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
     let fields = [
         prev_hash,
         &seq.to_string(),
@@ -48,16 +53,27 @@ pub(super) fn chain_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEve
     ];
     let mut buf = String::new();
     for f in fields {
-        // Length-prefixed, so no choice of field contents can collide with another split.
         buf.push_str(&f.len().to_string());
         buf.push(':');
         buf.push_str(f);
     }
-    digest(&SHA256, buf.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    buf
+}
+
+/// The hash of a row: HMAC-SHA256 with the chain key.
+pub(super) fn chain_hash(
+    keys: &AuditKeys,
+    prev_hash: &str,
+    seq: i64,
+    event_id: &str,
+    e: &AuditEvent,
+) -> String {
+    keys.mac(canonical(prev_hash, seq, event_id, e).as_bytes())
+}
+
+/// The hash of a row written before the chain was keyed: plain SHA-256.
+pub(super) fn unkeyed_hash(prev_hash: &str, seq: i64, event_id: &str, e: &AuditEvent) -> String {
+    keys::sha256(canonical(prev_hash, seq, event_id, e).as_bytes())
 }
 
 /// The last link of the chain as this writer knows it; `None` means "read it".
@@ -65,13 +81,17 @@ pub(super) type Head = Option<(i64, String)>;
 
 /// `events` chained after `head`: their rows' (seq, event_id, prev_hash, hash), and the new
 /// head.
-pub(super) fn chain(head: (i64, String), events: &[&AuditEvent]) -> (Vec<Chained>, (i64, String)) {
+pub(super) fn chain(
+    keys: &AuditKeys,
+    head: (i64, String),
+    events: &[&AuditEvent],
+) -> (Vec<Chained>, (i64, String)) {
     let (mut seq, mut prev) = head;
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         seq += 1;
         let event_id = uuid::Uuid::now_v7().to_string();
-        let hash = chain_hash(&prev, seq, &event_id, e);
+        let hash = chain_hash(keys, &prev, seq, &event_id, e);
         rows.push((
             seq,
             event_id,
@@ -99,15 +119,17 @@ pub(super) const RECONCILE_BATCH: usize = 100;
 /// database), or SQLite in memory.
 pub(super) struct PoolSink {
     db: Db,
+    keys: Arc<AuditKeys>,
     /// The writer keeps one connection: its statements stay prepared.
     conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
     head: Head,
 }
 
 impl PoolSink {
-    pub(super) fn new(db: Db) -> Self {
+    pub(super) fn new(db: Db, keys: Arc<AuditKeys>) -> Self {
         Self {
             db,
+            keys,
             conn: None,
             head: None,
         }
@@ -151,16 +173,20 @@ impl PoolSink {
 }
 
 impl Sink for PoolSink {
+    fn committed(&self) -> Option<(i64, String)> {
+        self.head.clone()
+    }
+
     async fn append(
         &mut self,
         events: &[&AuditEvent],
         opens: &[bool],
         resolves: &[i64],
     ) -> Result<i64, Failure> {
-        let db = self.db.clone();
+        let (db, keys) = (self.db.clone(), self.keys.clone());
         let mut head = self.head.take();
         let conn = self.conn().await?;
-        match append(&db, conn, &mut head, events, opens, resolves).await {
+        match append(&db, &keys, conn, &mut head, events, opens, resolves).await {
             Ok(first) => {
                 self.head = head;
                 Ok(first)
@@ -206,10 +232,10 @@ impl Sink for PoolSink {
     }
 
     async fn reconcile(&mut self, before_us: i64) -> Result<usize, Failure> {
-        let db = self.db.clone();
+        let (db, keys) = (self.db.clone(), self.keys.clone());
         let mut head = self.head.take();
         let conn = self.conn().await?;
-        match reconcile(&db, conn, &mut head, before_us).await {
+        match reconcile(&db, &keys, conn, &mut head, before_us).await {
             Ok(n) => {
                 self.head = head;
                 Ok(n)
@@ -237,6 +263,7 @@ async fn read_head(conn: &mut sqlx::AnyConnection) -> Result<(i64, String), sqlx
 /// first event's sequence number.
 async fn append(
     db: &Db,
+    keys: &AuditKeys,
     conn: &mut sqlx::AnyConnection,
     head: &mut Head,
     events: &[&AuditEvent],
@@ -251,7 +278,7 @@ async fn append(
             None => read_head(conn).await?,
         };
         let first = start.0 + 1;
-        let (rows, new_head) = chain(start, events);
+        let (rows, new_head) = chain(keys, start, events);
         // Rows go in chunks of at most CHUNK, each chunk one multi-row INSERT whose text
         // depends only on its length, so every statement is prepared once and cached.
         let chunks: Vec<_> = rows.chunks(CHUNK).zip(events.chunks(CHUNK)).collect();
@@ -307,6 +334,7 @@ async fn append(
 /// their `interrupted` events.
 async fn reconcile(
     db: &Db,
+    keys: &AuditKeys,
     conn: &mut sqlx::AnyConnection,
     head: &mut Head,
     before_us: i64,
@@ -346,7 +374,7 @@ async fn reconcile(
             Some(h) => h,
             None => read_head(&mut tx).await?,
         };
-        let (rows, new_head) = chain(start, &closing);
+        let (rows, new_head) = chain(keys, start, &closing);
         let mut inserted = Ok(());
         for (rows, events) in rows.chunks(CHUNK).zip(closing.chunks(CHUNK)) {
             inserted = insert_chunk(db.backend(), rows, events)
@@ -375,7 +403,7 @@ async fn reconcile(
 pub(super) type Chained = (i64, String, String, String);
 
 /// The INSERT of one chunk of chained rows.
-fn insert_chunk<'q>(
+pub(super) fn insert_chunk<'q>(
     backend: Backend,
     rows: &'q [Chained],
     events: &'q [&'q AuditEvent],
@@ -477,19 +505,55 @@ pub(super) const COLUMNS: &str = "seq, event_id, time_us, tenant_id, issuer, cli
 pub enum Verification {
     Intact {
         events: i64,
+        checkpoints: usize,
     },
-    /// The first row whose link or content does not check out.
+    /// The first event that does not check out, and what is wrong with it.
     Broken {
         seq: i64,
         reason: String,
     },
 }
 
-/// Walks the whole chain in order and recomputes every hash.
-pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
+/// Checks the whole trail: walks the chain in order recomputing every keyed hash (edits,
+/// insertions, deletions and re-chaining without the key), then holds it against the
+/// signed checkpoints in `checkpoint_file` (truncation, deletion of everything, re-chaining
+/// with a stolen key before the last checkpoint). Reports the earliest bad event.
+pub async fn verify(
+    db: &Db,
+    keys: &AuditKeys,
+    checkpoint_file: &Path,
+) -> Result<Verification, sqlx::Error> {
+    let checkpoints = match checkpoints::read(checkpoint_file) {
+        Ok(lines) => lines,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(sqlx::Error::Io(e)),
+    };
+    let mut findings: Vec<(i64, String)> = Vec::new();
+    let mut anchors = std::collections::BTreeMap::new();
+    for line in &checkpoints {
+        match line {
+            Ok(c) if c.signed_by(keys) => {
+                anchors.entry(c.seq).or_insert_with(|| c.clone());
+            }
+            Ok(c) => findings.push((
+                c.seq.max(1),
+                format!(
+                    "the checkpoint at event {} does not carry a valid signature: the checkpoint file was altered",
+                    c.seq
+                ),
+            )),
+            Err(e) => findings.push((1, e.clone())),
+        }
+    }
+    let unkeyed_until = checkpoints
+        .iter()
+        .find_map(|c| c.as_ref().ok())
+        .map_or(0, |c| c.unkeyed_until);
+
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1;
-    loop {
+    let mut chain_broken = false;
+    'walk: loop {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT 1000"
         ))
@@ -497,34 +561,128 @@ pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
         .fetch_all(db.pool())
         .await?;
         if rows.is_empty() {
-            return Ok(Verification::Intact {
-                events: expected_seq - 1,
-            });
+            break;
         }
         for row in &rows {
             let e = event_from_row(row)?;
-            if e.seq != expected_seq {
-                return Ok(Verification::Broken {
-                    seq: expected_seq,
-                    reason: "row is missing".into(),
-                });
+            let broken = |reason: &str| (expected_seq, reason.to_owned());
+            let finding = if e.seq != expected_seq {
+                Some(broken(
+                    "is missing: the rows after it were deleted or renumbered",
+                ))
+            } else if e.prev_hash != prev {
+                Some(broken(
+                    "does not link to the event before it: an event was inserted or removed",
+                ))
+            } else {
+                let hash = if e.seq <= unkeyed_until {
+                    unkeyed_hash(&prev, e.seq, &e.event_id, &e.event)
+                } else {
+                    chain_hash(keys, &prev, e.seq, &e.event_id, &e.event)
+                };
+                (hash != e.hash).then(|| {
+                    broken(
+                        "does not match its hash: it was altered, or written without the chain key",
+                    )
+                })
+            };
+            if let Some(f) = finding {
+                findings.push(f);
+                chain_broken = true;
+                break 'walk;
             }
-            if e.prev_hash != prev {
-                return Ok(Verification::Broken {
-                    seq: e.seq,
-                    reason: "does not link to the previous row".into(),
-                });
-            }
-            if chain_hash(&prev, e.seq, &e.event_id, &e.event) != e.hash {
-                return Ok(Verification::Broken {
-                    seq: e.seq,
-                    reason: "content does not match its hash".into(),
-                });
+            if let Some(c) = anchors.get(&e.seq)
+                && c.head != e.hash
+            {
+                findings.push((
+                    e.seq,
+                    format!(
+                        "differs from the checkpoint of {}: the trail was re-chained",
+                        c.time_us
+                    ),
+                ));
             }
             prev = e.hash;
             expected_seq += 1;
         }
     }
+    let events = expected_seq - 1;
+    if !chain_broken
+        && let Some((&last, c)) = anchors.iter().next_back()
+        && last > events
+    {
+        findings.push((
+            events + 1,
+            format!(
+                "is missing, and so is every event up to {last}: the trail ends at {events} but was checkpointed at {last} ({}): it was truncated",
+                c.time_us
+            ),
+        ));
+    }
+    if checkpoints.is_empty() && events > 0 {
+        findings.push((
+            1,
+            format!(
+                "cannot be vouched for: there is no checkpoint file at {}, so removed events would go unnoticed",
+                checkpoint_file.display()
+            ),
+        ));
+    }
+    Ok(match findings.into_iter().min_by_key(|(seq, _)| *seq) {
+        Some((seq, reason)) => Verification::Broken { seq, reason },
+        None => Verification::Intact {
+            events,
+            checkpoints: anchors.len(),
+        },
+    })
+}
+
+/// The chain's head as stored, or the genesis.
+pub(super) async fn stored_head(db: &Db) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(db.pool())
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get("seq")?, row.try_get("hash")?)),
+        None => Ok((0, GENESIS.to_owned())),
+    }
+}
+
+/// The last event written before the chain was keyed (0 if none): the trail's unkeyed
+/// events all come before its keyed ones, so a binary search over "does this row check with
+/// the unkeyed hash" finds the boundary in a few reads. Used once, when a gateway writes its
+/// first checkpoint.
+pub(super) async fn unkeyed_until(db: &Db) -> Result<i64, sqlx::Error> {
+    let unkeyed = |seq: i64| async move {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE seq = $1"
+        ))
+        .bind(seq)
+        .fetch_optional(db.pool())
+        .await?;
+        Ok::<_, sqlx::Error>(match row {
+            Some(row) => {
+                let e = event_from_row(&row)?;
+                unkeyed_hash(&e.prev_hash, e.seq, &e.event_id, &e.event) == e.hash
+            }
+            None => false,
+        })
+    };
+    let (head, _) = stored_head(db).await?;
+    if head == 0 || !unkeyed(1).await? {
+        return Ok(0);
+    }
+    // Invariant: `low` is unkeyed, everything above `high` is keyed.
+    let (mut low, mut high) = (1, head);
+    while low < high {
+        let mid = low + (high - low + 1) / 2;
+        if unkeyed(mid).await? {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    Ok(low)
 }
 
 /// Filters of an audit query; the tenant always comes from the caller.

@@ -6,6 +6,42 @@ use iop_db::testing::TestDatabase;
 
 use super::*;
 
+/// A trail's keys and checkpoint file, as a gateway's data directory holds them.
+struct Keys {
+    _dir: tempfile::TempDir,
+    keys: Arc<AuditKeys>,
+    checkpoints: PathBuf,
+}
+
+impl Keys {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let files = AuditFiles::in_data_dir(dir.path());
+        Self {
+            keys: Arc::new(AuditKeys::load_or_create(&files).unwrap()),
+            checkpoints: files.checkpoints,
+            _dir: dir,
+        }
+    }
+
+    fn start(&self, db: &Db, settings: Settings) -> AuditLog {
+        AuditLog::start(
+            db.clone(),
+            settings,
+            self.keys.clone(),
+            Some(self.checkpoints.clone()),
+        )
+    }
+
+    /// The number of events, if the trail verifies.
+    async fn verify(&self, db: &Db) -> Result<i64, (i64, String)> {
+        match verify(db, &self.keys, &self.checkpoints).await.unwrap() {
+            Verification::Intact { events, .. } => Ok(events),
+            Verification::Broken { seq, reason } => Err((seq, reason)),
+        }
+    }
+}
+
 fn event(patient: &str) -> AuditEvent {
     let who = Principal {
         tenant: TenantId::parse("clinic-a").unwrap(),
@@ -41,7 +77,8 @@ async fn count(db: &Db, patient: &str) -> usize {
 async fn concurrent_records_are_each_stored_once_in_one_chain() {
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let trail = Keys::new();
+    let log = trail.start(&db, Settings::default());
     let tasks: Vec<_> = (0..40)
         .map(|t| {
             let log = log.clone();
@@ -59,22 +96,14 @@ async fn concurrent_records_are_each_stored_once_in_one_chain() {
     }
     // 10 records per task of 1, 2, 3, 1, 2, 3, 1, 2, 3, 1 events.
     assert_eq!(count(&db, "p7").await, 19);
-    assert_eq!(
-        verify(&db).await.unwrap(),
-        Verification::Intact { events: 40 * 19 }
-    );
+    assert_eq!(trail.verify(&db).await, Ok(40 * 19));
 
     // A new writer (a restarted gateway) continues the same chain.
     drop(log);
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let log = trail.start(&db, Settings::default());
     log.record(vec![event("after-restart")]).await.unwrap();
     assert_eq!(count(&db, "after-restart").await, 1);
-    assert_eq!(
-        verify(&db).await.unwrap(),
-        Verification::Intact {
-            events: 40 * 19 + 1
-        }
-    );
+    assert_eq!(trail.verify(&db).await, Ok(40 * 19 + 1));
     drop(log);
     db.close().await;
 }
@@ -83,7 +112,8 @@ async fn concurrent_records_are_each_stored_once_in_one_chain() {
 async fn the_writer_takes_turns_with_other_writers_of_the_database() {
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let trail = Keys::new();
+    let log = trail.start(&db, Settings::default());
     // Another writer of the gateway's database (the token endpoint's jti table) holds a
     // transaction open; on SQLite the audit writer waits for it rather than failing.
     let turn = db.write_turn().await;
@@ -141,8 +171,9 @@ fn attempted(patient: &str) -> AuditEvent {
 async fn an_attempt_stays_open_until_its_outcome_and_a_lost_one_is_closed_as_interrupted() {
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
+    let trail = Keys::new();
     let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let log = trail.start(&db, Settings::default());
 
     let attempt = log
         .attempt(vec![attempted("p1")], deadline())
@@ -168,7 +199,7 @@ async fn an_attempt_stays_open_until_its_outcome_and_a_lost_one_is_closed_as_int
         reconcile_every: std::time::Duration::from_millis(20),
         ..Settings::default()
     };
-    let log = AuditLog::start(db.clone(), quick);
+    let log = trail.start(&db, quick);
     for _ in 0..250 {
         if open_attempts(&db).await == 0 {
             break;
@@ -186,10 +217,7 @@ async fn an_attempt_stays_open_until_its_outcome_and_a_lost_one_is_closed_as_int
     assert_eq!(closed[1].event.status, "Unknown");
     assert_eq!(closed[1].event.action, "patient.update");
     assert_eq!(closed[1].event.request_id, closed[0].event.request_id);
-    assert_eq!(
-        verify(&db).await.unwrap(),
-        Verification::Intact { events: 4 }
-    );
+    assert_eq!(trail.verify(&db).await, Ok(4));
     drop(log);
     db.close().await;
 }
@@ -202,7 +230,8 @@ async fn a_locked_trail_fails_within_the_deadline_and_is_not_ready() {
     use sqlx::{Connection, Executor};
     let test_db = TestDatabase::create("audit").await;
     let db = open(test_db.url()).await.unwrap();
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let trail = Keys::new();
+    let log = trail.start(&db, Settings::default());
     log.record(vec![event("before")]).await.unwrap();
     assert!(log.ready(std::time::Duration::from_secs(1)).await);
 
@@ -244,10 +273,7 @@ async fn a_locked_trail_fails_within_the_deadline_and_is_not_ready() {
         "the refused read left no event"
     );
     assert_eq!(count(&db, "after").await, 1);
-    assert_eq!(
-        verify(&db).await.unwrap(),
-        Verification::Intact { events: 2 }
-    );
+    assert_eq!(trail.verify(&db).await, Ok(2));
     drop(log);
     db.close().await;
 }
@@ -273,7 +299,8 @@ async fn a_trail_without_insert_permission_refuses_and_is_not_ready() {
         .await
         .unwrap();
     let db = open(&test_db.url_as(ROLE).unwrap()).await.unwrap();
-    let log = AuditLog::start(db.clone(), Settings::default());
+    let trail = Keys::new();
+    let log = trail.start(&db, Settings::default());
     log.record(vec![event("before")]).await.unwrap();
     assert!(log.ready(std::time::Duration::from_secs(1)).await);
 
@@ -296,10 +323,42 @@ async fn a_trail_without_insert_permission_refuses_and_is_not_ready() {
     log.record(vec![event("after")]).await.unwrap();
     assert!(log.ready(std::time::Duration::from_secs(1)).await);
     assert_eq!(count(&db, "during").await, 0);
-    assert_eq!(
-        verify(&db).await.unwrap(),
-        Verification::Intact { events: 2 }
-    );
+    assert_eq!(trail.verify(&db).await, Ok(2));
+    drop(log);
+    db.close().await;
+}
+
+/// A trail begun by an earlier version (unkeyed SHA-256 chain) goes on keyed: the first
+/// checkpoint says where, and the whole trail verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unkeyed_trail_from_before_goes_on_keyed() {
+    let test_db = TestDatabase::create("audit").await;
+    let db = open(test_db.url()).await.unwrap();
+    let trail = Keys::new();
+    let old = [event("old"), event("old"), event("old")];
+    let mut prev = store::GENESIS.to_owned();
+    let mut rows = Vec::new();
+    for (e, seq) in old.iter().zip(1..) {
+        let id = format!("old-{seq}");
+        let hash = store::unkeyed_hash(&prev, seq, &id, e);
+        rows.push((seq, id, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    let events: Vec<&AuditEvent> = old.iter().collect();
+    store::insert_chunk(db.backend(), &rows, &events)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(store::unkeyed_until(&db).await.unwrap(), 3);
+    let log = trail.start(&db, Settings::default());
+    log.record(vec![event("new"), event("new")]).await.unwrap();
+    log.shutdown(std::time::Duration::from_secs(5)).await;
+    assert_eq!(store::unkeyed_until(&db).await.unwrap(), 3);
+    assert_eq!(trail.verify(&db).await, Ok(5));
+    let first = checkpoints::read(&trail.checkpoints)
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!((first.seq, first.unkeyed_until), (3, 3));
     drop(log);
     db.close().await;
 }
