@@ -120,8 +120,18 @@ fn up_serves_the_api_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "data directory must be private");
+        // Patient data and keys: readable by their owner only.
+        for path in [
+            data.clone(),
+            data.join("keys"),
+            data.join("records.db"),
+            data.join("gateway.db"),
+            data.join("keys/audit-chain.key"),
+            data.join("audit-checkpoints.jsonl"),
+        ] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} must be private", path.display());
+        }
     }
 
     let mut child = running;
