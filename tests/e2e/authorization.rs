@@ -137,13 +137,15 @@ async fn grpc_denials_are_permission_denied_with_the_reason() {
 /// update).
 const ADMIN_MATRIX: &[(&str, [bool; 5])] = &[
     ("admin", [true; 5]),
-    ("program_director", [false; 5]),
+    // Directors manage clients too (and alone may grant clinical scopes), but do not read
+    // the audit trail.
+    ("program_director", [false, true, true, true, true]),
     ("clinician", [false; 5]),
     ("front_desk", [false; 5]),
 ];
 
 #[tokio::test]
-async fn only_admins_reach_the_audit_trail_and_the_client_registry() {
+async fn only_admins_read_the_trail_and_admins_and_directors_manage_clients() {
     let sys = TestSystem::start().await;
     let admin = token(&sys, &["admin"], "user/*.cruds");
     let key = iop_auth::SigningKey::generate().unwrap();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::assessments::user;
 use crate::episodes::day;
-use crate::smart::{admin_of, assertion, token};
+use crate::smart::{assertion, director_of, token};
 use crate::{assert_problem_names, get, post};
 
 pub fn referral() -> Value {
@@ -28,7 +28,7 @@ async fn partner(sys: &TestSystem, name: &str, scope: &str) -> String {
     let res = sys
         .http
         .post(sys.url("/v1/clients"))
-        .bearer_auth(admin_of(sys, "clinic-a"))
+        .bearer_auth(director_of(sys, "clinic-a"))
         .json(&json!({ "name": name, "kind": "referral_partner", "jwks": key.jwks(), "scopes": ["system/ServiceRequest.crs"] }))
         .send()
         .await

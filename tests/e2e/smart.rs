@@ -9,7 +9,16 @@ use serde_json::{Value, json};
 use crate::get;
 
 pub(crate) fn admin_of(sys: &TestSystem, tenant: &str) -> String {
-    let mut claims = sys.claims(tenant, &["admin"]);
+    staff_of(sys, tenant, "admin")
+}
+
+/// A program director: the role that may grant clients clinical (and referral) scopes.
+pub(crate) fn director_of(sys: &TestSystem, tenant: &str) -> String {
+    staff_of(sys, tenant, "program_director")
+}
+
+fn staff_of(sys: &TestSystem, tenant: &str, role: &str) -> String {
+    let mut claims = sys.claims(tenant, &[role]);
     claims["scope"] = json!("user/*.cruds");
     sys.sign(claims)
 }
@@ -285,7 +294,7 @@ async fn the_client_registry_over_grpc() {
         Client, ClientKind, CreateClientRequest, ListClientsRequest, UpdateClientRequest,
     };
     let sys = TestSystem::start().await;
-    let admin = admin_of(&sys, "clinic-a");
+    let admin = director_of(&sys, "clinic-a");
     let mut grpc = ClientServiceClient::new(sys.grpc_channel().await);
     let key = SigningKey::generate_curve(Curve::P384).unwrap();
     let new = Client {
@@ -659,5 +668,85 @@ async fn rs384_rs256_and_es256_clients_get_tokens_too() {
     let id = register(&sys, &admin, &es256, &["system/Patient.rs"]).await;
     let (status, body) = fresh_token(&sys, &es256, &id).await;
     assert_eq!(status, 200, "ES256: {body}");
+    sys.stop().await;
+}
+
+/// No privilege escalation through clients: an admin (no clinical rights) cannot register a
+/// client that reads clinical data, nor take over such a client by giving it new keys; a
+/// program director can register it; anyone managing clients may disable it; and a backend
+/// client never reaches the registry, whatever its scopes.
+#[tokio::test]
+async fn no_one_grants_a_client_more_than_they_hold_and_clients_never_manage_clients() {
+    let sys = TestSystem::start().await;
+    let admin = admin_of(&sys, "clinic-a");
+    let director = director_of(&sys, "clinic-a");
+    let key = SigningKey::generate().unwrap();
+    let ehr = |scopes: &[&str]| json!({ "name": "EHR", "kind": "ehr", "jwks": key.jwks(), "scopes": scopes });
+    let post = |token: &str, body: Value| {
+        sys.http
+            .post(sys.url("/v1/clients"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let clinical = ["system/Patient.rs", "system/DocumentReference.rs"];
+    let res = post(&admin, ehr(&clinical)).await.unwrap();
+    assert_eq!(res.status(), 403);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "role admin may not grant system/DocumentReference.rs: it may not read DocumentReference itself"
+    );
+    let res = post(&admin, ehr(&["system/*.rs"])).await.unwrap();
+    assert_eq!(res.status(), 403, "a wildcard holds every resource");
+    // Within the admin's own rights: demographics.
+    let res = post(&admin, ehr(&["system/Patient.rs"])).await.unwrap();
+    assert_eq!(res.status(), 201);
+
+    let res = post(&director, ehr(&clinical)).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let client: Value = res.json().await.unwrap();
+    let id = client["client_id"].as_str().unwrap();
+    let patch = |token: &str, body: Value| {
+        sys.http
+            .patch(sys.url(&format!("/v1/clients/{id}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let attacker = SigningKey::generate().unwrap();
+    let res = patch(&admin, json!({ "jwks": attacker.jwks() }))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "new keys would hand over the clinical scopes"
+    );
+    let res = patch(&admin, json!({ "enabled": false })).await.unwrap();
+    assert_eq!(res.status(), 200, "disabling takes rights away: anyone may");
+    let res = patch(&director, json!({ "enabled": true })).await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The clinical client's own token, even with every system scope asked for and granted,
+    // does not reach the registry.
+    let (status, body) = fresh_token(&sys, &key, id).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let mut claims = sys.claims("clinic-a", &[]);
+    claims["scope"] = json!("system/*.cruds");
+    claims["sub"] = json!(id);
+    let wide = sys.sign(claims);
+    for t in [token, wide.as_str()] {
+        let res = post(t, ehr(&["system/Patient.rs"])).await.unwrap();
+        assert_eq!(res.status(), 403);
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(
+            problem["detail"],
+            "backend clients may not create Client: only staff users may"
+        );
+        let (status, _) = get(&sys, t, "/v1/clients").await;
+        assert_eq!(status, 403);
+    }
     sys.stop().await;
 }

@@ -276,6 +276,7 @@ impl Clients {
     ) -> Result<Client, Error> {
         allow(who, Operation::CreateClient)?;
         validate(&name, kind, &jwks, &scopes)?;
+        grantable(who, &scopes)?;
         let now = now_micros();
         let client = Client {
             client_id: uuid::Uuid::now_v7().to_string(),
@@ -396,6 +397,12 @@ impl Clients {
         allow(who, Operation::UpdateClient)?;
         let mut c = self.owned(who, client_id).await?;
         let old_version = c.version;
+        // Disabling is always allowed (it only takes rights away); any other change — new
+        // keys especially — is a grant of the client's scopes to whoever holds those keys.
+        let only_disables = changes.name.is_none()
+            && changes.jwks.is_none()
+            && changes.scopes.is_none()
+            && changes.enabled == Some(false);
         if let Some(name) = changes.name {
             c.name = name;
         }
@@ -409,6 +416,9 @@ impl Clients {
             c.enabled = enabled;
         }
         validate(&c.name, c.kind, &c.jwks, &c.scopes)?;
+        if !only_disables {
+            grantable(who, &c.scopes)?;
+        }
         c.version += 1;
         c.update_time_us = now_micros();
         let _turn = self.db.write_turn().await;
@@ -603,6 +613,14 @@ impl Clients {
 /// Registering and changing clients is the policy's call (admins), for REST and gRPC alike.
 fn allow(who: &Principal, op: Operation) -> Result<(), Error> {
     crate::policy::authorize(who, op).map_err(|denied| Error::PermissionDenied(denied.0))
+}
+
+/// Every scope of a client must be one the caller could use itself (`policy::may_grant`).
+fn grantable(who: &Principal, scopes: &[String]) -> Result<(), Error> {
+    for scope in scopes {
+        crate::policy::may_grant(who, scope).map_err(|denied| Error::PermissionDenied(denied.0))?;
+    }
+    Ok(())
 }
 
 /// What the gateway signs access tokens as.

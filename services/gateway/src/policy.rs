@@ -185,9 +185,15 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
     (Role::ProgramDirector, Resource::Flag, "rus"),
     // Who looked at which patient is for admins (compliance) only.
     (Role::Admin, Resource::AuditEvent, "rs"),
-    // Registering integrations and their keys is an admin's job.
+    // Registering integrations and their keys: admins, and program directors, who alone may
+    // grant a client clinical scopes (see `may_grant`: no one grants more than they hold).
     (Role::Admin, Resource::Client, "crus"),
+    (Role::ProgramDirector, Resource::Client, "crus"),
 ];
+
+/// Resources only staff users reach, whatever a backend client's scopes say: a client that
+/// could manage clients could give itself, or others, more rights.
+pub const STAFF_ONLY: &[Resource] = &[Resource::Client];
 
 /// Every operation the gateway serves, with the permission it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -508,6 +514,13 @@ pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
     } else {
         Context::System
     };
+    if context == Context::System && STAFF_ONLY.contains(&resource) {
+        return Err(Denied(format!(
+            "backend clients may not {} {}: only staff users may",
+            action.verb(),
+            resource.name()
+        )));
+    }
     let prefix = match context {
         Context::User => "user",
         Context::System => "system",
@@ -544,6 +557,48 @@ pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
     Ok(())
 }
 
+/// Whether `who` may give a backend client `scope`: only rights the caller holds itself
+/// through one of its roles. No one grants more than they have — an admin, who has no
+/// clinical rights, cannot register a client that reads notes, nor take such a client over
+/// by changing its keys; a program director can.
+pub fn may_grant(who: &Principal, scope: &str) -> Result<(), Denied> {
+    let Some(parsed) = Scope::parse(scope) else {
+        // Grants nothing; validation names it.
+        return Ok(());
+    };
+    let resources = Resource::ALL.into_iter().filter(|r| {
+        parsed
+            .resource
+            .as_deref()
+            .is_none_or(|name| name == r.name())
+    });
+    for resource in resources {
+        for action in Action::ALL {
+            if !parsed.perms.allows(action.letter()) {
+                continue;
+            }
+            let held = who
+                .roles
+                .iter()
+                .filter_map(|r| Role::parse(r))
+                .any(|role| role_allows(role, resource, action));
+            if !held {
+                return Err(Denied(format!(
+                    "role {} may not grant {scope}: it may not {} {} itself",
+                    if who.roles.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        who.roles.join(", ")
+                    },
+                    action.verb(),
+                    resource.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The role matrix as Markdown, for `AUTHORIZATION.md`.
 pub fn matrix_markdown() -> String {
     let mut md = String::from(
@@ -551,6 +606,8 @@ pub fn matrix_markdown() -> String {
          Generated from `src/policy.rs` by `cargo test -p iop-gateway` (set `UPDATE_DOCS=1` to\n\
          rewrite it). A call needs **both** a scope granting it (`user/…` for staff users,\n\
          `system/…` for backend clients) and, for staff users, a role allowing it below.\n\
+         Backend clients never reach the client registry (`Client`), whatever their scopes, and\n\
+         a staff user may grant a client only scopes their own roles allow.\n\
          Letters: c create, r read, u update, d delete, s search; `-` none.\n\n| role |",
     );
     for res in Resource::ALL {
