@@ -469,11 +469,13 @@ async fn assessment_access_is_audited_under_the_patient() {
             expect("assessment.create", "dr-kim", "attempted"),
             expect("assessment.create", "dr-kim", "success"),
             expect("assessment.read", "dr-kim", "success"),
+            // The front desk's refused read is under the patient too.
+            expect("assessment.read", "desk-1", "denied"),
             expect("safetyflag.search", "dr-kim", "success"),
         ],
         "{trail}"
     );
-    // The denied read names the assessment (the patient is not disclosed to the caller).
+    // The denied read names the assessment and its patient (which the caller was not told).
     let (_, denied) = get(&sys, &admin, "/v1/audit-events?subject=desk-1").await;
     let denied = &denied["events"].as_array().unwrap()[0];
     assert_eq!(denied["outcome"], "denied");

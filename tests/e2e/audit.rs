@@ -182,7 +182,8 @@ async fn only_admins_read_the_trail_and_denials_are_audited_too() {
 }
 
 /// The clinical record's accesses are in the patient's trail too, each once, under its own
-/// resource type and id; a denied psychotherapy-note read is there as well.
+/// resource type and id; refused reads (a psychotherapy note, the front desk) are there as
+/// well.
 #[tokio::test]
 async fn clinical_record_accesses_are_in_the_patients_trail_exactly_once() {
     let sys = TestSystem::start().await;
@@ -255,6 +256,10 @@ async fn clinical_record_accesses_are_in_the_patients_trail_exactly_once() {
             ("plan.create", "CarePlan", "dr-kim", "attempted"),
             ("plan.create", "CarePlan", "dr-kim", "success"),
             ("note.read", "DocumentReference", "dr-kim", "success"),
+            // Refusals are under the patient too: the records service's psychotherapy
+            // rule, and the front desk's role.
+            ("note.read", "DocumentReference", "dr-lee", "denied"),
+            ("note.read", "DocumentReference", "desk-1", "denied"),
             ("episode.search", "EpisodeOfCare", "desk-1", "success"),
         ],
         "{events:#?}"
@@ -265,18 +270,21 @@ async fn clinical_record_accesses_are_in_the_patients_trail_exactly_once() {
         assert_eq!(events[attempt]["request_id"], events[outcome]["request_id"]);
         assert_eq!(events[attempt]["status"], "");
     }
-    // The refused reads name the note (the patient was not disclosed to them).
-    let refused = trail(&sys, &admin, "subject=dr-lee").await;
-    assert_eq!(refused.len(), 1, "{refused:#?}");
-    assert_eq!(
-        (
-            refused[0]["resource_id"].as_str(),
-            refused[0]["outcome"].as_str()
-        ),
-        (Some(note_id), Some("failed"))
-    );
-    assert_eq!(refused[0]["status"], "PermissionDenied");
-    let denied = trail(&sys, &admin, "subject=desk-1").await;
-    assert_eq!(denied[0]["outcome"], "denied", "{denied:#?}");
+    // The refused reads name the note and its patient, though the refused callers were
+    // told neither.
+    for (i, subject) in [(8, "dr-lee"), (9, "desk-1")] {
+        assert_eq!(events[i]["resource_id"], note_id);
+        assert_eq!(events[i]["patient_id"], p.as_str());
+        assert_eq!(events[i]["status"], "PermissionDenied");
+        let (status, problem) = get(
+            &sys,
+            &as_user(&sys, "clinic-a", subject, &["clinician"]),
+            "/v1/audit-events",
+        )
+        .await;
+        assert_eq!(status, 403, "{problem}");
+    }
+    let (_, problem) = get(&sys, &lee, &format!("/v1/notes/{note_id}")).await;
+    assert!(!problem.to_string().contains(&p), "{problem}");
     sys.stop().await;
 }

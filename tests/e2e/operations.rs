@@ -360,3 +360,62 @@ async fn cors_lets_configured_front_ends_in_and_no_one_else() {
     );
     sys.stop().await;
 }
+
+/// gRPC reflection lists exactly what the gateway serves: no internal service between our
+/// own processes, which the gateway does not route either.
+#[tokio::test]
+async fn reflection_lists_what_the_gateway_serves_and_nothing_internal() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let sys = TestSystem::start().await;
+    let mut client = ServerReflectionClient::new(sys.grpc_channel().await);
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client
+        .server_reflection_info(futures::stream::iter([ask]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for served in [
+        "iop.records.v1.PatientService",
+        "iop.records.v1.NoteService",
+        "iop.audit.v1.AuditService",
+        "iop.clients.v1.ClientService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == served),
+            "{served} missing: {names:?}"
+        );
+    }
+    assert!(
+        !names.iter().any(|n| n.starts_with("iop.internal.")),
+        "{names:?}"
+    );
+
+    // Nor is it routed, even with a valid token.
+    let token = sys.token("clinic-a", &["admin"]);
+    let mut grpc = tonic::client::Grpc::new(sys.grpc_channel().await);
+    grpc.ready().await.unwrap();
+    let err = grpc
+        .unary(
+            iop_testing::with_bearer((), &token),
+            http::uri::PathAndQuery::from_static(
+                "/iop.internal.v1.ResourceOwnerService/GetResourceOwner",
+            ),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
+    sys.stop().await;
+}

@@ -11,6 +11,8 @@ use iop_core::Principal;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::{self, Operation};
+use iop_proto::internal::GetResourceOwnerRequest;
+use iop_proto::internal::resource_owner_service_client::ResourceOwnerServiceClient;
 use iop_proto::records as pb;
 use iop_proto::records::assessment_service_client::AssessmentServiceClient;
 use iop_proto::records::consent_service_client::ConsentServiceClient;
@@ -397,6 +399,7 @@ impl Downstream {
         let requested = message.touched();
         if let Err(denied) = policy::authorize(who, op) {
             tracing::info!(operation = ?op, subject = %who.subject, reason = %denied, "denied");
+            let requested = self.with_owners(who, op, requested, deadline).await;
             let events = self.events(
                 who,
                 op,
@@ -430,6 +433,11 @@ impl Downstream {
             .await;
         let events = match &result {
             Ok(res) => self.events(who, op, Outcome::Success, tonic::Code::Ok, res.touched()),
+            // The service's own rules refused it (another clinician's psychotherapy note…).
+            Err(status) if status.code() == tonic::Code::PermissionDenied => {
+                let requested = self.with_owners(who, op, requested, deadline).await;
+                self.events(who, op, Outcome::Denied, status.code(), requested)
+            }
             Err(status) => self.events(who, op, Outcome::Failed, status.code(), requested),
         };
         match (attempt, &result) {
@@ -448,6 +456,34 @@ impl Downstream {
             }
         }
         result
+    }
+
+    /// `touched` with the patient of each resource named only by id filled in, asked of the
+    /// service that holds it (within the caller's tenant, within the deadline): a refused
+    /// access is recorded under the patient it concerned, though the caller learns nothing.
+    async fn with_owners(
+        &self,
+        who: &Principal,
+        op: Operation,
+        mut touched: Vec<Touched>,
+        deadline: Instant,
+    ) -> Vec<Touched> {
+        let resource_type = op.permission().0.name();
+        for t in touched
+            .iter_mut()
+            .filter(|t| !t.resource_id.is_empty() && t.patient_id.is_empty())
+        {
+            let message = GetResourceOwnerRequest {
+                resource_type: resource_type.to_owned(),
+                id: t.resource_id.clone(),
+            };
+            let mut client = ResourceOwnerServiceClient::new(self.records.clone());
+            let asked = client.get_resource_owner(self.seal(who, message, deadline));
+            if let Ok(Ok(owner)) = tokio::time::timeout_at(deadline, asked).await {
+                t.patient_id = owner.into_inner().patient_id;
+            }
+        }
+        touched
     }
 
     /// One event per resource touched (one without a resource when there is none), so that

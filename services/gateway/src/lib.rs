@@ -344,10 +344,16 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
     health_reporter
         .set_serving::<ReferralServiceServer<grpc::RecordsProxy>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
+    // Reflection lists exactly what the gateway serves: the services of its operations and
+    // health, never the internal calls between our own processes.
+    let mut reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+        .with_service_name("grpc.health.v1.Health");
+    for service in policy::served_grpc_services() {
+        reflection = reflection.with_service_name(service);
+    }
+    let reflection = reflection.build_v1()?;
     let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log.clone()));
     let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
         grpc::ClientApi::new(state.clients.clone()),

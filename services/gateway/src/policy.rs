@@ -557,6 +557,21 @@ pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
     Ok(())
 }
 
+/// The gRPC services the gateway serves (`iop.records.v1.PatientService`…), from its
+/// operations.
+pub fn served_grpc_services() -> Vec<&'static str> {
+    let mut services: Vec<&'static str> = Operation::ALL
+        .into_iter()
+        .filter_map(|op| {
+            let path = op.grpc_path().trim_start_matches('/');
+            path.split_once('/').map(|(service, _)| service)
+        })
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    services
+}
+
 /// Whether `who` may give a backend client `scope`: only rights the caller holds itself
 /// through one of its roles. No one grants more than they have — an admin, who has no
 /// clinical rights, cannot register a client that reads notes, nor take such a client over

@@ -14,6 +14,7 @@ mod episodes;
 mod grpc;
 mod idempotency;
 mod notes;
+mod owners;
 mod patients;
 mod plans;
 mod referrals;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use iop_auth::{InternalKey, PrincipalLayer};
 use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::consent_service_server::ConsentServiceServer;
 use iop_proto::records::contact_service_server::ContactServiceServer;
@@ -148,6 +150,9 @@ pub async fn serve(
         .add_service(ReferralServiceServer::new(
             referrals::grpc::ReferralApi::new(referrals),
         ))
+        .add_service(ResourceOwnerServiceServer::new(owners::OwnerApi::new(
+            db.clone(),
+        )))
         // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
         // and delayed ACKs some of them would wait 40 ms.
         .serve_with_incoming_shutdown(
