@@ -157,7 +157,7 @@ async fn bench() {
     let secs = Duration::from_secs(env_or("IOP_BENCH_SECS", 5));
     let concurrency = env_or("IOP_BENCH_CONCURRENCY", 32) as usize;
     // One token hammers the gateway: the per-client rate limit would measure itself.
-    let sys = TestSystem::start_with(|c| c.rate_limit_per_minute = 0).await;
+    let sys = TestSystem::start_with(|c| c.rate_limits = iop_gateway::RateLimits::off()).await;
     let token = sys.token("bench", &["clinician"]);
 
     let mut ids = Vec::new();
@@ -436,8 +436,7 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         public_url: format!("http://{addr}"),
         body_limit: 1024 * 1024,
         cors_origins: Vec::new(),
-        rate_limit_per_minute: 0,
-        rate_limit_burst: 0,
+        rate_limits: iop_gateway::RateLimits::off(),
         connections: iop_gateway::ConnectionLimits::default(),
         audit_keys: Arc::new(iop_gateway::audit::AuditKeys::generate().unwrap()),
         audit_checkpoints: None,

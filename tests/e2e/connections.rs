@@ -17,6 +17,7 @@ fn limits(tweak: impl FnOnce(&mut ConnectionLimits)) -> ConnectionLimits {
         idle_timeout: Duration::from_secs(60),
         max_connections: 0,
         shutdown_grace: Duration::from_secs(60),
+        ..ConnectionLimits::default()
     };
     tweak(&mut l);
     l

@@ -135,8 +135,7 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         body_limit: 1 << 20,
         cors_origins: vec![],
         public_url: "http://127.0.0.1".into(),
-        rate_limit_per_minute: 0,
-        rate_limit_burst: 0,
+        rate_limits: iop_gateway::RateLimits::off(),
         connections: iop_gateway::ConnectionLimits::default(),
         audit_keys: std::sync::Arc::new(iop_gateway::audit::AuditKeys::generate().unwrap()),
         audit_checkpoints: None,
@@ -251,8 +250,8 @@ async fn a_service_slower_than_the_deadline_is_504_and_deadline_exceeded() {
 #[tokio::test]
 async fn clients_over_their_rate_get_429_with_retry_after() {
     let sys = TestSystem::start_with(|c| {
-        c.rate_limit_per_minute = 1;
-        c.rate_limit_burst = 2;
+        c.rate_limits.per_client_per_minute = 1;
+        c.rate_limits.per_client_burst = 2;
     })
     .await;
     let busy = sys.token("clinic-a", &["front_desk"]);

@@ -25,7 +25,12 @@ fn staff_of(sys: &TestSystem, tenant: &str, role: &str) -> String {
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-async fn register(sys: &TestSystem, admin: &str, key: &SigningKey, scopes: &[&str]) -> String {
+pub(crate) async fn register(
+    sys: &TestSystem,
+    admin: &str,
+    key: &SigningKey,
+    scopes: &[&str],
+) -> String {
     let res = sys
         .http
         .post(sys.url("/v1/clients"))

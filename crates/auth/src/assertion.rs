@@ -53,7 +53,7 @@ pub fn verify_assertion(
     let keys = load_keys(jwks);
     let key = keys
         .get(&kid)
-        .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+        .ok_or_else(|| AuthError::UnknownKey(crate::verify::untrusted(&kid)))?;
     key.fits(alg, &kid, &alg_name)?;
     let mut validation = Validation::new(alg);
     validation.leeway = crate::verify::LEEWAY_SECS;

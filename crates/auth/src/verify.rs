@@ -30,15 +30,16 @@ pub enum AuthError {
     Missing,
     #[error("malformed token: {0}")]
     Malformed(&'static str),
+    // Values the caller sent arrive here through `untrusted` (quoted, escaped, cut short).
     #[error("algorithm {0} is not accepted: only RS*, PS*, ES256, ES384 and EdDSA are")]
     Algorithm(String),
     #[error("token header has no key id (kid)")]
     MissingKid,
-    #[error("issuer {0:?} is not trusted")]
+    #[error("issuer {0} is not trusted")]
     UntrustedIssuer(String),
-    #[error("unknown signing key (kid {0:?})")]
+    #[error("unknown signing key (kid {0})")]
     UnknownKey(String),
-    #[error("key {0:?} does not match algorithm {1}")]
+    #[error("key {0} does not match algorithm {1}")]
     KeyMismatch(String, String),
     #[error("token has expired")]
     Expired,
@@ -149,7 +150,7 @@ impl Key {
     /// always the key's own family (no HMAC over an RSA modulus, no ES384 on a P-256 key).
     pub(crate) fn fits(&self, alg: Algorithm, kid: &str, alg_name: &str) -> Result<(), AuthError> {
         if self.alg.is_some_and(|a| a != alg) || self.family != family_of(alg) {
-            return Err(AuthError::KeyMismatch(kid.to_owned(), alg_name.to_owned()));
+            return Err(AuthError::KeyMismatch(untrusted(kid), untrusted(alg_name)));
         }
         Ok(())
     }
@@ -263,11 +264,20 @@ impl Verifier {
         Ok(())
     }
 
+    /// Whether `token` was verified a moment ago and is still good: answering that costs a
+    /// hash, not a signature check. Callers limit the rate of everything else.
+    pub fn is_cached(&self, token: &str) -> bool {
+        let now = crate::unix_now();
+        self.cache.lock().is_ok_and(|cache| {
+            cache
+                .get(&fingerprint(token))
+                .is_some_and(|(_, until)| now < *until)
+        })
+    }
+
     /// Verifies a compact JWS and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut fingerprint = [0u8; 32];
-        fingerprint.copy_from_slice(digest.as_ref());
+        let fingerprint = fingerprint(token);
         let now = crate::unix_now();
         if let Ok(cache) = self.cache.lock()
             && let Some((verified, until)) = cache.get(&fingerprint)
@@ -308,10 +318,10 @@ impl Verifier {
         let issuer = self
             .issuers
             .get(&iss)
-            .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
+            .ok_or_else(|| AuthError::UntrustedIssuer(untrusted(&iss)))?;
         let key = issuer
             .key(&kid)
-            .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+            .ok_or_else(|| AuthError::UnknownKey(untrusted(&kid)))?;
         key.fits(alg, &kid, &alg_name)?;
 
         let mut validation = Validation::new(alg);
@@ -326,7 +336,7 @@ impl Verifier {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidAudience => AuthError::WrongAudience(issuer.audience.clone()),
-                ErrorKind::InvalidIssuer => AuthError::UntrustedIssuer(iss.clone()),
+                ErrorKind::InvalidIssuer => AuthError::UntrustedIssuer(untrusted(&iss)),
                 ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
                 ErrorKind::InvalidSignature => AuthError::InvalidSignature,
                 ErrorKind::Json(_) => AuthError::Malformed("claims do not have the expected types"),
@@ -430,6 +440,33 @@ pub(crate) fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T>
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The cache key of a token.
+fn fingerprint(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(digest.as_ref());
+    fingerprint
+}
+
+/// A value the caller sent (a key id, an algorithm, an issuer), fit to be shown back in an
+/// error, a `WWW-Authenticate` header or a log line: quoted, in ASCII with everything else
+/// escaped (control characters, quotes, non-ASCII), and cut to 64 characters, so it can
+/// neither forge a log line nor make a reply large.
+pub fn untrusted(value: &str) -> String {
+    const MAX: usize = 64;
+    let cut: String = value
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_default)
+        .collect();
+    let more = if value.chars().nth(MAX).is_some() {
+        "..."
+    } else {
+        ""
+    };
+    format!("\"{cut}\"{more}")
+}
+
 /// The algorithms we accept, by JOSE name; anything else (`none`, HS*) is refused.
 fn asymmetric_alg(name: &str) -> Result<Algorithm, AuthError> {
     Ok(match name {
@@ -442,7 +479,7 @@ fn asymmetric_alg(name: &str) -> Result<Algorithm, AuthError> {
         "ES256" => Algorithm::ES256,
         "ES384" => Algorithm::ES384,
         "EdDSA" => Algorithm::EdDSA,
-        other => return Err(AuthError::Algorithm(other.to_owned())),
+        other => return Err(AuthError::Algorithm(untrusted(other))),
     })
 }
 

@@ -16,9 +16,6 @@ use tokio::sync::{mpsc, watch};
 
 pub const DEFAULT_ISSUER: &str = "urn:iop:gateway";
 pub const DEFAULT_AUDIENCE: &str = "urn:iop:api";
-/// Per-client request rate: 100/s sustained, bursts of 200.
-pub const DEFAULT_RATE_PER_MINUTE: u32 = 6000;
-pub const DEFAULT_RATE_BURST: u32 = 200;
 
 /// Where the gateway's key files live inside a data directory.
 pub fn signing_key_path(data_dir: &Path) -> PathBuf {
@@ -52,8 +49,8 @@ pub struct SystemConfig {
     /// How often the gateway re-reads its signing keys.
     pub key_reload_every: Duration,
     pub body_limit: usize,
-    pub rate_limit_per_minute: u32,
-    pub rate_limit_burst: u32,
+    /// Request rates per client and per source address.
+    pub rate_limits: iop_gateway::RateLimits,
     /// Timeouts and caps of the gateway's client connections, and its shutdown grace.
     pub connections: iop_gateway::ConnectionLimits,
 }
@@ -73,8 +70,7 @@ impl SystemConfig {
             downstream_timeout: Duration::from_secs(10),
             key_reload_every: KEY_RELOAD_EVERY,
             body_limit: 1024 * 1024,
-            rate_limit_per_minute: DEFAULT_RATE_PER_MINUTE,
-            rate_limit_burst: DEFAULT_RATE_BURST,
+            rate_limits: iop_gateway::RateLimits::default(),
             connections: iop_gateway::ConnectionLimits::default(),
         }
     }
@@ -215,8 +211,7 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         public_url: config
             .public_url
             .unwrap_or_else(|| format!("http://{gateway_addr}")),
-        rate_limit_per_minute: config.rate_limit_per_minute,
-        rate_limit_burst: config.rate_limit_burst,
+        rate_limits: config.rate_limits,
         connections: config.connections,
         audit_keys,
         audit_checkpoints: Some(audit_files.checkpoints),

@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use iop_auth::keys::Grant;
 use iop_auth::{InternalKey, SigningKey};
+use iop_gateway::RateLimits;
 
 #[derive(Parser)]
 #[command(
@@ -141,11 +142,18 @@ struct GatewayArgs {
     #[arg(long, env = "IOP_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
     /// Requests per minute per client (sustained); 0 turns rate limits off.
-    #[arg(long, env = "IOP_RATE_LIMIT_PER_MINUTE", default_value_t = iop::DEFAULT_RATE_PER_MINUTE)]
+    #[arg(long, env = "IOP_RATE_LIMIT_PER_MINUTE", default_value_t = RateLimits::default().per_client_per_minute)]
     rate_limit_per_minute: u32,
     /// Requests per client allowed in a burst.
-    #[arg(long, env = "IOP_RATE_LIMIT_BURST", default_value_t = iop::DEFAULT_RATE_BURST)]
+    #[arg(long, env = "IOP_RATE_LIMIT_BURST", default_value_t = RateLimits::default().per_client_burst)]
     rate_limit_burst: u32,
+    /// Requests per minute per source address without a token known good (bad or new
+    /// tokens, token requests); 0 turns this limit off.
+    #[arg(long, env = "IOP_ADDRESS_RATE_LIMIT_PER_MINUTE", default_value_t = RateLimits::default().per_address_per_minute)]
+    address_rate_limit_per_minute: u32,
+    /// Such requests per source address allowed in a burst.
+    #[arg(long, env = "IOP_ADDRESS_RATE_LIMIT_BURST", default_value_t = RateLimits::default().per_address_burst)]
+    address_rate_limit_burst: u32,
     /// Time a client has to send a request's headers, in milliseconds.
     #[arg(long, env = "IOP_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     header_read_timeout_ms: u64,
@@ -162,9 +170,28 @@ struct GatewayArgs {
     /// in milliseconds.
     #[arg(long, env = "IOP_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
+    /// A request's headers together at most, in bytes (REST and gRPC).
+    #[arg(long, env = "IOP_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
+    /// One header at most, in bytes; larger is 431.
+    #[arg(long, env = "IOP_MAX_HEADER_VALUE_BYTES", default_value_t = 8 * 1024)]
+    max_header_value_bytes: usize,
 }
 
 impl GatewayArgs {
+    fn rate_limits(&self) -> RateLimits {
+        // `--rate-limit-per-minute 0` has always meant "no limits": it turns both off.
+        if self.rate_limit_per_minute == 0 {
+            return RateLimits::off();
+        }
+        RateLimits {
+            per_client_per_minute: self.rate_limit_per_minute,
+            per_client_burst: self.rate_limit_burst,
+            per_address_per_minute: self.address_rate_limit_per_minute,
+            per_address_burst: self.address_rate_limit_burst,
+        }
+    }
+
     fn connections(&self) -> iop_gateway::ConnectionLimits {
         iop_gateway::ConnectionLimits {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
@@ -172,6 +199,8 @@ impl GatewayArgs {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            max_header_bytes: self.max_header_bytes,
+            max_header_value_bytes: self.max_header_value_bytes,
         }
     }
 }
@@ -355,8 +384,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     config.public_url = args.gateway.public_url.clone();
     config.downstream_timeout = Duration::from_millis(args.gateway.downstream_timeout_ms);
     config.body_limit = args.gateway.body_limit;
-    config.rate_limit_per_minute = args.gateway.rate_limit_per_minute;
-    config.rate_limit_burst = args.gateway.rate_limit_burst;
+    config.rate_limits = args.gateway.rate_limits();
     config.connections = args.gateway.connections();
 
     let stop = iop::shutdown_signal();
@@ -436,6 +464,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             let telemetry = iop_telemetry::init("iop-gateway")?;
             let stop = iop::shutdown_signal();
             let connections = gateway.connections();
+            let rate_limits = gateway.rate_limits();
             let keys_dir = signing_key_file
                 .parent()
                 .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
@@ -457,8 +486,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 public_url: gateway
                     .public_url
                     .unwrap_or_else(|| format!("http://{listen}")),
-                rate_limit_per_minute: gateway.rate_limit_per_minute,
-                rate_limit_burst: gateway.rate_limit_burst,
+                rate_limits,
                 connections,
                 audit_keys,
                 audit_checkpoints: Some(audit_files.checkpoints),

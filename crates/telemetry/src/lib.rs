@@ -33,6 +33,45 @@ impl Telemetry {
     }
 }
 
+/// The human-readable log format, with every field value's control characters escaped: a
+/// value a client chose (a token's claim, a header) cannot start a forged log line or send
+/// terminal escape sequences. (JSON lines escape them by construction.)
+pub fn pretty_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::field::MakeExt;
+    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = escape_controls(&format!("{value:?}"));
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{field}={text}")
+        }
+    })
+    .delimited(" ");
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(fields)
+        .with_writer(writer)
+}
+
+/// `text` with each control character written as its escape (`\n`, `\u{1b}`).
+fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Installs the global subscriber. Safe to call more than once (tests): later calls keep the
 /// first subscriber.
 pub fn init(service: &str) -> Result<Telemetry, TelemetryError> {
@@ -71,9 +110,7 @@ pub fn init(service: &str) -> Result<Telemetry, TelemetryError> {
             )
             .try_init()
     } else {
-        registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init()
+        registry.with(pretty_layer(std::io::stderr)).try_init()
     };
     if result.is_ok() && provider.is_some() {
         tracing::info!(service, "exporting traces over OTLP");
@@ -131,4 +168,49 @@ pub fn server_span<B>(req: &http::Request<B>) -> tracing::Span {
     );
     adopt_context(&span, req.headers());
     span
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_value_with_a_newline_or_escape_cannot_forge_a_log_line() {
+        let out = Captured::default();
+        let writer = {
+            let out = out.clone();
+            move || out.clone()
+        };
+        let subscriber = tracing_subscriber::registry().with(super::pretty_layer(writer));
+        tracing::subscriber::with_default(subscriber, || {
+            let alg = "RS256\n2026-11-30T00:00:00Z  INFO forged: granted\u{1b}[2J";
+            tracing::info!(reason = %alg, "refused");
+        });
+        let bytes = out.0.lock().map(|b| b.clone()).unwrap_or_default();
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        assert_eq!(text.matches('\n').count(), 1, "one line: {text:?}");
+        // The formatter's own colours stay; the value's escape sequence is shown, not sent.
+        assert!(!text.contains("granted\u{1b}"), "{text:?}");
+        assert!(text.contains("granted\\u{1b}[2J"), "{text:?}");
+        assert!(text.contains("reason=RS256\\n2026"), "{text:?}");
+    }
 }

@@ -21,7 +21,10 @@ pub struct Authenticator {
     remote: Option<RemoteKeys>,
     /// The gateway's own keys, re-read when a token names a key id we do not know.
     own: Arc<SigningKeys>,
+    /// Per client, for authenticated calls.
     pub limiter: Limiter,
+    /// Per source address, for calls without a token known to be good.
+    pub anonymous: Arc<Limiter>,
 }
 
 impl Authenticator {
@@ -30,12 +33,24 @@ impl Authenticator {
         remote: Option<RemoteKeys>,
         own: Arc<SigningKeys>,
         limiter: Limiter,
+        anonymous: Arc<Limiter>,
     ) -> Self {
         Self {
             verifier,
             remote,
             own,
             limiter,
+            anonymous,
+        }
+    }
+
+    /// Before any work on a request's token: one with a token verified a moment ago goes
+    /// on; anything else (no token, a bad one, a new one) counts against its source
+    /// address's budget, so floods of bad tokens cost the flooder, not the clinic.
+    fn admit(&self, headers: &HeaderMap, source: Option<&str>) -> Result<(), std::time::Duration> {
+        match bearer(headers) {
+            Ok(token) if self.verifier.is_cached(token) => Ok(()),
+            _ => self.anonymous.check_address(source),
         }
     }
 
@@ -124,22 +139,17 @@ pub async fn rest(
 ) -> Response {
     // Set by the request-id middleware, which wraps every route.
     let rid = crate::request_id::current().unwrap_or_default();
-    let who = auth
-        .authenticate(req.headers(), rid, source_addr(req.extensions()))
-        .await;
+    let source = source_addr(req.extensions());
+    if let Err(wait) = auth.admit(req.headers(), source.as_deref()) {
+        tracing::info!(source = ?source, "rate limited before authentication");
+        return too_many(wait);
+    }
+    let who = auth.authenticate(req.headers(), rid, source).await;
     match who {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
-                let secs = retry_after_secs(wait);
-                tracing::info!(subject = %principal.subject, retry_after = secs, "rate limited");
-                let mut res = Problem::new(
-                    ErrorCode::ResourceExhausted,
-                    format!("rate limit exceeded; retry in {secs} s"),
-                )
-                .into_response();
-                res.headers_mut()
-                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-                return res;
+                tracing::info!(subject = %principal.subject, "rate limited");
+                return too_many(wait);
             }
             req.extensions_mut().insert(principal);
             next.run(req).await
@@ -162,20 +172,16 @@ pub async fn grpc(
     }
     // Set by the request-id middleware, which wraps every route.
     let rid = crate::request_id::current().unwrap_or_default();
-    let who = auth
-        .authenticate(req.headers(), rid, source_addr(req.extensions()))
-        .await;
+    let source = source_addr(req.extensions());
+    if let Err(wait) = auth.admit(req.headers(), source.as_deref()) {
+        tracing::info!(source = ?source, "rate limited before authentication");
+        return too_many_grpc(wait);
+    }
+    let who = auth.authenticate(req.headers(), rid, source).await;
     match who {
         Ok(principal) => {
             if let Err(wait) = auth.limiter.check(&principal) {
-                let secs = retry_after_secs(wait);
-                let mut status = tonic::Status::resource_exhausted(format!(
-                    "rate limit exceeded; retry in {secs} s"
-                ));
-                if let Ok(v) = secs.to_string().parse() {
-                    status.metadata_mut().insert("retry-after", v);
-                }
-                return status.into_http();
+                return too_many_grpc(wait);
             }
             req.extensions_mut().insert(principal);
             next.run(req).await
@@ -185,6 +191,30 @@ pub async fn grpc(
             tonic::Status::unauthenticated(e.to_string()).into_http()
         }
     }
+}
+
+/// 429 problem+json with `Retry-After`.
+pub(crate) fn too_many(wait: std::time::Duration) -> Response {
+    let secs = retry_after_secs(wait);
+    let mut res = Problem::new(
+        ErrorCode::ResourceExhausted,
+        format!("rate limit exceeded; retry in {secs} s"),
+    )
+    .into_response();
+    res.headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+    res
+}
+
+/// RESOURCE_EXHAUSTED with a `retry-after` entry.
+fn too_many_grpc(wait: std::time::Duration) -> Response {
+    let secs = retry_after_secs(wait);
+    let mut status =
+        tonic::Status::resource_exhausted(format!("rate limit exceeded; retry in {secs} s"));
+    if let Ok(v) = secs.to_string().parse() {
+        status.metadata_mut().insert("retry-after", v);
+    }
+    status.into_http()
 }
 
 /// The benchmark baseline's stand-in for [`rest`] and [`grpc`]: every request acts as the

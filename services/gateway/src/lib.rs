@@ -8,7 +8,7 @@ pub mod clients;
 mod downstream;
 mod grpc;
 pub mod jwks;
-mod limits;
+pub mod limits;
 pub mod policy;
 pub mod problem;
 mod request_id;
@@ -30,6 +30,7 @@ use iop_auth::keys::KeyRing;
 use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
+use iop_proto::clients::client_service_server::ClientServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::consent_service_server::ConsentServiceServer;
 use iop_proto::records::contact_service_server::ContactServiceServer;
@@ -47,6 +48,7 @@ use crate::auth::Authenticator;
 use crate::downstream::Downstream;
 use crate::problem::Problem;
 
+pub use crate::limits::RateLimits;
 pub use crate::rest::ApiDoc;
 pub use crate::server::ConnectionLimits;
 
@@ -77,10 +79,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Browser origins allowed by CORS; empty disables CORS.
     pub cors_origins: Vec<String>,
-    /// Requests per minute each client may make (sustained); 0 turns limits off.
-    pub rate_limit_per_minute: u32,
-    /// Requests a client may make in a burst above the sustained rate.
-    pub rate_limit_burst: u32,
+    /// Request rates per client and per source address.
+    pub rate_limits: RateLimits,
     /// Timeouts and caps of client connections, and the shutdown grace period.
     pub connections: ConnectionLimits,
     /// The audit trail's chain and checkpoint keys (kept outside its database).
@@ -116,6 +116,8 @@ pub(crate) struct AppState {
     audience: Arc<str>,
     token_url: Arc<str>,
     openapi: Arc<String>,
+    /// Per source address: token requests count against it.
+    anonymous: Arc<limits::Limiter>,
 }
 
 /// Who the callers are and whether their accesses are recorded.
@@ -164,11 +166,19 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         config.key_file.clone(),
         &config.issuer,
     ));
+    let anonymous = Arc::new(limits::Limiter::new(
+        config.rate_limits.per_address_per_minute,
+        config.rate_limits.per_address_burst,
+    ));
     let auth = Arc::new(Authenticator::new(
         verifier,
         jwks::RemoteKeys::new(&config.trusted_issuers),
         keys.clone(),
-        limits::Limiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
+        limits::Limiter::new(
+            config.rate_limits.per_client_per_minute,
+            config.rate_limits.per_client_burst,
+        ),
+        anonymous.clone(),
     ));
     tokio::spawn(sweep_rate_limits(Arc::downgrade(&auth)));
     if auth.has_remote_keys() {
@@ -209,6 +219,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
         openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
+        anonymous,
     };
 
     let rest_api = Router::new()
@@ -354,37 +365,35 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         reflection = reflection.with_service_name(service);
     }
     let reflection = reflection.build_v1()?;
-    let audit_api = AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log.clone()));
-    let client_api = iop_proto::clients::client_service_server::ClientServiceServer::new(
-        grpc::ClientApi::new(state.clients.clone()),
-    );
-    let grpc_api = tonic::service::Routes::new(PatientServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(AssessmentServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(EpisodeServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(NoteServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(TreatmentPlanServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(ConsentServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(ContactServiceServer::new(grpc::RecordsProxy::new(
-        down.clone(),
-    )))
-    .add_service(ReferralServiceServer::new(grpc::RecordsProxy::new(down)))
-    .add_service(audit_api)
-    .add_service(client_api)
-    .add_service(health_service)
-    .add_service(reflection)
-    .into_axum_router();
+    // Every gRPC service takes messages up to the REST body limit, no larger.
+    let limit = config.body_limit;
+    macro_rules! served {
+        ($server:ident, $api:expr) => {
+            $server::new($api)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX)
+        };
+    }
+    let proxy = || grpc::RecordsProxy::new(down.clone());
+    let grpc_api = tonic::service::Routes::new(served!(PatientServiceServer, proxy()))
+        .add_service(served!(AssessmentServiceServer, proxy()))
+        .add_service(served!(EpisodeServiceServer, proxy()))
+        .add_service(served!(NoteServiceServer, proxy()))
+        .add_service(served!(TreatmentPlanServiceServer, proxy()))
+        .add_service(served!(ConsentServiceServer, proxy()))
+        .add_service(served!(ContactServiceServer, proxy()))
+        .add_service(served!(ReferralServiceServer, proxy()))
+        .add_service(served!(
+            AuditServiceServer,
+            grpc::AuditApi::new(db.clone(), audit_log.clone())
+        ))
+        .add_service(served!(
+            ClientServiceServer,
+            grpc::ClientApi::new(state.clients.clone())
+        ))
+        .add_service(health_service)
+        .add_service(reflection)
+        .into_axum_router();
     let grpc_api = match guard {
         Guard::On => grpc_api.layer(middleware::from_fn_with_state(auth, auth::grpc)),
         #[cfg(feature = "bench-baseline")]
@@ -455,7 +464,10 @@ async fn sweep_rate_limits(auth: std::sync::Weak<Authenticator>) {
     loop {
         tick.tick().await;
         match auth.upgrade() {
-            Some(auth) => auth.limiter.sweep(),
+            Some(auth) => {
+                auth.limiter.sweep();
+                auth.anonymous.sweep();
+            }
             None => return,
         }
     }

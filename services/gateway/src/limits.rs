@@ -1,6 +1,8 @@
-//! Per-client rate limits: a token bucket per (tenant, issuer, client or subject), kept in
-//! this gateway replica's memory. Over the limit, REST gets 429 with `Retry-After` and gRPC
-//! gets RESOURCE_EXHAUSTED with a `retry-after` entry.
+//! Rate limits, kept in this gateway replica's memory: a token bucket per client (tenant,
+//! issuer, client or subject) for authenticated calls, and one per source address for
+//! everything that comes without a token already known good — bad or new tokens, token
+//! requests. Over the limit, REST gets 429 with `Retry-After` and gRPC gets
+//! RESOURCE_EXHAUSTED with a `retry-after` entry.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -8,6 +10,42 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use iop_core::Principal;
+
+/// Request rates, per minute sustained and as a burst above that; a rate of 0 turns that
+/// limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Each client (tenant, issuer, client or user), authenticated calls.
+    pub per_client_per_minute: u32,
+    pub per_client_burst: u32,
+    /// Each source address, for calls without a token known to be good and token requests.
+    pub per_address_per_minute: u32,
+    pub per_address_burst: u32,
+}
+
+impl Default for RateLimits {
+    /// 100/s per client with bursts of 200; 10/s per address with bursts of 100.
+    fn default() -> Self {
+        Self {
+            per_client_per_minute: 6000,
+            per_client_burst: 200,
+            per_address_per_minute: 600,
+            per_address_burst: 100,
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits at all (benchmarks).
+    pub fn off() -> Self {
+        Self {
+            per_client_per_minute: 0,
+            per_client_burst: 0,
+            per_address_per_minute: 0,
+            per_address_burst: 0,
+        }
+    }
+}
 
 pub struct Limiter {
     inner: Option<DefaultKeyedRateLimiter<String>>,
@@ -29,11 +67,23 @@ impl Limiter {
 
     /// `Err(wait)` when `who` has to slow down.
     pub fn check(&self, who: &Principal) -> Result<(), Duration> {
+        let client = who.client_id.as_deref().unwrap_or(&who.subject);
+        self.check_key(format!(
+            "{}\u{1f}{}\u{1f}{}",
+            who.tenant, who.issuer, client
+        ))
+    }
+
+    /// `Err(wait)` when the source address `addr` (unknown: one shared bucket) has to slow
+    /// down.
+    pub fn check_address(&self, addr: Option<&str>) -> Result<(), Duration> {
+        self.check_key(format!("addr\u{1f}{}", addr.unwrap_or("unknown")))
+    }
+
+    fn check_key(&self, key: String) -> Result<(), Duration> {
         let Some(limiter) = &self.inner else {
             return Ok(());
         };
-        let client = who.client_id.as_deref().unwrap_or(&who.subject);
-        let key = format!("{}\u{1f}{}\u{1f}{}", who.tenant, who.issuer, client);
         limiter
             .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))

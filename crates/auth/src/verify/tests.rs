@@ -116,7 +116,7 @@ fn alg_none_is_refused() {
     );
     assert_eq!(
         v.verify(&token).unwrap_err(),
-        AuthError::Algorithm("none".into())
+        AuthError::Algorithm("\"none\"".into())
     );
 }
 
@@ -134,7 +134,7 @@ fn hmac_signed_with_the_public_key_is_refused() {
     .unwrap();
     assert_eq!(
         v.verify(&token).unwrap_err(),
-        AuthError::Algorithm("HS256".into())
+        AuthError::Algorithm("\"HS256\"".into())
     );
 }
 
@@ -308,4 +308,21 @@ fn an_issuers_own_claim_names_are_honoured() {
         v.verify(&wrong_type).unwrap_err(),
         AuthError::Malformed(_)
     ));
+}
+
+#[test]
+fn values_from_the_token_come_back_quoted_escaped_and_short() {
+    let forged = format!(
+        "kid\n2026-01-01 INFO forged line \u{1b}[31m{}",
+        "x".repeat(150_000)
+    );
+    let shown = AuthError::UnknownKey(untrusted(&forged)).to_string();
+    assert!(shown.len() < 200, "{} bytes", shown.len());
+    assert!(
+        !shown.contains('\n') && !shown.contains('\u{1b}'),
+        "{shown}"
+    );
+    assert!(shown.contains("\\n") && shown.ends_with("...)"), "{shown}");
+    assert!(shown.is_ascii(), "{shown}");
+    assert_eq!(untrusted("é\"x"), "\"\\u{e9}\\\"x\"");
 }

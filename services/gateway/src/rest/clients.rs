@@ -189,7 +189,8 @@ pub struct OAuthErrorBody {
         description = "grant_type, client_assertion_type, client_assertion, scope"),
     responses((status = 200, description = "An access token", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_scope, unsupported_grant_type", body = OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = OAuthErrorBody)))]
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "slow_down: too many token requests from this address; see Retry-After", body = OAuthErrorBody)))]
 pub async fn token(
     State(st): State<AppState>,
     extensions: http::Extensions,
@@ -199,6 +200,20 @@ pub async fn token(
         (header::CACHE_CONTROL, "no-store"),
         (header::PRAGMA, "no-cache"),
     ];
+    let source = crate::auth::source_addr(&extensions);
+    // Every token request, good or bad, counts against its source address: a flood of
+    // forged assertions costs the flooder, not the clinic.
+    if let Err(wait) = st.anonymous.check_address(source.as_deref()) {
+        let secs = crate::limits::retry_after_secs(wait);
+        let body = OAuthErrorBody {
+            error: "slow_down".into(),
+            error_description: format!("too many token requests; retry in {secs} s"),
+        };
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, no_store, Json(body)).into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+        return res;
+    }
     let Ok(Form(form)) = form else {
         let body = OAuthErrorBody {
             error: "invalid_request".into(),
@@ -214,7 +229,7 @@ pub async fn token(
     };
     let caller = Caller {
         request_id: crate::request_id::current().unwrap_or_default(),
-        source_addr: crate::auth::source_addr(&extensions),
+        source_addr: source,
     };
     match st
         .clients

@@ -18,6 +18,27 @@ use sqlx::Row;
 use crate::audit::{AuditEvent, AuditLog, Outcome};
 use crate::policy::Operation;
 
+mod refusals;
+
+/// Records the summaries of refused token requests whose window ended, until the registry
+/// is gone.
+async fn flush_refusals(refusals: std::sync::Weak<refusals::Refusals>, audit: AuditLog) {
+    let mut tick = tokio::time::interval(refusals::WINDOW);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(refusals) = refusals.upgrade() else {
+            return;
+        };
+        let summaries = refusals.flush();
+        if !summaries.is_empty()
+            && let Err(e) = audit.record(summaries).await
+        {
+            tracing::error!(error = %e, "cannot record summaries of refused token requests");
+        }
+    }
+}
+
 /// Lifetime of the access tokens the token endpoint issues.
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 300;
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -110,6 +131,7 @@ pub struct TokenResponse {
 pub struct Clients {
     db: Db,
     audit: AuditLog,
+    refusals: std::sync::Arc<refusals::Refusals>,
 }
 
 /// Who sent a token request, for the audit trail (there is no principal yet).
@@ -213,8 +235,19 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, Error> {
 }
 
 impl Clients {
+    /// The registry, and (inside the runtime) the task that records the summaries of
+    /// refused token requests.
     pub fn new(db: Db, audit: AuditLog) -> Self {
-        Self { db, audit }
+        let refusals = std::sync::Arc::new(refusals::Refusals::default());
+        tokio::spawn(flush_refusals(
+            std::sync::Arc::downgrade(&refusals),
+            audit.clone(),
+        ));
+        Self {
+            db,
+            audit,
+            refusals,
+        }
     }
 
     /// Makes a registry change audited like a change forwarded to a service: refused (and
@@ -503,10 +536,16 @@ impl Clients {
             request_id: caller.request_id.clone(),
             source_addr: caller.source_addr.clone().unwrap_or_default(),
         };
-        self.audit
-            .record(vec![event])
-            .await
-            .map_err(|_| OAuthError::new("server_error", "try again shortly"))?;
+        let events = match outcome {
+            Outcome::Denied => self.refusals.admit(&client.client_id, event),
+            _ => vec![event],
+        };
+        if !events.is_empty() {
+            self.audit
+                .record(events)
+                .await
+                .map_err(|_| OAuthError::new("server_error", "try again shortly"))?;
+        }
         result
     }
 
