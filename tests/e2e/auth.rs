@@ -221,6 +221,7 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
             jwks_uri: None,
             tenant: Some("clinic-a".into()),
             claims: Default::default(),
+            max_lifetime_secs: iop_auth::verify::DEFAULT_MAX_LIFETIME_SECS,
         });
     })
     .await;
@@ -297,6 +298,7 @@ async fn keys_of_an_issuer_at_a_jwks_uri_are_fetched_and_refetched_on_rotation()
             jwks_uri: Some(idp.uri.clone()),
             tenant: Some("clinic-a".into()),
             claims: Default::default(),
+            max_lifetime_secs: iop_auth::verify::DEFAULT_MAX_LIFETIME_SECS,
         });
     })
     .await;
@@ -352,6 +354,7 @@ fn an_issuer_needs_exactly_one_key_source() {
         jwks_uri: uri.map(Into::into),
         tenant: None,
         claims: Default::default(),
+        max_lifetime_secs: iop_auth::verify::DEFAULT_MAX_LIFETIME_SECS,
     };
     let mut v = iop_auth::Verifier::new();
     for (file, uri) in [

@@ -15,6 +15,7 @@ mod connections;
 mod consents;
 mod episodes;
 mod grpc_patients;
+mod hardening;
 mod isolation;
 mod notes;
 mod operations;

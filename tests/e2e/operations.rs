@@ -80,7 +80,7 @@ async fn health_readiness_and_openapi_are_served_without_a_token() {
 }
 
 #[tokio::test]
-async fn request_id_is_echoed_and_oversized_bodies_are_413() {
+async fn request_ids_are_the_gateways_own_and_oversized_bodies_are_413() {
     let sys = TestSystem::start_with(|c| c.body_limit = 4096).await;
     let token = sys.token("clinic-a", &["front_desk"]);
     let res = sys
@@ -91,7 +91,11 @@ async fn request_id_is_echoed_and_oversized_bodies_are_413() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["x-request-id"], "trace-me-123");
+    // The gateway's own id is unique whatever clients send; theirs comes back beside it.
+    assert_eq!(res.headers()["x-correlation-id"], "trace-me-123");
+    let ours = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(ours, "trace-me-123");
+    assert!(uuid::Uuid::parse_str(&ours).is_ok(), "{ours}");
 
     let mut body = crate::ana();
     body["preferred_name"] = Value::String("x".repeat(10_000));

@@ -165,6 +165,12 @@ async fn backend_client_gets_a_token_with_a_signed_assertion_and_cheats_are_refu
             "expired",
         ),
         (
+            // RFC 7523 §3: not to be accepted before its nbf.
+            "nbf ahead",
+            assertion(&sys, &key, &client_id, json!({ "nbf": unix_now() + 120 })),
+            "not valid yet",
+        ),
+        (
             "wrong aud",
             assertion(
                 &sys,

@@ -6,7 +6,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use crate::verify::{AuthError, decode_part, load_keys, read_header};
+use crate::verify::{AuthError, load_keys, read_header, read_payload};
 
 /// The furthest ahead an assertion's `exp` may be (SMART: five minutes).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
@@ -30,8 +30,7 @@ pub fn claimed_client(assertion: &str) -> Result<String, AuthError> {
         .split('.')
         .nth(1)
         .ok_or(AuthError::Malformed("not a compact JWS"))?;
-    let peek: Peek =
-        decode_part(payload).ok_or(AuthError::Malformed("payload is not base64url JSON"))?;
+    let peek: Peek = read_payload(payload)?;
     peek.iss
         .filter(|i| !i.is_empty())
         .ok_or_else(|| AuthError::MissingClaim("iss".into()))
@@ -57,6 +56,8 @@ pub fn verify_assertion(
     key.fits(alg, &kid, &alg_name)?;
     let mut validation = Validation::new(alg);
     validation.leeway = crate::verify::LEEWAY_SECS;
+    // RFC 7523 §3: an assertion not yet valid (`nbf` ahead) is refused.
+    validation.validate_nbf = true;
     validation.set_issuer(&[client_id]);
     validation.set_audience(&[audience]);
     validation.sub = Some(client_id.to_owned());

@@ -183,6 +183,21 @@ impl SigningKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(KeyError::Sign)
     }
 
+    /// Signs the exact JSON texts given as header and payload (the header's `kid` and `alg`
+    /// are whatever it says): for tests of what no well-behaved signer produces, such as a
+    /// repeated claim name.
+    pub fn sign_raw(&self, header_json: &str, payload_json: &str) -> Result<String, KeyError> {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(payload_json)
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.curve.algorithm())
+                .map_err(KeyError::Sign)?;
+        Ok(format!("{message}.{signature}"))
+    }
+
     /// Mints an access token for `tenant`/`subject` valid for `ttl_secs`.
     pub fn mint(&self, grant: &Grant<'_>) -> Result<String, KeyError> {
         let now = crate::unix_now();

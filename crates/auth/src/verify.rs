@@ -76,6 +76,17 @@ pub struct TrustedIssuer {
     /// Where this issuer puts what we need, when not in our claim names.
     #[serde(default)]
     pub claims: ClaimNames,
+    /// The longest a token of this issuer may live, from `iat` (or now) to `exp`, in
+    /// seconds; longer-lived tokens are refused. Default one day.
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime_secs: i64,
+}
+
+/// A day: the longest an access token of any issuer may live unless configured otherwise.
+pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 86_400;
+
+fn default_max_lifetime() -> i64 {
+    DEFAULT_MAX_LIFETIME_SECS
 }
 
 /// Names of the claims carrying tenant, user, roles, scopes and client. A dotted name
@@ -165,6 +176,7 @@ pub(crate) enum Family {
 
 struct Issuer {
     audience: String,
+    max_lifetime_secs: i64,
     tenant: Option<String>,
     claims: ClaimNames,
     keys: RwLock<HashMap<String, std::sync::Arc<Key>>>,
@@ -205,6 +217,7 @@ impl Verifier {
             issuer.to_owned(),
             Issuer {
                 audience: audience.to_owned(),
+                max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
                 tenant: None,
                 claims: ClaimNames::default(),
                 keys: RwLock::new(load_keys(jwks)),
@@ -254,6 +267,7 @@ impl Verifier {
             trusted.issuer.clone(),
             Issuer {
                 audience: trusted.audience.clone(),
+                max_lifetime_secs: trusted.max_lifetime_secs,
                 tenant: trusted.tenant.clone(),
                 claims: trusted.claims.clone(),
                 keys: RwLock::new(load_keys(&jwks)),
@@ -310,8 +324,7 @@ impl Verifier {
         };
 
         let (alg, kid, alg_name) = read_header(header_b64)?;
-        let peek: PeekClaims = decode_part(payload_b64)
-            .ok_or(AuthError::Malformed("payload is not base64url JSON"))?;
+        let peek: PeekClaims = read_payload(payload_b64)?;
         let iss = peek
             .iss
             .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
@@ -343,6 +356,19 @@ impl Verifier {
                 _ => AuthError::InvalidSignature,
             })?;
         let claims = data.claims;
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or(AuthError::InvalidClaim("exp"))?;
+        let born = claims
+            .get("iat")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(crate::unix_now);
+        if exp - born > issuer.max_lifetime_secs + LEEWAY_SECS as i64 {
+            return Err(AuthError::InvalidClaim(
+                "exp (the token lives longer than its issuer's tokens may)",
+            ));
+        }
         let names = &issuer.claims;
         let claimed_tenant = ClaimNames::string(&claims, &names.tenant)?;
         let tenant = match (&issuer.tenant, claimed_tenant) {
@@ -363,10 +389,7 @@ impl Verifier {
             roles: ClaimNames::list(&claims, &names.roles)?,
             scopes: ClaimNames::list(&claims, &names.scope)?,
             client_id: ClaimNames::string(&claims, &names.client_id)?,
-            exp: claims
-                .get("exp")
-                .and_then(serde_json::Value::as_i64)
-                .ok_or(AuthError::InvalidClaim("exp"))?,
+            exp,
         })
     }
 }
@@ -412,8 +435,21 @@ impl Issuer {
 /// The algorithm, key id and algorithm name of a JWS header, read by us before any key is
 /// touched: `none` and HMAC get a precise refusal, and a key id is required.
 pub(crate) fn read_header(header_b64: &str) -> Result<(Algorithm, String, String), AuthError> {
-    let raw: RawHeader =
-        decode_part(header_b64).ok_or(AuthError::Malformed("header is not base64url JSON"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| AuthError::Malformed("header is not base64url JSON"))?;
+    // RFC 7515 §4: parameter names unique; we refuse rather than guess which one counts.
+    if has_duplicate_names(&bytes) {
+        return Err(AuthError::Malformed("header repeats a parameter name"));
+    }
+    let raw: RawHeader = serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::Malformed("header is not base64url JSON"))?;
+    // RFC 7515 §4.1.11: extensions named in `crit` must be understood; we support none.
+    if raw.crit.is_some() {
+        return Err(AuthError::Malformed(
+            "header names critical extensions (crit), which are not supported",
+        ));
+    }
     let alg = asymmetric_alg(&raw.alg)?;
     let kid = raw
         .kid
@@ -427,17 +463,53 @@ struct RawHeader {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// The payload of a JWS as `T`, refused when it repeats a claim name (RFC 7519 §4).
+pub(crate) fn read_payload<T: for<'de> Deserialize<'de>>(
+    payload_b64: &str,
+) -> Result<T, AuthError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| AuthError::Malformed("payload is not base64url JSON"))?;
+    if has_duplicate_names(&bytes) {
+        return Err(AuthError::Malformed("payload repeats a claim name"));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::Malformed("payload is not base64url JSON"))
+}
+
+/// Whether a JSON object repeats a member name at its top level (after unescaping, so
+/// `"a"` and `"\u0061"` are the same name).
+fn has_duplicate_names(json: &[u8]) -> bool {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut repeated = false;
+            while let Some(name) = map.next_key::<String>()? {
+                repeated |= !seen.insert(name);
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(repeated)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    // Not an object at all: the real parse says what is wrong with it.
+    de.deserialize_map(Names).unwrap_or(false)
 }
 
 #[derive(Deserialize)]
 struct PeekClaims {
     #[serde(default)]
     iss: Option<String>,
-}
-
-pub(crate) fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// The cache key of a token.

@@ -165,6 +165,8 @@ pub fn server_span<B>(req: &http::Request<B>) -> tracing::Span {
         method = %req.method(),
         path = %req.uri().path(),
         request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        // The client's own id for the request, when the gateway received one.
+        correlation_id = tracing::field::Empty,
     );
     adopt_context(&span, req.headers());
     span

@@ -586,7 +586,9 @@ fn cors(origins: &[String]) -> Result<CorsLayer, ServeError> {
         .expose_headers([
             header::ETAG,
             header::LOCATION,
+            header::RETRY_AFTER,
             http::HeaderName::from_static(request_id::HEADER),
+            http::HeaderName::from_static(request_id::CORRELATION_HEADER),
         ])
         .max_age(Duration::from_secs(600)))
 }

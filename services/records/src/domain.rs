@@ -197,9 +197,7 @@ impl PatientFields {
         match self.birth_date {
             None => v.push("birth_date", "is required"),
             Some(d) if d > today => v.push("birth_date", "must not be in the future"),
-            Some(d) if d < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) => {
-                v.push("birth_date", "must not be before 1900-01-01")
-            }
+            Some(d) if d < EARLIEST_DATE => v.push("birth_date", "must not be before 1900-01-01"),
             Some(_) => {}
         }
         if self.sex_at_birth == Sex::Unspecified {
@@ -386,6 +384,13 @@ pub fn date_of(us: i64) -> NaiveDate {
         .map(|d| d.date_naive())
         .unwrap_or(NaiveDate::MIN)
 }
+
+/// The earliest birth, referral or admission date that makes sense: anything before (year 0,
+/// a negative year, a typo of 1026 for 2026) is refused.
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
 
 /// A date as stored: ISO 8601 text, which also sorts as dates do.
 pub fn date_text(d: NaiveDate) -> String {

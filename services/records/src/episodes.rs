@@ -276,6 +276,8 @@ impl Episodes {
         }
         if referral_date > today {
             v.push("referral_date", "must not be in the future");
+        } else if referral_date < crate::domain::EARLIEST_DATE {
+            v.push("referral_date", "must not be before 1900-01-01");
         }
         if let Some(admit) = new.admit_date {
             check_admit_date(&mut v, admit, referral_date, today);
@@ -644,6 +646,8 @@ fn check_admit_date(
 ) {
     if admit > today {
         v.push("admit_date", "must not be in the future");
+    } else if admit < crate::domain::EARLIEST_DATE {
+        v.push("admit_date", "must not be before 1900-01-01");
     } else if admit < referral {
         v.push("admit_date", "must not be before the referral date");
     }

@@ -216,6 +216,7 @@ fn external_issuer_from_jwks_file_with_fixed_tenant() {
         jwks_uri: None,
         tenant: Some("clinic-a".into()),
         claims: ClaimNames::default(),
+        max_lifetime_secs: crate::verify::DEFAULT_MAX_LIFETIME_SECS,
     })
     .unwrap();
     let base = json!({ "iss": "https://sso.clinic.example", "aud": "iop", "tenant": null });
@@ -280,6 +281,7 @@ fn an_issuers_own_claim_names_are_honoured() {
             scope: "scp".into(),
             client_id: "azp".into(),
         },
+        max_lifetime_secs: crate::verify::DEFAULT_MAX_LIFETIME_SECS,
     })
     .unwrap();
     let now = unix_now();
@@ -325,4 +327,54 @@ fn values_from_the_token_come_back_quoted_escaped_and_short() {
     assert!(shown.contains("\\n") && shown.ends_with("...)"), "{shown}");
     assert!(shown.is_ascii(), "{shown}");
     assert_eq!(untrusted("é\"x"), "\"\\u{e9}\\\"x\"");
+}
+
+/// RFC 7515 §4 / RFC 7519 §4: names are unique; §4.1.11: `crit` extensions must be
+/// understood. Each of these is signed by a trusted key and still refused.
+#[test]
+fn repeated_names_and_critical_extensions_are_refused() {
+    let (key, v) = setup();
+    let header = |extra: &str| format!(r#"{{"alg":"ES256","kid":"{}"{extra}}}"#, key.kid());
+    let body = claims(json!({})).to_string();
+    assert!(v.verify(&key.sign_raw(&header(""), &body).unwrap()).is_ok());
+
+    // The same claim twice: which tenant would count?
+    let twice = body.replacen('{', r#"{"tenant":"clinic-b","#, 1);
+    assert_eq!(
+        v.verify(&key.sign_raw(&header(""), &twice).unwrap()),
+        Err(AuthError::Malformed("payload repeats a claim name"))
+    );
+    let escaped = body.replacen('{', r#"{"\u0074enant":"clinic-b","#, 1);
+    assert!(
+        v.verify(&key.sign_raw(&header(""), &escaped).unwrap())
+            .is_err()
+    );
+    let header_twice = header(r#","alg":"ES256""#);
+    assert_eq!(
+        v.verify(&key.sign_raw(&header_twice, &body).unwrap()),
+        Err(AuthError::Malformed("header repeats a parameter name"))
+    );
+    let critical = header(r#","crit":["exp-v2"],"exp-v2":true"#);
+    assert_eq!(
+        v.verify(&key.sign_raw(&critical, &body).unwrap()),
+        Err(AuthError::Malformed(
+            "header names critical extensions (crit), which are not supported"
+        ))
+    );
+}
+
+#[test]
+fn a_token_living_longer_than_its_issuer_allows_is_refused() {
+    let (key, v) = setup();
+    let now = unix_now();
+    let day_and_more = claims(json!({ "iat": now, "exp": now + DEFAULT_MAX_LIFETIME_SECS + 3600 }));
+    assert!(matches!(
+        v.verify(&key.sign(&day_and_more).unwrap()),
+        Err(AuthError::InvalidClaim(_))
+    ));
+    // Without `iat`, the lifetime counts from now.
+    let no_iat = claims(json!({ "iat": null, "exp": now + 2 * DEFAULT_MAX_LIFETIME_SECS }));
+    assert!(v.verify(&key.sign(&no_iat).unwrap()).is_err());
+    let day = claims(json!({ "iat": now, "exp": now + DEFAULT_MAX_LIFETIME_SECS }));
+    assert!(v.verify(&key.sign(&day).unwrap()).is_ok());
 }

@@ -174,6 +174,17 @@ fn validate(
                         "must be a public key (RSA, EC or OKP), not a shared secret",
                     );
                 }
+                if let AlgorithmParameters::RSA(rsa) = &key.algorithm {
+                    let bits = rsa_bits(&rsa.n);
+                    if bits < MIN_RSA_BITS {
+                        bad(
+                            format!("jwks.keys[{i}].n"),
+                            &format!(
+                                "an RSA key must have at least {MIN_RSA_BITS} bits; this one has {bits}"
+                            ),
+                        );
+                    }
+                }
             }
             let private = jwks["keys"]
                 .as_array()
@@ -208,6 +219,23 @@ fn validate(
         Ok(())
     } else {
         Err(Error::InvalidFields(v))
+    }
+}
+
+/// The smallest RSA modulus accepted (NIST SP 800-131A: 2048 bits).
+const MIN_RSA_BITS: usize = 2048;
+
+/// The size in bits of an RSA modulus given base64url-encoded (0 when it is not).
+fn rsa_bits(n: &str) -> usize {
+    use base64::Engine;
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n.trim_end_matches('='))
+    else {
+        return 0;
+    };
+    match bytes.iter().position(|b| *b != 0) {
+        Some(first) => (bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize,
+        None => 0,
     }
 }
 

@@ -98,6 +98,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or("");
+        // A NUL (or other control character) is no part of any search term; some databases
+        // would refuse it, others cut the term short there and match more than was asked.
+        if let Some((name, _)) =
+            form_urlencoded_parse(query).find(|(_, value)| value.chars().any(char::is_control))
+        {
+            return Err(Problem::field(
+                name.into_owned(),
+                "must not contain control characters",
+            ));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de)
             .map(Query)

@@ -271,13 +271,19 @@ pub fn parse_date(
     use chrono::Datelike;
     value
         .map(|s| {
+            // Exactly four digits of year, no sign, not year 0: `%Y` alone would take
+            // `+2026-01-01`, `-0001-01-01` and `0000-01-01`.
+            let plain = s.len() == 10 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| plain && d.year() >= 1)
+                .ok_or(())
                 .map(|d| iop_proto::common::Date {
                     year: d.year(),
                     month: d.month() as i32,
                     day: d.day() as i32,
                 })
-                .map_err(|_| Problem::field(field, "must be a date as YYYY-MM-DD"))
+                .map_err(|()| Problem::field(field, "must be a date as YYYY-MM-DD"))
         })
         .transpose()
 }
