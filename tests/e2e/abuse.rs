@@ -197,3 +197,23 @@ async fn oversized_headers_and_messages_are_refused() {
     assert_eq!(get(&sys, &token, "/v1/patients").await.0, 200);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn problems_quote_what_was_sent_only_briefly() {
+    let sys = TestSystem::start().await;
+    let token = sys.token("clinic-a", &["front_desk"]);
+    // An unknown field whose name is 200 KB long, and a long unknown path.
+    let mut body = crate::ana();
+    body[&"f".repeat(200_000)] = json!(1);
+    let (status, problem) = crate::create(&sys, &token, &body).await;
+    assert_eq!(status, 400);
+    assert!(
+        problem.to_string().len() < 3_000,
+        "{} bytes",
+        problem.to_string().len()
+    );
+    let (status, problem) = get(&sys, &token, &format!("/v1/{}", "p".repeat(20_000))).await;
+    assert_eq!(status, 404);
+    assert!(problem.to_string().len() < 3_000);
+    sys.stop().await;
+}

@@ -122,10 +122,31 @@ impl Problem {
     }
 }
 
+/// The longest text a problem repeats: details and field paths may quote what the caller
+/// sent (an unknown field's name, a path), which must not make the answer large.
+const MAX_TEXT: usize = 500;
+
+fn bounded(text: &mut String) {
+    if text.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
         if self.request_id.is_none() {
             self.request_id = crate::request_id::current();
+        }
+        bounded(&mut self.detail);
+        self.errors.truncate(50);
+        for e in &mut self.errors {
+            bounded(&mut e.field);
+            bounded(&mut e.detail);
         }
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // RFC 6750: a 401 says why in WWW-Authenticate too.
