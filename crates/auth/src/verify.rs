@@ -278,15 +278,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// Whether `token` was verified a moment ago and is still good: answering that costs a
-    /// hash, not a signature check. Callers limit the rate of everything else.
-    pub fn is_cached(&self, token: &str) -> bool {
+    /// What `token` proved when it was verified a moment ago, if it was and is still good:
+    /// that costs a hash, not a signature check. Callers limit the rate of everything else.
+    pub fn cached(&self, token: &str) -> Option<Verified> {
         let now = crate::unix_now();
-        self.cache.lock().is_ok_and(|cache| {
-            cache
-                .get(&fingerprint(token))
-                .is_some_and(|(_, until)| now < *until)
-        })
+        let cache = self.cache.lock().ok()?;
+        cache
+            .get(&fingerprint(token))
+            .filter(|(_, until)| now < *until)
+            .map(|(verified, _)| verified.clone())
     }
 
     /// Verifies a compact JWS and returns its claims.

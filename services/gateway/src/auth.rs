@@ -44,16 +44,6 @@ impl Authenticator {
         }
     }
 
-    /// Before any work on a request's token: one with a token verified a moment ago goes
-    /// on; anything else (no token, a bad one, a new one) counts against its source
-    /// address's budget, so floods of bad tokens cost the flooder, not the clinic.
-    fn admit(&self, headers: &HeaderMap, source: Option<&str>) -> Result<(), std::time::Duration> {
-        match bearer(headers) {
-            Ok(token) if self.verifier.is_cached(token) => Ok(()),
-            _ => self.anonymous.check_address(source),
-        }
-    }
-
     pub fn has_remote_keys(&self) -> bool {
         self.remote.is_some()
     }
@@ -86,13 +76,26 @@ impl Authenticator {
         headers: &HeaderMap,
         request_id: String,
         source_addr: Option<String>,
-    ) -> Result<Principal, AuthError> {
-        let token = bearer(headers)?;
-        let verified = match self.verifier.verify(token) {
-            Err(AuthError::UnknownKey(_)) if self.refresh_unknown_key().await => {
-                self.verifier.verify(token)?
+    ) -> Result<Principal, Refusal> {
+        let token = bearer(headers);
+        // A token verified a moment ago goes on. Anything else — no token, a bad one, a new
+        // one — counts against its source address's budget before any work is done on it,
+        // so floods of bad tokens cost the flooder, not the clinic.
+        let cached = token.as_ref().ok().and_then(|t| self.verifier.cached(t));
+        let verified = match cached {
+            Some(verified) => verified,
+            None => {
+                self.anonymous
+                    .check_address(source_addr.as_deref())
+                    .map_err(Refusal::TooMany)?;
+                let token = token?;
+                match self.verifier.verify(token) {
+                    Err(AuthError::UnknownKey(_)) if self.refresh_unknown_key().await => {
+                        self.verifier.verify(token)?
+                    }
+                    result => result?,
+                }
             }
-            result => result?,
         };
         let tenant =
             TenantId::parse(&verified.tenant).map_err(|_| AuthError::InvalidClaim("tenant"))?;
@@ -106,6 +109,20 @@ impl Authenticator {
             request_id,
             source_addr,
         })
+    }
+}
+
+/// Why a request was not let in.
+pub enum Refusal {
+    /// No valid token: 401 with the reason.
+    Auth(AuthError),
+    /// Too many requests without a known-good token from this address: 429.
+    TooMany(std::time::Duration),
+}
+
+impl From<AuthError> for Refusal {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
     }
 }
 
@@ -140,10 +157,6 @@ pub async fn rest(
     // Set by the request-id middleware, which wraps every route.
     let rid = crate::request_id::current().unwrap_or_default();
     let source = source_addr(req.extensions());
-    if let Err(wait) = auth.admit(req.headers(), source.as_deref()) {
-        tracing::info!(source = ?source, "rate limited before authentication");
-        return too_many(wait);
-    }
     let who = auth.authenticate(req.headers(), rid, source).await;
     match who {
         Ok(principal) => {
@@ -154,7 +167,11 @@ pub async fn rest(
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
-        Err(e) => {
+        Err(Refusal::TooMany(wait)) => {
+            tracing::info!("rate limited before authentication");
+            too_many(wait)
+        }
+        Err(Refusal::Auth(e)) => {
             tracing::info!(reason = %e, "refused unauthenticated request");
             Problem::new(ErrorCode::Unauthenticated, e.to_string()).into_response()
         }
@@ -173,10 +190,6 @@ pub async fn grpc(
     // Set by the request-id middleware, which wraps every route.
     let rid = crate::request_id::current().unwrap_or_default();
     let source = source_addr(req.extensions());
-    if let Err(wait) = auth.admit(req.headers(), source.as_deref()) {
-        tracing::info!(source = ?source, "rate limited before authentication");
-        return too_many_grpc(wait);
-    }
     let who = auth.authenticate(req.headers(), rid, source).await;
     match who {
         Ok(principal) => {
@@ -186,7 +199,8 @@ pub async fn grpc(
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
-        Err(e) => {
+        Err(Refusal::TooMany(wait)) => too_many_grpc(wait),
+        Err(Refusal::Auth(e)) => {
             tracing::info!(reason = %e, "refused unauthenticated grpc call");
             tonic::Status::unauthenticated(e.to_string()).into_http()
         }
