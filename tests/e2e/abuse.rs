@@ -172,8 +172,20 @@ async fn oversized_headers_and_messages_are_refused() {
         // The server may close the connection once the head is past its buffer.
         Err(e) => assert!(e.is_request() || e.is_connect(), "{e}"),
     }
-    // gRPC: a message past the body limit (1 MiB).
+    // gRPC: one metadata entry past 8 KiB.
     let mut grpc = PatientServiceClient::new(sys.grpc_channel().await);
+    let mut padded = with_bearer(iop_proto::records::ListPatientsRequest::default(), &token);
+    padded
+        .metadata_mut()
+        .insert("x-padding", "p".repeat(9 * 1024).parse().unwrap());
+    let refused = grpc.list_patients(padded).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("x-padding"), "{refused:?}");
+    // gRPC: a message past the body limit (1 MiB).
     let mut patient = crate::grpc_patients::ana();
     patient.given_name = "a".repeat(2 * 1024 * 1024);
     let refused = grpc
