@@ -364,30 +364,68 @@ async fn cors_lets_configured_front_ends_in_and_no_one_else() {
     sys.stop().await;
 }
 
-/// gRPC reflection lists exactly what the gateway serves: no internal service between our
-/// own processes, which the gateway does not route either.
-#[tokio::test]
-async fn reflection_lists_what_the_gateway_serves_and_nothing_internal() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let sys = TestSystem::start().await;
-    let mut client = ServerReflectionClient::new(sys.grpc_channel().await);
-    let ask = ServerReflectionRequest {
+/// The services a reflection client finds at `channel`, asking in protocol v1 and v1alpha
+/// (which many tools still speak only); both must say the same.
+async fn reflected(channel: tonic::transport::Channel) -> Vec<String> {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let ask = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
-    let mut answers = client
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let answer = client
         .server_reflection_info(futures::stream::iter([ask]))
         .await
         .unwrap()
-        .into_inner();
-    let answer = answers.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
         panic!("not a service list: {answer:?}");
     };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+
+    let ask = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let answer = client
+        .server_reflection_info(futures::stream::iter([ask]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
+        panic!("not a service list: {answer:?}");
+    };
+    let mut alpha: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    alpha.sort();
+    assert_eq!(alpha, names, "v1alpha and v1 disagree");
+    names
+}
+
+/// gRPC reflection lists exactly what each server serves, in v1 and v1alpha: the gateway
+/// its client-facing services, never the internal calls between our own processes, which it
+/// does not route either; the records service its own.
+#[tokio::test]
+async fn reflection_lists_what_the_gateway_serves_and_nothing_internal() {
+    let sys = TestSystem::start().await;
+    let names = reflected(sys.grpc_channel().await).await;
     for served in [
         "iop.records.v1.PatientService",
         "iop.records.v1.NoteService",
@@ -402,6 +440,23 @@ async fn reflection_lists_what_the_gateway_serves_and_nothing_internal() {
     }
     assert!(
         !names.iter().any(|n| n.starts_with("iop.internal.")),
+        "{names:?}"
+    );
+
+    let records = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.records_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let names = reflected(records).await;
+    assert!(names.iter().any(|n| n == "iop.records.v1.PatientService"));
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "iop.internal.v1.ResourceOwnerService")
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("iop.audit.")),
         "{names:?}"
     );
 

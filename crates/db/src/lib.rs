@@ -11,6 +11,7 @@ use sqlx::{AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod filter;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use filter::{Arg, Filter};

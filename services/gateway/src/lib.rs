@@ -357,14 +357,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         .await;
     // Reflection lists exactly what the gateway serves: the services of its operations and
     // health, never the internal calls between our own processes.
-    let mut reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .with_service_name("grpc.health.v1.Health");
-    for service in policy::served_grpc_services() {
-        reflection = reflection.with_service_name(service);
-    }
-    let reflection = reflection.build_v1()?;
+    let (reflection, reflection_v1alpha) = iop_proto::reflection(&policy::served_grpc_services())?;
     // Every gRPC service takes messages up to the REST body limit, no larger.
     let limit = config.body_limit;
     macro_rules! served {
@@ -393,6 +386,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         ))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .into_axum_router();
     let grpc_api = match guard {
         Guard::On => grpc_api.layer(middleware::from_fn_with_state(auth, auth::grpc)),

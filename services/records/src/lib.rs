@@ -118,10 +118,9 @@ pub async fn serve(
         .set_serving::<ReferralServiceServer<referrals::grpc::ReferralApi>>()
         .await;
     let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(iop_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let mut served = SERVICES.to_vec();
+    served.push("iop.internal.v1.ResourceOwnerService");
+    let (reflection, reflection_v1alpha) = iop_proto::reflection(&served)?;
 
     tracing::info!(addr = ?listener.local_addr().ok(), "records service listening");
     // Shutdown order: the signal stops accepting, in-flight calls drain inside
@@ -134,6 +133,7 @@ pub async fn serve(
         .layer(PrincipalLayer::new(config.internal_key))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(PatientServiceServer::new(grpc::PatientApi::new(patients)))
         .add_service(AssessmentServiceServer::new(
             assessments::grpc::AssessmentApi::new(assessments),
