@@ -11,10 +11,12 @@ use sqlx::{AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod filter;
+mod serialized;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use filter::{Arg, Filter};
+pub use serialized::Serialized;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
