@@ -457,7 +457,6 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
     tokio::spawn(iop_gateway::serve_app(
         app,
         listener,
-        iop_gateway::ConnectionLimits::default(),
         std::future::pending(),
     ));
     format!("http://{addr}")

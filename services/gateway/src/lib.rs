@@ -7,6 +7,7 @@ mod auth;
 pub mod clients;
 mod downstream;
 mod grpc;
+mod headers;
 pub mod jwks;
 pub mod limits;
 pub mod policy;
@@ -134,6 +135,7 @@ pub struct App {
     pub router: Router,
     db: iop_db::Db,
     audit: audit::AuditLog,
+    connections: ConnectionLimits,
 }
 
 /// Builds the whole HTTP application (REST + gRPC) for `config`.
@@ -414,10 +416,17 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
     if !config.cors_origins.is_empty() {
         app = app.layer(cors(&config.cors_origins)?);
     }
+    let caps = headers::Caps {
+        per_header: config.connections.max_header_value_bytes,
+        total: config.connections.max_header_bytes,
+    };
     Ok(App {
-        router: app.layer(middleware::from_fn(request_id::middleware)),
+        router: app
+            .layer(middleware::from_fn_with_state(caps, headers::capped))
+            .layer(middleware::from_fn(request_id::middleware)),
         db: db_handle,
         audit: audit_log,
+        connections: config.connections,
     })
 }
 
@@ -427,15 +436,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let limits = config.connections;
-    serve_app(app(config).await?, listener, limits, shutdown).await
+    serve_app(app(config).await?, listener, shutdown).await
 }
 
 /// Serves an application made by [`app`] on `listener` until `shutdown` resolves.
 pub async fn serve_app(
     app: App,
     listener: TcpListener,
-    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
@@ -443,8 +450,13 @@ pub async fn serve_app(
     // grace period (each one's audit events are written before its answer), connections
     // still open after it are closed; the trail's last checkpoint is written; the pool
     // closes; the caller flushes telemetry.
-    let App { router, db, audit } = app;
-    server::serve(listener, router, limits, shutdown).await;
+    let App {
+        router,
+        db,
+        audit,
+        connections,
+    } = app;
+    server::serve(listener, router, connections, shutdown).await;
     audit.shutdown(Duration::from_secs(5)).await;
     db.close().await;
     tracing::info!("gateway stopped");
@@ -468,10 +480,7 @@ async fn sweep_rate_limits(auth: std::sync::Weak<Authenticator>) {
 }
 
 async fn route_grpc_or_404(grpc_api: Router, req: Request) -> Response {
-    let is_grpc = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let is_grpc = headers::is_grpc(req.headers());
     if is_grpc {
         return grpc_api
             .oneshot(req)

@@ -221,18 +221,13 @@ async fn connection(
     let service = {
         let activity = activity.clone();
         let body_timeout = limits.body_read_timeout;
-        let (max_value, max_total) = (limits.max_header_value_bytes, limits.max_header_bytes);
         tower::service_fn(move |req: Request<Incoming>| {
             let in_flight = InFlight::start(&activity);
-            let oversized = oversized_header(req.headers(), max_value, max_total);
             let mut req = req.map(|body| axum::body::Body::new(TimedBody::new(body, body_timeout)));
             req.extensions_mut().insert(ConnectInfo(peer));
             let mut app = app.clone();
             async move {
-                let res = match oversized {
-                    Some(detail) => Ok(header_too_large(&req, detail)),
-                    None => tower::Service::call(&mut app, req).await,
-                };
+                let res = tower::Service::call(&mut app, req).await;
                 drop(in_flight);
                 res
             }
@@ -243,7 +238,8 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        // hyper needs room for at least 8 KiB; a head past the cap is answered 431.
+        // A memory bound (hyper needs at least 8 KiB); the exact caps a client sees are
+        // `headers::capped`.
         .max_buf_size(limits.max_header_bytes.max(8 * 1024));
     builder
         .http2()
@@ -290,48 +286,6 @@ async fn connection(
             },
         }
     }
-}
-
-/// What is too large about a request's headers, if anything: one past `max_value`, or all
-/// together past `max_total`. (hyper bounds the memory a head takes, loosely; this is the
-/// rule a client sees.)
-fn oversized_header(
-    headers: &http::HeaderMap,
-    max_value: usize,
-    max_total: usize,
-) -> Option<String> {
-    let mut total = 0;
-    for (name, value) in headers {
-        let size = name.as_str().len() + value.len();
-        if size > max_value {
-            return Some(format!(
-                "header {} is larger than {max_value} bytes",
-                iop_auth::verify::untrusted(name.as_str())
-            ));
-        }
-        total += size;
-    }
-    (total > max_total).then(|| format!("the headers together are larger than {max_total} bytes"))
-}
-
-/// 431 saying which header was too large (its name cut short: it is the client's); gRPC
-/// callers get RESOURCE_EXHAUSTED.
-fn header_too_large<B>(req: &Request<B>, detail: String) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let grpc = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
-        return tonic::Status::resource_exhausted(detail).into_http();
-    }
-    crate::problem::Problem::new(iop_core::ErrorCode::InvalidArgument, detail)
-        .with_status(
-            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "header-too-large",
-            "Request header fields too large",
-        )
-        .into_response()
 }
 
 /// The body did not arrive within the body read timeout.
