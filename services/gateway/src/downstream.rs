@@ -111,20 +111,10 @@ fn too_slow(service: &str) -> tonic::Status {
 /// requests" (429).
 fn failure(service: &str, status: tonic::Status) -> tonic::Status {
     use tonic::Code;
-    match status.code() {
-        Code::Cancelled | Code::DeadlineExceeded => too_slow(service),
-        Code::Unavailable | Code::Unknown | Code::ResourceExhausted | Code::DataLoss => {
-            tracing::warn!(service, code = ?status.code(), error = %status.message(), "downstream call failed");
-            tonic::Status::unavailable(format!(
-                "the {service} service is unavailable; retry shortly"
-            ))
-        }
-        Code::Internal if status.message() != SERVICE_INTERNAL => {
-            tracing::warn!(service, error = %status.message(), "downstream transport failed");
-            tonic::Status::unavailable(format!(
-                "the {service} service is unavailable; retry shortly"
-            ))
-        }
+    let transport = match status.code() {
+        Code::Cancelled | Code::DeadlineExceeded => return too_slow(service),
+        Code::Unavailable | Code::Unknown | Code::ResourceExhausted | Code::DataLoss => true,
+        Code::Internal => status.message() != SERVICE_INTERNAL,
         Code::Ok
         | Code::InvalidArgument
         | Code::NotFound
@@ -134,9 +124,15 @@ fn failure(service: &str, status: tonic::Status) -> tonic::Status {
         | Code::Aborted
         | Code::OutOfRange
         | Code::Unimplemented
-        | Code::Internal
-        | Code::Unauthenticated => status,
+        | Code::Unauthenticated => false,
+    };
+    if !transport {
+        return status;
     }
+    tracing::warn!(service, code = ?status.code(), error = %status.message(), "downstream call failed");
+    tonic::Status::unavailable(format!(
+        "the {service} service is unavailable; retry shortly"
+    ))
 }
 
 /// One resource a call touched, and whose record it belongs to; each becomes an audit event.
@@ -497,11 +493,7 @@ impl Downstream {
         touched: Vec<Touched>,
     ) -> Vec<AuditEvent> {
         let (resource, _) = op.permission();
-        let mut base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
-        if outcome == Outcome::Attempted {
-            // No status yet: the call has not been made.
-            base.status = String::new();
-        }
+        let base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
         if touched.is_empty() {
             return vec![base];
         }

@@ -71,6 +71,14 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Result<Checkpoint, String>>> {
         .collect())
 }
 
+/// The file's first checkpoint, if it has one.
+fn first(path: &Path) -> Option<Checkpoint> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    let line = std::io::BufReader::new(file).lines().next()?.ok()?;
+    serde_json::from_str(&line).ok()
+}
+
 /// Writes checkpoints for the writer: only when the head moved since the last one.
 pub(super) struct Checkpointer {
     file: Option<PathBuf>,
@@ -82,12 +90,9 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// `file`: where to append (`None`: the log only).
     pub(super) fn new(file: Option<PathBuf>, keys: Arc<AuditKeys>) -> Self {
-        // A file already written fixes where the keyed chain starts.
-        let unkeyed_until = file
-            .as_deref()
-            .and_then(|f| read(f).ok())
-            .and_then(|lines| lines.into_iter().find_map(Result::ok))
-            .map(|c| c.unkeyed_until);
+        // A file already written fixes where the keyed chain starts: its first line says.
+        // (Only that line is read: the file grows for as long as the trail does.)
+        let unkeyed_until = file.as_deref().and_then(first).map(|c| c.unkeyed_until);
         Self {
             file,
             keys,

@@ -133,7 +133,12 @@ impl AuditEvent {
             resource_id: String::new(),
             patient_id: String::new(),
             outcome,
-            status: format!("{status:?}"),
+            // An attempt has no status yet: the call has not been made.
+            status: if outcome == Outcome::Attempted {
+                String::new()
+            } else {
+                format!("{status:?}")
+            },
             request_id: who.request_id.clone(),
             source_addr: who.source_addr.clone().unwrap_or_default(),
         }
@@ -366,26 +371,29 @@ impl AuditLog {
     /// Writes a last checkpoint of the trail (waiting at most `within`); call it when the
     /// gateway stops, after the last request was answered.
     pub async fn shutdown(&self, within: Duration) {
-        let Some(tx) = &self.tx else { return };
-        let (ack, done) = oneshot::channel();
-        let stopped = async {
-            tx.send(Job::Shutdown(ack)).await.ok()?;
-            done.await.ok()
-        };
-        if tokio::time::timeout(within, stopped).await.is_err() {
+        if self.ask(Job::Shutdown, within).await.is_none() {
             tracing::warn!("the audit trail's last checkpoint was not written in time");
         }
     }
 
     /// Whether the trail can take a write now, answered within `within`.
     pub async fn ready(&self, within: Duration) -> bool {
-        let Some(tx) = &self.tx else { return true };
+        self.tx.is_none() || self.ask(Job::Probe, within).await == Some(true)
+    }
+
+    /// The writer's answer to the job `make` builds around a reply channel, within `within`.
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Job,
+        within: Duration,
+    ) -> Option<T> {
+        let tx = self.tx.as_ref()?;
         let (ack, done) = oneshot::channel();
-        let probe = async {
-            tx.send(Job::Probe(ack)).await.ok()?;
+        let asked = async {
+            tx.send(make(ack)).await.ok()?;
             done.await.ok()
         };
-        matches!(tokio::time::timeout(within, probe).await, Ok(Some(true)))
+        tokio::time::timeout(within, asked).await.ok().flatten()
     }
 
     async fn append(
@@ -429,6 +437,32 @@ async fn reconcile(tx: mpsc::WeakSender<Job>, settings: Settings) {
         let before = iop_core::now_micros().saturating_sub(grace);
         if tx.send(Job::Reconcile(before)).await.is_err() {
             return;
+        }
+    }
+}
+
+/// How the writer retries what did not commit: for as long as the database is busy (another
+/// process holds its lock; callers' deadlines bound what they wait), in short growing
+/// pauses; five times for anything else.
+#[derive(Default)]
+struct Backoff {
+    busy: u32,
+    failures: u32,
+}
+
+impl Backoff {
+    /// How long to pause before trying again, or `None` to give up.
+    fn after(&mut self, failure: &Failure) -> Option<Duration> {
+        match failure {
+            Failure::Busy => {
+                self.busy = (self.busy + 1).min(6);
+                Some(Duration::from_millis(1 << self.busy))
+            }
+            Failure::Other(e) => {
+                tracing::error!(error = %e, attempt = self.failures, "cannot write the audit trail");
+                self.failures += 1;
+                (self.failures < 5).then(|| Duration::from_millis(20 << self.failures))
+            }
         }
     }
 }
@@ -562,15 +596,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 /// How long a failed append makes readiness say "unavailable".
 const FAILURE_MEMORY: Duration = Duration::from_secs(10);
 
-/// Commits `batch` in one transaction and answers each of its callers: retried for as long
-/// as the database is busy (another process holds its lock; the callers' deadlines bound
-/// what they wait), five times for other failures. Before each try, events nobody waits for
-/// any more are dropped. A batch of several callers that fails for another reason than a
+/// Commits `batch` in one transaction and answers each of its callers, retried as
+/// [`Backoff`] says. Before each try, events nobody waits for any more are dropped. A batch of several callers that fails for another reason than a
 /// lock is split, so that one caller's events that the store refuses do not fail the
 /// others'. Whether it committed; `None` when nothing was left to write.
 async fn write(sink: &mut impl Sink, mut batch: Vec<Append>) -> Option<bool> {
-    let mut failures = 0u32;
-    let mut busy = 0u32;
+    let mut backoff = Backoff::default();
     loop {
         batch.retain(|a| !a.abandoned());
         if batch.is_empty() {
@@ -587,11 +618,6 @@ async fn write(sink: &mut impl Sink, mut batch: Vec<Append>) -> Option<bool> {
             .collect();
         let written = match sink.append(&events, &opens, &resolves).await {
             Ok(first) => Some(first),
-            Err(Failure::Busy) => {
-                busy = (busy + 1).min(6);
-                tokio::time::sleep(Duration::from_millis(1 << busy)).await;
-                continue;
-            }
             Err(Failure::Other(e)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, appends = batch.len(), "audit batch failed; writing its parts one by one");
                 let mut all = true;
@@ -600,15 +626,13 @@ async fn write(sink: &mut impl Sink, mut batch: Vec<Append>) -> Option<bool> {
                 }
                 return Some(all);
             }
-            Err(Failure::Other(e)) => {
-                tracing::error!(error = %e, attempt = failures, "cannot append audit events");
-                failures += 1;
-                if failures < 5 {
-                    tokio::time::sleep(Duration::from_millis(20 << failures)).await;
+            Err(failure) => match backoff.after(&failure) {
+                Some(pause) => {
+                    tokio::time::sleep(pause).await;
                     continue;
                 }
-                None
-            }
+                None => None,
+            },
         };
         let mut next = written;
         for a in batch {
@@ -620,33 +644,22 @@ async fn write(sink: &mut impl Sink, mut batch: Vec<Append>) -> Option<bool> {
     }
 }
 
-/// Closes the attempts opened before `before_us`, retrying like [`write`] does: for as long
-/// as the database is busy, five times for other failures (the next round tries again).
+/// Closes the attempts opened before `before_us`, retrying like [`write`] does (the next
+/// round tries again after it gives up).
 async fn reconcile_now(sink: &mut impl Sink, before_us: i64) {
-    let mut failures = 0u32;
-    let mut busy = 0u32;
+    let mut backoff = Backoff::default();
     loop {
         match sink.reconcile(before_us).await {
             Ok(0) => return,
-            Ok(n) => {
-                tracing::warn!(
-                    attempts = n,
-                    "closed audit attempts without an outcome as interrupted"
-                );
-                // More may be waiting beyond one batch.
-            }
-            Err(Failure::Busy) => {
-                busy = (busy + 1).min(6);
-                tokio::time::sleep(Duration::from_millis(1 << busy)).await;
-            }
-            Err(Failure::Other(e)) => {
-                tracing::error!(error = %e, attempt = failures, "cannot reconcile audit attempts");
-                failures += 1;
-                if failures == 5 {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20 << failures)).await;
-            }
+            // More may be waiting beyond one batch.
+            Ok(n) => tracing::warn!(
+                attempts = n,
+                "closed audit attempts without an outcome as interrupted"
+            ),
+            Err(failure) => match backoff.after(&failure) {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return,
+            },
         }
     }
 }

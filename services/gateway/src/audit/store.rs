@@ -530,25 +530,23 @@ pub async fn verify(
     };
     let mut findings: Vec<(i64, String)> = Vec::new();
     let mut anchors = std::collections::BTreeMap::new();
+    // Where the keyed chain starts, as the first genuine checkpoint says.
+    let mut unkeyed_until = None;
     for line in &checkpoints {
         match line {
             Ok(c) if c.signed_by(keys) => {
+                unkeyed_until.get_or_insert(c.unkeyed_until);
                 anchors.entry(c.seq).or_insert_with(|| c.clone());
             }
             Ok(c) => findings.push((
                 c.seq.max(1),
-                format!(
-                    "the checkpoint at event {} does not carry a valid signature: the checkpoint file was altered",
-                    c.seq
-                ),
+                "is named by a checkpoint whose signature does not verify: the checkpoint file was altered"
+                    .to_owned(),
             )),
-            Err(e) => findings.push((1, e.clone())),
+            Err(e) => findings.push((1, format!("cannot be vouched for: {e}"))),
         }
     }
-    let unkeyed_until = checkpoints
-        .iter()
-        .find_map(|c| c.as_ref().ok())
-        .map_or(0, |c| c.unkeyed_until);
+    let unkeyed_until = unkeyed_until.unwrap_or(0);
 
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1;
@@ -639,13 +637,7 @@ pub async fn verify(
 
 /// The chain's head as stored, or the genesis.
 pub(super) async fn stored_head(db: &Db) -> Result<(i64, String), sqlx::Error> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(db.pool())
-        .await?;
-    match row {
-        Some(row) => Ok((row.try_get("seq")?, row.try_get("hash")?)),
-        None => Ok((0, GENESIS.to_owned())),
-    }
+    read_head(&mut *db.pool().acquire().await?).await
 }
 
 /// The last event written before the chain was keyed (0 if none): the trail's unkeyed

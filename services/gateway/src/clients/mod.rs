@@ -299,8 +299,7 @@ impl Clients {
             self.audit.record_kept(vec![refused], deadline).await?;
             return Err(denied);
         }
-        let mut attempted = event(Outcome::Attempted, tonic::Code::Ok, client_id);
-        attempted.status = String::new();
+        let attempted = event(Outcome::Attempted, tonic::Code::Ok, client_id);
         let attempt = self.audit.attempt(vec![attempted], deadline).await?;
         let result = change.await;
         let (outcome, code) = match &result {
