@@ -2,8 +2,6 @@
 //! all together past the total, is 431 naming it (gRPC: RESOURCE_EXHAUSTED). hyper bounds
 //! the memory a request head takes, but only loosely on keep-alive connections.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use iop_core::ErrorCode;
@@ -17,20 +15,18 @@ pub struct Caps {
     pub total: usize,
 }
 
-pub async fn capped(State(caps): State<Caps>, req: Request, next: Next) -> Response {
-    match oversized(req.headers(), caps) {
-        None => next.run(req).await,
-        Some(detail) if is_grpc(req.headers()) => {
-            tonic::Status::resource_exhausted(detail).into_http()
-        }
-        Some(detail) => Problem::new(ErrorCode::InvalidArgument, detail)
-            .with_status(
-                http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "header-too-large",
-                "Request header fields too large",
-            )
-            .into_response(),
+/// The answer to a request whose headers are past `caps`; `None` when they are within.
+pub fn refuse(headers: &HeaderMap, caps: Caps) -> Option<Response> {
+    let detail = oversized(headers, caps)?;
+    if is_grpc(headers) {
+        return Some(tonic::Status::resource_exhausted(detail).into_http());
     }
+    let problem = Problem::new(ErrorCode::InvalidArgument, detail).with_status(
+        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "header-too-large",
+        "Request header fields too large",
+    );
+    Some(problem.into_response())
 }
 
 /// Whether a request is a gRPC call.

@@ -421,9 +421,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         total: config.connections.max_header_bytes,
     };
     Ok(App {
-        router: app
-            .layer(middleware::from_fn_with_state(caps, headers::capped))
-            .layer(middleware::from_fn(request_id::middleware)),
+        router: app.layer(middleware::from_fn_with_state(caps, request_id::middleware)),
         db: db_handle,
         audit: audit_log,
         connections: config.connections,

@@ -3,12 +3,15 @@
 //! of the request and forwarded to the services inside the principal. An `X-Request-Id` the
 //! client sent (when sane) is its own correlation id: kept beside ours in the log and echoed
 //! back as `X-Correlation-Id`, never taken as ours (two clients may send the same one).
-//! And the headers every response carries (see [`protect`]).
+//! Requests with oversized headers are refused here (see [`crate::headers`]), and every
+//! response gets the headers of [`protect`].
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue};
+
+use crate::headers::Caps;
 
 pub const HEADER: &str = "x-request-id";
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -26,7 +29,8 @@ fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
-pub async fn middleware(mut req: Request, next: Next) -> Response {
+/// The edge: the request's id, its headers' caps, and what every response says.
+pub async fn middleware(State(caps): State<Caps>, mut req: Request, next: Next) -> Response {
     let theirs = req
         .headers()
         .get(HEADER)
@@ -44,8 +48,14 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     if let Some(c) = theirs.as_ref().and_then(|v| v.to_str().ok()) {
         span.record("correlation_id", c);
     }
+    let answer = async move {
+        match crate::headers::refuse(req.headers(), caps) {
+            Some(refused) => refused,
+            None => next.run(req).await,
+        }
+    };
     let mut res = REQUEST_ID
-        .scope(id, tracing::Instrument::instrument(next.run(req), span))
+        .scope(id, tracing::Instrument::instrument(answer, span))
         .await;
     res.headers_mut().insert(HEADER, ours);
     if let Some(theirs) = theirs {

@@ -188,9 +188,9 @@ impl Activity {
 struct InFlight(Arc<Activity>);
 
 impl InFlight {
+    /// (No time is noted here: while it is in flight the connection is not idle anyway.)
     fn start(activity: &Arc<Activity>) -> Self {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
-        activity.touch();
         Self(activity.clone())
     }
 }
