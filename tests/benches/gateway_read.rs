@@ -203,12 +203,14 @@ async fn bench() {
         }
     };
     let direct = {
-        let channel =
-            tonic::transport::Endpoint::from_shared(format!("http://{}", sys.records_addr()))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!(
+            "http://{}",
+            sys.service_addr("records")
+        ))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
         let client = PatientServiceClient::new(channel);
         let key = iop_auth::InternalKey::load_or_create(&iop::internal_key_path(
             &sys.data_dir.path().join("data"),
@@ -246,7 +248,11 @@ async fn bench() {
     // The same REST read through a bare proxy: no JWT check, no audit, no rate limit, no
     // request-id middleware, no policy, only this one route. The gap to it is what the whole
     // gateway costs.
-    let bare_base = bare_proxy(sys.records_addr(), &sys.data_dir.path().join("data")).await;
+    let bare_base = bare_proxy(
+        sys.service_addr("records"),
+        &sys.data_dir.path().join("data"),
+    )
+    .await;
     let bare_op = get_patient(&http, &ids, bare_base, None);
 
     println!(
@@ -431,7 +437,10 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         ),
         trusted_issuers: Vec::new(),
         database_url: iop_db::sqlite_file_url(&sys.data_dir.path().join("baseline-gateway.db")),
-        records_url: format!("http://{}", sys.records_addr()),
+        backends: vec![iop_gateway::BackendUrl {
+            name: "records".into(),
+            url: format!("http://{}", sys.service_addr("records")),
+        }],
         downstream_timeout: Duration::from_secs(10),
         public_url: format!("http://{addr}"),
         body_limit: 1024 * 1024,

@@ -68,7 +68,7 @@ async fn accept_inserts(sys: &TestSystem) {
 }
 
 async fn patients_stored(sys: &TestSystem) -> Vec<String> {
-    let mut db = connect(sys.records_database_url()).await;
+    let mut db = connect(sys.database_url("records")).await;
     sqlx::query_scalar("SELECT id FROM patients ORDER BY id")
         .fetch_all(&mut db)
         .await

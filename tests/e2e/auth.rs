@@ -166,11 +166,12 @@ async fn grpc_refuses_every_bad_token_with_unauthenticated() {
 #[tokio::test]
 async fn records_service_refuses_calls_that_skip_the_gateway() {
     let sys = TestSystem::start().await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.records_addr()))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", sys.service_addr("records")))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
     let mut client = PatientServiceClient::new(channel);
     // A perfectly good user token is not an internal principal.
     let token = sys.token("clinic-a", &["admin"]);

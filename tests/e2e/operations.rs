@@ -133,7 +133,10 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         key_reload_every: iop::KEY_RELOAD_EVERY,
         internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
         trusted_issuers: vec![],
-        records_url: format!("http://127.0.0.1:{port}"),
+        backends: vec![iop_gateway::BackendUrl {
+            name: "records".into(),
+            url: format!("http://127.0.0.1:{port}"),
+        }],
         database_url: iop::gateway_database_url(dir.path()),
         downstream_timeout: Duration::from_secs(60),
         body_limit: 1 << 20,
@@ -222,7 +225,7 @@ async fn a_service_slower_than_the_deadline_is_504_and_deadline_exceeded() {
     use iop_proto::records::patient_service_client::PatientServiceClient;
     let sys = TestSystem::start_with(|c| c.downstream_timeout = Duration::from_millis(300)).await;
     let token = sys.token("clinic-a", &["front_desk"]);
-    let lock = lock_patients(sys.records_database_url()).await;
+    let lock = lock_patients(sys.database_url("records")).await;
 
     let started = Instant::now();
     let (status, problem) = crate::create(&sys, &token, &crate::ana()).await;
@@ -443,11 +446,12 @@ async fn reflection_lists_what_the_gateway_serves_and_nothing_internal() {
         "{names:?}"
     );
 
-    let records = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.records_addr()))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let records =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", sys.service_addr("records")))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
     let names = reflected(records).await;
     assert!(names.iter().any(|n| n == "iop.records.v1.PatientService"));
     assert!(

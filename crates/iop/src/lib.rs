@@ -35,8 +35,9 @@ pub fn internal_key_path(data_dir: &Path) -> PathBuf {
 pub struct SystemConfig {
     pub data_dir: PathBuf,
     pub gateway_addr: SocketAddr,
-    /// Defaults to a SQLite file in the data directory.
-    pub records_database_url: Option<String>,
+    /// Each service's database by service name (`records` → `postgres://…`); a service not
+    /// listed gets a SQLite file `<name>.db` in the data directory.
+    pub database_urls: std::collections::BTreeMap<String, String>,
     /// The gateway's database (audit trail); defaults to a SQLite file in the data directory.
     pub gateway_database_url: Option<String>,
     pub issuer: String,
@@ -60,7 +61,7 @@ impl SystemConfig {
         Self {
             data_dir,
             gateway_addr,
-            records_database_url: None,
+            database_urls: Default::default(),
             gateway_database_url: None,
             issuer: DEFAULT_ISSUER.into(),
             audience: DEFAULT_AUDIENCE.into(),
@@ -92,8 +93,11 @@ pub enum StartError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("records service: {0}")]
-    Records(#[from] iop_records::ServeError),
+    #[error("{0} service: {1}")]
+    Service(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
     #[error("gateway: {0}")]
     Gateway(#[from] iop_gateway::ServeError),
     #[error("a service task panicked")]
@@ -103,7 +107,8 @@ pub enum RunError {
 /// A running platform; stop it with [`System::shutdown`].
 pub struct System {
     pub gateway_addr: SocketAddr,
-    pub records_addr: SocketAddr,
+    /// Where each backend service listens (loopback), in start order.
+    pub services: Vec<(&'static str, SocketAddr)>,
     /// In start order: a service starts after those it calls, and stops after them.
     stages: Vec<Stage>,
     /// Each stage reports here when it ends, however it ends.
@@ -127,7 +132,7 @@ impl Launcher {
     /// Runs `serve(shutdown)`, where `shutdown` resolves when this stage is told to stop.
     fn start<F, Fut>(&mut self, name: &'static str, serve: F)
     where
-        F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        F: FnOnce(Shutdown) -> Fut,
         Fut: Future<Output = Result<(), RunError>> + Send + 'static,
     {
         let (stop, mut stopped) = watch::channel(false);
@@ -146,10 +151,49 @@ impl Launcher {
     }
 }
 
+/// What a backend service is given to start.
+pub struct ServiceStart {
+    pub listener: TcpListener,
+    pub database_url: String,
+    pub internal_key: Arc<InternalKey>,
+    /// The services it calls, started before it.
+    pub backends: Vec<iop_gateway::BackendUrl>,
+}
+
+type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+type Serving = std::pin::Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>;
+
+/// A backend service of the platform, as the launcher runs it.
+pub struct Service {
+    pub name: &'static str,
+    /// The services it calls: they start before it and stop after it.
+    pub needs: &'static [&'static str],
+    serve: fn(ServiceStart, Shutdown) -> Serving,
+}
+
+/// Every backend service, each after the services it needs; the gateway starts after all of
+/// them. Adding a service: a line here (and its folder in the gateway's `backends/`).
+pub const SERVICES: &[Service] = &[Service {
+    name: "records",
+    needs: &[],
+    serve: |start, shutdown| {
+        Box::pin(async move {
+            let config = iop_records::Config {
+                database_url: start.database_url,
+                pool: PoolConfig::default(),
+                internal_key: start.internal_key,
+            };
+            iop_records::serve(config, start.listener, shutdown)
+                .await
+                .map_err(|e| RunError::Service("records", Box::new(e)))
+        })
+    },
+}];
+
 /// How often a running gateway re-reads its signing keys (see `iop keys rotate`).
 pub const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
 
-/// Starts records and gateway. Keys are created in the data directory on first start.
+/// Starts every service in [`SERVICES`], then the gateway. Keys are created in the data directory on first start.
 pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     create_private_dir(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
@@ -162,13 +206,6 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     let audit_files = iop_gateway::audit::AuditFiles::in_data_dir(&config.data_dir);
     let audit_keys = Arc::new(iop_gateway::audit::AuditKeys::load_or_create(&audit_files)?);
 
-    let records_bind: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let records_listener = TcpListener::bind(records_bind)
-        .await
-        .map_err(|e| StartError::Bind(records_bind, e))?;
-    let records_addr = records_listener
-        .local_addr()
-        .map_err(|e| StartError::Bind(records_bind, e))?;
     let gateway_listener = TcpListener::bind(config.gateway_addr)
         .await
         .map_err(|e| StartError::Bind(config.gateway_addr, e))?;
@@ -181,17 +218,41 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
         stages: Vec::new(),
         ended: ended_tx,
     };
-    let records_config = iop_records::Config {
-        database_url: config
-            .records_database_url
-            .clone()
-            .unwrap_or_else(|| iop_db::sqlite_file_url(&config.data_dir.join("records.db"))),
-        pool: PoolConfig::default(),
-        internal_key: internal_key.clone(),
-    };
-    launcher.start("records", |shutdown| async move {
-        Ok(iop_records::serve(records_config, records_listener, shutdown).await?)
-    });
+    let mut services = Vec::new();
+    let mut urls = Vec::new();
+    for service in SERVICES {
+        let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| StartError::Bind(bind, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind, e))?;
+        let database_url = config
+            .database_urls
+            .get(service.name)
+            .cloned()
+            .unwrap_or_else(|| {
+                iop_db::sqlite_file_url(&config.data_dir.join(format!("{}.db", service.name)))
+            });
+        let start = ServiceStart {
+            listener,
+            database_url,
+            internal_key: internal_key.clone(),
+            backends: urls
+                .iter()
+                .filter(|u: &&iop_gateway::BackendUrl| service.needs.contains(&u.name.as_str()))
+                .cloned()
+                .collect(),
+        };
+        let serve = service.serve;
+        launcher.start(service.name, move |shutdown| serve(start, shutdown));
+        services.push((service.name, addr));
+        urls.push(iop_gateway::BackendUrl {
+            name: service.name.to_owned(),
+            url: format!("http://{addr}"),
+        });
+    }
     let gateway_config = iop_gateway::Config {
         issuer: config.issuer,
         audience: config.audience,
@@ -204,7 +265,7 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
             .gateway_database_url
             .clone()
             .unwrap_or_else(|| gateway_database_url(&config.data_dir)),
-        records_url: format!("http://{records_addr}"),
+        backends: urls,
         downstream_timeout: config.downstream_timeout,
         body_limit: config.body_limit,
         cors_origins: config.cors_origins,
@@ -221,13 +282,21 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
     });
     Ok(System {
         gateway_addr,
-        records_addr,
+        services,
         stages: launcher.stages,
         ended,
     })
 }
 
 impl System {
+    /// Where the backend service `name` listens.
+    pub fn service_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.services
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, addr)| *addr)
+    }
+
     /// Resolves when any service stops by itself (an error), so `iop up` can exit.
     pub async fn wait_for_failure(&mut self) -> Result<(), RunError> {
         match self.ended.recv().await {
@@ -327,4 +396,31 @@ pub fn read_trusted_issuers(path: &Path) -> anyhow::Result<Vec<TrustedIssuer>> {
         .map_err(|e| anyhow::anyhow!("cannot read trusted issuers file {}: {e}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a list of trusted issuers: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SERVICES;
+
+    /// Each service starts after the services it needs, and the gateway has a service for
+    /// every backend it forwards to.
+    #[test]
+    fn services_start_in_dependency_order_and_cover_every_backend() {
+        for (i, service) in SERVICES.iter().enumerate() {
+            for need in service.needs {
+                assert!(
+                    SERVICES[..i].iter().any(|s| s.name == *need),
+                    "{} needs {need}, which does not start before it",
+                    service.name
+                );
+            }
+        }
+        for backend in iop_gateway::backends::BACKENDS {
+            assert!(
+                SERVICES.iter().any(|s| s.name == backend.name),
+                "the gateway forwards to {}, which the launcher does not start",
+                backend.name
+            );
+        }
+    }
 }

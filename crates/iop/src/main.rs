@@ -263,9 +263,15 @@ enum ServeCommand {
     Gateway {
         #[arg(long, env = "IOP_GATEWAY_ADDR", default_value = "0.0.0.0:8080")]
         listen: SocketAddr,
-        /// gRPC URL of the records service.
-        #[arg(long, env = "IOP_RECORDS_URL")]
-        records_url: String,
+        /// A backend service as `name=url`, e.g. `records=http://127.0.0.1:50051`; one per
+        /// backend (repeat the flag, or comma-separate in the variable).
+        #[arg(
+            long = "backend",
+            env = "IOP_BACKENDS",
+            value_delimiter = ',',
+            required = true
+        )]
+        backends: Vec<iop_gateway::BackendUrl>,
         /// The gateway's database (audit trail): `sqlite://…?mode=rwc` or `postgres://…`.
         #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
         database_url: String,
@@ -375,7 +381,9 @@ fn gateway_options(args: &GatewayArgs) -> anyhow::Result<Vec<iop_auth::TrustedIs
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let telemetry = iop_telemetry::init("iop")?;
     let mut config = iop::SystemConfig::new(args.common.data_dir.clone(), args.addr);
-    config.records_database_url = args.records_database_url.clone();
+    if let Some(url) = &args.records_database_url {
+        config.database_urls.insert("records".into(), url.clone());
+    }
     config.gateway_database_url = args.gateway_database_url.clone();
     config.issuer = args.common.issuer.clone();
     config.audience = args.common.audience.clone();
@@ -411,7 +419,7 @@ fn print_banner(system: &iop::System, args: &UpArgs) {
         std::io::stdout(),
         "\nIOP platform is up.\n\
          \n  gateway  http://{gw}   REST /v1/…, gRPC iop.records.v1, /openapi.json, /healthz, /readyz\
-         \n  records  http://{records} (internal gRPC)\
+         {services}\
          \n  data     {data}\n\
          \nGet a token for the demo clinic and make a first call:\n\
          \n  export TOKEN=$(cargo run --release -q -- token --data-dir {data} --tenant demo --role admin)\
@@ -420,7 +428,11 @@ fn print_banner(system: &iop::System, args: &UpArgs) {
          \n       -d '{{\"given_name\":\"Ana\",\"family_name\":\"Lopez\",\"birth_date\":\"1990-02-28\",\"sex_at_birth\":\"female\"}}'\
          \n  curl -s http://{gw}/v1/patients -H \"Authorization: Bearer $TOKEN\"\n\
          \nCtrl-C stops everything.\n",
-        records = system.records_addr,
+        services = system
+            .services
+            .iter()
+            .map(|(name, addr)| format!("\n  {name:<8} http://{addr} (internal gRPC)"))
+            .collect::<String>(),
     );
 }
 
@@ -452,7 +464,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
         }
         ServeCommand::Gateway {
             listen,
-            records_url,
+            backends,
             database_url,
             signing_key_file,
             internal_key_file,
@@ -478,7 +490,7 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
                 key_reload_every: iop::KEY_RELOAD_EVERY,
                 internal_key: Arc::new(InternalKey::load_or_create(&internal_key_file)?),
                 trusted_issuers: gateway_options(&gateway)?,
-                records_url,
+                backends,
                 database_url,
                 downstream_timeout: Duration::from_millis(gateway.downstream_timeout_ms),
                 body_limit: gateway.body_limit,

@@ -1,5 +1,5 @@
-//! The whole system for a test: records and gateway on port 0, a fresh database (SQLite, or
-//! PostgreSQL when `IOP_TEST_DATABASE_URL` is set), keys in a temporary directory, and
+//! The whole system for a test: every service and the gateway on port 0, a fresh database
+//! each (SQLite, or PostgreSQL when `IOP_TEST_DATABASE_URL` is set), keys in a temporary directory, and
 //! helpers to mint good and deliberately bad tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
@@ -21,7 +21,8 @@ pub struct TestSystem {
     pub issuer: String,
     pub audience: String,
     pub data_dir: tempfile::TempDir,
-    _db: TestDatabase,
+    /// Each service's database, by service name.
+    databases: Vec<(&'static str, TestDatabase)>,
     /// The gateway's database (audit trail).
     pub gateway_db: TestDatabase,
 }
@@ -34,11 +35,17 @@ impl TestSystem {
     /// Starts with a config adjusted by `tweak` (trusted issuers, CORS, limits…).
     pub async fn start_with(tweak: impl FnOnce(&mut iop::SystemConfig)) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let db = TestDatabase::create("records").await;
-        let gateway_db = TestDatabase::create("gateway").await;
+        let mut databases = Vec::new();
         let mut config =
             iop::SystemConfig::new(data_dir.path().join("data"), ([127, 0, 0, 1], 0).into());
-        config.records_database_url = Some(db.url().to_owned());
+        for service in iop::SERVICES {
+            let db = TestDatabase::create(service.name).await;
+            config
+                .database_urls
+                .insert(service.name.to_owned(), db.url().to_owned());
+            databases.push((service.name, db));
+        }
+        let gateway_db = TestDatabase::create("gateway").await;
         config.gateway_database_url = Some(gateway_db.url().to_owned());
         tweak(&mut config);
         let (issuer, audience) = (config.issuer.clone(), config.audience.clone());
@@ -58,7 +65,7 @@ impl TestSystem {
             issuer,
             audience,
             data_dir,
-            _db: db,
+            databases,
             gateway_db,
         };
         sys.wait_ready().await;
@@ -82,13 +89,21 @@ impl TestSystem {
         format!("{}{path}", self.base_url)
     }
 
-    /// The records service's database, for tests that lock it or look inside.
-    pub fn records_database_url(&self) -> &str {
-        self._db.url()
+    /// The database of the service `name`, for tests that lock it or look inside.
+    pub fn database_url(&self, name: &str) -> &str {
+        self.databases
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, db)| db.url())
+            .unwrap_or_else(|| panic!("no service {name}"))
     }
 
-    pub fn records_addr(&self) -> std::net::SocketAddr {
-        self.system.as_ref().unwrap().records_addr
+    /// Where the service `name` listens.
+    pub fn service_addr(&self, name: &str) -> std::net::SocketAddr {
+        let system = self.system.as_ref().unwrap();
+        system
+            .service_addr(name)
+            .unwrap_or_else(|| panic!("no service {name}"))
     }
 
     /// A valid token for `tenant` with `roles`.

@@ -2,6 +2,7 @@
 //! trace context, and has a deadline, so a dead service costs the client a quick 503/504
 //! rather than a hang. Channels reconnect by themselves when the service comes back.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,88 +11,63 @@ use iop_auth::{InternalKey, PRINCIPAL_HEADER};
 use iop_core::Principal;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome};
-use crate::policy::{self, Operation};
+use crate::backends;
+use crate::operation::{Call, Operation};
+use crate::policy;
 use iop_proto::internal::GetResourceOwnerRequest;
 use iop_proto::internal::resource_owner_service_client::ResourceOwnerServiceClient;
-use iop_proto::records as pb;
-use iop_proto::records::assessment_service_client::AssessmentServiceClient;
-use iop_proto::records::consent_service_client::ConsentServiceClient;
-use iop_proto::records::contact_service_client::ContactServiceClient;
-use iop_proto::records::episode_service_client::EpisodeServiceClient;
-use iop_proto::records::note_service_client::NoteServiceClient;
-use iop_proto::records::patient_service_client::PatientServiceClient;
-use iop_proto::records::referral_service_client::ReferralServiceClient;
-use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
 use tokio::time::Instant;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
+/// Where a backend service listens: `records` at `http://127.0.0.1:50051`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    pub name: String,
+    pub url: String,
+}
+
+impl std::str::FromStr for BackendUrl {
+    type Err = String;
+
+    /// `name=url`, as `--backend` takes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, url) = s.split_once('=').ok_or_else(|| {
+            format!("{s:?} is not name=url (e.g. records=http://127.0.0.1:50051)")
+        })?;
+        Ok(Self {
+            name: name.trim().to_owned(),
+            url: url.trim().to_owned(),
+        })
+    }
+}
+
+/// Why the backends cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("unknown backend {0:?} (the gateway knows {1})")]
+    Unknown(String, String),
+    #[error("no URL for backend {0:?}: pass --backend {0}=<url>")]
+    Missing(&'static str),
+    #[error("backend {0:?} is given twice")]
+    Twice(String),
+    #[error("invalid URL for backend {0:?}")]
+    Url(String, #[source] tonic::transport::Error),
+}
+
+/// One lazily connecting channel per backend service.
+#[derive(Clone)]
+struct Channels(Arc<HashMap<&'static str, Channel>>);
+
 #[derive(Clone)]
 pub struct Downstream {
-    records: Channel,
-    records_health: HealthClient<Channel>,
+    channels: Channels,
     key: Arc<InternalKey>,
     timeout: Duration,
     audit_log: AuditLog,
 }
-
-/// A generated gRPC client of a records-service API, made on the shared channel.
-pub trait RecordsClient {
-    fn on(channel: Channel) -> Self;
-}
-
-impl RecordsClient for PatientServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for AssessmentServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for TreatmentPlanServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for ConsentServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for ContactServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for ReferralServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for NoteServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl RecordsClient for EpisodeServiceClient<Channel> {
-    fn on(channel: Channel) -> Self {
-        Self::new(channel)
-    }
-}
-
-/// The name clients see when the records service fails.
-const RECORDS: &str = "records";
 
 /// The only message our services put on INTERNAL (see `iop_core::Error`); an INTERNAL with
 /// any other text was made by the transport on our side of the call.
@@ -157,219 +133,66 @@ impl Touched {
     }
 }
 
-/// What a message is about, for the audit trail: requests say what was asked for (audited
-/// when the call is denied or fails), responses what was actually disclosed or written.
-pub trait Audited {
-    fn touched(&self) -> Vec<Touched>;
-}
-
-/// `Audited` for the common shapes of records messages.
-macro_rules! audited {
-    // Requests about the resource `id` (its patient is known once the service answers).
-    (by_id: $($t:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                vec![Touched::of(&self.id, "")]
-            }
-        })+
-    };
-    // Resources: their own id under their patient.
-    (resource: $($t:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                vec![Touched::of(&self.id, &self.patient_id)]
-            }
-        })+
-    };
-    // Requests about one patient's record.
-    (patient: $($t:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                vec![Touched::of("", &self.patient_id)]
-            }
-        })+
-    };
-    // Lists that may be filtered to one patient.
-    (patient_filter: $($t:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                if self.patient_id.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Touched::of("", &self.patient_id)]
-                }
-            }
-        })+
-    };
-    // Requests that name no patient (yet).
-    (nothing: $($t:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                Vec::new()
-            }
-        })+
-    };
-    // List responses: every resource returned.
-    (list: $($t:ident . $f:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                self.$f.iter().flat_map(Audited::touched).collect()
-            }
-        })+
-    };
-    // Create requests: the patient of the resource in field `$f`.
-    (creates: $($t:ident . $f:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                self.$f.iter().map(|r| Touched::of("", &r.patient_id)).collect()
-            }
-        })+
-    };
-    // Update requests: the resource in field `$f`, by id.
-    (updates: $($t:ident . $f:ident),+) => {
-        $(impl Audited for pb::$t {
-            fn touched(&self) -> Vec<Touched> {
-                self.$f.iter().map(|r| Touched::of(&r.id, "")).collect()
-            }
-        })+
-    };
-}
-
-audited!(by_id:
-    GetAssessmentRequest,
-    AcknowledgeSafetyFlagRequest,
-    GetPlanRequest,
-    ListPlanVersionsRequest,
-    SignPlanRequest,
-    RevisePlanRequest,
-    RecordGoalProgressRequest,
-    GetConsentRequest,
-    RevokeConsentRequest,
-    GetContactRequest,
-    GetReferralRequest,
-    ReviewReferralRequest,
-    AcceptReferralRequest,
-    ScheduleIntakeRequest,
-    MarkAdmittedRequest,
-    DeclineReferralRequest,
-    GetNoteRequest,
-    SignNoteRequest,
-    AddAddendumRequest,
-    GetEpisodeRequest,
-    AdmitEpisodeRequest,
-    ChangeLevelOfCareRequest,
-    DischargeEpisodeRequest
-);
-audited!(resource:
-    Assessment,
-    SafetyFlag,
-    TreatmentPlan,
-    Consent,
-    Contact,
-    Referral,
-    Note,
-    Episode
-);
-audited!(patient:
-    ListAssessmentsRequest,
-    CheckDisclosureRequest,
-    ListContactsRequest
-);
-audited!(patient_filter:
-    ListSafetyFlagsRequest,
-    ListPlansRequest,
-    ListConsentsRequest,
-    ListNotesRequest,
-    ListEpisodesRequest
-);
-audited!(nothing:
-    CreatePatientRequest,
-    ListPatientsRequest,
-    CreateReferralRequest,
-    ListReferralsRequest
-);
-audited!(list:
-    ListAssessmentsResponse.assessments,
-    ListSafetyFlagsResponse.flags,
-    ListPlansResponse.plans,
-    ListConsentsResponse.consents,
-    ListContactsResponse.contacts,
-    ListReferralsResponse.referrals,
-    ListNotesResponse.notes,
-    ListEpisodesResponse.episodes
-);
-audited!(creates:
-    RecordAssessmentRequest.assessment,
-    CreatePlanRequest.plan,
-    CreateConsentRequest.consent,
-    CreateContactRequest.contact,
-    CreateNoteRequest.note,
-    CreateEpisodeRequest.episode
-);
-audited!(updates:
-    UpdatePlanRequest.plan,
-    UpdateNoteRequest.note,
-    UpdateContactRequest.contact,
-    UpdateEpisodeRequest.episode
-);
-
-impl Audited for pb::GetPatientRequest {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::patient(&self.id)]
-    }
-}
-
-impl Audited for pb::UpdatePatientRequest {
-    fn touched(&self) -> Vec<Touched> {
-        self.patient
-            .iter()
-            .map(|p| Touched::patient(&p.id))
-            .collect()
-    }
-}
-
-impl Audited for pb::Patient {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::patient(&self.id)]
-    }
-}
-
-impl Audited for pb::ListPatientsResponse {
-    fn touched(&self) -> Vec<Touched> {
-        self.patients
-            .iter()
-            .map(|p| Touched::patient(&p.id))
-            .collect()
-    }
-}
-
-impl Audited for pb::DisclosureDecision {
-    fn touched(&self) -> Vec<Touched> {
-        vec![Touched::of(&self.consent_id, &self.patient_id)]
-    }
-}
-
 impl Downstream {
-    /// Lazily connecting clients: the gateway starts even when a service is still down.
+    /// Lazily connecting channels, one per backend in `urls`: the gateway starts even when
+    /// a service is still down. Every backend the gateway declares operations for needs a
+    /// URL.
     pub fn new(
-        records_url: &str,
+        urls: &[BackendUrl],
         key: Arc<InternalKey>,
         timeout: Duration,
         audit_log: AuditLog,
-    ) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(records_url.to_owned())?
-            .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+    ) -> Result<Self, BackendError> {
+        let mut channels = HashMap::new();
+        for u in urls {
+            let Some(backend) = backends::backend(&u.name) else {
+                let known: Vec<&str> = backends::BACKENDS.iter().map(|b| b.name).collect();
+                return Err(BackendError::Unknown(u.name.clone(), known.join(", ")));
+            };
+            let channel = Endpoint::from_shared(u.url.clone())
+                .map_err(|e| BackendError::Url(u.name.clone(), e))?
+                .connect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .keep_alive_while_idle(true)
+                .connect_lazy();
+            if channels.insert(backend.name, channel).is_some() {
+                return Err(BackendError::Twice(u.name.clone()));
+            }
+        }
+        if let Some(missing) = backends::BACKENDS
+            .iter()
+            .find(|b| !channels.contains_key(b.name))
+        {
+            return Err(BackendError::Missing(missing.name));
+        }
         Ok(Self {
-            records: channel.clone(),
-            records_health: HealthClient::new(channel),
+            channels: Channels(Arc::new(channels)),
             key,
             timeout,
             audit_log,
         })
+    }
+
+    fn channel(&self, backend: &str) -> Channel {
+        // Every declared backend has a channel: `new` refuses to start otherwise.
+        self.channels.0[backend].clone()
+    }
+
+    /// A gRPC call as the gateway serves it: [`Self::forward`] with the caller's principal.
+    pub async fn forward_grpc<C: Call>(
+        &self,
+        op: C,
+        req: tonic::Request<C::Req>,
+    ) -> Result<tonic::Response<C::Res>, tonic::Status> {
+        let who = req
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| tonic::Status::unauthenticated("missing bearer token"))?;
+        self.forward(&who, op, req.into_inner())
+            .await
+            .map(tonic::Response::new)
     }
 
     /// Makes the service call `op` for `who`: authorizes it, seals the principal onto it,
@@ -378,23 +201,17 @@ impl Downstream {
     /// change ever exists unaudited (see [`crate::audit`]). The whole call, audit writes
     /// included, is bounded by one deadline. Every call to a service passes here, REST and
     /// gRPC.
-    pub async fn forward<C, Req, Res, Fut>(
+    pub async fn forward<C: Call>(
         &self,
         who: &Principal,
-        op: Operation,
-        message: Req,
-        send: impl FnOnce(C, tonic::Request<Req>) -> Fut,
-    ) -> Result<Res, tonic::Status>
-    where
-        C: RecordsClient,
-        Req: Audited,
-        Res: Audited,
-        Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
-    {
+        _op: C,
+        message: C::Req,
+    ) -> Result<C::Res, tonic::Status> {
+        let op = C::OP;
         let deadline = Instant::now() + self.timeout;
-        let requested = message.touched();
+        let requested = C::asks(&message);
         if let Err(denied) = policy::authorize(who, op) {
-            tracing::info!(operation = ?op, subject = %who.subject, reason = %denied, "denied");
+            tracing::info!(operation = op.grpc_path, subject = %who.subject, reason = %denied, "denied");
             let requested = self.with_owners(who, op, requested, deadline).await;
             let events = self.events(
                 who,
@@ -418,17 +235,10 @@ impl Downstream {
         } else {
             None
         };
-        let result = self
-            .call(
-                deadline,
-                send(
-                    C::on(self.records.clone()),
-                    self.seal(who, message, deadline),
-                ),
-            )
-            .await;
+        let sent = C::send(self.channel(op.backend), self.seal(who, message, deadline));
+        let result = self.call(op.backend, deadline, sent).await;
         let events = match &result {
-            Ok(res) => self.events(who, op, Outcome::Success, tonic::Code::Ok, res.touched()),
+            Ok(res) => self.events(who, op, Outcome::Success, tonic::Code::Ok, C::gives(res)),
             // The service's own rules refused it (another clinician's psychotherapy note…).
             Err(status) if status.code() == tonic::Code::PermissionDenied => {
                 let requested = self.with_owners(who, op, requested, deadline).await;
@@ -460,11 +270,11 @@ impl Downstream {
     async fn with_owners(
         &self,
         who: &Principal,
-        op: Operation,
+        op: &Operation,
         mut touched: Vec<Touched>,
         deadline: Instant,
     ) -> Vec<Touched> {
-        let resource_type = op.permission().0.name();
+        let resource_type = op.resource.name();
         for t in touched
             .iter_mut()
             .filter(|t| !t.resource_id.is_empty() && t.patient_id.is_empty())
@@ -473,7 +283,7 @@ impl Downstream {
                 resource_type: resource_type.to_owned(),
                 id: t.resource_id.clone(),
             };
-            let mut client = ResourceOwnerServiceClient::new(self.records.clone());
+            let mut client = ResourceOwnerServiceClient::new(self.channel(op.backend));
             let asked = client.get_resource_owner(self.seal(who, message, deadline));
             if let Ok(Ok(owner)) = tokio::time::timeout_at(deadline, asked).await {
                 t.patient_id = owner.into_inner().patient_id;
@@ -487,13 +297,12 @@ impl Downstream {
     fn events(
         &self,
         who: &Principal,
-        op: Operation,
+        op: &Operation,
         outcome: Outcome,
         code: tonic::Code,
         touched: Vec<Touched>,
     ) -> Vec<AuditEvent> {
-        let (resource, _) = op.permission();
-        let base = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
+        let base = AuditEvent::new(who, op.audit_action, op.resource.name(), outcome, code);
         if touched.is_empty() {
             return vec![base];
         }
@@ -534,25 +343,35 @@ impl Downstream {
     /// Awaits a service call within the deadline and drops the service's own metadata.
     async fn call<T>(
         &self,
+        backend: &str,
         deadline: Instant,
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, tonic::Status> {
         match tokio::time::timeout_at(deadline, fut).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(failure(RECORDS, status)),
-            Err(_) => Err(too_slow(RECORDS)),
+            Ok(Err(status)) => Err(failure(backend, status)),
+            Err(_) => Err(too_slow(backend)),
         }
     }
 
-    /// Readiness of the records service, with a short deadline.
-    pub async fn records_ready(&self) -> bool {
-        let mut client = self.records_health.clone();
-        let check = client.check(HealthCheckRequest {
-            service: String::new(),
-        });
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), check).await,
-            Ok(Ok(res)) if res.get_ref().status == ServingStatus::Serving as i32
-        )
+    /// Whether each backend is serving, asked with a short deadline, by name.
+    pub async fn ready(&self) -> Vec<(&'static str, bool)> {
+        let mut checks = tokio::task::JoinSet::new();
+        for (name, channel) in self.channels.0.iter() {
+            let (name, mut client) = (*name, HealthClient::new(channel.clone()));
+            checks.spawn(async move {
+                let check = client.check(HealthCheckRequest {
+                    service: String::new(),
+                });
+                let serving = matches!(
+                    tokio::time::timeout(Duration::from_secs(1), check).await,
+                    Ok(Ok(res)) if res.get_ref().status == ServingStatus::Serving as i32
+                );
+                (name, serving)
+            });
+        }
+        let mut ready: Vec<_> = checks.join_all().await;
+        ready.sort_unstable();
+        ready
     }
 }

@@ -1,42 +1,8 @@
-//! gRPC at the gateway: the same `iop.records.v1` API, authenticated here and forwarded to
-//! the records service with the caller's principal.
-
-use std::future::Future;
+//! The gRPC APIs the gateway answers itself: the audit trail and the client registry. The
+//! services behind it are served by their backends' declarations (see `backends/`).
 
 use iop_core::Principal;
-use iop_proto::records::assessment_service_client::AssessmentServiceClient;
-use iop_proto::records::assessment_service_server::AssessmentService;
-use iop_proto::records::consent_service_client::ConsentServiceClient;
-use iop_proto::records::consent_service_server::ConsentService;
-use iop_proto::records::contact_service_client::ContactServiceClient;
-use iop_proto::records::contact_service_server::ContactService;
-use iop_proto::records::episode_service_client::EpisodeServiceClient;
-use iop_proto::records::episode_service_server::EpisodeService;
-use iop_proto::records::note_service_client::NoteServiceClient;
-use iop_proto::records::note_service_server::NoteService;
-use iop_proto::records::patient_service_client::PatientServiceClient;
-use iop_proto::records::referral_service_client::ReferralServiceClient;
-use iop_proto::records::referral_service_server::ReferralService;
-use iop_proto::records::treatment_plan_service_client::TreatmentPlanServiceClient;
-use iop_proto::records::treatment_plan_service_server::TreatmentPlanService;
-use iop_proto::records::{self as pb, patient_service_server::PatientService};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
-
-use crate::downstream::{Audited, Downstream, RecordsClient};
-use crate::policy::Operation;
-
-/// `iop.records.v1` as the gateway serves it: every method forwarded with the caller's
-/// principal through [`Downstream::forward`].
-pub struct RecordsProxy {
-    down: Downstream,
-}
-
-impl RecordsProxy {
-    pub fn new(down: Downstream) -> Self {
-        Self { down }
-    }
-}
 
 fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
     req.extensions()
@@ -44,111 +10,6 @@ fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
         .cloned()
         .ok_or_else(|| Status::unauthenticated("missing bearer token"))
 }
-
-async fn proxy<C, Req, Res, Fut>(
-    down: &Downstream,
-    op: Operation,
-    req: Request<Req>,
-    send: impl FnOnce(C, Request<Req>) -> Fut,
-) -> Result<Response<Res>, Status>
-where
-    C: RecordsClient,
-    Req: Audited,
-    Res: Audited,
-    Fut: Future<Output = Result<Response<Res>, Status>>,
-{
-    let who = principal(&req)?;
-    down.forward(&who, op, req.into_inner(), send)
-        .await
-        .map(Response::new)
-}
-
-/// Implements a records-service trait on [`RecordsProxy`]: each method forwards its request
-/// as the named [`Operation`] with the given generated client.
-macro_rules! forward_all {
-    ($service:ident, $client:ident { $($method:ident($req:ident) -> $res:ident = $op:ident;)+ }) => {
-        #[tonic::async_trait]
-        impl $service for RecordsProxy {
-            $(
-                async fn $method(&self, req: Request<pb::$req>) -> Result<Response<pb::$res>, Status> {
-                    let send = |mut c: $client<Channel>, r| async move { c.$method(r).await };
-                    proxy(&self.down, Operation::$op, req, send).await
-                }
-            )+
-        }
-    };
-}
-
-forward_all!(PatientService, PatientServiceClient {
-    create_patient(CreatePatientRequest) -> Patient = CreatePatient;
-    get_patient(GetPatientRequest) -> Patient = GetPatient;
-    list_patients(ListPatientsRequest) -> ListPatientsResponse = ListPatients;
-    update_patient(UpdatePatientRequest) -> Patient = UpdatePatient;
-});
-
-forward_all!(AssessmentService, AssessmentServiceClient {
-    record_assessment(RecordAssessmentRequest) -> Assessment = RecordAssessment;
-    get_assessment(GetAssessmentRequest) -> Assessment = GetAssessment;
-    list_assessments(ListAssessmentsRequest) -> ListAssessmentsResponse = ListAssessments;
-    list_safety_flags(ListSafetyFlagsRequest) -> ListSafetyFlagsResponse = ListSafetyFlags;
-    acknowledge_safety_flag(AcknowledgeSafetyFlagRequest) -> SafetyFlag = AcknowledgeSafetyFlag;
-});
-
-forward_all!(EpisodeService, EpisodeServiceClient {
-    create_episode(CreateEpisodeRequest) -> Episode = CreateEpisode;
-    get_episode(GetEpisodeRequest) -> Episode = GetEpisode;
-    list_episodes(ListEpisodesRequest) -> ListEpisodesResponse = ListEpisodes;
-    update_episode(UpdateEpisodeRequest) -> Episode = UpdateEpisode;
-    admit_episode(AdmitEpisodeRequest) -> Episode = AdmitEpisode;
-    change_level_of_care(ChangeLevelOfCareRequest) -> Episode = ChangeLevelOfCare;
-    discharge_episode(DischargeEpisodeRequest) -> Episode = DischargeEpisode;
-});
-
-forward_all!(NoteService, NoteServiceClient {
-    create_note(CreateNoteRequest) -> Note = CreateNote;
-    get_note(GetNoteRequest) -> Note = GetNote;
-    list_notes(ListNotesRequest) -> ListNotesResponse = ListNotes;
-    update_note(UpdateNoteRequest) -> Note = UpdateNote;
-    sign_note(SignNoteRequest) -> Note = SignNote;
-    add_addendum(AddAddendumRequest) -> Note = AddAddendum;
-});
-
-forward_all!(TreatmentPlanService, TreatmentPlanServiceClient {
-    create_plan(CreatePlanRequest) -> TreatmentPlan = CreatePlan;
-    get_plan(GetPlanRequest) -> TreatmentPlan = GetPlan;
-    list_plans(ListPlansRequest) -> ListPlansResponse = ListPlans;
-    list_plan_versions(ListPlanVersionsRequest) -> ListPlansResponse = ListPlanVersions;
-    update_plan(UpdatePlanRequest) -> TreatmentPlan = UpdatePlan;
-    sign_plan(SignPlanRequest) -> TreatmentPlan = SignPlan;
-    revise_plan(RevisePlanRequest) -> TreatmentPlan = RevisePlan;
-    record_goal_progress(RecordGoalProgressRequest) -> TreatmentPlan = RecordGoalProgress;
-});
-
-forward_all!(ConsentService, ConsentServiceClient {
-    create_consent(CreateConsentRequest) -> Consent = CreateConsent;
-    get_consent(GetConsentRequest) -> Consent = GetConsent;
-    list_consents(ListConsentsRequest) -> ListConsentsResponse = ListConsents;
-    revoke_consent(RevokeConsentRequest) -> Consent = RevokeConsent;
-    check_disclosure(CheckDisclosureRequest) -> DisclosureDecision = CheckDisclosure;
-});
-
-forward_all!(ContactService, ContactServiceClient {
-    create_contact(CreateContactRequest) -> Contact = CreateContact;
-    get_contact(GetContactRequest) -> Contact = GetContact;
-    list_contacts(ListContactsRequest) -> ListContactsResponse = ListContacts;
-    update_contact(UpdateContactRequest) -> Contact = UpdateContact;
-});
-
-forward_all!(ReferralService, ReferralServiceClient {
-    create_referral(CreateReferralRequest) -> Referral = CreateReferral;
-    get_referral(GetReferralRequest) -> Referral = GetReferral;
-    list_referrals(ListReferralsRequest) -> ListReferralsResponse = ListReferrals;
-    review_referral(ReviewReferralRequest) -> Referral = ReviewReferral;
-    accept_referral(AcceptReferralRequest) -> Referral = AcceptReferral;
-    schedule_intake(ScheduleIntakeRequest) -> Referral = ScheduleIntake;
-    mark_admitted(MarkAdmittedRequest) -> Referral = MarkAdmitted;
-    decline_referral(DeclineReferralRequest) -> Referral = DeclineReferral;
-});
 
 /// `iop.audit.v1.AuditService`, served by the gateway itself (it owns the trail).
 pub struct AuditApi {

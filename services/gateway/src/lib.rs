@@ -4,12 +4,14 @@
 
 pub mod audit;
 mod auth;
+pub mod backends;
 pub mod clients;
 mod downstream;
 mod grpc;
 mod headers;
 pub mod jwks;
 pub mod limits;
+pub mod operation;
 pub mod policy;
 pub mod problem;
 mod request_id;
@@ -32,25 +34,17 @@ use iop_auth::{InternalKey, TrustedIssuer, Verifier};
 use iop_core::ErrorCode;
 use iop_proto::audit::audit_service_server::AuditServiceServer;
 use iop_proto::clients::client_service_server::ClientServiceServer;
-use iop_proto::records::assessment_service_server::AssessmentServiceServer;
-use iop_proto::records::consent_service_server::ConsentServiceServer;
-use iop_proto::records::contact_service_server::ContactServiceServer;
-use iop_proto::records::episode_service_server::EpisodeServiceServer;
-use iop_proto::records::note_service_server::NoteServiceServer;
-use iop_proto::records::patient_service_server::PatientServiceServer;
-use iop_proto::records::referral_service_server::ReferralServiceServer;
-use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use utoipa::OpenApi;
 
 use crate::auth::Authenticator;
 use crate::downstream::Downstream;
 use crate::problem::Problem;
 
+pub use crate::downstream::{BackendError, BackendUrl};
 pub use crate::limits::RateLimits;
-pub use crate::rest::ApiDoc;
+pub use crate::rest::openapi;
 pub use crate::server::ConnectionLimits;
 
 pub struct Config {
@@ -69,8 +63,9 @@ pub struct Config {
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// The gateway's own database (the audit trail): `sqlite://…` or `postgres://…`.
     pub database_url: String,
-    /// gRPC URL of the records service, e.g. `http://127.0.0.1:50051`.
-    pub records_url: String,
+    /// gRPC URL of each backend service (`records` at `http://127.0.0.1:50051`…); every
+    /// backend in [`backends::BACKENDS`] needs one.
+    pub backends: Vec<BackendUrl>,
     /// Deadline of every call to a service.
     pub downstream_timeout: Duration,
     /// The gateway's public base URL (`https://api.clinic.example`); the token endpoint is
@@ -94,8 +89,8 @@ pub struct Config {
 pub enum ServeError {
     #[error(transparent)]
     Db(#[from] iop_db::DbError),
-    #[error("invalid downstream url")]
-    Downstream(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     #[error("trusted issuer: {0}")]
     Issuer(String),
     #[error("invalid cors origin {0:?}")]
@@ -206,11 +201,12 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         Guard::Off(_) => audit::AuditLog::off(),
     };
     let down = Downstream::new(
-        &config.records_url,
+        &config.backends,
         config.internal_key.clone(),
         config.downstream_timeout,
         audit_log.clone(),
     )?;
+    let (rest_api, openapi) = rest::api();
     let state = AppState {
         down: down.clone(),
         db: db.clone(),
@@ -220,110 +216,11 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
-        openapi: Arc::new(ApiDoc::openapi().to_pretty_json().unwrap_or_default()),
+        openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
         anonymous,
     };
 
-    let rest_api = Router::new()
-        .route(
-            "/v1/patients",
-            get(rest::patients::list).post(rest::patients::create),
-        )
-        .route(
-            "/v1/patients/{id}",
-            get(rest::patients::get).patch(rest::patients::update),
-        )
-        .route(
-            "/v1/patients/{id}/assessments",
-            get(rest::assessments::list).post(rest::assessments::create),
-        )
-        .route("/v1/assessments/{id}", get(rest::assessments::get))
-        .route("/v1/patients/{id}/episodes", post(rest::episodes::create))
-        .route("/v1/episodes", get(rest::episodes::list))
-        .route(
-            "/v1/episodes/{id}",
-            get(rest::episodes::get).patch(rest::episodes::update),
-        )
-        .route("/v1/episodes/{id}/admit", post(rest::episodes::admit))
-        .route(
-            "/v1/episodes/{id}/levels",
-            post(rest::episodes::change_level),
-        )
-        .route(
-            "/v1/episodes/{id}/discharge",
-            post(rest::episodes::discharge),
-        )
-        .route("/v1/patients/{id}/notes", post(rest::notes::create))
-        .route("/v1/notes", get(rest::notes::list))
-        .route(
-            "/v1/notes/{id}",
-            get(rest::notes::get).patch(rest::notes::update),
-        )
-        .route("/v1/notes/{id}/sign", post(rest::notes::sign))
-        .route("/v1/notes/{id}/addenda", post(rest::notes::add_addendum))
-        .route("/v1/patients/{id}/plans", post(rest::plans::create))
-        .route("/v1/plans", get(rest::plans::list))
-        .route(
-            "/v1/plans/{id}",
-            get(rest::plans::get).put(rest::plans::replace),
-        )
-        .route("/v1/plans/{id}/versions", get(rest::plans::versions))
-        .route("/v1/plans/{id}/sign", post(rest::plans::sign))
-        .route("/v1/plans/{id}/revisions", post(rest::plans::revise))
-        .route(
-            "/v1/plans/{id}/goals/{goal_id}/progress",
-            post(rest::plans::record_progress),
-        )
-        .route(
-            "/v1/patients/{id}/consents",
-            post(rest::consents::create_consent),
-        )
-        .route("/v1/consents", get(rest::consents::list_consents))
-        .route("/v1/consents/{id}", get(rest::consents::get_consent))
-        .route(
-            "/v1/consents/{id}/revoke",
-            post(rest::consents::revoke_consent),
-        )
-        .route(
-            "/v1/patients/{id}/disclosure-check",
-            get(rest::consents::check_disclosure),
-        )
-        .route(
-            "/v1/patients/{id}/contacts",
-            get(rest::consents::list_contacts).post(rest::consents::create_contact),
-        )
-        .route(
-            "/v1/contacts/{id}",
-            get(rest::consents::get_contact).patch(rest::consents::update_contact),
-        )
-        .route(
-            "/v1/referrals",
-            get(rest::referrals::list).post(rest::referrals::create),
-        )
-        .route("/v1/referrals/{id}", get(rest::referrals::get))
-        .route("/v1/referrals/{id}/review", post(rest::referrals::review))
-        .route("/v1/referrals/{id}/accept", post(rest::referrals::accept))
-        .route(
-            "/v1/referrals/{id}/intake",
-            post(rest::referrals::schedule_intake),
-        )
-        .route("/v1/referrals/{id}/admit", post(rest::referrals::admit))
-        .route("/v1/referrals/{id}/decline", post(rest::referrals::decline))
-        .route("/v1/safety-flags", get(rest::assessments::list_flags))
-        .route(
-            "/v1/safety-flags/{id}/acknowledge",
-            post(rest::assessments::acknowledge),
-        )
-        .route("/v1/audit-events", get(rest::audit::list))
-        .route(
-            "/v1/clients",
-            get(rest::clients::list).post(rest::clients::create),
-        )
-        .route(
-            "/v1/clients/{id}",
-            get(rest::clients::get).patch(rest::clients::update),
-        )
-        .layer(DefaultBodyLimit::max(config.body_limit));
+    let rest_api = rest_api.layer(DefaultBodyLimit::max(config.body_limit));
     let rest_api = match &guard {
         Guard::On => rest_api.route_layer(middleware::from_fn_with_state(auth.clone(), auth::rest)),
         #[cfg(feature = "bench-baseline")]
@@ -333,59 +230,31 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
     };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<PatientServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<AssessmentServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<EpisodeServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<NoteServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<TreatmentPlanServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<ConsentServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<ContactServiceServer<grpc::RecordsProxy>>()
-        .await;
-    health_reporter
-        .set_serving::<ReferralServiceServer<grpc::RecordsProxy>>()
-        .await;
+    for backend in backends::BACKENDS {
+        for service in backend.services {
+            health_reporter
+                .set_service_status(*service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+    }
     // Reflection lists exactly what the gateway serves: the services of its operations and
     // health, never the internal calls between our own processes.
-    let (reflection, reflection_v1alpha) = iop_proto::reflection(&policy::served_grpc_services())?;
+    let (reflection, reflection_v1alpha) =
+        iop_proto::reflection(&backends::served_grpc_services())?;
     // Every gRPC service takes messages up to the REST body limit, no larger.
     let limit = config.body_limit;
-    macro_rules! served {
-        ($server:ident, $api:expr) => {
-            $server::new($api)
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(usize::MAX)
-        };
+    let mut grpc_api = tonic::service::Routes::new(
+        AuditServiceServer::new(grpc::AuditApi::new(db.clone(), audit_log.clone()))
+            .max_decoding_message_size(limit),
+    )
+    .add_service(
+        ClientServiceServer::new(grpc::ClientApi::new(state.clients.clone()))
+            .max_decoding_message_size(limit),
+    );
+    for backend in backends::BACKENDS {
+        grpc_api = (backend.add_services)(grpc_api, &down, limit);
     }
-    let proxy = || grpc::RecordsProxy::new(down.clone());
-    let grpc_api = tonic::service::Routes::new(served!(PatientServiceServer, proxy()))
-        .add_service(served!(AssessmentServiceServer, proxy()))
-        .add_service(served!(EpisodeServiceServer, proxy()))
-        .add_service(served!(NoteServiceServer, proxy()))
-        .add_service(served!(TreatmentPlanServiceServer, proxy()))
-        .add_service(served!(ConsentServiceServer, proxy()))
-        .add_service(served!(ContactServiceServer, proxy()))
-        .add_service(served!(ReferralServiceServer, proxy()))
-        .add_service(served!(
-            AuditServiceServer,
-            grpc::AuditApi::new(db.clone(), audit_log.clone())
-        ))
-        .add_service(served!(
-            ClientServiceServer,
-            grpc::ClientApi::new(state.clients.clone())
-        ))
+    let grpc_api = grpc_api
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -399,7 +268,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi_json))
         .route("/.well-known/jwks.json", get(jwks))
         .route(
             "/.well-known/smart-configuration",
@@ -517,19 +386,28 @@ async fn readyz(State(st): State<AppState>) -> Response {
             .await
             .unwrap_or(false)
     };
-    let (records, database, audit) = tokio::join!(
-        st.down.records_ready(),
+    let (backends, database, audit) = tokio::join!(
+        st.down.ready(),
         database,
         st.audit_log.ready(Duration::from_secs(1))
     );
-    let ready = records && database && audit;
+    let ready = backends.iter().all(|(_, serving)| *serving) && database && audit;
+    let mut checks = serde_json::Map::new();
+    for (name, serving) in backends {
+        let state = if serving { "serving" } else { "unreachable" };
+        checks.insert(name.to_owned(), state.into());
+    }
+    checks.insert(
+        "database".into(),
+        (if database { "reachable" } else { "unreachable" }).into(),
+    );
+    checks.insert(
+        "audit".into(),
+        (if audit { "writable" } else { "unavailable" }).into(),
+    );
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": {
-            "records": if records { "serving" } else { "unreachable" },
-            "database": if database { "reachable" } else { "unreachable" },
-            "audit": if audit { "writable" } else { "unavailable" },
-        },
+        "checks": checks,
     });
     let status = if ready {
         StatusCode::OK
@@ -539,7 +417,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn openapi(State(st): State<AppState>) -> Response {
+async fn openapi_json(State(st): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         st.openapi.as_str().to_owned(),

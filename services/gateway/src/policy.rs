@@ -5,12 +5,14 @@
 //! 2. **Role** (minimum necessary), for staff users only: one of the user's roles must allow it
 //!    in [`ROLE_RULES`]. A token with roles is a user token; without, a system token.
 //!
-//! Every gRPC method the gateway serves is an [`Operation`]; a method missing from the table is
-//! refused, so nothing new is reachable by accident. `AUTHORIZATION.md` is generated from
-//! this file (see the test at the bottom).
+//! Every operation the gateway serves is declared with the permission it needs (see
+//! `backends/`); a method without a declaration is not served. `AUTHORIZATION.md` is
+//! generated from this file and the declarations (see the test at the bottom).
 
 use iop_auth::scope::{Context, Scope};
 use iop_core::Principal;
+
+use crate::operation::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -195,306 +197,6 @@ pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
 /// could manage clients could give itself, or others, more rights.
 pub const STAFF_ONLY: &[Resource] = &[Resource::Client];
 
-/// Every operation the gateway serves, with the permission it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    CreatePatient,
-    GetPatient,
-    ListPatients,
-    UpdatePatient,
-    CreateEpisode,
-    GetEpisode,
-    ListEpisodes,
-    UpdateEpisode,
-    AdmitEpisode,
-    ChangeLevelOfCare,
-    DischargeEpisode,
-    CreateNote,
-    GetNote,
-    ListNotes,
-    UpdateNote,
-    SignNote,
-    AddAddendum,
-    CreatePlan,
-    GetPlan,
-    ListPlans,
-    ListPlanVersions,
-    UpdatePlan,
-    SignPlan,
-    RevisePlan,
-    RecordGoalProgress,
-    CreateConsent,
-    GetConsent,
-    ListConsents,
-    RevokeConsent,
-    CheckDisclosure,
-    CreateContact,
-    GetContact,
-    ListContacts,
-    UpdateContact,
-    CreateReferral,
-    GetReferral,
-    ListReferrals,
-    ReviewReferral,
-    AcceptReferral,
-    ScheduleIntake,
-    MarkAdmitted,
-    DeclineReferral,
-    RecordAssessment,
-    GetAssessment,
-    ListAssessments,
-    ListSafetyFlags,
-    AcknowledgeSafetyFlag,
-    ListAuditEvents,
-    CreateClient,
-    GetClient,
-    ListClients,
-    UpdateClient,
-}
-
-impl Operation {
-    pub const ALL: [Self; 52] = [
-        Self::CreatePatient,
-        Self::GetPatient,
-        Self::ListPatients,
-        Self::UpdatePatient,
-        Self::CreateEpisode,
-        Self::GetEpisode,
-        Self::ListEpisodes,
-        Self::UpdateEpisode,
-        Self::AdmitEpisode,
-        Self::ChangeLevelOfCare,
-        Self::DischargeEpisode,
-        Self::CreateNote,
-        Self::GetNote,
-        Self::ListNotes,
-        Self::UpdateNote,
-        Self::SignNote,
-        Self::AddAddendum,
-        Self::CreatePlan,
-        Self::GetPlan,
-        Self::ListPlans,
-        Self::ListPlanVersions,
-        Self::UpdatePlan,
-        Self::SignPlan,
-        Self::RevisePlan,
-        Self::RecordGoalProgress,
-        Self::CreateConsent,
-        Self::GetConsent,
-        Self::ListConsents,
-        Self::RevokeConsent,
-        Self::CheckDisclosure,
-        Self::CreateContact,
-        Self::GetContact,
-        Self::ListContacts,
-        Self::UpdateContact,
-        Self::CreateReferral,
-        Self::GetReferral,
-        Self::ListReferrals,
-        Self::ReviewReferral,
-        Self::AcceptReferral,
-        Self::ScheduleIntake,
-        Self::MarkAdmitted,
-        Self::DeclineReferral,
-        Self::RecordAssessment,
-        Self::GetAssessment,
-        Self::ListAssessments,
-        Self::ListSafetyFlags,
-        Self::AcknowledgeSafetyFlag,
-        Self::ListAuditEvents,
-        Self::CreateClient,
-        Self::GetClient,
-        Self::ListClients,
-        Self::UpdateClient,
-    ];
-
-    /// The gRPC method.
-    pub fn grpc_path(self) -> &'static str {
-        match self {
-            Self::CreatePatient => "/iop.records.v1.PatientService/CreatePatient",
-            Self::GetPatient => "/iop.records.v1.PatientService/GetPatient",
-            Self::ListPatients => "/iop.records.v1.PatientService/ListPatients",
-            Self::UpdatePatient => "/iop.records.v1.PatientService/UpdatePatient",
-            Self::CreateEpisode => "/iop.records.v1.EpisodeService/CreateEpisode",
-            Self::GetEpisode => "/iop.records.v1.EpisodeService/GetEpisode",
-            Self::ListEpisodes => "/iop.records.v1.EpisodeService/ListEpisodes",
-            Self::UpdateEpisode => "/iop.records.v1.EpisodeService/UpdateEpisode",
-            Self::AdmitEpisode => "/iop.records.v1.EpisodeService/AdmitEpisode",
-            Self::ChangeLevelOfCare => "/iop.records.v1.EpisodeService/ChangeLevelOfCare",
-            Self::DischargeEpisode => "/iop.records.v1.EpisodeService/DischargeEpisode",
-            Self::CreateNote => "/iop.records.v1.NoteService/CreateNote",
-            Self::GetNote => "/iop.records.v1.NoteService/GetNote",
-            Self::ListNotes => "/iop.records.v1.NoteService/ListNotes",
-            Self::UpdateNote => "/iop.records.v1.NoteService/UpdateNote",
-            Self::SignNote => "/iop.records.v1.NoteService/SignNote",
-            Self::AddAddendum => "/iop.records.v1.NoteService/AddAddendum",
-            Self::CreatePlan => "/iop.records.v1.TreatmentPlanService/CreatePlan",
-            Self::GetPlan => "/iop.records.v1.TreatmentPlanService/GetPlan",
-            Self::ListPlans => "/iop.records.v1.TreatmentPlanService/ListPlans",
-            Self::ListPlanVersions => "/iop.records.v1.TreatmentPlanService/ListPlanVersions",
-            Self::UpdatePlan => "/iop.records.v1.TreatmentPlanService/UpdatePlan",
-            Self::SignPlan => "/iop.records.v1.TreatmentPlanService/SignPlan",
-            Self::RevisePlan => "/iop.records.v1.TreatmentPlanService/RevisePlan",
-            Self::RecordGoalProgress => "/iop.records.v1.TreatmentPlanService/RecordGoalProgress",
-            Self::CreateConsent => "/iop.records.v1.ConsentService/CreateConsent",
-            Self::GetConsent => "/iop.records.v1.ConsentService/GetConsent",
-            Self::ListConsents => "/iop.records.v1.ConsentService/ListConsents",
-            Self::RevokeConsent => "/iop.records.v1.ConsentService/RevokeConsent",
-            Self::CheckDisclosure => "/iop.records.v1.ConsentService/CheckDisclosure",
-            Self::CreateContact => "/iop.records.v1.ContactService/CreateContact",
-            Self::GetContact => "/iop.records.v1.ContactService/GetContact",
-            Self::ListContacts => "/iop.records.v1.ContactService/ListContacts",
-            Self::UpdateContact => "/iop.records.v1.ContactService/UpdateContact",
-            Self::CreateReferral => "/iop.records.v1.ReferralService/CreateReferral",
-            Self::GetReferral => "/iop.records.v1.ReferralService/GetReferral",
-            Self::ListReferrals => "/iop.records.v1.ReferralService/ListReferrals",
-            Self::ReviewReferral => "/iop.records.v1.ReferralService/ReviewReferral",
-            Self::AcceptReferral => "/iop.records.v1.ReferralService/AcceptReferral",
-            Self::ScheduleIntake => "/iop.records.v1.ReferralService/ScheduleIntake",
-            Self::MarkAdmitted => "/iop.records.v1.ReferralService/MarkAdmitted",
-            Self::DeclineReferral => "/iop.records.v1.ReferralService/DeclineReferral",
-            Self::RecordAssessment => "/iop.records.v1.AssessmentService/RecordAssessment",
-            Self::GetAssessment => "/iop.records.v1.AssessmentService/GetAssessment",
-            Self::ListAssessments => "/iop.records.v1.AssessmentService/ListAssessments",
-            Self::ListSafetyFlags => "/iop.records.v1.AssessmentService/ListSafetyFlags",
-            Self::AcknowledgeSafetyFlag => {
-                "/iop.records.v1.AssessmentService/AcknowledgeSafetyFlag"
-            }
-            Self::ListAuditEvents => "/iop.audit.v1.AuditService/ListAuditEvents",
-            Self::CreateClient => "/iop.clients.v1.ClientService/CreateClient",
-            Self::GetClient => "/iop.clients.v1.ClientService/GetClient",
-            Self::ListClients => "/iop.clients.v1.ClientService/ListClients",
-            Self::UpdateClient => "/iop.clients.v1.ClientService/UpdateClient",
-        }
-    }
-
-    /// Whether the operation changes data (create, update, delete): its attempt is audited
-    /// before it is forwarded.
-    pub fn changes(self) -> bool {
-        match self.permission().1 {
-            Action::Create | Action::Update | Action::Delete => true,
-            Action::Read | Action::Search => false,
-        }
-    }
-
-    pub fn permission(self) -> (Resource, Action) {
-        match self {
-            Self::CreatePatient => (Resource::Patient, Action::Create),
-            Self::GetPatient => (Resource::Patient, Action::Read),
-            Self::ListPatients => (Resource::Patient, Action::Search),
-            Self::UpdatePatient => (Resource::Patient, Action::Update),
-            Self::CreateEpisode => (Resource::EpisodeOfCare, Action::Create),
-            Self::GetEpisode => (Resource::EpisodeOfCare, Action::Read),
-            Self::ListEpisodes => (Resource::EpisodeOfCare, Action::Search),
-            Self::UpdateEpisode
-            | Self::AdmitEpisode
-            | Self::ChangeLevelOfCare
-            | Self::DischargeEpisode => (Resource::EpisodeOfCare, Action::Update),
-            Self::CreateNote => (Resource::DocumentReference, Action::Create),
-            Self::GetNote => (Resource::DocumentReference, Action::Read),
-            Self::ListNotes => (Resource::DocumentReference, Action::Search),
-            Self::UpdateNote | Self::SignNote | Self::AddAddendum => {
-                (Resource::DocumentReference, Action::Update)
-            }
-            Self::CreatePlan => (Resource::CarePlan, Action::Create),
-            Self::GetPlan | Self::ListPlanVersions => (Resource::CarePlan, Action::Read),
-            Self::ListPlans => (Resource::CarePlan, Action::Search),
-            Self::UpdatePlan | Self::SignPlan | Self::RevisePlan | Self::RecordGoalProgress => {
-                (Resource::CarePlan, Action::Update)
-            }
-            Self::CreateConsent => (Resource::Consent, Action::Create),
-            Self::GetConsent => (Resource::Consent, Action::Read),
-            Self::ListConsents => (Resource::Consent, Action::Search),
-            Self::RevokeConsent => (Resource::Consent, Action::Update),
-            Self::CheckDisclosure => (Resource::Consent, Action::Read),
-            Self::CreateContact => (Resource::RelatedPerson, Action::Create),
-            Self::GetContact => (Resource::RelatedPerson, Action::Read),
-            Self::ListContacts => (Resource::RelatedPerson, Action::Search),
-            Self::UpdateContact => (Resource::RelatedPerson, Action::Update),
-            Self::CreateReferral => (Resource::ServiceRequest, Action::Create),
-            Self::GetReferral => (Resource::ServiceRequest, Action::Read),
-            Self::ListReferrals => (Resource::ServiceRequest, Action::Search),
-            Self::ReviewReferral => (Resource::ServiceRequest, Action::Update),
-            Self::AcceptReferral => (Resource::ServiceRequest, Action::Update),
-            Self::ScheduleIntake => (Resource::ServiceRequest, Action::Update),
-            Self::MarkAdmitted => (Resource::ServiceRequest, Action::Update),
-            Self::DeclineReferral => (Resource::ServiceRequest, Action::Update),
-            Self::RecordAssessment => (Resource::QuestionnaireResponse, Action::Create),
-            Self::GetAssessment => (Resource::QuestionnaireResponse, Action::Read),
-            Self::ListAssessments => (Resource::QuestionnaireResponse, Action::Search),
-            Self::ListSafetyFlags => (Resource::Flag, Action::Search),
-            Self::AcknowledgeSafetyFlag => (Resource::Flag, Action::Update),
-            Self::ListAuditEvents => (Resource::AuditEvent, Action::Search),
-            Self::CreateClient => (Resource::Client, Action::Create),
-            Self::GetClient => (Resource::Client, Action::Read),
-            Self::ListClients => (Resource::Client, Action::Search),
-            Self::UpdateClient => (Resource::Client, Action::Update),
-        }
-    }
-
-    /// The action name in the audit trail.
-    pub fn audit_action(self) -> &'static str {
-        match self {
-            Self::CreatePatient => "patient.create",
-            Self::GetPatient => "patient.read",
-            Self::ListPatients => "patient.search",
-            Self::UpdatePatient => "patient.update",
-            Self::CreateEpisode => "episode.create",
-            Self::GetEpisode => "episode.read",
-            Self::ListEpisodes => "episode.search",
-            Self::UpdateEpisode => "episode.update",
-            Self::AdmitEpisode => "episode.admit",
-            Self::ChangeLevelOfCare => "episode.level",
-            Self::DischargeEpisode => "episode.discharge",
-            Self::CreateNote => "note.create",
-            Self::GetNote => "note.read",
-            Self::ListNotes => "note.search",
-            Self::UpdateNote => "note.update",
-            Self::SignNote => "note.sign",
-            Self::AddAddendum => "note.addendum",
-            Self::CreatePlan => "plan.create",
-            Self::GetPlan => "plan.read",
-            Self::ListPlans => "plan.search",
-            Self::ListPlanVersions => "plan.versions",
-            Self::UpdatePlan => "plan.update",
-            Self::SignPlan => "plan.sign",
-            Self::RevisePlan => "plan.revise",
-            Self::RecordGoalProgress => "plan.progress",
-            Self::CreateConsent => "consent.create",
-            Self::GetConsent => "consent.read",
-            Self::ListConsents => "consent.search",
-            Self::RevokeConsent => "consent.revoke",
-            Self::CheckDisclosure => "consent.check",
-            Self::CreateContact => "contact.create",
-            Self::GetContact => "contact.read",
-            Self::ListContacts => "contact.search",
-            Self::UpdateContact => "contact.update",
-            Self::CreateReferral => "referral.create",
-            Self::GetReferral => "referral.read",
-            Self::ListReferrals => "referral.search",
-            Self::ReviewReferral => "referral.review",
-            Self::AcceptReferral => "referral.accept",
-            Self::ScheduleIntake => "referral.intake",
-            Self::MarkAdmitted => "referral.admit",
-            Self::DeclineReferral => "referral.decline",
-            Self::RecordAssessment => "assessment.create",
-            Self::GetAssessment => "assessment.read",
-            Self::ListAssessments => "assessment.search",
-            Self::ListSafetyFlags => "safetyflag.search",
-            Self::AcknowledgeSafetyFlag => "safetyflag.acknowledge",
-            Self::ListAuditEvents => "auditevent.search",
-            Self::CreateClient => "client.create",
-            Self::GetClient => "client.read",
-            Self::ListClients => "client.search",
-            Self::UpdateClient => "client.update",
-        }
-    }
-
-    pub fn from_grpc_path(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|op| op.grpc_path() == path)
-    }
-}
-
 /// Does `role` allow `action` on `resource` by [`ROLE_RULES`]?
 pub fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
     ROLE_RULES.iter().any(|(r, res, letters)| {
@@ -507,7 +209,7 @@ pub fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
 #[error("{0}")]
 pub struct Denied(pub String);
 
-pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
+pub fn authorize(who: &Principal, op: &Operation) -> Result<(), Denied> {
     let (resource, action) = op.permission();
     let context = if who.is_user() {
         Context::User
@@ -555,21 +257,6 @@ pub fn authorize(who: &Principal, op: Operation) -> Result<(), Denied> {
         }
     }
     Ok(())
-}
-
-/// The gRPC services the gateway serves (`iop.records.v1.PatientService`…), from its
-/// operations.
-pub fn served_grpc_services() -> Vec<&'static str> {
-    let mut services: Vec<&'static str> = Operation::ALL
-        .into_iter()
-        .filter_map(|op| {
-            let path = op.grpc_path().trim_start_matches('/');
-            path.split_once('/').map(|(service, _)| service)
-        })
-        .collect();
-    services.sort_unstable();
-    services.dedup();
-    services
 }
 
 /// Whether `who` may give a backend client `scope`: only rights the caller holds itself
@@ -659,80 +346,28 @@ pub fn matrix_markdown() -> String {
          Psychotherapy notes are readable only by their author; drafts are edited only by \
          their author.\n",
     );
-    md.push_str("\n## Operations\n\n| gRPC method | REST | needs |\n|---|---|---|\n");
-    for op in Operation::ALL {
-        let (res, action) = op.permission();
+    md.push_str(
+        "\n## Operations\n\nDeclared in `src/backends/`; *data* is the kind of patient data \
+         an operation returns.\n\n| gRPC method | REST | needs | data |\n|---|---|---|---|\n",
+    );
+    for op in crate::backends::operations() {
         md.push_str(&format!(
-            "| `{}` | {} | `{}.{}` |\n",
-            op.grpc_path().trim_start_matches('/'),
-            rest_route(op),
-            res.name(),
-            action.letter()
+            "| `{}` | `{}` | `{}.{}` | {} |\n",
+            op.grpc_path.trim_start_matches('/'),
+            op.rest_route(),
+            op.resource.name(),
+            op.action.letter(),
+            op.data.name(),
         ));
     }
     md
 }
 
-fn rest_route(op: Operation) -> &'static str {
-    match op {
-        Operation::CreatePatient => "`POST /v1/patients`",
-        Operation::GetPatient => "`GET /v1/patients/{id}`",
-        Operation::ListPatients => "`GET /v1/patients`",
-        Operation::UpdatePatient => "`PATCH /v1/patients/{id}`",
-        Operation::CreateEpisode => "`POST /v1/patients/{id}/episodes`",
-        Operation::GetEpisode => "`GET /v1/episodes/{id}`",
-        Operation::ListEpisodes => "`GET /v1/episodes`",
-        Operation::UpdateEpisode => "`PATCH /v1/episodes/{id}`",
-        Operation::AdmitEpisode => "`POST /v1/episodes/{id}/admit`",
-        Operation::ChangeLevelOfCare => "`POST /v1/episodes/{id}/levels`",
-        Operation::DischargeEpisode => "`POST /v1/episodes/{id}/discharge`",
-        Operation::CreateNote => "`POST /v1/patients/{id}/notes`",
-        Operation::GetNote => "`GET /v1/notes/{id}`",
-        Operation::ListNotes => "`GET /v1/notes`",
-        Operation::UpdateNote => "`PATCH /v1/notes/{id}`",
-        Operation::SignNote => "`POST /v1/notes/{id}/sign`",
-        Operation::AddAddendum => "`POST /v1/notes/{id}/addenda`",
-        Operation::CreatePlan => "`POST /v1/patients/{id}/plans`",
-        Operation::GetPlan => "`GET /v1/plans/{id}`",
-        Operation::ListPlans => "`GET /v1/plans`",
-        Operation::ListPlanVersions => "`GET /v1/plans/{id}/versions`",
-        Operation::UpdatePlan => "`PUT /v1/plans/{id}`",
-        Operation::SignPlan => "`POST /v1/plans/{id}/sign`",
-        Operation::RevisePlan => "`POST /v1/plans/{id}/revisions`",
-        Operation::RecordGoalProgress => "`POST /v1/plans/{id}/goals/{goal_id}/progress`",
-        Operation::CreateConsent => "`POST /v1/patients/{id}/consents`",
-        Operation::GetConsent => "`GET /v1/consents/{id}`",
-        Operation::ListConsents => "`GET /v1/consents`",
-        Operation::RevokeConsent => "`POST /v1/consents/{id}/revoke`",
-        Operation::CheckDisclosure => "`GET /v1/patients/{id}/disclosure-check`",
-        Operation::CreateContact => "`POST /v1/patients/{id}/contacts`",
-        Operation::GetContact => "`GET /v1/contacts/{id}`",
-        Operation::ListContacts => "`GET /v1/patients/{id}/contacts`",
-        Operation::UpdateContact => "`PATCH /v1/contacts/{id}`",
-        Operation::CreateReferral => "`POST /v1/referrals`",
-        Operation::GetReferral => "`GET /v1/referrals/{id}`",
-        Operation::ListReferrals => "`GET /v1/referrals`",
-        Operation::ReviewReferral => "`POST /v1/referrals/{id}/review`",
-        Operation::AcceptReferral => "`POST /v1/referrals/{id}/accept`",
-        Operation::ScheduleIntake => "`POST /v1/referrals/{id}/intake`",
-        Operation::MarkAdmitted => "`POST /v1/referrals/{id}/admit`",
-        Operation::DeclineReferral => "`POST /v1/referrals/{id}/decline`",
-        Operation::RecordAssessment => "`POST /v1/patients/{id}/assessments`",
-        Operation::GetAssessment => "`GET /v1/assessments/{id}`",
-        Operation::ListAssessments => "`GET /v1/patients/{id}/assessments`",
-        Operation::ListSafetyFlags => "`GET /v1/safety-flags`",
-        Operation::AcknowledgeSafetyFlag => "`POST /v1/safety-flags/{id}/acknowledge`",
-        Operation::ListAuditEvents => "`GET /v1/audit-events`",
-        Operation::CreateClient => "`POST /v1/clients`",
-        Operation::GetClient => "`GET /v1/clients/{id}`",
-        Operation::ListClients => "`GET /v1/clients`",
-        Operation::UpdateClient => "`PATCH /v1/clients/{id}`",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::records::{GetPatient, UpdatePatient};
+    use crate::operation::Declared;
     use iop_core::TenantId;
 
     fn user(roles: &[&str], scopes: &[&str]) -> Principal {
@@ -764,56 +399,48 @@ mod tests {
 
     #[test]
     fn every_grpc_path_maps_back_to_its_operation() {
-        for op in Operation::ALL {
-            assert_eq!(Operation::from_grpc_path(op.grpc_path()), Some(op));
+        for op in crate::backends::operations() {
+            assert!(std::ptr::eq(
+                crate::backends::operation(op.grpc_path).unwrap(),
+                op
+            ));
         }
-        assert_eq!(
-            Operation::from_grpc_path("/iop.records.v1.PatientService/DeletePatient"),
-            None
+        assert!(
+            crate::backends::operation("/iop.records.v1.PatientService/DeletePatient").is_none()
         );
     }
 
     #[test]
     fn scope_is_required_and_named_when_missing() {
-        let err = authorize(
-            &user(&["admin"], &["user/Patient.rs"]),
-            Operation::UpdatePatient,
-        )
-        .unwrap_err();
+        let err =
+            authorize(&user(&["admin"], &["user/Patient.rs"]), UpdatePatient::OP).unwrap_err();
         assert_eq!(err.0, "missing scope user/Patient.u (to update Patient)");
-        assert!(
-            authorize(
-                &user(&["admin"], &["user/*.cruds"]),
-                Operation::UpdatePatient
-            )
-            .is_ok()
-        );
+        assert!(authorize(&user(&["admin"], &["user/*.cruds"]), UpdatePatient::OP).is_ok());
     }
 
     #[test]
     fn user_tokens_need_user_scopes_and_system_tokens_system_scopes() {
-        assert!(
-            authorize(
-                &user(&["admin"], &["system/Patient.rs"]),
-                Operation::GetPatient
-            )
-            .is_err()
-        );
-        assert!(authorize(&user(&[], &["system/Patient.rs"]), Operation::GetPatient).is_ok());
-        assert!(authorize(&user(&[], &["user/Patient.rs"]), Operation::GetPatient).is_err());
+        assert!(authorize(&user(&["admin"], &["system/Patient.rs"]), GetPatient::OP).is_err());
+        assert!(authorize(&user(&[], &["system/Patient.rs"]), GetPatient::OP).is_ok());
+        assert!(authorize(&user(&[], &["user/Patient.rs"]), GetPatient::OP).is_err());
     }
 
     #[test]
     fn roles_limit_what_scopes_allow() {
         let all = ["user/*.cruds"];
         for role in Role::ALL {
-            for op in Operation::ALL {
+            for op in crate::backends::operations() {
                 let (res, action) = op.permission();
                 let got = authorize(&user(&[role.name()], &all), op).is_ok();
-                assert_eq!(got, role_allows(role, res, action), "{role:?} {op:?}");
+                assert_eq!(
+                    got,
+                    role_allows(role, res, action),
+                    "{role:?} {}",
+                    op.grpc_path
+                );
             }
         }
-        let err = authorize(&user(&["receptionist"], &all), Operation::GetPatient).unwrap_err();
+        let err = authorize(&user(&["receptionist"], &all), GetPatient::OP).unwrap_err();
         assert_eq!(err.0, "role receptionist may not read Patient");
     }
 }

@@ -6,7 +6,9 @@ use iop_core::{Error, Principal};
 use iop_db::Db;
 
 use super::{AuditEvent, AuditLog, EventQuery, Outcome, StoredEvent};
-use crate::policy::{self, Operation};
+use crate::backends::own::ListAuditEvents;
+use crate::operation::Declared;
+use crate::policy;
 
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
 pub const MAX_PAGE_SIZE: i32 = 1000;
@@ -29,10 +31,9 @@ pub async fn search(
     who: &Principal,
     s: Search<'_>,
 ) -> Result<(Vec<StoredEvent>, Option<String>), Error> {
-    let op = Operation::ListAuditEvents;
-    let (resource, _) = op.permission();
+    let op = ListAuditEvents::OP;
     let record = |outcome, code| {
-        let mut e = AuditEvent::new(who, op.audit_action(), resource.name(), outcome, code);
+        let mut e = AuditEvent::new(who, op.audit_action, op.resource.name(), outcome, code);
         e.patient_id = s.patient_id.to_owned();
         e
     };

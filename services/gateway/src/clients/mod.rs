@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome};
-use crate::policy::Operation;
+use crate::backends::own::{CreateClient, GetClient, ListClients, UpdateClient};
+use crate::operation::{Declared, Operation};
 
 mod refusals;
 
@@ -284,13 +285,14 @@ impl Clients {
     async fn audited(
         &self,
         who: &Principal,
-        op: Operation,
+        op: &Operation,
         client_id: &str,
         change: impl Future<Output = Result<Client, Error>>,
     ) -> Result<Client, Error> {
         let deadline = self.audit.deadline();
         let event = |outcome, code, id: &str| {
-            let mut event = AuditEvent::new(who, op.audit_action(), "Client", outcome, code);
+            let mut event =
+                AuditEvent::new(who, op.audit_action, op.resource.name(), outcome, code);
             event.resource_id = id.to_owned();
             event
         };
@@ -323,7 +325,7 @@ impl Clients {
         scopes: Vec<String>,
     ) -> Result<Client, Error> {
         let change = self.insert(who, name, kind, jwks, scopes);
-        self.audited(who, Operation::CreateClient, "", change).await
+        self.audited(who, CreateClient::OP, "", change).await
     }
 
     async fn insert(
@@ -334,7 +336,7 @@ impl Clients {
         jwks: serde_json::Value,
         scopes: Vec<String>,
     ) -> Result<Client, Error> {
-        allow(who, Operation::CreateClient)?;
+        allow(who, CreateClient::OP)?;
         validate(&name, kind, &jwks, &scopes)?;
         grantable(who, &scopes)?;
         let now = now_micros();
@@ -385,7 +387,7 @@ impl Clients {
 
     /// A client of the caller's tenant.
     pub async fn get(&self, who: &Principal, client_id: &str) -> Result<Client, Error> {
-        allow(who, Operation::GetClient)?;
+        allow(who, GetClient::OP)?;
         self.owned(who, client_id).await
     }
 
@@ -407,7 +409,7 @@ impl Clients {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Client>, Option<String>), Error> {
-        allow(who, Operation::ListClients)?;
+        allow(who, ListClients::OP)?;
         let size = page::page_size(page_size)?;
         let query = page::fingerprint(&["clients"]);
         let after = Cursor::decode(page_token, query)?.map(|c| c.after);
@@ -444,8 +446,7 @@ impl Clients {
         changes: ClientChanges,
     ) -> Result<Client, Error> {
         let change = self.change(who, client_id, changes);
-        self.audited(who, Operation::UpdateClient, client_id, change)
-            .await
+        self.audited(who, UpdateClient::OP, client_id, change).await
     }
 
     async fn change(
@@ -454,7 +455,7 @@ impl Clients {
         client_id: &str,
         changes: ClientChanges,
     ) -> Result<Client, Error> {
-        allow(who, Operation::UpdateClient)?;
+        allow(who, UpdateClient::OP)?;
         let mut c = self.owned(who, client_id).await?;
         let old_version = c.version;
         // Disabling is always allowed (it only takes rights away); any other change — new
@@ -677,7 +678,7 @@ impl Clients {
 }
 
 /// Registering and changing clients is the policy's call (admins), for REST and gRPC alike.
-fn allow(who: &Principal, op: Operation) -> Result<(), Error> {
+fn allow(who: &Principal, op: &Operation) -> Result<(), Error> {
     crate::policy::authorize(who, op).map_err(|denied| Error::PermissionDenied(denied.0))
 }
 

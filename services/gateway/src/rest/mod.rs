@@ -29,17 +29,15 @@ macro_rules! proto_enum {
     };
 }
 
-pub mod assessments;
+pub(crate) use proto_enum;
+
 pub mod audit;
 pub mod clients;
-pub mod consents;
-pub mod episodes;
 pub mod extract;
-pub mod notes;
-pub mod patients;
-pub mod plans;
-pub mod referrals;
 
+use crate::backends::records::{
+    assessments, consents, episodes, notes, patients, plans, referrals,
+};
 use crate::problem::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -51,20 +49,6 @@ use utoipa::{Modify, OpenApi};
         description = "Scheduling, patient records and group sessions for Intensive Outpatient Programs. \
             Every call needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json.",
     ),
-    paths(patients::create, patients::get, patients::list, patients::update,
-        episodes::create, episodes::get, episodes::list, episodes::update, episodes::admit,
-        episodes::change_level, episodes::discharge,
-        notes::create, notes::get, notes::list, notes::update, notes::sign, notes::add_addendum,
-        plans::create, plans::get, plans::versions, plans::list, plans::replace, plans::sign,
-        plans::revise, plans::record_progress,
-        consents::create_consent, consents::get_consent, consents::list_consents,
-        consents::revoke_consent, consents::check_disclosure, consents::create_contact,
-        consents::list_contacts, consents::get_contact, consents::update_contact,
-        referrals::create, referrals::get, referrals::list, referrals::review, referrals::accept,
-        referrals::schedule_intake, referrals::admit, referrals::decline,
-        assessments::create, assessments::get, assessments::list, assessments::list_flags,
-        assessments::acknowledge, audit::list,
-        clients::create, clients::get, clients::list, clients::update, clients::token),
     components(schemas(
         patients::Patient,
         patients::PatientWrite,
@@ -170,6 +154,26 @@ use utoipa::{Modify, OpenApi};
 )]
 pub struct ApiDoc;
 
+/// The REST routes of every declared operation (see `backends/`), and the OpenAPI document
+/// they make with [`ApiDoc`] and the token endpoint.
+pub(crate) fn api() -> (axum::Router<crate::AppState>, utoipa::openapi::OpenApi) {
+    let mut routes = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi());
+    for op in crate::backends::operations() {
+        routes = routes.routes((op.rest)());
+    }
+    let (router, mut doc) = routes.split_for_parts();
+    let (_, token, _): utoipa_axum::router::UtoipaMethodRouter<crate::AppState> =
+        utoipa_axum::routes!(clients::token);
+    doc.paths.merge(token);
+    OperationIds.modify(&mut doc);
+    (router, doc)
+}
+
+/// The published OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
 /// The header that makes a creating POST safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -232,25 +236,22 @@ impl Versioned for iop_proto::records::Note {
 
 /// Forwards a call answered by one versioned resource, and answers 200 with it as JSON
 /// (`to_json`) and its `ETag`. Field paths in errors lose `strip_prefix`.
-pub async fn forward_versioned<C, Req, Res, Fut, J>(
+pub async fn forward_versioned<C, J>(
     st: &crate::AppState,
     who: &iop_core::Principal,
-    op: crate::policy::Operation,
-    message: Req,
-    send: impl FnOnce(C, tonic::Request<Req>) -> Fut,
+    op: C,
+    message: C::Req,
     strip_prefix: &str,
-    to_json: impl FnOnce(Res) -> J,
+    to_json: impl FnOnce(C::Res) -> J,
 ) -> Result<axum::response::Response, Problem>
 where
-    C: crate::downstream::RecordsClient,
-    Req: crate::downstream::Audited,
-    Res: crate::downstream::Audited + Versioned,
-    Fut: std::future::Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
+    C: crate::operation::Call,
+    C::Res: Versioned,
     J: serde::Serialize,
 {
     let res = st
         .down
-        .forward(who, op, message, send)
+        .forward(who, op, message)
         .await
         .map_err(|s| Problem::from_status(&s, strip_prefix))?;
     let etag = res.etag().to_owned();
@@ -364,7 +365,6 @@ mod tests {
     /// other in the document.
     #[test]
     fn every_schema_type_has_its_own_name() {
-        use utoipa::OpenApi;
         let source = include_str!("mod.rs");
         let start = source.find("components(schemas(").unwrap() + "components(schemas(".len();
         let end = start + source[start..].find("))").unwrap();
@@ -379,15 +379,14 @@ mod tests {
             names.len(),
             "duplicate schema names in {names:?}"
         );
-        let doc = super::ApiDoc::openapi();
+        let doc = super::openapi();
         let registered = doc.components.map(|c| c.schemas.len()).unwrap_or(0);
         assert!(registered >= names.len(), "{registered} < {}", names.len());
     }
 
     #[test]
     fn operation_ids_are_unique() {
-        use utoipa::OpenApi;
-        let doc = super::ApiDoc::openapi();
+        let doc = super::openapi();
         let mut seen = std::collections::HashSet::new();
         for (path, item) in &doc.paths.paths {
             for op in [&item.get, &item.put, &item.post, &item.patch, &item.delete]

@@ -1,7 +1,5 @@
 //! `/v1/episodes`: episodes of care, REST and JSON over `iop.records.v1.EpisodeService`.
 
-use std::future::Future;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -9,20 +7,17 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
-use super::{
+use crate::AppState;
+use crate::operation::Call;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date,
     parse_time, rfc3339, with_etag,
 };
-use crate::AppState;
-use crate::downstream::Audited;
-use crate::policy::Operation;
-use crate::problem::Problem;
-
-type Client = pb::episode_service_client::EpisodeServiceClient<Channel>;
 
 proto_enum! {
     /// Decides the weekly hour thresholds of the program.
@@ -254,18 +249,13 @@ fn respond(status: StatusCode, e: pb::Episode) -> Response {
 }
 
 /// Forwards a call that answers with the episode, as 200 with its `ETag`.
-async fn answer<Req, Fut>(
+async fn answer<C: Call<Res = pb::Episode>>(
     st: &AppState,
     who: &Principal,
-    op: Operation,
-    message: Req,
-    send: impl FnOnce(Client, tonic::Request<Req>) -> Fut,
-) -> Result<Response, Problem>
-where
-    Req: Audited,
-    Fut: Future<Output = Result<tonic::Response<pb::Episode>, tonic::Status>>,
-{
-    forward_versioned(st, who, op, message, send, "episode.", from_proto).await
+    op: C,
+    message: C::Req,
+) -> Result<Response, Problem> {
+    forward_versioned(st, who, op, message, "episode.", from_proto).await
 }
 
 /// The etag to check: `If-Match`, else the body's, else none.
@@ -310,10 +300,9 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.create_episode(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreateEpisode, message, send)
+        .forward(&who, super::CreateEpisode, message)
         .await
         .map_err(|s| {
             problem(s)
@@ -341,15 +330,7 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Client, r| async move { c.get_episode(r).await };
-    answer(
-        &st,
-        &who,
-        Operation::GetEpisode,
-        pb::GetEpisodeRequest { id },
-        send,
-    )
-    .await
+    answer(&st, &who, super::GetEpisode, pb::GetEpisodeRequest { id }).await
 }
 
 /// List episodes in opening order: a patient's history, a clinician's caseload, everyone
@@ -375,15 +356,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_episodes(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListEpisodes, message, send)
+        .forward(&who, super::ListEpisodes, message)
         .await
         .map_err(problem)?;
     Ok(Json(EpisodeList {
         episodes: page.episodes.into_iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -422,8 +402,7 @@ pub async fn update(
         }),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let send = |mut c: Client, r| async move { c.update_episode(r).await };
-    answer(&st, &who, Operation::UpdateEpisode, message, send).await
+    answer(&st, &who, super::UpdateEpisode, message).await
 }
 
 /// Admit a referred patient.
@@ -452,8 +431,7 @@ pub async fn admit(
         program_director: a.program_director.unwrap_or_default(),
         etag: etag_of(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.admit_episode(r).await };
-    answer(&st, &who, Operation::AdmitEpisode, message, send).await
+    answer(&st, &who, super::AdmitEpisode, message).await
 }
 
 /// Record a change of the authorized or delivered level of care. The history keeps every
@@ -484,8 +462,7 @@ pub async fn change_level(
         reason: l.reason,
         etag: etag_of(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.change_level_of_care(r).await };
-    answer(&st, &who, Operation::ChangeLevelOfCare, message, send).await
+    answer(&st, &who, super::ChangeLevelOfCare, message).await
 }
 
 /// Discharge: closes the episode with its reason and the aftercare plan. A discharged
@@ -516,8 +493,7 @@ pub async fn discharge(
         aftercare: d.aftercare.map(aftercare_to_proto).transpose()?,
         etag: etag_of(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.discharge_episode(r).await };
-    answer(&st, &who, Operation::DischargeEpisode, message, send).await
+    answer(&st, &who, super::DischargeEpisode, message).await
 }
 
 fn aftercare_to_proto(a: Aftercare) -> Result<pb::AftercarePlan, Problem> {

@@ -8,16 +8,12 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
-use super::{IDEMPOTENCY_KEY, idempotency_key, parse_time, rfc3339};
 use crate::AppState;
-use crate::policy::Operation;
 use crate::problem::Problem;
-
-type Client = pb::assessment_service_client::AssessmentServiceClient<Channel>;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::{IDEMPOTENCY_KEY, idempotency_key, parse_time, rfc3339};
 
 /// The questionnaire: `phq9` (9 items, depression) or `gad7` (7 items, anxiety).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -189,10 +185,9 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.record_assessment(r).await };
     let created = st
         .down
-        .forward(&who, Operation::RecordAssessment, message, send)
+        .forward(&who, super::RecordAssessment, message)
         .await
         .map_err(|status| {
             problem(status)
@@ -219,15 +214,9 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Assessment>, Problem> {
-    let send = |mut c: Client, r| async move { c.get_assessment(r).await };
     let a = st
         .down
-        .forward(
-            &who,
-            Operation::GetAssessment,
-            pb::GetAssessmentRequest { id },
-            send,
-        )
+        .forward(&who, super::GetAssessment, pb::GetAssessmentRequest { id })
         .await
         .map_err(problem)?;
     Ok(Json(from_proto(a)))
@@ -261,15 +250,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_assessments(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListAssessments, message, send)
+        .forward(&who, super::ListAssessments, message)
         .await
         .map_err(|s| problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(AssessmentList {
         assessments: page.assessments.into_iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -299,15 +287,14 @@ pub async fn list_flags(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_safety_flags(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListSafetyFlags, message, send)
+        .forward(&who, super::ListSafetyFlags, message)
         .await
         .map_err(problem)?;
     Ok(Json(SafetyFlagList {
         flags: page.flags.into_iter().map(flag_from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -331,11 +318,10 @@ pub async fn acknowledge(
     body: JsonObject,
 ) -> Result<Json<SafetyFlag>, Problem> {
     let ack: Acknowledge = body.parse()?;
-    let send = |mut c: Client, r| async move { c.acknowledge_safety_flag(r).await };
     let message = pb::AcknowledgeSafetyFlagRequest { id, note: ack.note };
     let flag = st
         .down
-        .forward(&who, Operation::AcknowledgeSafetyFlag, message, send)
+        .forward(&who, super::AcknowledgeSafetyFlag, message)
         .await
         .map_err(problem)?;
     Ok(Json(flag_from_proto(flag)))
@@ -358,7 +344,7 @@ fn from_proto(a: pb::Assessment) -> Assessment {
         },
         administered_time: rfc3339(a.administered_time.as_ref()),
         create_time: rfc3339(a.create_time.as_ref()),
-        safety_flag_id: super::present(a.safety_flag_id),
+        safety_flag_id: crate::rest::present(a.safety_flag_id),
         id: a.id,
         patient_id: a.patient_id,
         answers: a.answers,

@@ -10,13 +10,13 @@ use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
-use super::{
+use crate::AppState;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, date_text, idempotency_key, if_match, parse_date, rfc3339, with_etag,
 };
-use crate::AppState;
-use crate::policy::Operation;
-use crate::problem::Problem;
 
 proto_enum! {
     /// Sex assigned at birth (FHIR administrative-gender).
@@ -126,8 +126,6 @@ pub struct ListParams {
     pub identifier: Option<String>,
 }
 
-type Client = pb::patient_service_client::PatientServiceClient<tonic::transport::Channel>;
-
 const PREFIX: &str = "patient.";
 
 fn problem(status: tonic::Status) -> Problem {
@@ -163,10 +161,9 @@ pub async fn create(
         patient: Some(patient),
         request_id,
     };
-    let send = |mut c: Client, r| async move { c.create_patient(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreatePatient, message, send)
+        .forward(&who, super::CreatePatient, message)
         .await
         .map_err(|status| problem(status).rename_field("request_id", IDEMPOTENCY_KEY))?;
     let location = format!("/v1/patients/{}", created.id);
@@ -190,15 +187,9 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Client, r| async move { c.get_patient(r).await };
     let patient = st
         .down
-        .forward(
-            &who,
-            Operation::GetPatient,
-            pb::GetPatientRequest { id },
-            send,
-        )
+        .forward(&who, super::GetPatient, pb::GetPatientRequest { id })
         .await
         .map_err(problem)?;
     Ok(respond(StatusCode::OK, &patient))
@@ -222,15 +213,14 @@ pub async fn list(
         name: params.name.unwrap_or_default(),
         identifier: params.identifier.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_patients(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListPatients, message, send)
+        .forward(&who, super::ListPatients, message)
         .await
         .map_err(problem)?;
     Ok(Json(PatientList {
         patients: page.patients.iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -271,10 +261,9 @@ pub async fn update(
         patient: Some(patient),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let send = |mut c: Client, r| async move { c.update_patient(r).await };
     let updated = st
         .down
-        .forward(&who, Operation::UpdatePatient, message, send)
+        .forward(&who, super::UpdatePatient, message)
         .await
         .map_err(problem)?;
     Ok(respond(StatusCode::OK, &updated))
@@ -351,7 +340,7 @@ fn from_proto(p: &pb::Patient) -> Patient {
         gender_identity: p.gender_identity.clone(),
         pronouns: p.pronouns.clone(),
         contact: contact_from_proto(p.contact.clone().unwrap_or_default()),
-        mrn: super::present(p.mrn.clone()),
+        mrn: crate::rest::present(p.mrn.clone()),
         identifiers: p
             .identifiers
             .iter()

@@ -1,7 +1,5 @@
 //! `/v1/plans`: treatment plans, REST and JSON over `iop.records.v1.TreatmentPlanService`.
 
-use std::future::Future;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -9,20 +7,17 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
-use super::{
+use crate::AppState;
+use crate::operation::Call;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date, rfc3339,
     with_etag,
 };
-use crate::AppState;
-use crate::downstream::Audited;
-use crate::policy::Operation;
-use crate::problem::Problem;
-
-type Client = pb::treatment_plan_service_client::TreatmentPlanServiceClient<Channel>;
 
 proto_enum! {
     PlanStatus => PlanStatus { Draft, Signed }
@@ -172,24 +167,19 @@ pub struct VersionParam {
     pub version: Option<i64>,
 }
 
-impl super::Versioned for pb::TreatmentPlan {
+impl crate::rest::Versioned for pb::TreatmentPlan {
     fn etag(&self) -> &str {
         &self.etag
     }
 }
 
-async fn answer<Req, Fut>(
+async fn answer<C: Call<Res = pb::TreatmentPlan>>(
     st: &AppState,
     who: &Principal,
-    op: Operation,
-    message: Req,
-    send: impl FnOnce(Client, tonic::Request<Req>) -> Fut,
-) -> Result<Response, Problem>
-where
-    Req: Audited,
-    Fut: Future<Output = Result<tonic::Response<pb::TreatmentPlan>, tonic::Status>>,
-{
-    forward_versioned(st, who, op, message, send, "plan.", from_proto).await
+    op: C,
+    message: C::Req,
+) -> Result<Response, Problem> {
+    forward_versioned(st, who, op, message, "plan.", from_proto).await
 }
 
 fn problem(status: tonic::Status) -> Problem {
@@ -226,10 +216,9 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.create_plan(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreatePlan, message, send)
+        .forward(&who, super::CreatePlan, message)
         .await
         .map_err(|s| {
             problem(s)
@@ -263,8 +252,7 @@ pub async fn get(
         id,
         version: v.version.unwrap_or(0),
     };
-    let send = |mut c: Client, r| async move { c.get_plan(r).await };
-    answer(&st, &who, Operation::GetPlan, message, send).await
+    answer(&st, &who, super::GetPlan, message).await
 }
 
 /// Every version of a plan, oldest first.
@@ -280,14 +268,12 @@ pub async fn versions(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<PlanList>, Problem> {
-    let send = |mut c: Client, r| async move { c.list_plan_versions(r).await };
     let list = st
         .down
         .forward(
             &who,
-            Operation::ListPlanVersions,
+            super::ListPlanVersions,
             pb::ListPlanVersionsRequest { id },
-            send,
         )
         .await
         .map_err(problem)?;
@@ -317,15 +303,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_plans(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListPlans, message, send)
+        .forward(&who, super::ListPlans, message)
         .await
         .map_err(problem)?;
     Ok(Json(PlanList {
         plans: page.plans.into_iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -364,8 +349,7 @@ pub async fn replace(
             ..Default::default()
         }),
     };
-    let send = |mut c: Client, r| async move { c.update_plan(r).await };
-    answer(&st, &who, Operation::UpdatePlan, message, send).await
+    answer(&st, &who, super::UpdatePlan, message).await
 }
 
 /// Sign the draft version: it needs problems with goals, measurable objectives and
@@ -389,8 +373,7 @@ pub async fn sign(
         id,
         etag: if_match(&headers)?.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.sign_plan(r).await };
-    answer(&st, &who, Operation::SignPlan, message, send).await
+    answer(&st, &who, super::SignPlan, message).await
 }
 
 /// Start the next version: a draft copied from the signed latest version.
@@ -406,15 +389,7 @@ pub async fn revise(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Client, r| async move { c.revise_plan(r).await };
-    answer(
-        &st,
-        &who,
-        Operation::RevisePlan,
-        pb::RevisePlanRequest { id },
-        send,
-    )
-    .await
+    answer(&st, &who, super::RevisePlan, pb::RevisePlanRequest { id }).await
 }
 
 /// Record progress on a goal (appended; the last entry is its current status).
@@ -441,8 +416,7 @@ pub async fn record_progress(
         status: p.status.to_proto(),
         note: p.note,
     };
-    let send = |mut c: Client, r| async move { c.record_goal_progress(r).await };
-    answer(&st, &who, Operation::RecordGoalProgress, message, send).await
+    answer(&st, &who, super::RecordGoalProgress, message).await
 }
 
 fn problems_to_proto(problems: Vec<PlanProblem>) -> Result<Vec<pb::PlanProblem>, Problem> {
@@ -505,7 +479,7 @@ fn from_proto(p: pb::TreatmentPlan) -> TreatmentPlan {
     let signed = p.status == pb::PlanStatus::Signed as i32;
     let date = |d: Option<&iop_proto::common::Date>| d.map(|d| date_text(Some(d)));
     TreatmentPlan {
-        episode_id: super::present(p.episode_id),
+        episode_id: crate::rest::present(p.episode_id),
         status: PlanStatus::from_proto(p.status),
         problems: p
             .problems

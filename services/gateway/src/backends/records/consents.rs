@@ -8,21 +8,17 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
 use super::patients::Contact as ContactInfo;
-use super::{
+use crate::AppState;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date, rfc3339,
     with_etag,
 };
-use crate::AppState;
-use crate::policy::Operation;
-use crate::problem::Problem;
-
-type Consents = pb::consent_service_client::ConsentServiceClient<Channel>;
-type Contacts = pb::contact_service_client::ContactServiceClient<Channel>;
 
 proto_enum! {
     /// Parts of the record a consent covers; psychotherapy notes are never among them.
@@ -215,7 +211,7 @@ pub struct ContactParams {
     pub page_token: Option<String>,
 }
 
-impl super::Versioned for pb::Contact {
+impl crate::rest::Versioned for pb::Contact {
     fn etag(&self) -> &str {
         &self.etag
     }
@@ -265,10 +261,9 @@ pub async fn create_consent(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Consents, r| async move { c.create_consent(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreateConsent, message, send)
+        .forward(&who, super::CreateConsent, message)
         .await
         .map_err(|s| {
             consent_problem(s)
@@ -296,15 +291,9 @@ pub async fn get_consent(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, Problem> {
-    let send = |mut c: Consents, r| async move { c.get_consent(r).await };
     let consent = st
         .down
-        .forward(
-            &who,
-            Operation::GetConsent,
-            pb::GetConsentRequest { id },
-            send,
-        )
+        .forward(&who, super::GetConsent, pb::GetConsentRequest { id })
         .await
         .map_err(consent_problem)?;
     Ok(Json(consent_from_proto(consent)))
@@ -330,15 +319,14 @@ pub async fn list_consents(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Consents, r| async move { c.list_consents(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListConsents, message, send)
+        .forward(&who, super::ListConsents, message)
         .await
         .map_err(consent_problem)?;
     Ok(Json(ConsentList {
         consents: page.consents.into_iter().map(consent_from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -358,14 +346,13 @@ pub async fn revoke_consent(
     body: JsonObject,
 ) -> Result<Json<Consent>, Problem> {
     let r: Revoke = body.parse()?;
-    let send = |mut c: Consents, r| async move { c.revoke_consent(r).await };
     let message = pb::RevokeConsentRequest {
         id,
         reason: r.reason,
     };
     let consent = st
         .down
-        .forward(&who, Operation::RevokeConsent, message, send)
+        .forward(&who, super::RevokeConsent, message)
         .await
         .map_err(consent_problem)?;
     Ok(Json(consent_from_proto(consent)))
@@ -394,15 +381,14 @@ pub async fn check_disclosure(
         purpose: p.purpose.map_or(0, DisclosurePurpose::to_proto),
         date: parse_date("date", p.date.as_deref())?,
     };
-    let send = |mut c: Consents, r| async move { c.check_disclosure(r).await };
     let d = st
         .down
-        .forward(&who, Operation::CheckDisclosure, message, send)
+        .forward(&who, super::CheckDisclosure, message)
         .await
         .map_err(|s| consent_problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(DisclosureDecision {
         permitted: d.permitted,
-        consent_id: super::present(d.consent_id),
+        consent_id: crate::rest::present(d.consent_id),
         reason: d.reason,
     }))
 }
@@ -449,10 +435,9 @@ pub async fn create_contact(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Contacts, r| async move { c.create_contact(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreateContact, message, send)
+        .forward(&who, super::CreateContact, message)
         .await
         .map_err(|s| {
             contact_problem(s)
@@ -488,15 +473,14 @@ pub async fn list_contacts(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Contacts, r| async move { c.list_contacts(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListContacts, message, send)
+        .forward(&who, super::ListContacts, message)
         .await
         .map_err(|s| contact_problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(FamilyContactList {
         contacts: page.contacts.into_iter().map(person_from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -513,13 +497,11 @@ pub async fn get_contact(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Contacts, r| async move { c.get_contact(r).await };
     forward_versioned(
         &st,
         &who,
-        Operation::GetContact,
+        super::GetContact,
         pb::GetContactRequest { id },
-        send,
         "contact.",
         person_from_proto,
     )
@@ -557,13 +539,11 @@ pub async fn update_contact(
         }),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let send = |mut c: Contacts, r| async move { c.update_contact(r).await };
     forward_versioned(
         &st,
         &who,
-        Operation::UpdateContact,
+        super::UpdateContact,
         message,
-        send,
         "contact.",
         person_from_proto,
     )
@@ -603,7 +583,7 @@ fn person_from_proto(c: pb::Contact) -> FamilyContact {
     FamilyContact {
         relationship: Relationship::from_proto(c.relationship),
         contact: super::patients::contact_from_proto(c.contact.unwrap_or_default()),
-        involvement_consent_id: super::present(c.involvement_consent_id),
+        involvement_consent_id: crate::rest::present(c.involvement_consent_id),
         create_time: rfc3339(c.create_time.as_ref()),
         update_time: rfc3339(c.update_time.as_ref()),
         id: c.id,

@@ -1,7 +1,5 @@
 //! `/v1/notes`: clinical notes, REST and JSON over `iop.records.v1.NoteService`.
 
-use std::future::Future;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -9,19 +7,16 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonObject, Query};
-use super::{
+use crate::AppState;
+use crate::operation::Call;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, forward_versioned, idempotency_key, if_match, parse_time, rfc3339, with_etag,
 };
-use crate::AppState;
-use crate::downstream::Audited;
-use crate::policy::Operation;
-use crate::problem::Problem;
-
-type Client = pb::note_service_client::NoteServiceClient<Channel>;
 
 proto_enum! {
     /// `psychotherapy` notes are kept apart: only their author reads them.
@@ -154,18 +149,13 @@ fn respond(status: StatusCode, n: pb::Note) -> Response {
 }
 
 /// Forwards a call that answers with the note, as 200 with its `ETag`.
-async fn answer<Req, Fut>(
+async fn answer<C: Call<Res = pb::Note>>(
     st: &AppState,
     who: &Principal,
-    op: Operation,
-    message: Req,
-    send: impl FnOnce(Client, tonic::Request<Req>) -> Fut,
-) -> Result<Response, Problem>
-where
-    Req: Audited,
-    Fut: Future<Output = Result<tonic::Response<pb::Note>, tonic::Status>>,
-{
-    forward_versioned(st, who, op, message, send, "note.", from_proto).await
+    op: C,
+    message: C::Req,
+) -> Result<Response, Problem> {
+    forward_versioned(st, who, op, message, "note.", from_proto).await
 }
 
 fn time(field: &str, value: Option<&str>) -> Result<Option<prost_types::Timestamp>, Problem> {
@@ -205,10 +195,9 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.create_note(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreateNote, message, send)
+        .forward(&who, super::CreateNote, message)
         .await
         .map_err(|s| {
             problem(s)
@@ -237,15 +226,7 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Client, r| async move { c.get_note(r).await };
-    answer(
-        &st,
-        &who,
-        Operation::GetNote,
-        pb::GetNoteRequest { id },
-        send,
-    )
-    .await
+    answer(&st, &who, super::GetNote, pb::GetNoteRequest { id }).await
 }
 
 /// List notes in writing order. Other clinicians' psychotherapy notes are left out.
@@ -271,15 +252,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_notes(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListNotes, message, send)
+        .forward(&who, super::ListNotes, message)
         .await
         .map_err(problem)?;
     Ok(Json(NoteList {
         notes: page.notes.into_iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -320,8 +300,7 @@ pub async fn update(
         }),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let send = |mut c: Client, r| async move { c.update_note(r).await };
-    answer(&st, &who, Operation::UpdateNote, message, send).await
+    answer(&st, &who, super::UpdateNote, message).await
 }
 
 /// Sign (lock) a draft: its author, signed in as themselves. `If-Match` makes sure you sign
@@ -346,8 +325,7 @@ pub async fn sign(
         id,
         etag: if_match(&headers)?.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.sign_note(r).await };
-    answer(&st, &who, Operation::SignNote, message, send).await
+    answer(&st, &who, super::SignNote, message).await
 }
 
 /// Add an addendum to a signed note; the note stays as signed.
@@ -367,14 +345,13 @@ pub async fn add_addendum(
 ) -> Result<Response, Problem> {
     let a: NewAddendum = body.parse()?;
     let message = pb::AddAddendumRequest { id, text: a.text };
-    let send = |mut c: Client, r| async move { c.add_addendum(r).await };
-    answer(&st, &who, Operation::AddAddendum, message, send).await
+    answer(&st, &who, super::AddAddendum, message).await
 }
 
 fn from_proto(n: pb::Note) -> Note {
     let signed = n.status == pb::NoteStatus::Signed as i32;
     Note {
-        episode_id: super::present(n.episode_id),
+        episode_id: crate::rest::present(n.episode_id),
         kind: NoteKind::from_proto(n.kind),
         status: NoteStatus::from_proto(n.status),
         start_time: n.start_time.as_ref().map(|t| rfc3339(Some(t))),

@@ -1,8 +1,6 @@
 //! `/v1/referrals`: referrals from partners and their closed loop, REST and JSON over
 //! `iop.records.v1.ReferralService`.
 
-use std::future::Future;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -11,22 +9,19 @@ use iop_core::Principal;
 use iop_proto::common as pbc;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use utoipa::{IntoParams, ToSchema};
 
 use super::episodes::Population;
-use super::extract::{JsonObject, Query};
 use super::patients::{Identifier, Sex};
-use super::{
+use crate::AppState;
+use crate::operation::Call;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::proto_enum;
+use crate::rest::{
     IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date,
     parse_time, rfc3339, with_etag,
 };
-use crate::AppState;
-use crate::downstream::Audited;
-use crate::policy::Operation;
-use crate::problem::Problem;
-
-type Client = pb::referral_service_client::ReferralServiceClient<Channel>;
 
 proto_enum! {
     Urgency => Urgency { Routine, Urgent, Emergent }
@@ -187,24 +182,19 @@ pub struct ReferralParams {
     pub page_token: Option<String>,
 }
 
-impl super::Versioned for pb::Referral {
+impl crate::rest::Versioned for pb::Referral {
     fn etag(&self) -> &str {
         &self.etag
     }
 }
 
-async fn answer<Req, Fut>(
+async fn answer<C: Call<Res = pb::Referral>>(
     st: &AppState,
     who: &Principal,
-    op: Operation,
-    message: Req,
-    send: impl FnOnce(Client, tonic::Request<Req>) -> Fut,
-) -> Result<Response, Problem>
-where
-    Req: Audited,
-    Fut: Future<Output = Result<tonic::Response<pb::Referral>, tonic::Status>>,
-{
-    forward_versioned(st, who, op, message, send, "referral.", from_proto).await
+    op: C,
+    message: C::Req,
+) -> Result<Response, Problem> {
+    forward_versioned(st, who, op, message, "referral.", from_proto).await
 }
 
 fn etag(headers: &HeaderMap) -> Result<String, Problem> {
@@ -255,10 +245,9 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.create_referral(r).await };
     let created = st
         .down
-        .forward(&who, Operation::CreateReferral, message, send)
+        .forward(&who, super::CreateReferral, message)
         .await
         .map_err(|s| {
             Problem::from_status(&s, "referral.").rename_field("request_id", IDEMPOTENCY_KEY)
@@ -285,15 +274,7 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let send = |mut c: Client, r| async move { c.get_referral(r).await };
-    answer(
-        &st,
-        &who,
-        Operation::GetReferral,
-        pb::GetReferralRequest { id },
-        send,
-    )
-    .await
+    answer(&st, &who, super::GetReferral, pb::GetReferralRequest { id }).await
 }
 
 /// Referrals oldest first; a partner's own only.
@@ -319,15 +300,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let send = |mut c: Client, r| async move { c.list_referrals(r).await };
     let page = st
         .down
-        .forward(&who, Operation::ListReferrals, message, send)
+        .forward(&who, super::ListReferrals, message)
         .await
         .map_err(|s| Problem::from_status(&s, "referral."))?;
     Ok(Json(ReferralList {
         referrals: page.referrals.into_iter().map(from_proto).collect(),
-        next_page_token: super::present(page.next_page_token),
+        next_page_token: crate::rest::present(page.next_page_token),
     }))
 }
 
@@ -354,8 +334,7 @@ pub async fn review(
         note: n.note,
         etag: etag(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.review_referral(r).await };
-    answer(&st, &who, Operation::ReviewReferral, message, send).await
+    answer(&st, &who, super::ReviewReferral, message).await
 }
 
 /// Accept: link an existing patient or create one from the details sent, and optionally
@@ -386,8 +365,7 @@ pub async fn accept(
         note: a.note,
         etag: etag(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.accept_referral(r).await };
-    answer(&st, &who, Operation::AcceptReferral, message, send).await
+    answer(&st, &who, super::AcceptReferral, message).await
 }
 
 /// Schedule (or move) the intake of an accepted referral.
@@ -414,8 +392,7 @@ pub async fn schedule_intake(
         note: i.note,
         etag: etag(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.schedule_intake(r).await };
-    answer(&st, &who, Operation::ScheduleIntake, message, send).await
+    answer(&st, &who, super::ScheduleIntake, message).await
 }
 
 /// Mark the referred patient admitted; the referral's episode is admitted too.
@@ -441,8 +418,7 @@ pub async fn admit(
         note: a.note,
         etag: etag(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.mark_admitted(r).await };
-    answer(&st, &who, Operation::MarkAdmitted, message, send).await
+    answer(&st, &who, super::MarkAdmitted, message).await
 }
 
 /// Decline with a reason the partner will see.
@@ -468,8 +444,7 @@ pub async fn decline(
         reason: d.reason,
         etag: etag(&headers)?,
     };
-    let send = |mut c: Client, r| async move { c.decline_referral(r).await };
-    answer(&st, &who, Operation::DeclineReferral, message, send).await
+    answer(&st, &who, super::DeclineReferral, message).await
 }
 
 fn from_proto(r: pb::Referral) -> Referral {
@@ -494,9 +469,9 @@ fn from_proto(r: pb::Referral) -> Referral {
         urgency: Urgency::from_proto(r.urgency),
         status: ReferralStatus::from_proto(r.status),
         intake_time: r.intake_time.as_ref().map(|t| rfc3339(Some(t))),
-        patient_id: super::present(r.patient_id),
-        episode_id: super::present(r.episode_id),
-        source_client_id: super::present(r.source_client_id),
+        patient_id: crate::rest::present(r.patient_id),
+        episode_id: crate::rest::present(r.episode_id),
+        source_client_id: crate::rest::present(r.source_client_id),
         history: r
             .history
             .into_iter()

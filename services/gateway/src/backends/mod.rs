@@ -1,0 +1,152 @@
+//! The services behind the gateway, one folder each, and the gateway's own operations.
+//! Adding a service: a folder with its declaration (see `records/mod.rs`) and a line in
+//! [`BACKENDS`]; nothing else in the gateway names it.
+
+pub mod records;
+
+use crate::downstream::Downstream;
+use crate::operation::Operation;
+
+/// A service the gateway forwards to.
+pub struct Backend {
+    /// The name in configuration (`--backend records=http://…`), readiness and errors.
+    pub name: &'static str,
+    /// Its gRPC services, as the gateway serves them.
+    pub services: &'static [&'static str],
+    pub operations: &'static [&'static Operation],
+    pub(crate) add_services:
+        fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
+}
+
+/// Every backend, in the order they are listed to clients.
+pub static BACKENDS: &[&Backend] = &[&records::BACKEND];
+
+/// The gateway's own operations: it keeps the audit trail and the client registry itself.
+pub mod own {
+    crate::operation::own_operations! {
+        service AuditService in "iop.audit.v1" {
+            ListAuditEvents {
+                needs: AuditEvent.Search, audit: "auditevent.search", data: AccessLog,
+                rest: crate::rest::audit::list,
+            }
+        }
+
+        service ClientService in "iop.clients.v1" {
+            CreateClient {
+                needs: Client.Create, audit: "client.create", data: None,
+                rest: crate::rest::clients::create,
+            }
+            GetClient {
+                needs: Client.Read, audit: "client.read", data: None,
+                rest: crate::rest::clients::get,
+            }
+            ListClients {
+                needs: Client.Search, audit: "client.search", data: None,
+                rest: crate::rest::clients::list,
+            }
+            UpdateClient {
+                needs: Client.Update, audit: "client.update", data: None,
+                rest: crate::rest::clients::update,
+            }
+        }
+    }
+}
+
+/// Every operation the gateway serves: its own, then each backend's.
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    BACKENDS
+        .iter()
+        .flat_map(|b| b.operations.iter())
+        .chain(own::OPERATIONS.iter())
+        .copied()
+}
+
+/// The operation of a gRPC method, if the gateway serves it.
+pub fn operation(grpc_path: &str) -> Option<&'static Operation> {
+    operations().find(|op| op.grpc_path == grpc_path)
+}
+
+/// The gRPC services the gateway serves (`iop.records.v1.PatientService`…), for reflection.
+pub fn served_grpc_services() -> Vec<&'static str> {
+    let mut services: Vec<&'static str> = operations().map(Operation::grpc_service).collect();
+    services.sort_unstable();
+    services.dedup();
+    services
+}
+
+/// The backend called `name`.
+pub fn backend(name: &str) -> Option<&'static Backend> {
+    BACKENDS.iter().copied().find(|b| b.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    /// Every method of every service the gateway serves has a declaration (the gRPC
+    /// pass-through would not compile otherwise; this checks against the protos themselves),
+    /// and every declaration names a method that exists.
+    #[test]
+    fn every_served_method_is_declared_and_every_declaration_is_a_method() {
+        let set = prost_types::FileDescriptorSet::decode(iop_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let served = served_grpc_services();
+        let mut methods = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                let name = format!("{}.{}", file.package(), service.name());
+                if !served.contains(&name.as_str()) {
+                    continue;
+                }
+                for m in &service.method {
+                    methods.push(format!("/{name}/{}", m.name()));
+                }
+            }
+        }
+        for path in &methods {
+            assert!(
+                operation(path).is_some(),
+                "{path} is served without a declaration"
+            );
+        }
+        for op in operations() {
+            assert!(
+                methods.iter().any(|m| m == op.grpc_path),
+                "{} is declared but no such method is served",
+                op.grpc_path
+            );
+        }
+        for backend in BACKENDS {
+            for service in backend.services {
+                assert!(
+                    served.contains(service),
+                    "{service} of {} has no operation",
+                    backend.name
+                );
+            }
+        }
+    }
+
+    /// Every declaration has exactly one REST route, and no two share one.
+    #[test]
+    fn every_declaration_has_its_own_route() {
+        let mut seen = std::collections::HashSet::new();
+        for op in operations() {
+            let route = op.rest_route();
+            assert!(
+                !route.is_empty() && !route.contains(','),
+                "{}: {route:?}",
+                op.grpc_path
+            );
+            assert!(seen.insert(route.clone()), "{route} is declared twice");
+        }
+    }
+
+    #[test]
+    fn audit_actions_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for op in operations() {
+            assert!(seen.insert(op.audit_action), "{} twice", op.audit_action);
+        }
+    }
+}

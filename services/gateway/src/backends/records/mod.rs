@@ -1,0 +1,227 @@
+//! The records service (`iop.records.v1`): every operation the gateway forwards to it,
+//! declared once, and the REST handlers that map JSON onto its messages.
+
+pub(crate) mod assessments;
+pub(crate) mod consents;
+pub(crate) mod episodes;
+pub(crate) mod notes;
+pub(crate) mod patients;
+pub(crate) mod plans;
+pub(crate) mod referrals;
+
+crate::operation::backend_operations! {
+    backend "records";
+    package "iop.records.v1" in records;
+
+    service PatientService(patient_service_server::PatientServiceServer, patient_service_client::PatientServiceClient) {
+        CreatePatient = create_patient(CreatePatientRequest) -> Patient {
+            needs: Patient.Create, audit: "patient.create", data: Demographics,
+            asks: nothing, gives: the_patient, rest: patients::create,
+        }
+        GetPatient = get_patient(GetPatientRequest) -> Patient {
+            needs: Patient.Read, audit: "patient.read", data: Demographics,
+            asks: the_patient, gives: the_patient, rest: patients::get,
+        }
+        ListPatients = list_patients(ListPatientsRequest) -> ListPatientsResponse {
+            needs: Patient.Search, audit: "patient.search", data: Demographics,
+            asks: nothing, gives: each(patients, the_patient), rest: patients::list,
+        }
+        UpdatePatient = update_patient(UpdatePatientRequest) -> Patient {
+            needs: Patient.Update, audit: "patient.update", data: Demographics,
+            asks: each(patient, the_patient), gives: the_patient, rest: patients::update,
+        }
+    }
+
+    service EpisodeService(episode_service_server::EpisodeServiceServer, episode_service_client::EpisodeServiceClient) {
+        CreateEpisode = create_episode(CreateEpisodeRequest) -> Episode {
+            needs: EpisodeOfCare.Create, audit: "episode.create", data: Attendance,
+            asks: each(episode, patient), gives: resource, rest: episodes::create,
+        }
+        GetEpisode = get_episode(GetEpisodeRequest) -> Episode {
+            needs: EpisodeOfCare.Read, audit: "episode.read", data: Attendance,
+            asks: id, gives: resource, rest: episodes::get,
+        }
+        ListEpisodes = list_episodes(ListEpisodesRequest) -> ListEpisodesResponse {
+            needs: EpisodeOfCare.Search, audit: "episode.search", data: Attendance,
+            asks: patient_filter, gives: each(episodes, resource), rest: episodes::list,
+        }
+        UpdateEpisode = update_episode(UpdateEpisodeRequest) -> Episode {
+            needs: EpisodeOfCare.Update, audit: "episode.update", data: Attendance,
+            asks: each(episode, id), gives: resource, rest: episodes::update,
+        }
+        AdmitEpisode = admit_episode(AdmitEpisodeRequest) -> Episode {
+            needs: EpisodeOfCare.Update, audit: "episode.admit", data: Attendance,
+            asks: id, gives: resource, rest: episodes::admit,
+        }
+        ChangeLevelOfCare = change_level_of_care(ChangeLevelOfCareRequest) -> Episode {
+            needs: EpisodeOfCare.Update, audit: "episode.level", data: Attendance,
+            asks: id, gives: resource, rest: episodes::change_level,
+        }
+        DischargeEpisode = discharge_episode(DischargeEpisodeRequest) -> Episode {
+            needs: EpisodeOfCare.Update, audit: "episode.discharge", data: DischargeSummary,
+            asks: id, gives: resource, rest: episodes::discharge,
+        }
+    }
+
+    service NoteService(note_service_server::NoteServiceServer, note_service_client::NoteServiceClient) {
+        CreateNote = create_note(CreateNoteRequest) -> Note {
+            needs: DocumentReference.Create, audit: "note.create", data: ClinicalNotes,
+            asks: each(note, patient), gives: resource, rest: notes::create,
+        }
+        GetNote = get_note(GetNoteRequest) -> Note {
+            needs: DocumentReference.Read, audit: "note.read", data: ClinicalNotes,
+            asks: id, gives: resource, rest: notes::get,
+        }
+        ListNotes = list_notes(ListNotesRequest) -> ListNotesResponse {
+            needs: DocumentReference.Search, audit: "note.search", data: ClinicalNotes,
+            asks: patient_filter, gives: each(notes, resource), rest: notes::list,
+        }
+        UpdateNote = update_note(UpdateNoteRequest) -> Note {
+            needs: DocumentReference.Update, audit: "note.update", data: ClinicalNotes,
+            asks: each(note, id), gives: resource, rest: notes::update,
+        }
+        SignNote = sign_note(SignNoteRequest) -> Note {
+            needs: DocumentReference.Update, audit: "note.sign", data: ClinicalNotes,
+            asks: id, gives: resource, rest: notes::sign,
+        }
+        AddAddendum = add_addendum(AddAddendumRequest) -> Note {
+            needs: DocumentReference.Update, audit: "note.addendum", data: ClinicalNotes,
+            asks: id, gives: resource, rest: notes::add_addendum,
+        }
+    }
+
+    service TreatmentPlanService(treatment_plan_service_server::TreatmentPlanServiceServer, treatment_plan_service_client::TreatmentPlanServiceClient) {
+        CreatePlan = create_plan(CreatePlanRequest) -> TreatmentPlan {
+            needs: CarePlan.Create, audit: "plan.create", data: TreatmentPlans,
+            asks: each(plan, patient), gives: resource, rest: plans::create,
+        }
+        GetPlan = get_plan(GetPlanRequest) -> TreatmentPlan {
+            needs: CarePlan.Read, audit: "plan.read", data: TreatmentPlans,
+            asks: id, gives: resource, rest: plans::get,
+        }
+        ListPlans = list_plans(ListPlansRequest) -> ListPlansResponse {
+            needs: CarePlan.Search, audit: "plan.search", data: TreatmentPlans,
+            asks: patient_filter, gives: each(plans, resource), rest: plans::list,
+        }
+        ListPlanVersions = list_plan_versions(ListPlanVersionsRequest) -> ListPlansResponse {
+            needs: CarePlan.Read, audit: "plan.versions", data: TreatmentPlans,
+            asks: id, gives: each(plans, resource), rest: plans::versions,
+        }
+        UpdatePlan = update_plan(UpdatePlanRequest) -> TreatmentPlan {
+            needs: CarePlan.Update, audit: "plan.update", data: TreatmentPlans,
+            asks: each(plan, id), gives: resource, rest: plans::replace,
+        }
+        SignPlan = sign_plan(SignPlanRequest) -> TreatmentPlan {
+            needs: CarePlan.Update, audit: "plan.sign", data: TreatmentPlans,
+            asks: id, gives: resource, rest: plans::sign,
+        }
+        RevisePlan = revise_plan(RevisePlanRequest) -> TreatmentPlan {
+            needs: CarePlan.Update, audit: "plan.revise", data: TreatmentPlans,
+            asks: id, gives: resource, rest: plans::revise,
+        }
+        RecordGoalProgress = record_goal_progress(RecordGoalProgressRequest) -> TreatmentPlan {
+            needs: CarePlan.Update, audit: "plan.progress", data: TreatmentPlans,
+            asks: id, gives: resource, rest: plans::record_progress,
+        }
+    }
+
+    service ConsentService(consent_service_server::ConsentServiceServer, consent_service_client::ConsentServiceClient) {
+        CreateConsent = create_consent(CreateConsentRequest) -> Consent {
+            needs: Consent.Create, audit: "consent.create", data: Consents,
+            asks: each(consent, patient), gives: resource, rest: consents::create_consent,
+        }
+        GetConsent = get_consent(GetConsentRequest) -> Consent {
+            needs: Consent.Read, audit: "consent.read", data: Consents,
+            asks: id, gives: resource, rest: consents::get_consent,
+        }
+        ListConsents = list_consents(ListConsentsRequest) -> ListConsentsResponse {
+            needs: Consent.Search, audit: "consent.search", data: Consents,
+            asks: patient_filter, gives: each(consents, resource), rest: consents::list_consents,
+        }
+        RevokeConsent = revoke_consent(RevokeConsentRequest) -> Consent {
+            needs: Consent.Update, audit: "consent.revoke", data: Consents,
+            asks: id, gives: resource, rest: consents::revoke_consent,
+        }
+        CheckDisclosure = check_disclosure(CheckDisclosureRequest) -> DisclosureDecision {
+            needs: Consent.Read, audit: "consent.check", data: Consents,
+            asks: patient, gives: fields(consent_id, patient_id), rest: consents::check_disclosure,
+        }
+    }
+
+    service ContactService(contact_service_server::ContactServiceServer, contact_service_client::ContactServiceClient) {
+        CreateContact = create_contact(CreateContactRequest) -> Contact {
+            needs: RelatedPerson.Create, audit: "contact.create", data: Demographics,
+            asks: each(contact, patient), gives: resource, rest: consents::create_contact,
+        }
+        GetContact = get_contact(GetContactRequest) -> Contact {
+            needs: RelatedPerson.Read, audit: "contact.read", data: Demographics,
+            asks: id, gives: resource, rest: consents::get_contact,
+        }
+        ListContacts = list_contacts(ListContactsRequest) -> ListContactsResponse {
+            needs: RelatedPerson.Search, audit: "contact.search", data: Demographics,
+            asks: patient, gives: each(contacts, resource), rest: consents::list_contacts,
+        }
+        UpdateContact = update_contact(UpdateContactRequest) -> Contact {
+            needs: RelatedPerson.Update, audit: "contact.update", data: Demographics,
+            asks: each(contact, id), gives: resource, rest: consents::update_contact,
+        }
+    }
+
+    service ReferralService(referral_service_server::ReferralServiceServer, referral_service_client::ReferralServiceClient) {
+        CreateReferral = create_referral(CreateReferralRequest) -> Referral {
+            needs: ServiceRequest.Create, audit: "referral.create", data: Referrals,
+            asks: nothing, gives: resource, rest: referrals::create,
+        }
+        GetReferral = get_referral(GetReferralRequest) -> Referral {
+            needs: ServiceRequest.Read, audit: "referral.read", data: Referrals,
+            asks: id, gives: resource, rest: referrals::get,
+        }
+        ListReferrals = list_referrals(ListReferralsRequest) -> ListReferralsResponse {
+            needs: ServiceRequest.Search, audit: "referral.search", data: Referrals,
+            asks: nothing, gives: each(referrals, resource), rest: referrals::list,
+        }
+        ReviewReferral = review_referral(ReviewReferralRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.review", data: Referrals,
+            asks: id, gives: resource, rest: referrals::review,
+        }
+        AcceptReferral = accept_referral(AcceptReferralRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.accept", data: Referrals,
+            asks: id, gives: resource, rest: referrals::accept,
+        }
+        ScheduleIntake = schedule_intake(ScheduleIntakeRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.intake", data: Referrals,
+            asks: id, gives: resource, rest: referrals::schedule_intake,
+        }
+        MarkAdmitted = mark_admitted(MarkAdmittedRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.admit", data: Referrals,
+            asks: id, gives: resource, rest: referrals::admit,
+        }
+        DeclineReferral = decline_referral(DeclineReferralRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.decline", data: Referrals,
+            asks: id, gives: resource, rest: referrals::decline,
+        }
+    }
+
+    service AssessmentService(assessment_service_server::AssessmentServiceServer, assessment_service_client::AssessmentServiceClient) {
+        RecordAssessment = record_assessment(RecordAssessmentRequest) -> Assessment {
+            needs: QuestionnaireResponse.Create, audit: "assessment.create", data: Assessments,
+            asks: each(assessment, patient), gives: resource, rest: assessments::create,
+        }
+        GetAssessment = get_assessment(GetAssessmentRequest) -> Assessment {
+            needs: QuestionnaireResponse.Read, audit: "assessment.read", data: Assessments,
+            asks: id, gives: resource, rest: assessments::get,
+        }
+        ListAssessments = list_assessments(ListAssessmentsRequest) -> ListAssessmentsResponse {
+            needs: QuestionnaireResponse.Search, audit: "assessment.search", data: Assessments,
+            asks: patient, gives: each(assessments, resource), rest: assessments::list,
+        }
+        ListSafetyFlags = list_safety_flags(ListSafetyFlagsRequest) -> ListSafetyFlagsResponse {
+            needs: Flag.Search, audit: "safetyflag.search", data: Assessments,
+            asks: patient_filter, gives: each(flags, resource), rest: assessments::list_flags,
+        }
+        AcknowledgeSafetyFlag = acknowledge_safety_flag(AcknowledgeSafetyFlagRequest) -> SafetyFlag {
+            needs: Flag.Update, audit: "safetyflag.acknowledge", data: Assessments,
+            asks: id, gives: resource, rest: assessments::acknowledge,
+        }
+    }
+}
