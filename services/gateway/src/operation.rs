@@ -203,7 +203,7 @@ macro_rules! own_operations {
                 const OP: &'static $crate::operation::Operation = &$crate::operation::Operation {
                     backend: "gateway",
                     grpc_path: concat!("/", $package, ".", stringify!($service), "/", stringify!($op)),
-                    resource: $crate::policy::Resource::$resource,
+                    resource: resources::$resource,
                     action: $crate::policy::Action::$action,
                     audit_action: $audit,
                     data: $crate::operation::Data::$data,
@@ -229,6 +229,7 @@ pub(crate) use own_operations;
 macro_rules! backend_operations {
     (
         backend $backend:literal;
+        resources $resources:expr, rules $rules:expr;
         package $package:literal in $proto:ident;
         $(
             service $service:ident($server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident) {
@@ -254,7 +255,7 @@ macro_rules! backend_operations {
                 const OP: &'static $crate::operation::Operation = &$crate::operation::Operation {
                     backend: $backend,
                     grpc_path: concat!("/", $package, ".", stringify!($service), "/", stringify!($op)),
-                    resource: $crate::policy::Resource::$resource,
+                    resource: resources::$resource,
                     action: $crate::policy::Action::$action,
                     audit_action: $audit,
                     data: $crate::operation::Data::$data,
@@ -322,6 +323,8 @@ macro_rules! backend_operations {
             name: $backend,
             services: &[$(iop_proto::$proto::$server_mod::SERVICE_NAME,)+],
             operations: &[$($(<$op as $crate::operation::Declared>::OP,)+)+],
+            resources: $resources,
+            rules: $rules,
             add_services,
         };
     };

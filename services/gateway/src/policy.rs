@@ -3,7 +3,7 @@
 //! 1. **Scope** (SMART v2): the token must carry a scope granting the operation's resource and
 //!    action, `user/…` for a staff user's token, `system/…` for a backend client's.
 //! 2. **Role** (minimum necessary), for staff users only: one of the user's roles must allow it
-//!    in [`ROLE_RULES`]. A token with roles is a user token; without, a system token.
+//!    by the rules each backend declares (`backends/`). A token with roles is a user token; without, a system token.
 //!
 //! Every operation the gateway serves is declared with the permission it needs (see
 //! `backends/`); a method without a declaration is not served. `AUTHORIZATION.md` is
@@ -14,60 +14,38 @@ use iop_core::Principal;
 
 use crate::operation::Operation;
 
+/// A resource type, by the FHIR name scopes use (`Patient`). Each backend declares its own
+/// in its folder, with the roles that may use them (see `backends/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    Patient,
-    /// An episode of care (one IOP stay).
-    EpisodeOfCare,
-    /// A clinical note (intake, therapy, family, group, discharge, psychotherapy).
-    DocumentReference,
-    /// A treatment plan (any version) and its goal progress.
-    CarePlan,
-    /// A consent to disclose (42 CFR Part 2).
-    Consent,
-    /// A family or support contact.
-    RelatedPerson,
-    /// A referral from a partner system.
-    ServiceRequest,
-    /// A completed questionnaire (PHQ-9, GAD-7) and its score.
-    QuestionnaireResponse,
-    /// A safety flag raised on a patient (PHQ-9 item 9).
-    Flag,
-    AuditEvent,
-    /// A registered backend client (not a FHIR type).
-    Client,
+pub struct Resource {
+    name: &'static str,
+    staff_only: bool,
 }
 
 impl Resource {
-    pub const ALL: [Self; 11] = [
-        Self::Patient,
-        Self::EpisodeOfCare,
-        Self::DocumentReference,
-        Self::CarePlan,
-        Self::Consent,
-        Self::RelatedPerson,
-        Self::ServiceRequest,
-        Self::QuestionnaireResponse,
-        Self::Flag,
-        Self::AuditEvent,
-        Self::Client,
-    ];
+    pub const fn named(name: &'static str) -> Self {
+        Self {
+            name,
+            staff_only: false,
+        }
+    }
+
+    /// A resource only staff users reach, whatever a backend client's scopes say (a client
+    /// that could manage clients could give itself, or others, more rights).
+    pub const fn staff_only(name: &'static str) -> Self {
+        Self {
+            name,
+            staff_only: true,
+        }
+    }
 
     /// The FHIR resource type name used in scopes.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Patient => "Patient",
-            Self::EpisodeOfCare => "EpisodeOfCare",
-            Self::DocumentReference => "DocumentReference",
-            Self::CarePlan => "CarePlan",
-            Self::Consent => "Consent",
-            Self::RelatedPerson => "RelatedPerson",
-            Self::ServiceRequest => "ServiceRequest",
-            Self::QuestionnaireResponse => "QuestionnaireResponse",
-            Self::Flag => "Flag",
-            Self::AuditEvent => "AuditEvent",
-            Self::Client => "Client",
-        }
+        self.name
+    }
+
+    pub fn is_staff_only(self) -> bool {
+        self.staff_only
     }
 }
 
@@ -141,65 +119,13 @@ impl Role {
     }
 }
 
-/// What each staff role may do, per resource, as SMART permission letters. Anything not
-/// listed is refused.
-pub const ROLE_RULES: &[(Role, Resource, &str)] = &[
-    (Role::Admin, Resource::Patient, "cruds"),
-    (Role::ProgramDirector, Resource::Patient, "cruds"),
-    // Clinicians and the front desk keep demographics current but do not delete patients.
-    (Role::Clinician, Resource::Patient, "crus"),
-    (Role::FrontDesk, Resource::Patient, "crus"),
-    // Episodes: the care team runs them; the front desk sees who is referred or admitted
-    // (to schedule), without changing clinical status.
-    (Role::Clinician, Resource::EpisodeOfCare, "crus"),
-    (Role::ProgramDirector, Resource::EpisodeOfCare, "crus"),
-    (Role::FrontDesk, Resource::EpisodeOfCare, "rs"),
-    // Clinical notes: the care team (author-only rules for drafts and psychotherapy notes
-    // live in the records service). Signing and addenda are updates; notes are never deleted.
-    (Role::Clinician, Resource::DocumentReference, "crus"),
-    (Role::ProgramDirector, Resource::DocumentReference, "crus"),
-    // Treatment plans: the care team. Signing, revising and progress are updates.
-    (Role::Clinician, Resource::CarePlan, "crus"),
-    (Role::ProgramDirector, Resource::CarePlan, "crus"),
-    // Consent forms and family contacts: the care team and the front desk, which handles
-    // release-of-information paperwork and contact details. Revoking is the update.
-    (Role::Clinician, Resource::Consent, "crus"),
-    (Role::ProgramDirector, Resource::Consent, "crus"),
-    (Role::FrontDesk, Resource::Consent, "crus"),
-    (Role::Clinician, Resource::RelatedPerson, "crus"),
-    (Role::ProgramDirector, Resource::RelatedPerson, "crus"),
-    (Role::FrontDesk, Resource::RelatedPerson, "crus"),
-    // Referrals: intake staff (front desk) and the care team work them. Partner clients are
-    // granted only system/ServiceRequest scopes (see clients.rs), and the records service
-    // shows a backend client only the referrals it sent and lets only staff change them.
-    (Role::Clinician, Resource::ServiceRequest, "crus"),
-    (Role::ProgramDirector, Resource::ServiceRequest, "crus"),
-    (Role::FrontDesk, Resource::ServiceRequest, "crus"),
-    // Assessments and safety flags are clinical: the care team only, never the front desk
-    // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
-    (Role::Clinician, Resource::QuestionnaireResponse, "crs"),
-    (
-        Role::ProgramDirector,
-        Resource::QuestionnaireResponse,
-        "crs",
-    ),
-    (Role::Clinician, Resource::Flag, "rus"),
-    (Role::ProgramDirector, Resource::Flag, "rus"),
-    // Who looked at which patient is for admins (compliance) only.
-    (Role::Admin, Resource::AuditEvent, "rs"),
-    // Registering integrations and their keys: admins, and program directors, who alone may
-    // grant a client clinical scopes (see `may_grant`: no one grants more than they hold).
-    (Role::Admin, Resource::Client, "crus"),
-    (Role::ProgramDirector, Resource::Client, "crus"),
-];
+/// What a staff role may do with a resource, as SMART permission letters (`"crus"`).
+/// Anything not granted by some rule is refused.
+pub type Rule = (Role, Resource, &'static str);
 
-/// Resources only staff users reach, whatever a backend client's scopes say: a client that
-/// could manage clients could give itself, or others, more rights.
-pub const STAFF_ONLY: &[Resource] = &[Resource::Client];
-
-/// Does `role` allow `action` on `resource` by [`ROLE_RULES`]?
+/// Does `role` allow `action` on `resource` by the rules of the backends?
 pub fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
-    ROLE_RULES.iter().any(|(r, res, letters)| {
+    crate::backends::rules().any(|(r, res, letters)| {
         *r == role && *res == resource && letters.contains(action.letter())
     })
 }
@@ -216,7 +142,7 @@ pub fn authorize(who: &Principal, op: &Operation) -> Result<(), Denied> {
     } else {
         Context::System
     };
-    if context == Context::System && STAFF_ONLY.contains(&resource) {
+    if context == Context::System && resource.is_staff_only() {
         return Err(Denied(format!(
             "backend clients may not {} {}: only staff users may",
             action.verb(),
@@ -268,7 +194,7 @@ pub fn may_grant(who: &Principal, scope: &str) -> Result<(), Denied> {
         // Grants nothing; validation names it.
         return Ok(());
     };
-    let resources = Resource::ALL.into_iter().filter(|r| {
+    let resources = crate::backends::resources().filter(|r| {
         parsed
             .resource
             .as_deref()
@@ -305,22 +231,23 @@ pub fn may_grant(who: &Principal, scope: &str) -> Result<(), Denied> {
 pub fn matrix_markdown() -> String {
     let mut md = String::from(
         "# Authorization matrix\n\n\
-         Generated from `src/policy.rs` by `cargo test -p iop-gateway` (set `UPDATE_DOCS=1` to\n\
+         Generated from `src/policy.rs` and `src/backends/` by `cargo test -p iop-gateway` (set `UPDATE_DOCS=1` to\n\
          rewrite it). A call needs **both** a scope granting it (`user/…` for staff users,\n\
          `system/…` for backend clients) and, for staff users, a role allowing it below.\n\
          Backend clients never reach the client registry (`Client`), whatever their scopes, and\n\
          a staff user may grant a client only scopes their own roles allow.\n\
          Letters: c create, r read, u update, d delete, s search; `-` none.\n\n| role |",
     );
-    for res in Resource::ALL {
+    let resources: Vec<Resource> = crate::backends::resources().collect();
+    for res in &resources {
         md.push_str(&format!(" {} |", res.name()));
     }
     md.push_str("\n|---|");
-    md.push_str(&"---|".repeat(Resource::ALL.len()));
+    md.push_str(&"---|".repeat(resources.len()));
     md.push('\n');
     for role in Role::ALL {
         md.push_str(&format!("| {} |", role.name()));
-        for res in Resource::ALL {
+        for &res in &resources {
             let letters: String = Action::ALL
                 .into_iter()
                 .filter(|a| role_allows(role, res, *a))

@@ -126,7 +126,10 @@ pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -
     Running(
         Command::new(IOP)
             .args(["serve", "gateway", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--backend", &format!("records=http://127.0.0.1:{records_port}")])
+            .args([
+                "--backend",
+                &format!("records=http://127.0.0.1:{records_port}"),
+            ])
             .arg("--database-url")
             .arg(format!(
                 "sqlite://{}?mode=rwc",

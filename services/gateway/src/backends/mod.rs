@@ -6,6 +6,7 @@ pub mod records;
 
 use crate::downstream::Downstream;
 use crate::operation::Operation;
+use crate::policy::{Resource, Rule};
 
 /// A service the gateway forwards to.
 pub struct Backend {
@@ -14,6 +15,9 @@ pub struct Backend {
     /// Its gRPC services, as the gateway serves them.
     pub services: &'static [&'static str],
     pub operations: &'static [&'static Operation],
+    /// Its resource types, and what each staff role may do with them.
+    pub resources: &'static [Resource],
+    pub rules: &'static [Rule],
     pub(crate) add_services:
         fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
 }
@@ -23,6 +27,29 @@ pub static BACKENDS: &[&Backend] = &[&records::BACKEND];
 
 /// The gateway's own operations: it keeps the audit trail and the client registry itself.
 pub mod own {
+    use crate::policy::{Role, Rule};
+
+    /// The gateway's own resource types.
+    #[allow(non_upper_case_globals)]
+    pub mod resources {
+        use crate::policy::Resource;
+
+        pub const AuditEvent: Resource = Resource::named("AuditEvent");
+        /// A registered backend client (not a FHIR type); staff only.
+        pub const Client: Resource = Resource::staff_only("Client");
+
+        pub const ALL: &[Resource] = &[AuditEvent, Client];
+    }
+
+    pub const RULES: &[Rule] = &[
+        // Who looked at which patient is for admins (compliance) only.
+        (Role::Admin, resources::AuditEvent, "rs"),
+        // Registering integrations and their keys: admins, and program directors, who alone may
+        // grant a client clinical scopes (see `may_grant`: no one grants more than they hold).
+        (Role::Admin, resources::Client, "crus"),
+        (Role::ProgramDirector, resources::Client, "crus"),
+    ];
+
     crate::operation::own_operations! {
         service AuditService in "iop.audit.v1" {
             ListAuditEvents {
@@ -59,6 +86,23 @@ pub fn operations() -> impl Iterator<Item = &'static Operation> {
         .flat_map(|b| b.operations.iter())
         .chain(own::OPERATIONS.iter())
         .copied()
+}
+
+/// Every resource type: each backend's, then the gateway's own.
+pub fn resources() -> impl Iterator<Item = Resource> {
+    BACKENDS
+        .iter()
+        .flat_map(|b| b.resources.iter())
+        .chain(own::resources::ALL.iter())
+        .copied()
+}
+
+/// What each staff role may do, from every backend's rules and the gateway's own.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    BACKENDS
+        .iter()
+        .flat_map(|b| b.rules.iter())
+        .chain(own::RULES.iter())
 }
 
 /// The operation of a gRPC method, if the gateway serves it.
@@ -139,6 +183,22 @@ mod tests {
                 op.grpc_path
             );
             assert!(seen.insert(route.clone()), "{route} is declared twice");
+        }
+    }
+
+    /// Resource names are unique, and every operation's resource is listed, so the matrix
+    /// and `may_grant` see it.
+    #[test]
+    fn every_resource_is_listed_once() {
+        let listed: Vec<Resource> = resources().collect();
+        let names: std::collections::HashSet<_> = listed.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), listed.len(), "a resource name is used twice");
+        for op in operations() {
+            assert!(
+                listed.contains(&op.resource),
+                "{} is not listed",
+                op.resource.name()
+            );
         }
     }
 

@@ -9,8 +9,92 @@ pub(crate) mod patients;
 pub(crate) mod plans;
 pub(crate) mod referrals;
 
+use crate::policy::{Role, Rule};
+
+/// The resource types of the records service, by their FHIR names.
+#[allow(non_upper_case_globals)]
+pub mod resources {
+    use crate::policy::Resource;
+
+    pub const Patient: Resource = Resource::named("Patient");
+    /// An episode of care (one IOP stay).
+    pub const EpisodeOfCare: Resource = Resource::named("EpisodeOfCare");
+    /// A clinical note (intake, therapy, family, group, discharge, psychotherapy).
+    pub const DocumentReference: Resource = Resource::named("DocumentReference");
+    /// A treatment plan (any version) and its goal progress.
+    pub const CarePlan: Resource = Resource::named("CarePlan");
+    /// A consent to disclose (42 CFR Part 2).
+    pub const Consent: Resource = Resource::named("Consent");
+    /// A family or support contact.
+    pub const RelatedPerson: Resource = Resource::named("RelatedPerson");
+    /// A referral from a partner system.
+    pub const ServiceRequest: Resource = Resource::named("ServiceRequest");
+    /// A completed questionnaire (PHQ-9, GAD-7) and its score.
+    pub const QuestionnaireResponse: Resource = Resource::named("QuestionnaireResponse");
+    /// A safety flag raised on a patient (PHQ-9 item 9).
+    pub const Flag: Resource = Resource::named("Flag");
+
+    pub const ALL: &[Resource] = &[
+        Patient,
+        EpisodeOfCare,
+        DocumentReference,
+        CarePlan,
+        Consent,
+        RelatedPerson,
+        ServiceRequest,
+        QuestionnaireResponse,
+        Flag,
+    ];
+}
+
+/// What each staff role may do with the records service's resources.
+const RULES: &[Rule] = &[
+    (Role::Admin, resources::Patient, "cruds"),
+    (Role::ProgramDirector, resources::Patient, "cruds"),
+    // Clinicians and the front desk keep demographics current but do not delete patients.
+    (Role::Clinician, resources::Patient, "crus"),
+    (Role::FrontDesk, resources::Patient, "crus"),
+    // Episodes: the care team runs them; the front desk sees who is referred or admitted
+    // (to schedule), without changing clinical status.
+    (Role::Clinician, resources::EpisodeOfCare, "crus"),
+    (Role::ProgramDirector, resources::EpisodeOfCare, "crus"),
+    (Role::FrontDesk, resources::EpisodeOfCare, "rs"),
+    // Clinical notes: the care team (author-only rules for drafts and psychotherapy notes
+    // live in the records service). Signing and addenda are updates; notes are never deleted.
+    (Role::Clinician, resources::DocumentReference, "crus"),
+    (Role::ProgramDirector, resources::DocumentReference, "crus"),
+    // Treatment plans: the care team. Signing, revising and progress are updates.
+    (Role::Clinician, resources::CarePlan, "crus"),
+    (Role::ProgramDirector, resources::CarePlan, "crus"),
+    // Consent forms and family contacts: the care team and the front desk, which handles
+    // release-of-information paperwork and contact details. Revoking is the update.
+    (Role::Clinician, resources::Consent, "crus"),
+    (Role::ProgramDirector, resources::Consent, "crus"),
+    (Role::FrontDesk, resources::Consent, "crus"),
+    (Role::Clinician, resources::RelatedPerson, "crus"),
+    (Role::ProgramDirector, resources::RelatedPerson, "crus"),
+    (Role::FrontDesk, resources::RelatedPerson, "crus"),
+    // Referrals: intake staff (front desk) and the care team work them. Partner clients are
+    // granted only system/ServiceRequest scopes (see clients.rs), and the records service
+    // shows a backend client only the referrals it sent and lets only staff change them.
+    (Role::Clinician, resources::ServiceRequest, "crus"),
+    (Role::ProgramDirector, resources::ServiceRequest, "crus"),
+    (Role::FrontDesk, resources::ServiceRequest, "crus"),
+    // Assessments and safety flags are clinical: the care team only, never the front desk
+    // or admins. Acknowledging a flag is its update; scores are never edited or deleted.
+    (Role::Clinician, resources::QuestionnaireResponse, "crs"),
+    (
+        Role::ProgramDirector,
+        resources::QuestionnaireResponse,
+        "crs",
+    ),
+    (Role::Clinician, resources::Flag, "rus"),
+    (Role::ProgramDirector, resources::Flag, "rus"),
+];
+
 crate::operation::backend_operations! {
     backend "records";
+    resources resources::ALL, rules RULES;
     package "iop.records.v1" in records;
 
     service PatientService(patient_service_server::PatientServiceServer, patient_service_client::PatientServiceClient) {
