@@ -98,11 +98,19 @@ async fn dates_that_cannot_be_right_are_refused() {
 }
 
 #[tokio::test]
-async fn a_control_character_in_a_search_is_refused_not_matched() {
+async fn a_control_character_or_an_empty_value_in_a_search_is_refused_not_matched() {
     let sys = TestSystem::start().await;
     let token = sys.token("clinic-a", &["front_desk"]);
     create(&sys, &token, &ana()).await;
-    for query in ["name=%00", "name=An%00a", "identifier=MRN%0A1"] {
+    // An empty value is neither a filter nor its absence: `?name=` is refused too, as the
+    // OpenAPI document says (`minLength: 1`).
+    for query in [
+        "name=%00",
+        "name=An%00a",
+        "identifier=MRN%0A1",
+        "name=",
+        "page_token=",
+    ] {
         let (status, problem) = get(&sys, &token, &format!("/v1/patients?{query}")).await;
         assert_eq!(status, 400, "{query}: {problem}");
         let field = query.split('=').next().unwrap();

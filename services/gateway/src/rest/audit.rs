@@ -47,15 +47,19 @@ pub struct AuditEventList {
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// 1-1000, default 100.
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
     /// The user or system that made the calls.
     pub subject: Option<String>,
     pub client_id: Option<String>,
     /// Inclusive, RFC 3339.
+    #[param(format = DateTime)]
     pub start_time: Option<String>,
     /// Exclusive, RFC 3339.
+    #[param(format = DateTime)]
     pub end_time: Option<String>,
 }
 

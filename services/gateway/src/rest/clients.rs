@@ -62,6 +62,7 @@ pub struct ClientList {
 #[into_params(parameter_in = Query)]
 pub struct ClientListParams {
     /// 1-200, default 50.
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }

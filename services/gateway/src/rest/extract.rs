@@ -90,6 +90,10 @@ impl JsonObject {
     }
 }
 
+/// The pattern of a value without control characters (Unicode Cc, as `char::is_control`),
+/// for the OpenAPI document.
+pub const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+
 /// Query parameters, refusing unknown ones (a misspelt filter must not list everyone).
 pub struct Query<T>(pub T);
 
@@ -100,13 +104,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         let query = parts.uri.query().unwrap_or("");
         // A NUL (or other control character) is no part of any search term; some databases
         // would refuse it, others cut the term short there and match more than was asked.
-        if let Some((name, _)) =
-            form_urlencoded_parse(query).find(|(_, value)| value.chars().any(char::is_control))
-        {
-            return Err(Problem::field(
-                name.into_owned(),
-                "must not contain control characters",
-            ));
+        // These two rules hold for every parameter; `rest::Contract` writes them into the
+        // OpenAPI document.
+        for (name, value) in form_urlencoded_parse(query) {
+            if value.chars().any(char::is_control) {
+                return Err(Problem::field(
+                    name.into_owned(),
+                    "must not contain control characters",
+                ));
+            }
+            // `?patient_id=` is neither a filter nor its absence: say which was meant.
+            if value.is_empty() {
+                return Err(Problem::field(
+                    name.into_owned(),
+                    "must not be empty: leave the parameter out instead",
+                ));
+            }
         }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de)

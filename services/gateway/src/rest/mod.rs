@@ -166,6 +166,7 @@ pub(crate) fn api() -> (axum::Router<crate::AppState>, utoipa::openapi::OpenApi)
         utoipa_axum::routes!(clients::token);
     doc.paths.merge(token);
     OperationIds.modify(&mut doc);
+    Contract.modify(&mut doc);
     (router, doc)
 }
 
@@ -340,6 +341,124 @@ impl Modify for OperationIds {
     }
 }
 
+/// What the gateway's own rules make true of every operation, written into each one so a
+/// generated client or a fuzzer reading the document is never surprised: the statuses any
+/// operation can answer (problem+json), and that a resource's `{id}` is a UUID. A handler
+/// documents only what is particular to it.
+struct Contract;
+
+impl Contract {
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+}
+
+impl Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+        for (path, item) in &mut openapi.paths.paths {
+            // OAuth's token endpoint answers in OAuth's own error format (RFC 6749 §5.2),
+            // documented by its handler.
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.patch),
+                (true, &mut item.delete),
+            ];
+            for (changes, op) in operations {
+                let Some(op) = op.as_mut() else { continue };
+                let with_body = op.request_body.is_some();
+                // A resource named in the path, or a filter naming a patient or an episode,
+                // may not exist.
+                let with_id =
+                    path.contains('{')
+                        || op.parameters.iter().flatten().any(|p| {
+                            p.parameter_in == ParameterIn::Query && p.name.ends_with("_id")
+                        });
+                let statuses = [
+                    (true, "400", "Invalid request: the problem names the field"),
+                    (true, "401", "No valid bearer token"),
+                    (
+                        true,
+                        "403",
+                        "The token's scopes or the user's roles do not allow this",
+                    ),
+                    (with_id, "404", "No such resource in your clinic"),
+                    (
+                        changes,
+                        "409",
+                        "Conflict: a stale etag, a state that does not allow this, or a value \
+                         already used",
+                    ),
+                    (
+                        with_body,
+                        "413",
+                        "The body is larger than the gateway accepts",
+                    ),
+                    (with_body, "415", "The body is not application/json"),
+                    (
+                        true,
+                        "429",
+                        "Too many requests: retry after `Retry-After` seconds",
+                    ),
+                    (true, "431", "Request headers too large"),
+                    (
+                        true,
+                        "503",
+                        "A service or the audit trail is unavailable; retry shortly",
+                    ),
+                    (true, "504", "A service did not answer in time"),
+                ];
+                for (applies, status, description) in statuses {
+                    if applies {
+                        op.responses
+                            .responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| Self::problem(description));
+                    }
+                }
+                for param in op.parameters.iter_mut().flatten() {
+                    // `extract::Query` refuses an empty value, or a control character, in
+                    // any parameter.
+                    if param.parameter_in == ParameterIn::Query
+                        && let Some(RefOr::T(Schema::Object(text))) = param.schema.as_mut()
+                        && text.schema_type == SchemaType::Type(Type::String)
+                    {
+                        text.min_length = Some(1);
+                        if text.format.is_none() && text.enum_values.is_none() {
+                            text.pattern = Some(extract::NO_CONTROL_CHARACTERS.into());
+                        }
+                    }
+                    if param.parameter_in == ParameterIn::Path && param.name == "id" {
+                        param.schema = Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .format(Some(SchemaFormat::Custom("uuid".into())))
+                                .into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -399,6 +518,47 @@ mod tests {
             }
         }
         assert!(seen.contains("patients_list") && seen.contains("referrals_list"));
+    }
+
+    /// The statuses the gateway's own rules can answer are documented on every operation, a
+    /// body's on every operation that takes one, and a path `{id}` is a UUID.
+    #[test]
+    fn every_operation_documents_what_the_gateway_may_answer() {
+        let doc = super::openapi();
+        let mut checked = 0;
+        for (path, item) in doc
+            .paths
+            .paths
+            .iter()
+            .filter(|(p, _)| p.starts_with("/v1/"))
+        {
+            for op in [&item.get, &item.put, &item.post, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let mut expected = vec!["400", "401", "403", "429", "503", "504"];
+                if op.request_body.is_some() {
+                    expected.extend(["413", "415"]);
+                }
+                if path.contains("{id}") {
+                    expected.push("404");
+                }
+                for status in expected {
+                    assert!(
+                        op.responses.responses.contains_key(status),
+                        "{path} does not document {status}"
+                    );
+                }
+                let json = serde_json::to_value(op).unwrap();
+                for p in json["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" && p["name"] == "id" {
+                        assert_eq!(p["schema"]["format"], "uuid", "{path}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 52, "{checked}");
     }
 
     #[test]

@@ -80,10 +80,13 @@ pub struct AssessmentList {
 pub struct AssessmentParams {
     pub instrument: Option<Instrument>,
     /// Administered at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub administered_after: Option<String>,
     /// Administered before this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub administered_before: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
@@ -126,13 +129,17 @@ pub struct SafetyFlagList {
 #[into_params(parameter_in = Query)]
 pub struct FlagParams {
     /// One patient's flags; every patient's when absent.
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
     /// `active` for the worklist; both when absent.
     pub status: Option<FlagStatus>,
     /// Raised at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub raised_after: Option<String>,
     /// Raised before this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub raised_before: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }

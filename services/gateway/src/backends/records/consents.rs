@@ -130,11 +130,14 @@ pub struct ConsentList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ConsentParams {
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
     pub recipient_id: Option<String>,
     pub status: Option<ConsentStatus>,
     /// Only consents in force on this day (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub in_force_on: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
@@ -143,10 +146,14 @@ pub struct ConsentParams {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DisclosureParams {
+    #[param(required = true)]
     pub recipient_id: Option<String>,
+    #[param(required = true)]
     pub category: Option<RecordCategory>,
+    #[param(required = true)]
     pub purpose: Option<DisclosurePurpose>,
     /// The day of the disclosure (`YYYY-MM-DD`); today when absent.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 
@@ -207,6 +214,7 @@ pub struct FamilyContactList {
 pub struct ContactParams {
     /// Only contacts involved in family sessions with a consent in force.
     pub involved_only: Option<bool>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }

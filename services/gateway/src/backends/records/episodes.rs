@@ -225,6 +225,7 @@ pub struct EpisodeList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EpisodeParams {
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
     pub status: Option<EpisodeStatus>,
     /// Exact program name.
@@ -232,9 +233,12 @@ pub struct EpisodeParams {
     /// Episodes whose primary clinician or program director is this user.
     pub clinician: Option<String>,
     /// Admitted on or after (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub admitted_from: Option<String>,
     /// Admitted on or before (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub admitted_to: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }

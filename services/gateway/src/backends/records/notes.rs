@@ -125,16 +125,21 @@ pub struct NoteList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NoteParams {
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
+    #[param(format = Uuid)]
     pub episode_id: Option<String>,
     pub kind: Option<NoteKind>,
     pub status: Option<NoteStatus>,
     /// The author's user id.
     pub author: Option<String>,
     /// Session start (or, without one, writing time) at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub from_time: Option<String>,
     /// … and before.
+    #[param(format = DateTime)]
     pub to_time: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }

@@ -118,6 +118,7 @@ pub struct PatientList {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1-200, default 50.
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
     /// Case-insensitive part of a given, middle, family or preferred name.

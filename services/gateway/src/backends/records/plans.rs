@@ -149,12 +149,16 @@ pub struct PlanList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PlanParams {
+    #[param(format = Uuid)]
     pub patient_id: Option<String>,
+    #[param(format = Uuid)]
     pub episode_id: Option<String>,
     /// Of the latest version.
     pub status: Option<PlanStatus>,
     /// Latest version due for review on or before this date (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub review_due_by: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
@@ -164,6 +168,7 @@ pub struct PlanParams {
 #[into_params(parameter_in = Query)]
 pub struct VersionParam {
     /// A version number; the latest when absent.
+    #[param(minimum = 0)]
     pub version: Option<i64>,
 }
 

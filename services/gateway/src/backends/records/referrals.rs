@@ -176,8 +176,11 @@ pub struct ReferralParams {
     pub status: Option<ReferralStatus>,
     pub urgency: Option<Urgency>,
     /// Received at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub received_after: Option<String>,
+    #[param(format = DateTime)]
     pub received_before: Option<String>,
+    #[param(minimum = 0)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
