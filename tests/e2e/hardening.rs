@@ -144,3 +144,36 @@ async fn a_client_key_under_2048_bits_is_refused() {
     );
     sys.stop().await;
 }
+
+/// A body breaking hundreds of rules is a 400 naming the first of them, not a failed
+/// answer: the records service's status once outgrew HTTP/2's header limit and the client
+/// saw 503 "unavailable" (found by the API contract fuzzer).
+#[tokio::test]
+async fn a_body_breaking_hundreds_of_rules_is_a_bounded_400() {
+    let sys = TestSystem::start().await;
+    let mut claims = sys.claims("clinic-a", &["clinician"]);
+    claims["scope"] = json!("user/*.cruds");
+    let token = sys.sign(claims);
+    let (_, patient) = create(&sys, &token, &ana()).await;
+    let id = patient["id"].as_str().unwrap();
+    let problems: Vec<Value> = (0..400)
+        .map(|i| json!({ "description": format!("problem {i}\u{7}") }))
+        .collect();
+    let (status, problem) = post(
+        &sys,
+        &token,
+        &format!("/v1/patients/{id}/plans"),
+        &json!({ "problems": problems }),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 20, "{problem}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["field"] == "problems[0].description"),
+        "{problem}"
+    );
+    sys.stop().await;
+}

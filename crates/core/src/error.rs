@@ -213,12 +213,23 @@ impl Error {
     }
 }
 
+/// At most this many field violations travel in a status (message and details): enough to
+/// fix a request, and the trailers stay far below HTTP/2's header-list limit. A body with
+/// hundreds of broken fields once made the answer itself break the connection (the client
+/// saw "unavailable" instead of 400).
+pub const MAX_REPORTED_VIOLATIONS: usize = 20;
+
 impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
         let code = err.code().grpc_code();
         match err {
-            Error::InvalidFields(violations) => {
-                let message = Error::InvalidFields(violations.clone()).to_string();
+            Error::InvalidFields(mut violations) => {
+                let more = violations.len().saturating_sub(MAX_REPORTED_VIOLATIONS);
+                violations.truncate(MAX_REPORTED_VIOLATIONS);
+                let mut message = Error::InvalidFields(violations.clone()).to_string();
+                if more > 0 {
+                    message.push_str(&format!("; and {more} more"));
+                }
                 let mut details = ErrorDetails::new();
                 for v in violations {
                     details.add_bad_request_violation(v.field, v.description);
@@ -325,6 +336,30 @@ mod tests {
         let err = Error::Conflict("stale".into());
         assert_eq!(err.code().grpc_code(), Code::Aborted);
         assert_eq!(err.code().http_status(), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn a_request_with_hundreds_of_broken_fields_gets_a_bounded_status() {
+        let many = (0..1000)
+            .map(|i| FieldViolation {
+                field: format!("problems[{i}].goals[0].description"),
+                description: "must not contain control characters".into(),
+            })
+            .collect();
+        let status = tonic::Status::from(Error::InvalidFields(many));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().ends_with("; and 980 more"),
+            "{}",
+            status.message()
+        );
+        assert!(status.message().len() < 2000);
+        let details = status.get_details_bad_request().unwrap();
+        assert_eq!(details.field_violations.len(), MAX_REPORTED_VIOLATIONS);
+        assert_eq!(
+            details.field_violations[0].field,
+            "problems[0].goals[0].description"
+        );
     }
 
     #[test]

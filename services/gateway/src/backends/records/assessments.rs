@@ -37,7 +37,9 @@ pub enum Severity {
 /// A scored questionnaire.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Assessment {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     pub instrument: Option<Instrument>,
     /// One answer per item, 0-3, in questionnaire order.
@@ -52,6 +54,7 @@ pub struct Assessment {
     pub create_time: String,
     /// The safety flag this assessment raised (PHQ-9 item 9 above 0).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub safety_flag_id: Option<String>,
 }
 
@@ -101,8 +104,11 @@ pub enum FlagStatus {
 /// A safety flag on a patient: active until a clinician acknowledges it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SafetyFlag {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
+    #[schema(format = Uuid)]
     pub assessment_id: String,
     pub reason: String,
     #[schema(format = DateTime)]

@@ -67,7 +67,9 @@ proto_enum! {
 /// A consent to disclose, as the patient signed it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Consent {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     pub recipient_id: String,
     pub recipient_name: String,
@@ -162,6 +164,7 @@ pub struct DisclosureParams {
 pub struct DisclosureDecision {
     pub permitted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub consent_id: Option<String>,
     pub reason: String,
 }
@@ -169,7 +172,9 @@ pub struct DisclosureDecision {
 /// A family or support contact of a patient.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FamilyContact {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     pub name: String,
     pub relationship: Option<Relationship>,
@@ -178,6 +183,7 @@ pub struct FamilyContact {
     /// Involved in family sessions, with a consent in force.
     pub involved_in_family_sessions: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub involvement_consent_id: Option<String>,
     pub notes: String,
     #[schema(format = DateTime)]

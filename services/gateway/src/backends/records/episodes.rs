@@ -121,7 +121,9 @@ pub struct Discharge {
 /// One IOP stay of a patient.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Episode {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     pub program: String,
     pub population: Option<Population>,

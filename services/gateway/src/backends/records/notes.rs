@@ -36,6 +36,7 @@ proto_enum! {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Addendum {
+    #[schema(format = Uuid)]
     pub id: String,
     pub author: String,
     pub text: String,
@@ -46,9 +47,12 @@ pub struct Addendum {
 /// A clinical note.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Note {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     pub kind: Option<NoteKind>,
     pub status: Option<NoteStatus>,
@@ -83,6 +87,7 @@ pub struct Note {
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
     pub kind: NoteKind,
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     #[serde(default)]
     pub title: String,
@@ -98,6 +103,7 @@ pub struct NewNote {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteUpdate {
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     pub title: Option<String>,
     pub body: Option<String>,

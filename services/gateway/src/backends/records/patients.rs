@@ -61,6 +61,7 @@ pub struct Identifier {
 /// A patient of the caller's clinic.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Patient {
+    #[schema(format = Uuid)]
     pub id: String,
     pub given_name: String,
     pub middle_name: String,

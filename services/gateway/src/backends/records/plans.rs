@@ -94,9 +94,12 @@ pub struct PlanProblem {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TreatmentPlan {
     /// The plan's id, the same for every version.
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub patient_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     pub version: i64,
     pub status: Option<PlanStatus>,
@@ -123,6 +126,7 @@ pub struct TreatmentPlan {
 #[serde(deny_unknown_fields)]
 pub struct PlanWrite {
     /// Create only.
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     #[serde(default)]
     pub problems: Vec<PlanProblem>,

@@ -70,6 +70,7 @@ pub struct StatusChange {
 /// A referral and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Referral {
+    #[schema(format = Uuid)]
     pub id: String,
     pub referring_organization: String,
     pub referring_contact: String,
@@ -85,8 +86,10 @@ pub struct Referral {
     pub intake_time: Option<String>,
     /// The patient and episode it led to (not shown to referral partners).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub patient_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     /// The backend client that sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +129,7 @@ pub struct ReferralNote {
 #[serde(deny_unknown_fields)]
 pub struct Accept {
     /// An existing patient; absent creates one from the referral's patient details.
+    #[schema(format = Uuid)]
     pub patient_id: Option<String>,
     /// Open the episode of care (referred) too; needs `population`.
     #[serde(default)]
