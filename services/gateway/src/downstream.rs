@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iop_auth::{InternalKey, PRINCIPAL_HEADER};
+use iop_auth::InternalKey;
 use iop_core::Principal;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome};
@@ -17,8 +17,7 @@ use crate::policy;
 use iop_proto::internal::GetResourceOwnerRequest;
 use iop_proto::internal::resource_owner_service_client::ResourceOwnerServiceClient;
 use tokio::time::Instant;
-use tonic::metadata::{MetadataKey, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
@@ -149,13 +148,8 @@ impl Downstream {
                 let known: Vec<&str> = backends::BACKENDS.iter().map(|b| b.name).collect();
                 return Err(BackendError::Unknown(u.name.clone(), known.join(", ")));
             };
-            let channel = Endpoint::from_shared(u.url.clone())
-                .map_err(|e| BackendError::Url(u.name.clone(), e))?
-                .connect_timeout(Duration::from_secs(1))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true)
-                .connect_lazy();
+            let channel = iop_kit::internal::channel(&u.url)
+                .map_err(|e| BackendError::Url(u.name.clone(), e))?;
             if channels.insert(backend.name, channel).is_some() {
                 return Err(BackendError::Twice(u.name.clone()));
             }
@@ -319,25 +313,7 @@ impl Downstream {
     /// The request as the service receives it: sealed principal, request id, trace context
     /// and deadline.
     fn seal<T>(&self, principal: &Principal, message: T, deadline: Instant) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(message);
-        req.set_timeout(deadline.saturating_duration_since(Instant::now()));
-        if let Ok(v) = MetadataValue::try_from(self.key.seal(principal)) {
-            req.metadata_mut().insert(PRINCIPAL_HEADER, v);
-        }
-        if let Ok(v) = MetadataValue::try_from(principal.request_id.as_str()) {
-            req.metadata_mut().insert("x-request-id", v);
-        }
-        let mut trace = http::HeaderMap::new();
-        iop_telemetry::inject_context(&mut trace);
-        for (name, value) in &trace {
-            if let (Ok(k), Ok(v)) = (
-                MetadataKey::from_bytes(name.as_str().as_bytes()),
-                MetadataValue::try_from(value.as_bytes()),
-            ) {
-                req.metadata_mut().insert(k, v);
-            }
-        }
-        req
+        iop_kit::internal::seal(&self.key, principal, message, deadline)
     }
 
     /// Awaits a service call within the deadline and drops the service's own metadata.

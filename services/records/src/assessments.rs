@@ -10,9 +10,10 @@ mod tests;
 use iop_core::page;
 use iop_core::{AssessmentId, Error, PatientId, Principal, SafetyFlagId, now_micros};
 
-use crate::domain::{require_user, rfc3339};
-use crate::idempotency::{Claim, Key};
 use crate::scoring::{self, Instrument, Severity};
+use iop_kit::dates::rfc3339;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::require_user;
 pub use store::AssessmentStore;
 
 /// Why PHQ-9 item 9 matters, as the flag says it.

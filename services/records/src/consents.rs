@@ -15,11 +15,14 @@ use chrono::NaiveDate;
 use iop_core::page;
 use iop_core::{ConsentId, ContactId, Error, PatientId, Principal, now_micros};
 
-use crate::domain::{self, Violations, date_of, today};
-use crate::idempotency::{Claim, Key};
+use crate::domain::{self};
+use iop_kit::dates::{date_of, today};
+use iop_kit::etag;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::violations::Violations;
 pub use store::ConsentStore;
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Category {
         Demographics = "demographics",
         Attendance = "attendance",
@@ -31,7 +34,7 @@ text_enum! {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Purpose {
         Treatment = "treatment",
         Payment = "payment",
@@ -42,7 +45,7 @@ text_enum! {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Relationship {
         Parent = "parent",
         Guardian = "guardian",
@@ -362,7 +365,8 @@ impl Consents {
             return Err(Error::FailedPrecondition(format!(
                 "consent {id} was already revoked by {} at {}",
                 r.map_or("", |r| r.by.as_str()),
-                r.map(|r| domain::rfc3339(r.time_us)).unwrap_or_default()
+                r.map(|r| iop_kit::dates::rfc3339(r.time_us))
+                    .unwrap_or_default()
             )));
         }
         tracing::info!(consent_id = %id, "consent revoked");
@@ -564,11 +568,7 @@ impl Contacts {
         etag: &str,
     ) -> Result<Contact, Error> {
         let current = self.get(who, id).await?;
-        if !etag.is_empty() && etag != current.etag() {
-            return Err(Error::Conflict(format!(
-                "contact {id} was changed since you read it (etag mismatch); read it again and retry"
-            )));
-        }
+        etag::check(etag, &current.etag(), "contact", &id)?;
         let mut fields = current.fields.clone();
         for path in paths {
             match path {
@@ -615,9 +615,7 @@ impl Contacts {
             .update_contact(&who.tenant, &next, current.version)
             .await?
         {
-            return Err(Error::Conflict(format!(
-                "contact {id} was changed by someone else; read it again and retry"
-            )));
+            return Err(etag::stale("contact", &id));
         }
         self.get(who, id).await
     }

@@ -1,11 +1,11 @@
 //! Patient rules, free of I/O: what a valid patient is and how a search term is normalised.
 
 use chrono::NaiveDate;
-use iop_core::{Error, FieldViolation, PatientId};
+use iop_core::{Error, PatientId};
 use serde::{Deserialize, Serialize};
 
-pub const MAX_NAME_LEN: usize = 200;
-pub const MAX_TEXT_LEN: usize = 500;
+use iop_kit::dates::EARLIEST_DATE;
+use iop_kit::violations::{MAX_NAME_LEN, MAX_TEXT_LEN, Violations};
 pub const MAX_IDENTIFIERS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -280,64 +280,6 @@ impl PatientFields {
     }
 }
 
-/// Collects every broken rule of a request, each under its field path.
-pub(crate) struct Violations<'a> {
-    prefix: &'a str,
-    list: Vec<FieldViolation>,
-}
-
-impl<'a> Violations<'a> {
-    pub(crate) fn new(prefix: &'a str) -> Self {
-        Self {
-            prefix,
-            list: Vec::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, field: &str, description: &str) {
-        self.list.push(FieldViolation {
-            field: format!("{}{field}", self.prefix),
-            description: description.to_owned(),
-        });
-    }
-
-    pub(crate) fn required_name(&mut self, field: &str, value: &str) {
-        if value.trim().is_empty() {
-            self.push(field, "is required");
-        } else {
-            self.optional_text(field, value, MAX_NAME_LEN);
-        }
-    }
-
-    pub(crate) fn optional_text(&mut self, field: &str, value: &str, max: usize) {
-        if value.chars().count() > max {
-            self.push(field, &format!("must be at most {max} characters"));
-        } else if value.chars().any(|c| c.is_control()) {
-            self.push(field, "must not contain control characters");
-        }
-    }
-
-    /// Like [`Self::optional_text`], for prose: line breaks and tabs are fine.
-    pub(crate) fn optional_text_multiline(&mut self, field: &str, value: &str, max: usize) {
-        if value.chars().count() > max {
-            self.push(field, &format!("must be at most {max} characters"));
-        } else if value
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            self.push(field, "must not contain control characters");
-        }
-    }
-
-    pub(crate) fn finish(self) -> Result<(), Error> {
-        if self.list.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidFields(self.list))
-        }
-    }
-}
-
 pub(crate) fn valid_phone(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
     let count = digits.bytes().filter(u8::is_ascii_digit).count();
@@ -358,55 +300,6 @@ fn valid_email(s: &str) -> bool {
         && !domain.ends_with('.')
         && !s.chars().any(char::is_whitespace)
         && !domain.contains('@')
-}
-
-/// PERMISSION_DENIED unless a staff user is calling: what needs an accountable person
-/// (signing, acknowledging, changing a referral's status) is refused to backend clients.
-/// `who_does` says who should, e.g. "a note is signed by its author".
-pub fn require_user(who: &iop_core::Principal, who_does: &str) -> Result<(), Error> {
-    if who.is_user() {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(format!(
-            "{who_does} signed in as themselves, not by a backend client"
-        )))
-    }
-}
-
-/// Today in UTC, the calendar every date rule here uses.
-pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
-/// The UTC calendar day of an instant in microseconds.
-pub fn date_of(us: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.date_naive())
-        .unwrap_or(NaiveDate::MIN)
-}
-
-/// The earliest birth, referral or admission date that makes sense: anything before (year 0,
-/// a negative year, a typo of 1026 for 2026) is refused.
-pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
-
-/// A date as stored: ISO 8601 text, which also sorts as dates do.
-pub fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-/// A stored date back; `None` when the text is not one.
-pub fn parse_date_text(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
-/// An instant as RFC 3339 UTC to the second, for messages.
-pub fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// A name search term as a LIKE pattern: lower-cased, wildcards escaped with `\`.

@@ -13,18 +13,21 @@ use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Violations, today, valid_phone};
-use crate::idempotency::{Claim, Key};
+use crate::domain::valid_phone;
+use iop_kit::dates::today;
+use iop_kit::etag;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::violations::Violations;
 pub use store::EpisodeStore;
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Population {
         Adult = "adult",
         Adolescent = "adolescent",
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Status {
         Referred = "referred",
         Admitted = "admitted",
@@ -32,7 +35,7 @@ text_enum! {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     /// ASAM levels of care, plus recovery support for aftercare.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
@@ -46,14 +49,14 @@ text_enum! {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum LevelKind {
         Authorized = "authorized",
         Delivered = "delivered",
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum DischargeReason {
         Completed = "completed",
         SteppedDown = "stepped_down",
@@ -276,7 +279,7 @@ impl Episodes {
         }
         if referral_date > today {
             v.push("referral_date", "must not be in the future");
-        } else if referral_date < crate::domain::EARLIEST_DATE {
+        } else if referral_date < iop_kit::dates::EARLIEST_DATE {
             v.push("referral_date", "must not be before 1900-01-01");
         }
         if let Some(admit) = new.admit_date {
@@ -601,9 +604,7 @@ impl Episodes {
         edit: impl FnOnce(&mut Episode) -> Result<Option<LevelChange>, Error>,
     ) -> Result<Episode, Error> {
         let current = self.get(who, id).await?;
-        if !etag.is_empty() && etag != current.etag() {
-            return Err(stale(id));
-        }
+        etag::check(etag, &current.etag(), "episode", &id)?;
         if current.status == Status::Discharged {
             return Err(Error::FailedPrecondition(format!(
                 "episode {id} is discharged and closed; readmission opens a new episode"
@@ -621,17 +622,11 @@ impl Episodes {
             .update(&who.tenant, &next, current.version, level.as_ref())
             .await?
         {
-            return Err(stale(id));
+            return Err(etag::stale("episode", &id));
         }
         tracing::info!(episode_id = %id, version = next.version, status = next.status.as_str(), "episode changed");
         Ok(next)
     }
-}
-
-fn stale(id: EpisodeId) -> Error {
-    Error::Conflict(format!(
-        "episode {id} was changed by someone else since you read it (etag mismatch); read it again and retry"
-    ))
 }
 
 fn check_program(v: &mut Violations<'_>, program: &str) {
@@ -646,7 +641,7 @@ fn check_admit_date(
 ) {
     if admit > today {
         v.push("admit_date", "must not be in the future");
-    } else if admit < crate::domain::EARLIEST_DATE {
+    } else if admit < iop_kit::dates::EARLIEST_DATE {
         v.push("admit_date", "must not be before 1900-01-01");
     } else if admit < referral {
         v.push("admit_date", "must not be before the referral date");

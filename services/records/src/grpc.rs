@@ -1,8 +1,9 @@
 //! gRPC transport: maps `iop.records.v1` messages onto the domain and back. Nothing below
 //! this module sees tonic or prost types.
 
-use chrono::{Datelike, NaiveDate};
-use iop_core::{Error, PatientId, Principal};
+use iop_core::{Error, PatientId};
+use iop_kit::dates::{date_from_proto, date_to_proto};
+use iop_kit::principal;
 use iop_proto::common as pbc;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::{Request, Response, Status};
@@ -18,14 +19,6 @@ impl PatientApi {
     pub fn new(patients: Patients) -> Self {
         Self { patients }
     }
-}
-
-pub(crate) fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
-    // The principal layer rejects calls without one; this is defence in depth.
-    req.extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("missing internal principal"))
 }
 
 #[tonic::async_trait]
@@ -144,30 +137,6 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
     Ok(f)
 }
 
-/// Pairs of protobuf and domain values of one enum, with lookups both ways.
-pub(crate) struct Table<P: 'static, D: 'static>(pub &'static [(P, D)]);
-
-impl<P: Copy + Into<i32>, D: Copy + PartialEq> Table<P, D> {
-    /// `None` for 0 (unspecified); an error naming `field` for an unknown value.
-    pub(crate) fn domain(&self, value: i32, field: &str) -> Result<Option<D>, Error> {
-        if value == 0 {
-            return Ok(None);
-        }
-        self.0
-            .iter()
-            .find(|(p, _)| (*p).into() == value)
-            .map(|(_, d)| Some(*d))
-            .ok_or_else(|| Error::field(field, "is not a known value"))
-    }
-
-    pub(crate) fn proto(&self, value: D) -> i32 {
-        self.0
-            .iter()
-            .find(|(_, d)| *d == value)
-            .map_or(0, |(p, _)| (*p).into())
-    }
-}
-
 pub(crate) fn sex_from_proto(value: i32, field: &str) -> Result<Sex, Error> {
     match pb::Sex::try_from(value) {
         Ok(pb::Sex::Unspecified) => Ok(Sex::Unspecified),
@@ -188,22 +157,6 @@ pub(crate) fn sex_to_proto(sex: Sex) -> i32 {
         Sex::Unknown => pb::Sex::Unknown,
     };
     value as i32
-}
-
-pub(crate) fn date_to_proto(d: NaiveDate) -> pbc::Date {
-    pbc::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
-}
-
-pub(crate) fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(
-        d.year,
-        u32::try_from(d.month).ok()?,
-        u32::try_from(d.day).ok()?,
-    )
 }
 
 pub(crate) fn contact_from_proto(c: Option<&pbc::ContactInfo>) -> Contact {

@@ -4,15 +4,11 @@
 //! gateway. Each area is one module: use cases (validation and rules), `store` (SQL, scoped
 //! by tenant), `grpc` (transport), `tests` (use cases on both databases).
 
-#[macro_use]
-mod macros;
-
 mod assessments;
 mod consents;
 mod domain;
 mod episodes;
 mod grpc;
-mod idempotency;
 mod notes;
 mod owners;
 mod patients;
@@ -26,7 +22,7 @@ mod test_support;
 use std::future::Future;
 use std::sync::Arc;
 
-use iop_auth::{InternalKey, PrincipalLayer};
+use iop_auth::InternalKey;
 use iop_db::{Db, DbError, Migrations, PoolConfig};
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
@@ -61,10 +57,8 @@ pub struct Config {
 pub enum ServeError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("cannot build the reflection service")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    #[error("grpc server failed")]
-    Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Host(#[from] iop_kit::HostError),
 }
 
 /// Runs the service on `listener` until `shutdown` resolves.
@@ -92,117 +86,23 @@ pub async fn serve(
         )
     };
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<PatientServiceServer<grpc::PatientApi>>()
-        .await;
-    health_reporter
-        .set_serving::<AssessmentServiceServer<assessments::grpc::AssessmentApi>>()
-        .await;
-    health_reporter
-        .set_serving::<EpisodeServiceServer<episodes::grpc::EpisodeApi>>()
-        .await;
-    health_reporter
-        .set_serving::<NoteServiceServer<notes::grpc::NoteApi>>()
-        .await;
-    health_reporter
-        .set_serving::<TreatmentPlanServiceServer<plans::grpc::PlanApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ConsentServiceServer<consents::grpc::ConsentApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ContactServiceServer<consents::grpc::ConsentApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ReferralServiceServer<referrals::grpc::ReferralApi>>()
-        .await;
-    let watcher = tokio::spawn(watch_database(db.clone(), health_reporter));
-    let mut served = SERVICES.to_vec();
-    served.push("iop.internal.v1.ResourceOwnerService");
-    let (reflection, reflection_v1alpha) = iop_proto::reflection(&served)?;
-
-    tracing::info!(addr = ?listener.local_addr().ok(), "records service listening");
-    // Shutdown order: the signal stops accepting, in-flight calls drain inside
-    // serve_with_incoming_shutdown, then the pool closes.
-    let result = tonic::transport::Server::builder()
-        .layer(
-            tower_http::trace::TraceLayer::new_for_grpc()
-                .make_span_with(iop_telemetry::server_span),
-        )
-        .layer(PrincipalLayer::new(config.internal_key))
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_v1alpha)
-        .add_service(PatientServiceServer::new(grpc::PatientApi::new(patients)))
-        .add_service(AssessmentServiceServer::new(
+    let host = iop_kit::Host::new("records", db.clone(), config.internal_key)
+        .serve(PatientServiceServer::new(grpc::PatientApi::new(patients)))
+        .serve(AssessmentServiceServer::new(
             assessments::grpc::AssessmentApi::new(assessments),
         ))
-        .add_service(EpisodeServiceServer::new(episodes::grpc::EpisodeApi::new(
+        .serve(EpisodeServiceServer::new(episodes::grpc::EpisodeApi::new(
             episodes,
         )))
-        .add_service(NoteServiceServer::new(notes::grpc::NoteApi::new(notes)))
-        .add_service(TreatmentPlanServiceServer::new(plans::grpc::PlanApi::new(
+        .serve(NoteServiceServer::new(notes::grpc::NoteApi::new(notes)))
+        .serve(TreatmentPlanServiceServer::new(plans::grpc::PlanApi::new(
             plans,
         )))
-        .add_service(ConsentServiceServer::new(consent_api()))
-        .add_service(ContactServiceServer::new(consent_api()))
-        .add_service(ReferralServiceServer::new(
+        .serve(ConsentServiceServer::new(consent_api()))
+        .serve(ContactServiceServer::new(consent_api()))
+        .serve(ReferralServiceServer::new(
             referrals::grpc::ReferralApi::new(referrals),
         ))
-        .add_service(ResourceOwnerServiceServer::new(owners::OwnerApi::new(
-            db.clone(),
-        )))
-        // TCP_NODELAY: an HTTP/2 response is several small frames; with Nagle's algorithm
-        // and delayed ACKs some of them would wait 40 ms.
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await;
-    watcher.abort();
-    db.close().await;
-    tracing::info!("records service stopped");
-    result.map_err(ServeError::from)
-}
-
-/// The gRPC services this binary serves, as health checks name them.
-const SERVICES: [&str; 8] = [
-    "iop.records.v1.ReferralService",
-    "iop.records.v1.ConsentService",
-    "iop.records.v1.ContactService",
-    "iop.records.v1.TreatmentPlanService",
-    "iop.records.v1.NoteService",
-    "iop.records.v1.PatientService",
-    "iop.records.v1.AssessmentService",
-    "iop.records.v1.EpisodeService",
-];
-
-/// Health follows the database: a load balancer (and the gateway's `/readyz`) stops
-/// sending traffic while it is unreachable, and resumes when it is back.
-async fn watch_database(db: Db, reporter: tonic_health::server::HealthReporter) {
-    use tonic_health::ServingStatus;
-    let mut last = true;
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        let up = db.ping().await;
-        if up != last {
-            let status = if up {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            reporter.set_service_status("", status).await;
-            for service in SERVICES {
-                reporter.set_service_status(service, status).await;
-            }
-            if up {
-                tracing::info!("database reachable again");
-            } else {
-                tracing::warn!("database unreachable; reporting not serving");
-            }
-            last = up;
-        }
-    }
+        .serve(ResourceOwnerServiceServer::new(owners::OwnerApi::new(db)));
+    Ok(host.run(listener, shutdown).await?)
 }

@@ -12,11 +12,14 @@ mod tests;
 use iop_core::page;
 use iop_core::{EpisodeId, Error, NoteId, PatientId, Principal, now_micros};
 
-use crate::domain::{Violations, require_user, rfc3339};
-use crate::idempotency::{Claim, Key};
+use iop_kit::dates::rfc3339;
+use iop_kit::etag;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::require_user;
+use iop_kit::violations::Violations;
 pub use store::NoteStore;
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum NoteKind {
         Intake = "intake",
         IndividualTherapy = "individual_therapy",
@@ -37,7 +40,7 @@ impl NoteKind {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum NoteStatus {
         Draft = "draft",
         Signed = "signed",
@@ -418,9 +421,7 @@ impl Notes {
                 note.author
             )));
         }
-        if !etag.is_empty() && etag != note.etag() {
-            return Err(stale(id));
-        }
+        etag::check(etag, &note.etag(), "note", &id)?;
         Ok(note)
     }
 
@@ -428,7 +429,7 @@ impl Notes {
         next.version = expected + 1;
         next.update_time_us = now_micros();
         if !self.store.update(&who.tenant, &next, expected).await? {
-            return Err(stale(next.id));
+            return Err(etag::stale("note", &next.id));
         }
         tracing::info!(note_id = %next.id, status = next.status().as_str(), "note saved");
         Ok(next)
@@ -441,12 +442,6 @@ fn is_author(who: &Principal, author: &str) -> bool {
 
 fn psychotherapy_denied() -> Error {
     Error::PermissionDenied("psychotherapy notes are readable only by their author".into())
-}
-
-fn stale(id: NoteId) -> Error {
-    Error::Conflict(format!(
-        "note {id} was changed since you read it (etag mismatch); read it again and retry"
-    ))
 }
 
 fn check_content(v: &mut Violations<'_>, c: &NoteContent) {

@@ -7,7 +7,7 @@ use iop_db::Db;
 use iop_proto::internal::{self as pb, resource_owner_service_server::ResourceOwnerService};
 use tonic::{Request, Response, Status};
 
-use crate::grpc::principal;
+use iop_kit::principal;
 
 /// The table holding each resource type the gateway's policy names, and its patient column.
 const TABLES: &[(&str, &str, &str)] = &[

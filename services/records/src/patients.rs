@@ -3,10 +3,12 @@
 use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 
-use crate::domain::{self, Patient, PatientFields, PatientPath, today};
-use crate::idempotency::Claim;
-use crate::idempotency::Key;
+use crate::domain::{self, Patient, PatientFields, PatientPath};
 use crate::store::{IdentifierFilter, ListQuery, Store};
+use iop_kit::dates::today;
+use iop_kit::etag;
+use iop_kit::idempotency::Claim;
+use iop_kit::idempotency::Key;
 
 #[derive(Clone)]
 pub struct Patients {
@@ -127,9 +129,7 @@ impl Patients {
         etag: Option<&str>,
     ) -> Result<Patient, Error> {
         let current = self.get(who, id).await?;
-        if etag.is_some_and(|e| !e.is_empty() && e != current.etag()) {
-            return Err(stale(id));
-        }
+        etag::check(etag.unwrap_or_default(), &current.etag(), "patient", &id)?;
         let mut fields = current.fields.clone();
         for path in paths {
             path.apply(&mut fields, &patch);
@@ -149,15 +149,9 @@ impl Patients {
             .update(&who.tenant, &updated, current.version)
             .await?
         {
-            return Err(stale(id));
+            return Err(etag::stale("patient", &id));
         }
         tracing::info!(patient_id = %id, version = updated.version, "patient updated");
         Ok(updated)
     }
-}
-
-fn stale(id: PatientId) -> Error {
-    Error::Conflict(format!(
-        "patient {id} was changed by someone else since you read it (etag mismatch); read it again and retry"
-    ))
 }

@@ -17,8 +17,11 @@ use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, PlanId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Violations, require_user, rfc3339, today};
-use crate::idempotency::{Claim, Key};
+use iop_kit::dates::{rfc3339, today};
+use iop_kit::etag;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::require_user;
+use iop_kit::violations::Violations;
 pub use store::PlanStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -58,14 +61,14 @@ pub struct Problem {
     pub goals: Vec<Goal>,
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum PlanStatus {
         Draft = "draft",
         Signed = "signed",
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum ProgressStatus {
         NotStarted = "not_started",
         InProgress = "in_progress",
@@ -385,9 +388,7 @@ impl Plans {
                 rfc3339(s.time_us)
             )));
         }
-        if !etag.is_empty() && etag != latest.etag() {
-            return Err(stale(id));
-        }
+        etag::check(etag, &latest.etag(), "plan", &id)?;
         Ok(latest)
     }
 
@@ -396,17 +397,11 @@ impl Plans {
         next.edits += 1;
         next.update_time_us = now_micros();
         if !self.store.update(&who.tenant, &next, expected).await? {
-            return Err(stale(next.id));
+            return Err(etag::stale("plan", &next.id));
         }
         tracing::info!(plan_id = %next.id, version = next.version, status = next.status().as_str(), "treatment plan saved");
         Ok(next)
     }
-}
-
-fn stale(id: PlanId) -> Error {
-    Error::Conflict(format!(
-        "plan {id} was changed since you read it (etag mismatch); read it again and retry"
-    ))
 }
 
 /// Gives every problem, goal and objective without an id a new one.

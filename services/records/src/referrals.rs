@@ -14,15 +14,19 @@ use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, Principal, ReferralId, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, Identifier, PatientFields, Sex, Violations, date_of, require_user};
+use crate::domain::{Contact, Identifier, PatientFields, Sex};
 use crate::episodes::{
     Admission, CareTeam, Episodes, NewEpisode, Population, Status as EpisodeStatus,
 };
-use crate::idempotency::{Claim, Key};
 use crate::patients::Patients;
+use iop_kit::dates::date_of;
+use iop_kit::etag;
+use iop_kit::idempotency::{Claim, Key};
+use iop_kit::require_user;
+use iop_kit::violations::Violations;
 pub use store::ReferralStore;
 
-text_enum! {
+iop_kit::text_enum! {
     pub enum Urgency {
         Routine = "routine",
         Urgent = "urgent",
@@ -30,7 +34,7 @@ text_enum! {
     }
 }
 
-text_enum! {
+iop_kit::text_enum! {
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
     pub enum ReferralStatus {
@@ -176,7 +180,7 @@ impl Referrals {
         }
         // The details must make a valid patient, so that accepting can always create one.
         if let Err(Error::InvalidFields(list)) =
-            patient_fields(&details.patient).validate("", crate::domain::today())
+            patient_fields(&details.patient).validate("", iop_kit::dates::today())
         {
             for f in list {
                 let field = f.field.strip_prefix("contact.").unwrap_or(&f.field);
@@ -470,9 +474,7 @@ impl Referrals {
     ) -> Result<Referral, Error> {
         require_user(who, "referral status is changed by clinic staff")?;
         let current = self.find(who, id).await?;
-        if !etag.is_empty() && etag != current.etag() {
-            return Err(stale(id));
-        }
+        etag::check(etag, &current.etag(), "referral", &id)?;
         Ok(current)
     }
 
@@ -508,7 +510,7 @@ impl Referrals {
             .update(&who.tenant, &next, current.version)
             .await?
         {
-            return Err(stale(id));
+            return Err(etag::stale("referral", &id));
         }
         tracing::info!(referral_id = %id, status = to.as_str(), "referral changed");
         Ok(next)
@@ -525,12 +527,6 @@ fn require_status(r: &Referral, from: &[ReferralStatus], to: &str) -> Result<(),
             r.status.as_str()
         )))
     }
-}
-
-fn stale(id: ReferralId) -> Error {
-    Error::Conflict(format!(
-        "referral {id} was changed since you read it (etag mismatch); read it again and retry"
-    ))
 }
 
 fn patient_fields(p: &ReferredPatient) -> PatientFields {

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{Contact, Identifier, Patient, PatientFields, Sex};
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct Store {
@@ -276,7 +276,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
 
 fn birth_date_text(f: &PatientFields) -> String {
     f.birth_date
-        .map(crate::domain::date_text)
+        .map(iop_kit::dates::date_text)
         .unwrap_or_default()
 }
 
@@ -284,7 +284,7 @@ fn patient_from_row(row: &AnyRow) -> Result<Patient, Error> {
     let text = |col: &str| row.try_get::<String, _>(col).map_err(Error::internal);
     let corrupt = |what: &str| Error::internal(format!("stored patient has an invalid {what}"));
     let id = PatientId::parse("id", &text("id")?).map_err(|_| corrupt("id"))?;
-    let birth_date = crate::domain::parse_date_text(&text("birth_date")?)
+    let birth_date = iop_kit::dates::parse_date_text(&text("birth_date")?)
         .ok_or_else(|| corrupt("birth_date"))?;
     let contact: Contact =
         serde_json::from_str(&text("contact")?).map_err(|_| corrupt("contact"))?;

@@ -8,8 +8,8 @@ use tonic::{Request, Response, Status};
 use super::{
     Assessment, Assessments, FlagStatus, ListAssessments, ListFlags, NewAssessment, SafetyFlag,
 };
-use crate::grpc::principal;
 use crate::scoring::{Instrument, Severity};
+use iop_kit::principal;
 
 pub struct AssessmentApi {
     assessments: Assessments,

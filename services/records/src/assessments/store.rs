@@ -7,8 +7,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Acknowledgement, Assessment, FlagStatus, SafetyFlag};
-use crate::idempotency::{self, Claim, Key, Started};
 use crate::scoring::{Instrument, Severity};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct AssessmentStore {

@@ -10,9 +10,9 @@ use super::{
     Category, Consent, ConsentStatus, Consents, Contact, ContactFields, ContactPath, Contacts,
     ListConsents, NewConsent, Purpose, Relationship,
 };
-use crate::grpc::{
-    Table, contact_from_proto, contact_to_proto, date_from_proto, date_to_proto, principal,
-};
+use crate::grpc::{contact_from_proto, contact_to_proto};
+use iop_kit::dates::{date_from_proto, date_to_proto};
+use iop_kit::{Table, principal};
 
 pub struct ConsentApi {
     consents: Consents,
@@ -301,7 +301,7 @@ fn fields_from_proto(c: &pb::Contact) -> Result<ContactFields, Error> {
 }
 
 fn consent_to_proto(c: Consent) -> pb::Consent {
-    let status = STATUSES.proto(c.status(crate::domain::today()));
+    let status = STATUSES.proto(c.status(iop_kit::dates::today()));
     let (revoked_by, revoke_time, revoke_reason) = match c.revocation {
         None => (String::new(), None, String::new()),
         Some(r) => (r.by, Some(timestamp_from_micros(r.time_us)), r.reason),

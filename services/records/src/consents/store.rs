@@ -1,18 +1,18 @@
 //! Consent and contact persistence. Consents are never edited (a trigger refuses it) except
 //! for their one revocation.
 
-use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{ConsentId, ContactId, Error, PatientId, TenantId};
 use iop_db::Db;
 use iop_db::Filter;
+use iop_kit::dates::date_text;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{
     Category, Consent, ConsentStatus, Contact, ContactFields, Purpose, Relationship, Revocation,
 };
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct ConsentStore {
@@ -395,7 +395,7 @@ fn parse_names<T>(json: &str, parse: fn(&str) -> Option<T>, what: &str) -> Resul
 }
 
 fn parse_date(s: &str, what: &str) -> Result<NaiveDate, Error> {
-    crate::domain::parse_date_text(s).ok_or_else(|| corrupt(what))
+    iop_kit::dates::parse_date_text(s).ok_or_else(|| corrupt(what))
 }
 
 fn corrupt(what: &str) -> Error {

@@ -12,7 +12,8 @@ use super::{
     FollowUp, Level, LevelKind, ListEpisodes, NewDischarge, NewEpisode, NewLevel, Population,
     Status as EpisodeStatus, SupportContact,
 };
-use crate::grpc::{Table, date_from_proto, date_to_proto, principal};
+use iop_kit::dates::{date_from_proto, date_to_proto};
+use iop_kit::{Table, principal};
 
 pub struct EpisodeApi {
     episodes: Episodes,

@@ -1,11 +1,11 @@
 //! Episode persistence: one row per episode (its current state, versioned) and an
 //! append-only row per level-of-care change.
 
-use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, TenantId};
 use iop_db::Filter;
 use iop_db::{Db, is_unique_violation};
+use iop_kit::dates::date_text;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -13,7 +13,7 @@ use super::{
     Aftercare, CareTeam, Discharge, DischargeReason, Episode, Level, LevelChange, LevelKind,
     Population, Status,
 };
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct EpisodeStore {
@@ -286,7 +286,7 @@ async fn insert_level(
 }
 
 fn parse_date(s: &str, what: &str) -> Result<NaiveDate, Error> {
-    crate::domain::parse_date_text(s).ok_or_else(|| corrupt(what))
+    iop_kit::dates::parse_date_text(s).ok_or_else(|| corrupt(what))
 }
 
 fn corrupt(what: &str) -> Error {

@@ -6,7 +6,7 @@ use iop_proto::{micros_from_timestamp, timestamp_from_micros};
 use tonic::{Request, Response, Status};
 
 use super::{ListNotes, Note, NoteContent, NoteKind, NotePath, NoteStatus, Notes};
-use crate::grpc::{Table, principal};
+use iop_kit::{Table, principal};
 
 pub struct NoteApi {
     notes: Notes,

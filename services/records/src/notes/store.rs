@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Addendum, Note, NoteKind, NoteStatus, Signature};
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct NoteStore {

@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 use super::{
     Goal, Intervention, ListPlans, Objective, Plan, PlanStatus, Plans, Problem, ProgressStatus,
 };
-use crate::grpc::{Table, date_from_proto, date_to_proto, principal};
+use iop_kit::dates::{date_from_proto, date_to_proto};
+use iop_kit::{Table, principal};
 
 pub struct PlanApi {
     plans: Plans,

@@ -1,16 +1,16 @@
 //! Treatment-plan persistence: one row per version (the database refuses to change a signed
 //! one) and append-only goal progress.
 
-use crate::domain::date_text;
 use chrono::NaiveDate;
 use iop_core::{EpisodeId, Error, PatientId, PlanId, TenantId};
 use iop_db::Filter;
 use iop_db::{Db, is_unique_violation};
+use iop_kit::dates::date_text;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Plan, PlanStatus, Progress, ProgressStatus, Signature};
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct PlanStore {
@@ -293,7 +293,7 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
             .transpose()?,
         problems: serde_json::from_str(&text("content")?).map_err(|_| corrupt("content"))?,
         review_due: opt_text("review_due_date")?
-            .map(|d| crate::domain::parse_date_text(&d).ok_or_else(|| corrupt("review date")))
+            .map(|d| iop_kit::dates::parse_date_text(&d).ok_or_else(|| corrupt("review date")))
             .transpose()?,
         author: text("author")?,
         signature,

@@ -12,7 +12,9 @@ use super::{
 };
 use crate::domain::Identifier;
 use crate::episodes::Population;
-use crate::grpc::{Table, date_from_proto, date_to_proto, principal, sex_from_proto, sex_to_proto};
+use crate::grpc::{sex_from_proto, sex_to_proto};
+use iop_kit::dates::{date_from_proto, date_to_proto};
+use iop_kit::{Table, principal};
 
 pub struct ReferralApi {
     referrals: Referrals,

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Referral, ReferralStatus, Urgency};
-use crate::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key, Started};
 
 #[derive(Clone)]
 pub struct ReferralStore {

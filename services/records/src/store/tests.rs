@@ -8,7 +8,7 @@ use iop_db::testing::TestDatabase;
 
 use super::*;
 use crate::domain::{Identifier, Sex};
-use crate::idempotency::Claim;
+use iop_kit::idempotency::Claim;
 
 async fn store() -> (TestDatabase, Store) {
     let tdb = TestDatabase::create("records").await;

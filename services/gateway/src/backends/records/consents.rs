@@ -22,7 +22,7 @@ use crate::rest::{
 
 proto_enum! {
     /// Parts of the record a consent covers; psychotherapy notes are never among them.
-    RecordCategory => RecordCategory {
+    RecordCategory => records::RecordCategory {
         Demographics,
         Attendance,
         Assessments,
@@ -34,7 +34,7 @@ proto_enum! {
 }
 
 proto_enum! {
-    DisclosurePurpose => DisclosurePurpose {
+    DisclosurePurpose => records::DisclosurePurpose {
         Treatment,
         Payment,
         CareCoordination,
@@ -46,11 +46,11 @@ proto_enum! {
 
 proto_enum! {
     /// `active` (not revoked, not past its expiration date), `revoked` or `expired`.
-    ConsentStatus => ConsentStatus { Active, Revoked, Expired }
+    ConsentStatus => records::ConsentStatus { Active, Revoked, Expired }
 }
 
 proto_enum! {
-    Relationship => Relationship {
+    Relationship => records::Relationship {
         Parent,
         Guardian,
         Spouse,

@@ -21,18 +21,18 @@ use crate::rest::{
 
 proto_enum! {
     /// Decides the weekly hour thresholds of the program.
-    Population => Population { Adult, Adolescent }
+    Population => records::Population { Adult, Adolescent }
 }
 
 proto_enum! {
-    EpisodeStatus => EpisodeStatus { Referred, Admitted, Discharged }
+    EpisodeStatus => records::EpisodeStatus { Referred, Admitted, Discharged }
 }
 
 proto_enum! {
     /// ASAM levels of care (`outpatient` 1, `intensive_outpatient` 2.1,
     /// `partial_hospitalization` 2.5, `residential` 3.x, `inpatient` 4) and
     /// `recovery_support` for aftercare.
-    LevelOfCare => LevelOfCare {
+    LevelOfCare => records::LevelOfCare {
         Outpatient,
         IntensiveOutpatient,
         PartialHospitalization,
@@ -44,11 +44,11 @@ proto_enum! {
 
 proto_enum! {
     /// `authorized` by the payer, or `delivered` by the program.
-    LevelKind => LevelKind { Authorized, Delivered }
+    LevelKind => records::LevelKind { Authorized, Delivered }
 }
 
 proto_enum! {
-    DischargeReason => DischargeReason {
+    DischargeReason => records::DischargeReason {
         Completed,
         SteppedDown,
         SteppedUp,

@@ -20,7 +20,7 @@ use crate::rest::{
 
 proto_enum! {
     /// `psychotherapy` notes are kept apart: only their author reads them.
-    NoteKind => NoteKind {
+    NoteKind => records::NoteKind {
         Intake,
         IndividualTherapy,
         FamilySession,
@@ -31,7 +31,7 @@ proto_enum! {
 }
 
 proto_enum! {
-    NoteStatus => NoteStatus { Draft, Signed }
+    NoteStatus => records::NoteStatus { Draft, Signed }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

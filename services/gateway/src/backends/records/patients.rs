@@ -20,7 +20,7 @@ use crate::rest::{
 
 proto_enum! {
     /// Sex assigned at birth (FHIR administrative-gender).
-    Sex => Sex { Female, Male, Other, Unknown }
+    Sex => records::Sex { Female, Male, Other, Unknown }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

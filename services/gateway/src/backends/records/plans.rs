@@ -20,11 +20,11 @@ use crate::rest::{
 };
 
 proto_enum! {
-    PlanStatus => PlanStatus { Draft, Signed }
+    PlanStatus => records::PlanStatus { Draft, Signed }
 }
 
 proto_enum! {
-    GoalProgressStatus => GoalProgressStatus { NotStarted, InProgress, Achieved, Discontinued }
+    GoalProgressStatus => records::GoalProgressStatus { NotStarted, InProgress, Achieved, Discontinued }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -24,11 +24,11 @@ use crate::rest::{
 };
 
 proto_enum! {
-    Urgency => Urgency { Routine, Urgent, Emergent }
+    Urgency => records::Urgency { Routine, Urgent, Emergent }
 }
 
 proto_enum! {
-    ReferralStatus => ReferralStatus {
+    ReferralStatus => records::ReferralStatus {
         Received,
         InReview,
         Accepted,

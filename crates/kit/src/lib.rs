@@ -1,0 +1,29 @@
+//! What every IOP service is built from, so the next one is not a copy of the last:
+//!
+//! - [`host`]: serving gRPC behind the principal layer, with health, reflection and a
+//!   graceful shutdown;
+//! - [`principal`]: who is calling, and `require_user` for acts that need a person;
+//! - [`violations`]: every broken rule of a request, each under its field path;
+//! - [`enums`]: domain enums as database text and protobuf values, for any proto package;
+//! - [`dates`]: UTC days and instants, as stored and as sent;
+//! - [`idempotency`]: creates made safe to retry by the client's key;
+//! - [`etag`]: read → check etag → write;
+//! - [`internal`]: calls to another of our services, carrying the principal, deadline and
+//!   trace.
+//!
+//! Writes that must not interleave (no double booking, group capacity) take the database's
+//! primitive for it: `iop_db::Db::begin_serialized(key)`.
+
+pub mod dates;
+pub mod enums;
+pub mod etag;
+pub mod host;
+pub mod idempotency;
+pub mod internal;
+pub mod principal;
+pub mod violations;
+
+pub use enums::Table;
+pub use host::{Host, HostError};
+pub use principal::{principal, require_user};
+pub use violations::Violations;
