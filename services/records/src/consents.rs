@@ -396,7 +396,7 @@ impl Consents {
         let (Some(category), Some(purpose)) = (category, purpose) else {
             return Err(Error::internal("validated fields are missing"));
         };
-        crate::store::require_patient(self.store.db(), &who.tenant, patient_id).await?;
+        crate::patients::store::require_patient(self.store.db(), &who.tenant, patient_id).await?;
         let date = date.unwrap_or_else(today);
         let consents = self
             .store
@@ -541,7 +541,7 @@ impl Contacts {
             return Err(Error::field("patient_id", "is required"));
         }
         let patient = PatientId::parse("patient_id", patient_id)?;
-        crate::store::require_patient(self.store.db(), &who.tenant, patient).await?;
+        crate::patients::store::require_patient(self.store.db(), &who.tenant, patient).await?;
         let size = page::page_size(page_size)?;
         let fingerprint = page::fingerprint(&[patient_id, if involved_only { "1" } else { "" }]);
         let after = page::resume_after(page_token, fingerprint, |a| {

@@ -15,7 +15,6 @@ mod patients;
 mod plans;
 mod referrals;
 pub mod scoring;
-mod store;
 #[cfg(test)]
 mod test_support;
 
@@ -68,7 +67,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
-    let patients = patients::Patients::new(store::Store::new(db.clone()));
+    let patients = patients::Patients::new(patients::store::Store::new(db.clone()));
     let assessments = assessments::Assessments::new(assessments::AssessmentStore::new(db.clone()));
     let episodes = episodes::Episodes::new(episodes::EpisodeStore::new(db.clone()));
     let notes = notes::Notes::new(notes::NoteStore::new(db.clone()));
@@ -87,7 +86,9 @@ pub async fn serve(
     };
 
     let host = iop_kit::Host::new("records", db.clone(), config.internal_key)
-        .serve(PatientServiceServer::new(grpc::PatientApi::new(patients)))
+        .serve(PatientServiceServer::new(patients::grpc::PatientApi::new(
+            patients,
+        )))
         .serve(AssessmentServiceServer::new(
             assessments::grpc::AssessmentApi::new(assessments),
         ))

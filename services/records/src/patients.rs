@@ -1,14 +1,16 @@
 //! The patient use cases: validation, optimistic concurrency, paging. Transport-free.
 
+pub mod grpc;
+pub(crate) mod store;
+
 use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
-
-use crate::domain::{self, Patient, PatientFields, PatientPath};
-use crate::store::{IdentifierFilter, ListQuery, Store};
 use iop_kit::dates::today;
 use iop_kit::etag;
-use iop_kit::idempotency::Claim;
-use iop_kit::idempotency::Key;
+use iop_kit::idempotency::{Claim, Key};
+
+use crate::domain::{self, Patient, PatientFields, PatientPath};
+use store::{IdentifierFilter, ListQuery, Store};
 
 #[derive(Clone)]
 pub struct Patients {

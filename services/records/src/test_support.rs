@@ -7,7 +7,7 @@ use iop_db::Db;
 use iop_db::testing::TestDatabase;
 
 use crate::domain::{Patient, PatientFields, Sex};
-use crate::store::Store;
+use crate::patients::store::Store;
 
 /// Keep the `TestDatabase` alive as long as the `Db`.
 pub async fn database(name: &str) -> (TestDatabase, Db) {

@@ -57,7 +57,7 @@ impl AssessmentStore {
         flag: Option<&SafetyFlag>,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, a.patient_id).await?;
+        crate::patients::store::require_patient(&self.db, tenant, a.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -111,7 +111,7 @@ impl AssessmentStore {
 
     /// NOT_FOUND unless `id` is a patient of `tenant`.
     pub async fn require_patient(&self, tenant: &TenantId, id: PatientId) -> Result<(), Error> {
-        crate::store::require_patient(&self.db, tenant, id).await
+        crate::patients::store::require_patient(&self.db, tenant, id).await
     }
 
     pub async fn get(

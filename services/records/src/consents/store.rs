@@ -52,7 +52,7 @@ impl ConsentStore {
         c: &Consent,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, c.patient_id).await?;
+        crate::patients::store::require_patient(&self.db, tenant, c.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
@@ -216,7 +216,7 @@ impl ConsentStore {
         key: Option<&Key<'_>>,
         max: usize,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, c.patient_id).await?;
+        crate::patients::store::require_patient(&self.db, tenant, c.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let full = || {
             Error::FailedPrecondition(format!(

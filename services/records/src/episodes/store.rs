@@ -53,7 +53,7 @@ impl EpisodeStore {
         e: &Episode,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, e.patient_id).await?;
+        crate::patients::store::require_patient(&self.db, tenant, e.patient_id).await?;
         let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,

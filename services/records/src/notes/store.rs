@@ -46,8 +46,8 @@ impl NoteStore {
         n: &Note,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, n.patient_id).await?;
-        crate::store::require_episode_of(
+        crate::patients::store::require_patient(&self.db, tenant, n.patient_id).await?;
+        crate::patients::store::require_episode_of(
             &self.db,
             tenant,
             n.episode_id,
@@ -153,7 +153,7 @@ impl NoteStore {
         expected_version: i64,
     ) -> Result<bool, Error> {
         if n.episode_id.is_some() {
-            crate::store::require_episode_of(
+            crate::patients::store::require_episode_of(
                 &self.db,
                 tenant,
                 n.episode_id,

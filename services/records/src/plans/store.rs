@@ -46,8 +46,8 @@ impl PlanStore {
         p: &Plan,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        crate::store::require_patient(&self.db, tenant, p.patient_id).await?;
-        crate::store::require_episode_of(
+        crate::patients::store::require_patient(&self.db, tenant, p.patient_id).await?;
+        crate::patients::store::require_episode_of(
             &self.db,
             tenant,
             p.episode_id,

@@ -7,7 +7,7 @@ use iop_db::testing::TestDatabase;
 
 use super::*;
 use crate::episodes::EpisodeStore;
-use crate::store::Store;
+use crate::patients::store::Store;
 use crate::test_support::{database, staff};
 
 struct Fixture {
