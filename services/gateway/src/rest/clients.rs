@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 use iop_core::Principal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -101,11 +101,7 @@ pub async fn create(
         .await
         .map_err(problem)?;
     let location = format!("/v1/clients/{}", client.client_id);
-    let mut res = (StatusCode::CREATED, Json(json(client))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(super::created_at(&location, json(client), None))
 }
 
 /// One client of your clinic.

@@ -218,6 +218,24 @@ pub fn with_etag(
     res
 }
 
+/// A resource just created: 201 with its JSON, `Location` (where to read it) and, for a
+/// versioned resource, its `ETag`.
+pub fn created_at(
+    location: &str,
+    body: impl serde::Serialize,
+    etag: Option<&str>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = match etag {
+        Some(etag) => with_etag(http::StatusCode::CREATED, body, etag),
+        None => (http::StatusCode::CREATED, axum::Json(body)).into_response(),
+    };
+    if let Ok(v) = http::HeaderValue::from_str(location) {
+        res.headers_mut().insert(http::header::LOCATION, v);
+    }
+    res
+}
+
 /// A record-service resource that carries its own etag.
 pub trait Versioned {
     fn etag(&self) -> &str;

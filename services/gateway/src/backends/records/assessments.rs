@@ -2,9 +2,9 @@
 //! JSON over `iop.records.v1.AssessmentService`.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::HeaderMap;
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::{IDEMPOTENCY_KEY, idempotency_key, parse_time, rfc3339};
+use crate::rest::{IDEMPOTENCY_KEY, created_at, idempotency_key, parse_time, rfc3339};
 
 /// The questionnaire: `phq9` (9 items, depression) or `gad7` (7 items, anxiety).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -207,11 +207,8 @@ pub async fn create(
                 .rename_field("request_id", IDEMPOTENCY_KEY)
                 .rename_field("patient_id", "id")
         })?;
-    let mut res = (StatusCode::CREATED, Json(from_proto(created.clone()))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/assessments/{}", created.id)) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let location = format!("/v1/assessments/{}", created.id);
+    Ok(created_at(&location, from_proto(created), None))
 }
 
 /// Read one assessment.

@@ -2,9 +2,9 @@
 //! `iop.records.v1.ConsentService` and `ContactService`.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::HeaderMap;
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
@@ -16,8 +16,8 @@ use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::proto_enum;
 use crate::rest::{
-    IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date, rfc3339,
-    with_etag,
+    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
+    parse_date, rfc3339,
 };
 
 proto_enum! {
@@ -285,11 +285,7 @@ pub async fn create_consent(
                 .rename_field("patient_id", "id")
         })?;
     let location = format!("/v1/consents/{}", created.id);
-    let mut res = (StatusCode::CREATED, Json(consent_from_proto(created))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created_at(&location, consent_from_proto(created), None))
 }
 
 /// Read a consent.
@@ -460,11 +456,11 @@ pub async fn create_contact(
         })?;
     let location = format!("/v1/contacts/{}", created.id);
     let etag = created.etag.clone();
-    let mut res = with_etag(StatusCode::CREATED, person_from_proto(created), &etag);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created_at(
+        &location,
+        person_from_proto(created),
+        Some(&etag),
+    ))
 }
 
 /// A patient's contacts in the order they were added.

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::HeaderMap;
 use iop_core::Principal;
 use iop_proto::records as pb;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::proto_enum;
 use crate::rest::{
-    IDEMPOTENCY_KEY, forward_versioned, idempotency_key, if_match, parse_time, rfc3339, with_etag,
+    IDEMPOTENCY_KEY, created_at, forward_versioned, idempotency_key, if_match, parse_time, rfc3339,
 };
 
 proto_enum! {
@@ -154,11 +154,6 @@ fn problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, "note.")
 }
 
-fn respond(status: StatusCode, n: pb::Note) -> Response {
-    let etag = n.etag.clone();
-    with_etag(status, from_proto(n), &etag)
-}
-
 /// Forwards a call that answers with the note, as 200 with its `ETag`.
 async fn answer<C: Call<Res = pb::Note>>(
     st: &AppState,
@@ -216,11 +211,8 @@ pub async fn create(
                 .rename_field("patient_id", "id")
         })?;
     let location = format!("/v1/notes/{}", created.id);
-    let mut res = respond(StatusCode::CREATED, created);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let etag = created.etag.clone();
+    Ok(created_at(&location, from_proto(created), Some(&etag)))
 }
 
 /// Read a note with its addenda. Psychotherapy notes: their author only (403 otherwise).

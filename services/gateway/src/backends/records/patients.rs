@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use iop_core::Principal;
 use iop_proto::common as pbc;
 use iop_proto::records as pb;
@@ -15,7 +15,8 @@ use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::proto_enum;
 use crate::rest::{
-    IDEMPOTENCY_KEY, date_text, idempotency_key, if_match, parse_date, rfc3339, with_etag,
+    IDEMPOTENCY_KEY, created_at, date_text, idempotency_key, if_match, parse_date, rfc3339,
+    with_etag,
 };
 
 proto_enum! {
@@ -169,11 +170,11 @@ pub async fn create(
         .await
         .map_err(|status| problem(status).rename_field("request_id", IDEMPOTENCY_KEY))?;
     let location = format!("/v1/patients/{}", created.id);
-    let mut res = respond(StatusCode::CREATED, &created);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created_at(
+        &location,
+        from_proto(&created),
+        Some(&created.etag),
+    ))
 }
 
 /// Read one patient.

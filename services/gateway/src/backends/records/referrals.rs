@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::HeaderMap;
 use iop_core::Principal;
 use iop_proto::common as pbc;
 use iop_proto::records as pb;
@@ -19,8 +19,8 @@ use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::proto_enum;
 use crate::rest::{
-    IDEMPOTENCY_KEY, date_text, forward_versioned, idempotency_key, if_match, parse_date,
-    parse_time, rfc3339, with_etag,
+    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
+    parse_date, parse_time, rfc3339,
 };
 
 proto_enum! {
@@ -261,11 +261,7 @@ pub async fn create(
         })?;
     let location = format!("/v1/referrals/{}", created.id);
     let etag = created.etag.clone();
-    let mut res = with_etag(StatusCode::CREATED, from_proto(created), &etag);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created_at(&location, from_proto(created), Some(&etag)))
 }
 
 /// Read a referral. A partner finds only the ones it sent.
