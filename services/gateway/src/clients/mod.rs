@@ -697,11 +697,25 @@ pub struct Issuer<'a> {
     pub audience: &'a str,
 }
 
-/// The token request form (`application/x-www-form-urlencoded`).
-#[derive(Debug, Default, Deserialize)]
+/// The token request form (`application/x-www-form-urlencoded`), SMART Backend Services
+/// (RFC 7523 client assertion).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
+    #[schema(value_type = String, required = true, pattern = "^client_credentials$", example = "client_credentials")]
     pub grant_type: Option<String>,
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = "^urn:ietf:params:oauth:client-assertion-type:jwt-bearer$",
+        example = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    )]
     pub client_assertion_type: Option<String>,
+    /// A JWT signed with the client's key: `iss` = `sub` = client id, `aud` = the token URL,
+    /// `exp` at most 5 minutes ahead, a `jti` never used before.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub client_assertion: Option<String>,
+    /// Space-separated SMART scopes (`system/Patient.rs`); absent: every scope the client
+    /// is allowed.
+    #[schema(value_type = String)]
     pub scope: Option<String>,
 }

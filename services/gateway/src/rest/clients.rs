@@ -182,8 +182,7 @@ pub struct OAuthErrorBody {
 /// SMART Backend Services token endpoint: `grant_type=client_credentials` with a
 /// `private_key_jwt` client assertion.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String,
-        description = "grant_type, client_assertion_type, client_assertion, scope"),
+    request_body(content_type = "application/x-www-form-urlencoded", content = crate::clients::TokenForm),
     responses((status = 200, description = "An access token", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_scope, unsupported_grant_type", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),

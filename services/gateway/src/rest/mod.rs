@@ -162,9 +162,14 @@ pub(crate) fn api() -> (axum::Router<crate::AppState>, utoipa::openapi::OpenApi)
         routes = routes.routes((op.rest)());
     }
     let (router, mut doc) = routes.split_for_parts();
-    let (_, token, _): utoipa_axum::router::UtoipaMethodRouter<crate::AppState> =
+    // The token endpoint is routed apart (no bearer token, its own body limit).
+    let (schemas, token, _): utoipa_axum::router::UtoipaMethodRouter<crate::AppState> =
         utoipa_axum::routes!(clients::token);
     doc.paths.merge(token);
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
     OperationIds.modify(&mut doc);
     Contract.modify(&mut doc);
     (router, doc)
