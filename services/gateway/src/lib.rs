@@ -216,7 +216,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
-        openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
+        openapi: Arc::new(rest::openapi_json(&openapi)),
         anonymous,
     };
 

@@ -229,7 +229,8 @@ pub(crate) use own_operations;
 macro_rules! backend_operations {
     (
         backend $backend:literal;
-        resources $resources:expr, rules $rules:expr;
+        tags $tags:expr;
+        resources $resources:expr, rules $rules:expr, beyond roles $beyond:expr;
         package $package:literal in $proto:ident;
         $(
             service $service:ident($server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident) {
@@ -323,8 +324,10 @@ macro_rules! backend_operations {
             name: $backend,
             services: &[$(iop_proto::$proto::$server_mod::SERVICE_NAME,)+],
             operations: &[$($(<$op as $crate::operation::Declared>::OP,)+)+],
+            tags: $tags,
             resources: $resources,
             rules: $rules,
+            rules_beyond_roles: $beyond,
             add_services,
         };
     };

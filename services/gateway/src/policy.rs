@@ -266,13 +266,13 @@ pub fn matrix_markdown() -> String {
     }
     md.push_str(
         "\nBackend clients (system tokens) have no role: their scopes decide. A \
-         `referral_partner` client can only be granted `system/ServiceRequest` scopes; the \
-         records service shows a backend client only the referrals it sent, without the \
-         clinic's internal ids and notes, and status changes of referrals, signing notes and \
-         plans, and acknowledging safety flags are for staff users signed in as themselves. \
-         Psychotherapy notes are readable only by their author; drafts are edited only by \
-         their author.\n",
+         `referral_partner` client can only be granted `system/ServiceRequest` scopes.",
     );
+    for backend in crate::backends::BACKENDS {
+        md.push(' ');
+        md.push_str(backend.rules_beyond_roles);
+    }
+    md.push('\n');
     md.push_str(
         "\n## Operations\n\nDeclared in `src/backends/`; *data* is the kind of patient data \
          an operation returns.\n\n| gRPC method | REST | needs | data |\n|---|---|---|---|\n",

@@ -15,9 +15,13 @@ pub struct Backend {
     /// Its gRPC services, as the gateway serves them.
     pub services: &'static [&'static str],
     pub operations: &'static [&'static Operation],
+    /// Its OpenAPI tags (the handlers' `tag = …`) and what each is about.
+    pub tags: &'static [(&'static str, &'static str)],
     /// Its resource types, and what each staff role may do with them.
     pub resources: &'static [Resource],
     pub rules: &'static [Rule],
+    /// The rules the service itself adds beyond scopes and roles, for `AUTHORIZATION.md`.
+    pub rules_beyond_roles: &'static str,
     pub(crate) add_services:
         fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
 }

@@ -35,9 +35,6 @@ pub mod audit;
 pub mod clients;
 pub mod extract;
 
-use crate::backends::records::{
-    assessments, consents, episodes, notes, patients, plans, referrals,
-};
 use crate::problem::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -49,104 +46,11 @@ use utoipa::{Modify, OpenApi};
         description = "Scheduling, patient records and group sessions for Intensive Outpatient Programs. \
             Every call needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json.",
     ),
-    components(schemas(
-        patients::Patient,
-        patients::PatientWrite,
-        patients::PatientList,
-        patients::Sex,
-        patients::Contact,
-        patients::Address,
-        patients::Identifier,
-        episodes::Population,
-        episodes::EpisodeStatus,
-        episodes::LevelOfCare,
-        episodes::LevelKind,
-        episodes::DischargeReason,
-        episodes::LevelChange,
-        episodes::FollowUp,
-        episodes::SupportContact,
-        episodes::Aftercare,
-        episodes::Discharge,
-        episodes::Episode,
-        episodes::NewEpisode,
-        episodes::EpisodeUpdate,
-        episodes::Admit,
-        episodes::NewLevel,
-        episodes::DischargeRequest,
-        episodes::EpisodeList,
-        notes::NoteKind,
-        notes::NoteStatus,
-        notes::Addendum,
-        notes::Note,
-        notes::NewNote,
-        notes::NoteUpdate,
-        notes::NewAddendum,
-        notes::NoteList,
-        plans::PlanStatus,
-        plans::GoalProgressStatus,
-        plans::Intervention,
-        plans::Objective,
-        plans::GoalProgress,
-        plans::Goal,
-        plans::PlanProblem,
-        plans::TreatmentPlan,
-        plans::PlanWrite,
-        plans::NewProgress,
-        plans::PlanList,
-        consents::RecordCategory,
-        consents::DisclosurePurpose,
-        consents::ConsentStatus,
-        consents::Relationship,
-        consents::Consent,
-        consents::NewConsent,
-        consents::Revoke,
-        consents::ConsentList,
-        consents::DisclosureDecision,
-        consents::FamilyContact,
-        consents::FamilyContactWrite,
-        consents::FamilyContactList,
-        referrals::Urgency,
-        referrals::ReferralStatus,
-        referrals::ReferredPatient,
-        referrals::StatusChange,
-        referrals::Referral,
-        referrals::NewReferral,
-        referrals::ReferralNote,
-        referrals::Accept,
-        referrals::Intake,
-        referrals::Admitted,
-        referrals::Decline,
-        referrals::ReferralList,
-        assessments::Instrument,
-        assessments::Severity,
-        assessments::Assessment,
-        assessments::AssessmentWrite,
-        assessments::AssessmentList,
-        assessments::FlagStatus,
-        assessments::SafetyFlag,
-        assessments::SafetyFlagList,
-        assessments::Acknowledge,
-        audit::AuditEvent,
-        audit::AuditEventList,
-        clients::RegisteredClient,
-        clients::NewClient,
-        clients::ClientUpdate,
-        clients::ClientList,
-        clients::OAuthErrorBody,
-        crate::clients::ClientKind,
-        crate::clients::TokenResponse,
-        crate::problem::Problem,
-        crate::problem::ProblemField,
-    )),
+    // Schemas named by an operation's handler are collected from it (see `api`); listed
+    // here are only those no handler names directly.
+    components(schemas(crate::problem::Problem, crate::problem::ProblemField)),
     modifiers(&BearerAuth, &OperationIds),
     tags(
-        (name = "patients", description = "Patients of your clinic"),
-        (name = "referrals", description = "Referrals from partner systems and their closed loop"),
-        (name = "consents", description = "Consents to disclose (42 CFR Part 2), disclosure checks, family and support contacts"),
-        (name = "plans", description = "Treatment plans: versioned problems, goals, objectives, interventions; goal progress"),
-        (name = "notes", description = "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only"),
-        (name = "episodes", description = "Episodes of care: referral, admission, levels of care, discharge and aftercare"),
-        (name = "assessments", description = "PHQ-9 and GAD-7 scores and the safety flags they raise"),
         (name = "audit", description = "Who accessed which patient's data (admins)"),
         (name = "clients", description = "Backend clients registered by your clinic (admins)"),
         (name = "oauth", description = "SMART Backend Services tokens"),
@@ -157,7 +61,22 @@ pub struct ApiDoc;
 /// The REST routes of every declared operation (see `backends/`), and the OpenAPI document
 /// they make with [`ApiDoc`] and the token endpoint.
 pub(crate) fn api() -> (axum::Router<crate::AppState>, utoipa::openapi::OpenApi) {
-    let mut routes = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi());
+    let mut doc = ApiDoc::openapi();
+    // Each backend describes its own tags, listed before the gateway's.
+    let own_tags = doc.tags.take().unwrap_or_default();
+    let mut tags: Vec<utoipa::openapi::Tag> = crate::backends::BACKENDS
+        .iter()
+        .flat_map(|b| b.tags.iter())
+        .map(|(name, description)| {
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build()
+        })
+        .collect();
+    tags.extend(own_tags);
+    doc.tags = Some(tags);
+    let mut routes = utoipa_axum::router::OpenApiRouter::with_openapi(doc);
     for op in crate::backends::operations() {
         routes = routes.routes((op.rest)());
     }
@@ -178,6 +97,69 @@ pub(crate) fn api() -> (axum::Router<crate::AppState>, utoipa::openapi::OpenApi)
 /// The published OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
+}
+
+/// The document as `/openapi.json` serves it: with links from each create to what can be
+/// done with what it created (OpenAPI 3.1 Link objects), so a client generator, and a
+/// fuzzer's stateful phase, can chain real ids: `POST /v1/patients` → `GET`/`PATCH
+/// /v1/patients/{id}`, `POST /v1/patients/{id}/episodes`…; `POST /v1/patients/{id}/episodes`
+/// → `/v1/episodes/{id}` and what is under it. Only operations whose one path parameter is
+/// `id` are linked, from creates whose answer has an `id`. Written on the JSON: utoipa 5.5
+/// serializes a Link's `operationId` as `operation_id`.
+pub fn openapi_json(doc: &utoipa::openapi::OpenApi) -> String {
+    use serde_json::{Value, json};
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    let with_id = |r: &Value| -> bool {
+        let name = r
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        doc["components"]["schemas"][name]["properties"]
+            .get("id")
+            .is_some()
+    };
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    let by_id: Vec<(&String, Vec<String>)> = paths
+        .iter()
+        .filter(|(path, _)| path.matches('{').count() == 1 && path.contains("{id}"))
+        .map(|(path, item)| {
+            let ids = item
+                .as_object()
+                .into_iter()
+                .flat_map(|ops| ops.values())
+                .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+                .collect();
+            (path, ids)
+        })
+        .collect();
+    let mut links = Vec::new();
+    for (path, item) in &paths {
+        let created = &item["post"]["responses"]["201"];
+        if !with_id(&created["content"]["application/json"]["schema"]["$ref"]) {
+            continue;
+        }
+        let collection = path.rsplit('/').next().unwrap_or_default();
+        let at = format!("/v1/{collection}/{{id}}");
+        let mut these = serde_json::Map::new();
+        for (target, ids) in &by_id {
+            if **target == at || target.starts_with(&format!("{at}/")) {
+                for id in ids {
+                    let link =
+                        json!({ "operationId": id, "parameters": { "id": "$response.body#/id" } });
+                    these.insert(id.clone(), link);
+                }
+            }
+        }
+        if !these.is_empty() {
+            links.push((path.clone(), these));
+        }
+    }
+    for (path, these) in links {
+        doc["paths"][&path]["post"]["responses"]["201"]["links"] = Value::Object(these);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 /// The header that makes a creating POST safe to retry.
@@ -241,21 +223,10 @@ pub fn created_at(
     res
 }
 
-/// A record-service resource that carries its own etag.
+/// A service resource that carries its own etag (each backend implements it for its
+/// messages).
 pub trait Versioned {
     fn etag(&self) -> &str;
-}
-
-impl Versioned for iop_proto::records::Episode {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-impl Versioned for iop_proto::records::Note {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
 }
 
 /// Forwards a call answered by one versioned resource, and answers 200 with it as JSON
@@ -504,26 +475,24 @@ mod tests {
     use super::if_match;
 
     /// utoipa keys schemas by type name: two types of one name would silently replace each
-    /// other in the document.
+    /// other in the document. Every schema an operation names must be the only one of its
+    /// name.
     #[test]
     fn every_schema_type_has_its_own_name() {
-        let source = include_str!("mod.rs");
-        let start = source.find("components(schemas(").unwrap() + "components(schemas(".len();
-        let end = start + source[start..].find("))").unwrap();
-        let names: Vec<&str> = source[start..end]
-            .split(',')
-            .map(|p| p.trim().rsplit("::").next().unwrap())
-            .filter(|n| !n.is_empty())
-            .collect();
-        let unique: std::collections::HashSet<_> = names.iter().collect();
-        assert_eq!(
-            unique.len(),
-            names.len(),
-            "duplicate schema names in {names:?}"
-        );
+        let mut seen: std::collections::HashMap<String, String> = Default::default();
+        for op in crate::backends::operations() {
+            let (schemas, _, _) = (op.rest)();
+            for (name, schema) in schemas {
+                let json = serde_json::to_string(&schema).unwrap();
+                if let Some(other) = seen.insert(name.clone(), json.clone()) {
+                    assert_eq!(other, json, "two schemas are named {name}");
+                }
+            }
+        }
         let doc = super::openapi();
         let registered = doc.components.map(|c| c.schemas.len()).unwrap_or(0);
-        assert!(registered >= names.len(), "{registered} < {}", names.len());
+        assert!(registered >= seen.len(), "{registered} < {}", seen.len());
+        assert!(seen.contains_key("Patient") && seen.contains_key("Problem"));
     }
 
     #[test]
@@ -582,6 +551,25 @@ mod tests {
             }
         }
         assert!(checked >= 52, "{checked}");
+    }
+
+    /// A create links to what can be done with what it created, by its id.
+    #[test]
+    fn creates_link_to_their_resource() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&super::openapi_json(&super::openapi())).unwrap();
+        let links = &doc["paths"]["/v1/patients"]["post"]["responses"]["201"]["links"];
+        assert_eq!(links["patients_get"]["operationId"], "patients_get");
+        assert_eq!(
+            links["patients_get"]["parameters"]["id"],
+            "$response.body#/id"
+        );
+        assert!(links.get("episodes_create").is_some(), "{links}");
+        let episode = &doc["paths"]["/v1/patients/{id}/episodes"]["post"]["responses"]["201"];
+        assert!(episode["links"].get("episodes_admit").is_some());
+        // Not linked: a path with a second parameter the answer cannot fill.
+        let plan = &doc["paths"]["/v1/patients/{id}/plans"]["post"]["responses"]["201"]["links"];
+        assert!(plan.get("plans_record_progress").is_none(), "{plan}");
     }
 
     #[test]

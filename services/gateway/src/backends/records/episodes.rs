@@ -249,6 +249,12 @@ fn problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, "episode.")
 }
 
+impl crate::rest::Versioned for pb::Episode {
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
 /// Forwards a call that answers with the episode, as 200 with its `ETag`.
 async fn answer<C: Call<Res = pb::Episode>>(
     st: &AppState,

@@ -92,9 +92,46 @@ const RULES: &[Rule] = &[
     (Role::ProgramDirector, resources::Flag, "rus"),
 ];
 
+/// What the records service itself enforces beyond scopes and roles.
+const BEYOND_ROLES: &str = "The records service shows a backend client only the referrals it \
+    sent, without the clinic's internal ids and notes, and status changes of referrals, \
+    signing notes and plans, and acknowledging safety flags are for staff users signed in as \
+    themselves. Psychotherapy notes are readable only by their author; drafts are edited only \
+    by their author.";
+
+/// The OpenAPI tags of the records service's operations.
+const TAGS: &[(&str, &str)] = &[
+    ("patients", "Patients of your clinic"),
+    (
+        "referrals",
+        "Referrals from partner systems and their closed loop",
+    ),
+    (
+        "consents",
+        "Consents to disclose (42 CFR Part 2), disclosure checks, family and support contacts",
+    ),
+    (
+        "plans",
+        "Treatment plans: versioned problems, goals, objectives, interventions; goal progress",
+    ),
+    (
+        "notes",
+        "Clinical notes: drafts, signing, addenda; psychotherapy notes for their author only",
+    ),
+    (
+        "episodes",
+        "Episodes of care: referral, admission, levels of care, discharge and aftercare",
+    ),
+    (
+        "assessments",
+        "PHQ-9 and GAD-7 scores and the safety flags they raise",
+    ),
+];
+
 crate::operation::backend_operations! {
     backend "records";
-    resources resources::ALL, rules RULES;
+    tags TAGS;
+    resources resources::ALL, rules RULES, beyond roles BEYOND_ROLES;
     package "iop.records.v1" in records;
 
     service PatientService(patient_service_server::PatientServiceServer, patient_service_client::PatientServiceClient) {

@@ -154,6 +154,12 @@ fn problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, "note.")
 }
 
+impl crate::rest::Versioned for pb::Note {
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
 /// Forwards a call that answers with the note, as 200 with its `ETag`.
 async fn answer<C: Call<Res = pb::Note>>(
     st: &AppState,
