@@ -86,10 +86,66 @@ pub struct Patient {
     pub etag: String,
 }
 
-/// The writable fields of a patient. On create, `given_name`, `family_name`, `birth_date`
-/// and `sex_at_birth` are required; on PATCH, only the fields sent change (`null` clears).
+/// A new patient of your clinic. The required fields are checked with the others, so a
+/// refusal names every broken rule at once.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPatient {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub middle_name: String,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub preferred_name: String,
+    /// `YYYY-MM-DD`, from 1900-01-01 to today.
+    #[schema(value_type = String, required = true, format = Date, example = "1990-02-28")]
+    pub birth_date: Option<String>,
+    #[schema(value_type = Sex, required = true)]
+    pub sex_at_birth: Option<Sex>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub gender_identity: String,
+    #[serde(default)]
+    #[schema(max_length = 50)]
+    pub pronouns: String,
+    pub contact: Option<Contact>,
+    /// Medical record number, unique in your clinic: up to 64 characters without surrounding
+    /// spaces; empty or absent for none.
+    #[schema(max_length = 64)]
+    pub mrn: Option<String>,
+    /// At most 20, each `system|value` once.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub identifiers: Vec<Identifier>,
+}
+
+impl From<NewPatient> for PatientWrite {
+    fn from(p: NewPatient) -> Self {
+        Self {
+            given_name: p.given_name,
+            middle_name: Some(p.middle_name),
+            family_name: p.family_name,
+            preferred_name: Some(p.preferred_name),
+            birth_date: p.birth_date,
+            sex_at_birth: p.sex_at_birth,
+            gender_identity: Some(p.gender_identity),
+            pronouns: Some(p.pronouns),
+            contact: p.contact,
+            mrn: p.mrn,
+            identifiers: Some(p.identifiers),
+            etag: None,
+        }
+    }
+}
+
+/// The fields of a patient to change (PATCH): only the fields sent change; `null` clears.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PatientUpdate)]
 pub struct PatientWrite {
     pub given_name: Option<String>,
     pub middle_name: Option<String>,
@@ -136,7 +192,7 @@ fn problem(status: tonic::Status) -> Problem {
 }
 
 /// Create a patient. Send an `Idempotency-Key` to make retries safe.
-#[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = PatientWrite,
+#[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = NewPatient,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "Retrying with the same key returns the patient created the first time")),
     responses(
@@ -154,10 +210,7 @@ pub async fn create(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let write: PatientWrite = body.parse()?;
-    if write.etag.is_some() {
-        return Err(Problem::field("etag", "is only accepted on updates"));
-    }
+    let write = PatientWrite::from(body.parse::<NewPatient>()?);
     let request_id = idempotency_key(&headers)?;
     let patient = to_proto(&write)?;
     let message = pb::CreatePatientRequest {

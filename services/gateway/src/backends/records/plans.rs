@@ -77,6 +77,7 @@ pub struct Goal {
     pub objectives: Vec<Objective>,
     /// Output only (ignored on writes): progress entries, oldest first.
     #[serde(default)]
+    #[schema(read_only)]
     pub progress: Vec<GoalProgress>,
 }
 
