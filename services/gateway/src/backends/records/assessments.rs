@@ -64,6 +64,7 @@ pub struct Assessment {
 pub struct AssessmentWrite {
     pub instrument: Instrument,
     /// One answer per item, each 0 ("not at all") to 3 ("nearly every day").
+    #[schema(min_items = 7, max_items = 9)]
     pub answers: Vec<i32>,
     /// When the patient answered (RFC 3339); defaults to now.
     #[schema(format = DateTime)]
@@ -155,6 +156,7 @@ pub struct FlagParams {
 #[serde(deny_unknown_fields)]
 pub struct Acknowledge {
     #[schema(example = "Safety plan reviewed with patient; no current intent or plan.")]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub note: String,
 }
 

@@ -99,9 +99,13 @@ pub struct Consent {
 #[serde(deny_unknown_fields)]
 pub struct NewConsent {
     /// A stable id of the recipient: a contact's id, an NPI, a client id.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub recipient_id: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub recipient_name: String,
+    #[schema(min_items = 1)]
     pub categories: Vec<RecordCategory>,
+    #[schema(min_items = 1)]
     pub purposes: Vec<DisclosurePurpose>,
     /// Default today.
     #[schema(format = Date)]

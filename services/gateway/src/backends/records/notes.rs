@@ -116,6 +116,7 @@ pub struct NoteUpdate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAddendum {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub text: String,
 }
 

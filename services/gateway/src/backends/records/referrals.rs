@@ -42,7 +42,9 @@ proto_enum! {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferredPatient {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub given_name: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub family_name: String,
     #[schema(format = Date)]
     pub birth_date: Option<String>,
@@ -107,10 +109,12 @@ pub struct Referral {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReferral {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub referring_organization: String,
     #[serde(default)]
     pub referring_contact: String,
     pub patient: ReferredPatient,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
     #[serde(default)]
     pub requested_program: String,
@@ -163,6 +167,7 @@ pub struct Admitted {
 #[serde(deny_unknown_fields)]
 pub struct Decline {
     /// The referring partner sees it.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
