@@ -105,7 +105,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// /v1/patients/{id}`, `POST /v1/patients/{id}/episodes`…; `POST /v1/patients/{id}/episodes`
 /// → `/v1/episodes/{id}` and what is under it. Only operations whose one path parameter is
 /// `id` are linked, from creates whose answer has an `id`. Written on the JSON: utoipa 5.5
-/// serializes a Link's `operationId` as `operation_id`.
+/// serializes a Link's `operationId` as `operation_id`. Also here: a PATCH body must name a
+/// field to change (`anyOf` its fields besides `etag`).
 pub fn openapi_json(doc: &utoipa::openapi::OpenApi) -> String {
     use serde_json::{Value, json};
     let mut doc = serde_json::to_value(doc).unwrap_or_default();
@@ -158,6 +159,31 @@ pub fn openapi_json(doc: &utoipa::openapi::OpenApi) -> String {
     }
     for (path, these) in links {
         doc["paths"][&path]["post"]["responses"]["201"]["links"] = Value::Object(these);
+    }
+    // A PATCH must name a field to change (the handlers refuse a body with none, or with
+    // only `etag`): every PATCH body requires one of its fields besides `etag`.
+    let patched: Vec<String> = paths
+        .values()
+        .filter_map(|item| {
+            item["patch"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        })
+        .filter_map(|r| r.rsplit('/').next().map(str::to_owned))
+        .collect();
+    for name in patched {
+        let schema = &mut doc["components"]["schemas"][&name];
+        let fields: Vec<Value> = schema["properties"]
+            .as_object()
+            .map(|p| {
+                p.keys()
+                    .filter(|k| *k != "etag")
+                    .map(|k| json!({ "required": [k] }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !fields.is_empty() {
+            schema["minProperties"] = json!(1);
+            schema["anyOf"] = Value::Array(fields);
+        }
     }
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

@@ -122,13 +122,23 @@ pub struct TreatmentPlan {
     pub etag: String,
 }
 
-/// A plan's content: on create the first draft; on PUT it replaces the draft's.
+/// A new plan: its first draft, optionally of one episode of care.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PlanWrite {
-    /// Create only.
+pub struct NewPlan {
+    /// The episode it belongs to; fixed once the plan is opened.
     #[schema(format = Uuid)]
     pub episode_id: Option<String>,
+    #[serde(default)]
+    pub problems: Vec<PlanProblem>,
+    #[schema(format = Date)]
+    pub review_due_date: Option<String>,
+}
+
+/// The draft's new content (PUT replaces it whole).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanUpdate {
     #[serde(default)]
     pub problems: Vec<PlanProblem>,
     #[schema(format = Date)]
@@ -197,7 +207,7 @@ fn problem(status: tonic::Status) -> Problem {
 }
 
 /// Open a treatment plan for a patient: version 1, a draft.
-#[utoipa::path(post, path = "/v1/patients/{id}/plans", tag = "plans", request_body = PlanWrite,
+#[utoipa::path(post, path = "/v1/patients/{id}/plans", tag = "plans", request_body = NewPlan,
     params(("id" = String, Path, description = "Patient id (UUID)"),
         ("Idempotency-Key" = Option<String>, Header,
         description = "Retrying with the same key returns the plan opened the first time")),
@@ -215,7 +225,7 @@ pub async fn create(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: PlanWrite = body.parse()?;
+    let w: NewPlan = body.parse()?;
     let message = pb::CreatePlanRequest {
         plan: Some(pb::TreatmentPlan {
             patient_id,
@@ -322,7 +332,7 @@ pub async fn list(
 
 /// Replace the draft version's problems and review date. A signed version is immutable
 /// (409): revise the plan first.
-#[utoipa::path(put, path = "/v1/plans/{id}", tag = "plans", request_body = PlanWrite,
+#[utoipa::path(put, path = "/v1/plans/{id}", tag = "plans", request_body = PlanUpdate,
     params(("id" = String, Path, description = "Plan id (UUID)"),
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
@@ -339,13 +349,7 @@ pub async fn replace(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: PlanWrite = body.parse()?;
-    if w.episode_id.is_some() {
-        return Err(Problem::field(
-            "episode_id",
-            "is set when the plan is opened",
-        ));
-    }
+    let w: PlanUpdate = body.parse()?;
     let message = pb::UpdatePlanRequest {
         plan: Some(pb::TreatmentPlan {
             id,
