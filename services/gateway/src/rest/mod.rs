@@ -596,6 +596,16 @@ mod tests {
         // Not linked: a path with a second parameter the answer cannot fill.
         let plan = &doc["paths"]["/v1/patients/{id}/plans"]["post"]["responses"]["201"]["links"];
         assert!(plan.get("plans_record_progress").is_none(), "{plan}");
+        // A PATCH body must name a field besides `etag`.
+        let update = &doc["components"]["schemas"]["PatientUpdate"];
+        assert_eq!(update["minProperties"], 1);
+        let any: Vec<&str> = update["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["required"][0].as_str().unwrap())
+            .collect();
+        assert!(any.contains(&"given_name") && !any.contains(&"etag"), "{any:?}");
     }
 
     #[test]
