@@ -605,7 +605,10 @@ mod tests {
             .iter()
             .map(|r| r["required"][0].as_str().unwrap())
             .collect();
-        assert!(any.contains(&"given_name") && !any.contains(&"etag"), "{any:?}");
+        assert!(
+            any.contains(&"given_name") && !any.contains(&"etag"),
+            "{any:?}"
+        );
     }
 
     #[test]

@@ -198,10 +198,44 @@ pub struct FamilyContact {
     pub etag: String,
 }
 
-/// A contact's fields; on PATCH only those sent change. `involved_in_family_sessions: true`
-/// needs a consent in force naming the contact's id for `family_involvement`.
+/// A new family or support contact of the patient: `name`, `relationship` and a phone or an
+/// email are required (checked together, so a refusal names every missing one).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFamilyContact {
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    pub name: Option<String>,
+    #[schema(value_type = Relationship, required = true)]
+    pub relationship: Option<Relationship>,
+    #[schema(value_type = ContactInfo, required = true)]
+    pub contact: Option<ContactInfo>,
+    #[serde(default)]
+    pub emergency_contact: bool,
+    /// Needs a consent in force naming this contact for family involvement.
+    #[serde(default)]
+    pub involved_in_family_sessions: bool,
+    pub notes: Option<String>,
+}
+
+impl From<NewFamilyContact> for FamilyContactWrite {
+    fn from(c: NewFamilyContact) -> Self {
+        Self {
+            name: c.name,
+            relationship: c.relationship,
+            contact: c.contact,
+            emergency_contact: Some(c.emergency_contact),
+            involved_in_family_sessions: Some(c.involved_in_family_sessions),
+            notes: c.notes,
+        }
+    }
+}
+
+/// The fields of a contact to change (PATCH): only those sent change.
+/// `involved_in_family_sessions: true` needs a consent in force naming the contact's id for
+/// `family_involvement`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FamilyContactUpdate)]
 pub struct FamilyContactWrite {
     pub name: Option<String>,
     pub relationship: Option<Relationship>,
@@ -424,7 +458,7 @@ fn contact_to_proto(w: FamilyContactWrite) -> pb::Contact {
 }
 
 /// Add a family or support contact to a patient.
-#[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = FamilyContactWrite,
+#[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = NewFamilyContact,
     params(("id" = String, Path, description = "Patient id (UUID)"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
@@ -441,7 +475,7 @@ pub async fn create_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: FamilyContactWrite = body.parse()?;
+    let w = FamilyContactWrite::from(body.parse::<NewFamilyContact>()?);
     let message = pb::CreateContactRequest {
         contact: Some(pb::Contact {
             patient_id,
