@@ -175,6 +175,7 @@ pub struct NewEpisode {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EpisodeUpdate {
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"\S")]
     pub program: Option<String>,
     pub population: Option<Population>,
     pub primary_clinician: Option<String>,

@@ -54,8 +54,10 @@ pub struct Contact {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identifier {
-    /// Namespace of the value, e.g. `https://ehr.example.org/patient`.
+    /// Namespace of the value, e.g. `https://ehr.example.org/patient`; without `|`.
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^|]*[^|\s][^|]*$")]
     pub system: String,
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub value: String,
 }
 
@@ -147,12 +149,16 @@ impl From<NewPatient> for PatientWrite {
 #[serde(deny_unknown_fields)]
 #[schema(as = PatientUpdate)]
 pub struct PatientWrite {
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
     pub given_name: Option<String>,
     pub middle_name: Option<String>,
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
     pub family_name: Option<String>,
     pub preferred_name: Option<String>,
     #[schema(format = Date, example = "1990-02-28")]
+    #[schema(value_type = String, required = false)]
     pub birth_date: Option<String>,
+    #[schema(value_type = Sex, required = false)]
     pub sex_at_birth: Option<Sex>,
     pub gender_identity: Option<String>,
     pub pronouns: Option<String>,
