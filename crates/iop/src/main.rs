@@ -418,7 +418,7 @@ fn print_banner(system: &iop::System, args: &UpArgs) {
     let _ = writeln!(
         std::io::stdout(),
         "\nIOP platform is up.\n\
-         \n  gateway  http://{gw}   REST /v1/…, gRPC iop.records.v1, /openapi.json, /healthz, /readyz\
+         \n  gateway  http://{gw}   REST /v1/…, gRPC (server reflection lists it), /openapi.json, /healthz, /readyz\
          {services}\
          \n  data     {data}\n\
          \nGet a token for the demo clinic and make a first call:\n\

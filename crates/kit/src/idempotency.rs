@@ -6,6 +6,10 @@ use iop_core::{Error, TenantId, page};
 use iop_db::{Db, is_unique_violation};
 use sqlx::Row;
 
+/// The shape of a key, as a pattern for API documents: up to 255 printable ASCII characters
+/// (none: empty). [`Key::parse`] checks the same.
+pub const KEY_PATTERN: &str = "^[!-~]{0,255}$";
+
 /// A client's key and a fingerprint of the request it came with.
 #[derive(Debug, Clone)]
 pub struct Key<'a> {
@@ -127,4 +131,21 @@ pub async fn begin_create(
         return Ok(Started::Done(earlier(db, tenant, kind, key).await?));
     }
     Ok(Started::Fresh(tx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `KEY_PATTERN` (printable ASCII `!`..`~`, at most 255) says what `Key::parse` takes.
+    #[test]
+    fn the_documented_pattern_is_what_parse_takes() {
+        assert!(KEY_PATTERN.contains("[!-~]{0,255}"));
+        assert!(Key::parse("", &1).unwrap().is_none());
+        assert!(Key::parse("!~az09", &1).unwrap().is_some());
+        assert!(Key::parse(&"k".repeat(255), &1).unwrap().is_some());
+        for bad in ["a b".to_owned(), "é".to_owned(), "k".repeat(256)] {
+            assert!(Key::parse(&bad, &1).is_err(), "{bad}");
+        }
+    }
 }

@@ -179,11 +179,7 @@ impl Downstream {
         op: C,
         req: tonic::Request<C::Req>,
     ) -> Result<tonic::Response<C::Res>, tonic::Status> {
-        let who = req
-            .extensions()
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| tonic::Status::unauthenticated("missing bearer token"))?;
+        let who = crate::grpc::principal(&req)?;
         self.forward(&who, op, req.into_inner())
             .await
             .map(tonic::Response::new)

@@ -4,7 +4,8 @@
 use iop_core::Principal;
 use tonic::{Request, Response, Status};
 
-fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
+/// The caller the auth layer verified (every gRPC call at the gateway passes it).
+pub(crate) fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
     req.extensions()
         .get::<Principal>()
         .cloned()

@@ -465,13 +465,15 @@ impl Modify for Contract {
                             text.pattern = Some(extract::NO_CONTROL_CHARACTERS.into());
                         }
                     }
-                    // The services take up to 255 printable ASCII characters as a retry key (empty: none)
-                    // (`iop_kit::idempotency`).
+                    // A header is absent or text, never `null`. The services take up to 255
+                    // printable ASCII characters as a retry key (`iop_kit::idempotency`).
                     if param.parameter_in == ParameterIn::Header
-                        && param.name == IDEMPOTENCY_KEY
-                        && let Some(RefOr::T(Schema::Object(key))) = param.schema.as_mut()
+                        && let Some(RefOr::T(Schema::Object(header))) = param.schema.as_mut()
                     {
-                        key.pattern = Some("^[!-~]{0,255}$".into());
+                        header.schema_type = SchemaType::Type(Type::String);
+                        if param.name == IDEMPOTENCY_KEY {
+                            header.pattern = Some(iop_kit::idempotency::KEY_PATTERN.into());
+                        }
                     }
                     if param.parameter_in == ParameterIn::Path && param.name == "id" {
                         param.schema = Some(

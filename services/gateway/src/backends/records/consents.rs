@@ -217,7 +217,7 @@ pub struct NewFamilyContact {
     pub notes: Option<String>,
 }
 
-impl From<NewFamilyContact> for FamilyContactWrite {
+impl From<NewFamilyContact> for FamilyContactUpdate {
     fn from(c: NewFamilyContact) -> Self {
         Self {
             name: c.name,
@@ -235,8 +235,7 @@ impl From<NewFamilyContact> for FamilyContactWrite {
 /// `family_involvement`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = FamilyContactUpdate)]
-pub struct FamilyContactWrite {
+pub struct FamilyContactUpdate {
     pub name: Option<String>,
     pub relationship: Option<Relationship>,
     pub contact: Option<ContactInfo>,
@@ -445,7 +444,7 @@ fn contact_problem(status: tonic::Status) -> Problem {
     Problem::from_status(&status, "contact.")
 }
 
-fn contact_to_proto(w: FamilyContactWrite) -> pb::Contact {
+fn contact_to_proto(w: FamilyContactUpdate) -> pb::Contact {
     pb::Contact {
         name: w.name.unwrap_or_default(),
         relationship: w.relationship.map_or(0, Relationship::to_proto),
@@ -475,7 +474,7 @@ pub async fn create_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w = FamilyContactWrite::from(body.parse::<NewFamilyContact>()?);
+    let w = FamilyContactUpdate::from(body.parse::<NewFamilyContact>()?);
     let message = pb::CreateContactRequest {
         contact: Some(pb::Contact {
             patient_id,
@@ -557,7 +556,7 @@ pub async fn get_contact(
 }
 
 /// Change a contact; `If-Match` refuses stale writes.
-#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = FamilyContactWrite,
+#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = FamilyContactUpdate,
     params(("id" = String, Path, description = "Contact id (UUID)"),
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
@@ -574,7 +573,7 @@ pub async fn update_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: FamilyContactWrite = body.parse()?;
+    let w: FamilyContactUpdate = body.parse()?;
     let paths: Vec<String> = body.0.keys().cloned().collect();
     if paths.is_empty() {
         return Err(Problem::field("body", "names no field to change"));

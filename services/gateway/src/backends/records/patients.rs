@@ -125,7 +125,7 @@ pub struct NewPatient {
     pub identifiers: Vec<Identifier>,
 }
 
-impl From<NewPatient> for PatientWrite {
+impl From<NewPatient> for PatientUpdate {
     fn from(p: NewPatient) -> Self {
         Self {
             given_name: p.given_name,
@@ -147,8 +147,7 @@ impl From<NewPatient> for PatientWrite {
 /// The fields of a patient to change (PATCH): only the fields sent change; `null` clears.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = PatientUpdate)]
-pub struct PatientWrite {
+pub struct PatientUpdate {
     #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
     pub given_name: Option<String>,
     pub middle_name: Option<String>,
@@ -216,7 +215,7 @@ pub async fn create(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let write = PatientWrite::from(body.parse::<NewPatient>()?);
+    let write = PatientUpdate::from(body.parse::<NewPatient>()?);
     let request_id = idempotency_key(&headers)?;
     let patient = to_proto(&write)?;
     let message = pb::CreatePatientRequest {
@@ -288,7 +287,7 @@ pub async fn list(
 
 /// Change some fields of a patient. Send `If-Match` with the etag you read to refuse
 /// overwriting someone else's change.
-#[utoipa::path(patch, path = "/v1/patients/{id}", tag = "patients", request_body = PatientWrite,
+#[utoipa::path(patch, path = "/v1/patients/{id}", tag = "patients", request_body = PatientUpdate,
     params(("id" = String, Path, description = "Patient id (UUID)"),
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
@@ -305,7 +304,7 @@ pub async fn update(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let write: PatientWrite = body.parse()?;
+    let write: PatientUpdate = body.parse()?;
     let paths: Vec<String> = body.0.keys().filter(|k| *k != "etag").cloned().collect();
     if paths.is_empty() {
         return Err(Problem::field("body", "names no field to change"));
@@ -335,7 +334,7 @@ fn respond(status: StatusCode, p: &pb::Patient) -> Response {
     with_etag(status, from_proto(p), &p.etag)
 }
 
-fn to_proto(w: &PatientWrite) -> Result<pb::Patient, Problem> {
+fn to_proto(w: &PatientUpdate) -> Result<pb::Patient, Problem> {
     let birth_date = parse_date("birth_date", w.birth_date.as_deref())?;
     Ok(pb::Patient {
         given_name: w.given_name.clone().unwrap_or_default(),
