@@ -347,3 +347,34 @@ impl Downstream {
         ready
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(list: &[&str]) -> Vec<BackendUrl> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn start(list: &[&str]) -> Result<Downstream, BackendError> {
+        let key = Arc::new(InternalKey::generate());
+        Downstream::new(&urls(list), key, Duration::from_secs(1), AuditLog::off())
+    }
+
+    /// Every backend the gateway forwards to needs exactly one URL; a name it does not
+    /// know is a typo, refused at start-up rather than ignored.
+    #[tokio::test]
+    async fn every_backend_needs_exactly_one_url() {
+        assert!(start(&["records=http://127.0.0.1:1"]).is_ok());
+        assert!(matches!(start(&[]), Err(BackendError::Missing("records"))));
+        let err = start(&["records=http://127.0.0.1:1", "recrods=http://127.0.0.1:2"]);
+        assert!(matches!(err, Err(BackendError::Unknown(name, _)) if name == "recrods"));
+        let err = start(&["records=http://127.0.0.1:1", "records=http://127.0.0.1:2"]);
+        assert!(matches!(err, Err(BackendError::Twice(_))));
+        assert!(matches!(
+            start(&["records=not a url"]),
+            Err(BackendError::Url(..))
+        ));
+        assert!("records".parse::<BackendUrl>().is_err());
+    }
+}
