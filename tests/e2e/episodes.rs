@@ -263,11 +263,19 @@ async fn invalid_episodes_and_discharges_name_the_field() {
         &sys,
         &kim,
         &discharge,
-        &json!({ "discharge_date": day(21), "reason": "completed" }),
+        &json!({ "discharge_date": day(1), "reason": "completed" }),
     )
     .await;
-    assert_problem_names(&problem, 400, "discharge_date");
     assert_problem_names(&problem, 400, "aftercare");
+    // Well formed, but before the stored admission: the request conflicts with the episode.
+    let (_, problem) = post(
+        &sys,
+        &kim,
+        &discharge,
+        &json!({ "discharge_date": day(21), "reason": "completed", "aftercare": aftercare() }),
+    )
+    .await;
+    assert_problem_names(&problem, 409, "discharge_date");
     let mut plan = aftercare();
     plan["contacts"][0]["phone"] = json!("call me");
     plan["follow_ups"][0]["time"] = json!("next week");

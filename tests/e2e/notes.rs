@@ -190,8 +190,9 @@ async fn session_notes_need_their_minutes_to_be_signed() {
     let id = n["id"].as_str().unwrap();
     assert!(n.get("duration_minutes").is_none());
     let (status, problem) = post(&sys, &kim, &format!("/v1/notes/{id}/sign"), &json!({})).await;
-    assert_eq!(status, 400);
-    assert_problem_names(&problem, 400, "start_time");
+    // A rule on the stored draft, not on the (empty) request: 409, naming the fields.
+    assert_eq!(status, 409);
+    assert_problem_names(&problem, 409, "start_time");
 
     let mut backwards = session_note();
     backwards["end_time"] = json!("2026-11-02T14:00:00Z");

@@ -66,8 +66,8 @@ async fn a_plan_is_signed_then_revised_into_a_new_version() {
 
     // Not signable without a review date; the refusal names it.
     let (status, problem) = post(&sys, &kim, &format!("{path}/sign"), &json!({})).await;
-    assert_eq!(status, 400);
-    assert_problem_names(&problem, 400, "review_due_date");
+    assert_eq!(status, 409);
+    assert_problem_names(&problem, 409, "review_due_date");
 
     // Edit the draft by sending back what was read, plus a review date.
     let mut draft = json!({ "problems": v1["problems"].clone(), "review_due_date": day(0) });
@@ -189,8 +189,11 @@ async fn a_plan_is_signed_then_revised_into_a_new_version() {
         &json!({ "status": "achieved" }),
     )
     .await;
-    assert_eq!(status, 400);
-    assert_problem_names(&problem, 400, "goal_id");
+    assert_eq!(status, 404, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("goal nope"),
+        "{problem}"
+    );
     sys.stop().await;
 }
 
@@ -212,7 +215,7 @@ async fn incomplete_plans_name_what_is_missing() {
     let (_, problem) = post(&sys, &kim, &format!("/v1/plans/{id}/sign"), &json!({})).await;
     assert_problem_names(
         &problem,
-        400,
+        409,
         "problems[0].goals[0].objectives[0].interventions[0].frequency",
     );
     let (status, problem) =

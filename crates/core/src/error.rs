@@ -137,6 +137,11 @@ pub struct FieldViolation {
 pub enum Error {
     #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
     InvalidFields(Vec<FieldViolation>),
+    /// The request is well formed, but the stored resource does not meet a rule of the action
+    /// (a note with no body cannot be signed; a discharge date before the stored admission):
+    /// FAILED_PRECONDITION / 409, naming the fields (google.rpc.PreconditionFailure).
+    #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Unmet(Vec<FieldViolation>),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -206,7 +211,7 @@ impl Error {
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::Conflict(_) => ErrorCode::Conflict,
-            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::FailedPrecondition(_) | Self::Unmet(_) => ErrorCode::FailedPrecondition,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -223,16 +228,20 @@ impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
         let code = err.code().grpc_code();
         match err {
-            Error::InvalidFields(mut violations) => {
-                let more = violations.len().saturating_sub(MAX_REPORTED_VIOLATIONS);
-                violations.truncate(MAX_REPORTED_VIOLATIONS);
-                let mut message = Error::InvalidFields(violations.clone()).to_string();
-                if more > 0 {
-                    message.push_str(&format!("; and {more} more"));
-                }
+            Error::InvalidFields(violations) | Error::Unmet(violations) => {
+                let unmet = code == tonic::Code::FailedPrecondition;
+                let (message, violations) = bounded_violations(violations);
                 let mut details = ErrorDetails::new();
                 for v in violations {
-                    details.add_bad_request_violation(v.field, v.description);
+                    if unmet {
+                        details.add_precondition_failure_violation(
+                            PRECONDITION_TYPE,
+                            v.field,
+                            v.description,
+                        );
+                    } else {
+                        details.add_bad_request_violation(v.field, v.description);
+                    }
                 }
                 tonic::Status::with_error_details(code, message, details)
             }
@@ -245,6 +254,21 @@ impl From<Error> for tonic::Status {
             other => tonic::Status::new(code, other.to_string()),
         }
     }
+}
+
+/// The `type` of every google.rpc.PreconditionFailure violation we send: its subject is the
+/// field whose stored or requested value does not meet the rule.
+pub const PRECONDITION_TYPE: &str = "FIELD";
+
+/// The first [`MAX_REPORTED_VIOLATIONS`] and a message that says how many more there were.
+fn bounded_violations(mut violations: Vec<FieldViolation>) -> (String, Vec<FieldViolation>) {
+    let more = violations.len().saturating_sub(MAX_REPORTED_VIOLATIONS);
+    violations.truncate(MAX_REPORTED_VIOLATIONS);
+    let mut message = Error::InvalidFields(violations.clone()).to_string();
+    if more > 0 {
+        message.push_str(&format!("; and {more} more"));
+    }
+    (message, violations)
 }
 
 fn tracing_chain(err: &(dyn std::error::Error + 'static)) {
@@ -289,8 +313,19 @@ pub fn database_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Field violations carried by a gRPC status (google.rpc.BadRequest), for the gateway.
+/// Field violations carried by a gRPC status (google.rpc.BadRequest, or the subjects of a
+/// google.rpc.PreconditionFailure), for the gateway.
 pub fn field_violations(status: &tonic::Status) -> Vec<FieldViolation> {
+    if let Some(failure) = status.get_details_precondition_failure() {
+        return failure
+            .violations
+            .into_iter()
+            .map(|v| FieldViolation {
+                field: v.subject,
+                description: v.description,
+            })
+            .collect();
+    }
     status
         .get_details_bad_request()
         .map(|br| {
@@ -371,6 +406,25 @@ mod tests {
         let v = field_violations(&status);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].field, "patient.birth_date");
+    }
+
+    #[test]
+    fn unmet_rules_of_stored_state_are_a_failed_precondition_naming_the_fields() {
+        let status: tonic::Status = Error::Unmet(vec![FieldViolation {
+            field: "body".into(),
+            description: "is empty: there is nothing to sign".into(),
+        }])
+        .into();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "body: is empty: there is nothing to sign");
+        assert!(status.get_details_bad_request().is_none());
+        let v = field_violations(&status);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].field, "body");
+        assert_eq!(
+            ErrorCode::from_grpc(status.code()).http_status(),
+            StatusCode::CONFLICT
+        );
     }
 
     #[test]

@@ -1,25 +1,49 @@
-//! Enums between their three forms: the domain's Rust enum, its text in the database
-//! ([`text_enum!`](crate::text_enum)), and its protobuf value ([`Table`]), for any proto
-//! package.
+//! Enums between their forms — the Rust enum, its fixed text (database column, JSON) and its
+//! protobuf value — declared once with [`text_enum!`](crate::text_enum), for any proto
+//! package, by the gateway and the services alike.
 
 use iop_core::Error;
 
 /// An enum stored and sent as fixed lower-case text, with `as_str`, `parse` and `ALL`.
+///
+/// `enum Name: path::to::ProtoEnum { … }` also converts to and from that protobuf enum, whose
+/// variants must carry the same names (`to_proto`, `from_proto`, `from_proto_field`); its
+/// unspecified value (0) maps to `None` unless a variant of that name is listed.
+///
+/// A leading `json` makes it the enum of a JSON body: serde reads and writes the same text and
+/// its OpenAPI schema lists it (the caller depends on `serde` and `utoipa`).
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+    (json $(#[$meta:meta])* $vis:vis enum $name:ident $(: $proto:path)? {
         $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
     }) => {
-        $(#[$meta])*
+        $crate::text_enum! {
+            @enum
+            [$(#[$meta])* #[derive(::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]]
+            $vis $name $(: $proto)? { $([$(#[$vmeta])* #[serde(rename = $text)]] $variant = $text),+ }
+        }
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident $(: $proto:path)? {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
+        $crate::text_enum! {
+            @enum [$(#[$meta])*] $vis $name $(: $proto)? { $([$(#[$vmeta])*] $variant = $text),+ }
+        }
+    };
+    (@enum [$($meta:tt)*] $vis:vis $name:ident $(: $proto:path)? {
+        $([$($vmeta:tt)*] $variant:ident = $text:literal),+
+    }) => {
+        $($meta)*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name {
-            $($(#[$vmeta])* $variant),+
+            $($($vmeta)* $variant),+
         }
 
         impl $name {
             #[allow(dead_code)]
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
+            #[allow(dead_code)]
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text),+
@@ -34,66 +58,82 @@ macro_rules! text_enum {
                 }
             }
         }
+
+        $crate::text_enum!(@proto $name $(: $proto)? { $($variant),+ });
+    };
+    (@proto $name:ident { $($variant:ident),+ }) => {};
+    (@proto $name:ident: $proto:path { $($variant:ident),+ }) => {
+        impl $name {
+            #[allow(dead_code)]
+            pub fn to_proto(self) -> i32 {
+                type Proto = $proto;
+                match self {
+                    $(Self::$variant => Proto::$variant as i32),+
+                }
+            }
+
+            /// `None` for a value no variant has (the unspecified one, or one from a newer
+            /// peer).
+            #[allow(dead_code)]
+            pub fn from_proto(value: i32) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.to_proto() == value)
+            }
+
+            /// As [`Self::from_proto`], but a value that is neither known nor unspecified is an
+            /// error naming `field`.
+            #[allow(dead_code)]
+            pub fn from_proto_field(
+                value: i32,
+                field: &str,
+            ) -> Result<Option<Self>, $crate::iop_core::Error> {
+                $crate::enums::known(Self::from_proto(value), value, field)
+            }
+        }
     };
 }
 
-/// Pairs of protobuf and domain values of one enum, with lookups both ways. The protobuf
-/// side is any prost enum (`P: Into<i32>`), so one table serves every proto package.
-pub struct Table<P: 'static, D: 'static>(pub &'static [(P, D)]);
-
-impl<P: Copy + Into<i32>, D: Copy + PartialEq> Table<P, D> {
-    /// `None` for 0 (unspecified); an error naming `field` for an unknown value.
-    pub fn domain(&self, value: i32, field: &str) -> Result<Option<D>, Error> {
-        if value == 0 {
-            return Ok(None);
-        }
-        self.0
-            .iter()
-            .find(|(p, _)| (*p).into() == value)
-            .map(|(_, d)| Some(*d))
-            .ok_or_else(|| Error::field(field, "is not a known value"))
-    }
-
-    /// The protobuf value of `value`; 0 (unspecified) if the table lacks it.
-    pub fn proto(&self, value: D) -> i32 {
-        self.0
-            .iter()
-            .find(|(_, d)| *d == value)
-            .map_or(0, |(p, _)| (*p).into())
+#[doc(hidden)]
+pub fn known<T>(found: Option<T>, value: i32, field: &str) -> Result<Option<T>, Error> {
+    match found {
+        Some(v) => Ok(Some(v)),
+        None if value == 0 => Ok(None),
+        None => Err(Error::field(field, "is not a known value")),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    crate::text_enum! {
-        enum Shade { Light = "light", Dark = "dark" }
-    }
-
     #[derive(Clone, Copy)]
+    #[allow(dead_code)]
     enum Wire {
+        Unspecified = 0,
         Light = 1,
         Dark = 2,
     }
 
-    impl From<Wire> for i32 {
-        fn from(w: Wire) -> i32 {
-            w as i32
-        }
+    crate::text_enum! {
+        enum Shade: Wire { Light = "light", Dark = "dark" }
+    }
+
+    crate::text_enum! {
+        enum Plain { OneWord = "one_word" }
     }
 
     #[test]
     fn text_and_proto_round_trip() {
         for s in Shade::ALL {
             assert_eq!(Shade::parse(s.as_str()), Some(*s));
+            assert_eq!(Shade::from_proto(s.to_proto()), Some(*s));
         }
         assert_eq!(Shade::parse("Light"), None);
-        let table = Table(&[(Wire::Light, Shade::Light), (Wire::Dark, Shade::Dark)]);
-        assert_eq!(table.domain(2, "shade").unwrap(), Some(Shade::Dark));
-        assert_eq!(table.domain(0, "shade").unwrap(), None);
-        let err = table.domain(7, "shade").unwrap_err();
+        assert_eq!(
+            Shade::from_proto_field(2, "shade").unwrap(),
+            Some(Shade::Dark)
+        );
+        assert_eq!(Shade::from_proto_field(0, "shade").unwrap(), None);
+        let err = Shade::from_proto_field(7, "shade").unwrap_err();
         assert_eq!(err.to_string(), "shade: is not a known value");
-        assert_eq!(table.proto(Shade::Light), 1);
+        assert_eq!(Shade::Light.to_proto(), 1);
+        assert_eq!(Plain::parse("one_word"), Some(Plain::OneWord));
     }
 }

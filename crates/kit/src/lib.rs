@@ -23,7 +23,8 @@ pub mod internal;
 pub mod principal;
 pub mod violations;
 
-pub use enums::Table;
 pub use host::{Host, HostError};
+#[doc(hidden)]
+pub use iop_core;
 pub use principal::{principal, require_user};
 pub use violations::Violations;

@@ -57,11 +57,23 @@ impl<'a> Violations<'a> {
         }
     }
 
+    /// The request's own fields broke a rule: INVALID_ARGUMENT / 400.
     pub fn finish(self) -> Result<(), Error> {
         if self.list.is_empty() {
             Ok(())
         } else {
             Err(Error::InvalidFields(self.list))
+        }
+    }
+
+    /// The stored resource (or a request field measured against it) does not meet the rule of
+    /// the action: FAILED_PRECONDITION / 409. A fuzzer or client reading the API contract
+    /// cannot know stored state, so these are never reported as a malformed request.
+    pub fn finish_unmet(self) -> Result<(), Error> {
+        if self.list.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Unmet(self.list))
         }
     }
 }

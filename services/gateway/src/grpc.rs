@@ -88,16 +88,11 @@ impl ClientApi {
 }
 
 fn client_to_proto(c: crate::clients::Client) -> iop_proto::clients::Client {
-    use crate::clients::ClientKind;
     use iop_proto::clients as pbc;
     pbc::Client {
         client_id: c.client_id,
         name: c.name,
-        kind: match c.kind {
-            ClientKind::Ehr => pbc::ClientKind::Ehr,
-            ClientKind::FrontEnd => pbc::ClientKind::FrontEnd,
-            ClientKind::ReferralPartner => pbc::ClientKind::ReferralPartner,
-        } as i32,
+        kind: c.kind.to_proto(),
         jwks_json: c.jwks.to_string(),
         scopes: c.scopes,
         enabled: c.enabled,
@@ -123,24 +118,14 @@ impl iop_proto::clients::client_service_server::ClientService for ClientApi {
         req: Request<iop_proto::clients::CreateClientRequest>,
     ) -> Result<Response<iop_proto::clients::Client>, Status> {
         use crate::clients::ClientKind;
-        use iop_proto::clients::ClientKind as Pb;
         let who = principal(&req)?;
         let c = req
             .into_inner()
             .client
             .ok_or_else(|| Status::from(iop_core::Error::field("client", "is required")))?;
-        let kind = match Pb::try_from(c.kind) {
-            Ok(Pb::Ehr) => ClientKind::Ehr,
-            Ok(Pb::FrontEnd) => ClientKind::FrontEnd,
-            Ok(Pb::ReferralPartner) => ClientKind::ReferralPartner,
-            Ok(Pb::Unspecified) | Err(_) => {
-                return Err(iop_core::Error::field(
-                    "client.kind",
-                    "must be ehr, front_end or referral_partner",
-                )
-                .into());
-            }
-        };
+        let kind = ClientKind::from_proto(c.kind).ok_or_else(|| {
+            iop_core::Error::field("client.kind", "must be ehr, front_end or referral_partner")
+        })?;
         let jwks = jwks_from_proto(&c.jwks_json)?;
         let created = self
             .clients

@@ -65,10 +65,11 @@ pub struct NewAssessment {
     pub administered_us: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlagStatus {
-    Active,
-    Acknowledged,
+iop_kit::text_enum! {
+    pub enum FlagStatus: iop_proto::records::SafetyFlagStatus {
+        Active = "active",
+        Acknowledged = "acknowledged",
+    }
 }
 
 #[derive(Debug, Default)]
@@ -238,11 +239,7 @@ impl Assessments {
             self.require_patient(who, p).await?;
         }
         let size = page::page_size(req.page_size)?;
-        let status = match req.status {
-            None => "",
-            Some(FlagStatus::Active) => "active",
-            Some(FlagStatus::Acknowledged) => "acknowledged",
-        };
+        let status = req.status.map_or("", FlagStatus::as_str);
         let fingerprint = page::fingerprint(&[
             req.patient_id,
             status,

@@ -23,7 +23,7 @@ use iop_kit::violations::Violations;
 pub use store::ConsentStore;
 
 iop_kit::text_enum! {
-    pub enum Category {
+    pub enum Category: iop_proto::records::RecordCategory {
         Demographics = "demographics",
         Attendance = "attendance",
         Assessments = "assessments",
@@ -35,7 +35,7 @@ iop_kit::text_enum! {
 }
 
 iop_kit::text_enum! {
-    pub enum Purpose {
+    pub enum Purpose: iop_proto::records::DisclosurePurpose {
         Treatment = "treatment",
         Payment = "payment",
         CareCoordination = "care_coordination",
@@ -46,7 +46,7 @@ iop_kit::text_enum! {
 }
 
 iop_kit::text_enum! {
-    pub enum Relationship {
+    pub enum Relationship: iop_proto::records::Relationship {
         Parent = "parent",
         Guardian = "guardian",
         Spouse = "spouse",
@@ -60,11 +60,12 @@ iop_kit::text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsentStatus {
-    Active,
-    Revoked,
-    Expired,
+iop_kit::text_enum! {
+    pub enum ConsentStatus: iop_proto::records::ConsentStatus {
+        Active = "active",
+        Revoked = "revoked",
+        Expired = "expired",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

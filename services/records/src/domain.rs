@@ -8,37 +8,16 @@ use iop_kit::dates::EARLIEST_DATE;
 use iop_kit::violations::{MAX_NAME_LEN, MAX_TEXT_LEN, Violations};
 pub const MAX_IDENTIFIERS: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sex {
-    #[default]
-    Unspecified,
-    Female,
-    Male,
-    Other,
-    Unknown,
-}
-
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unspecified => "unspecified",
-            Self::Female => "female",
-            Self::Male => "male",
-            Self::Other => "other",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "unspecified" => Self::Unspecified,
-            "female" => Self::Female,
-            "male" => Self::Male,
-            "other" => Self::Other,
-            "unknown" => Self::Unknown,
-            _ => return None,
-        })
+iop_kit::text_enum! {
+    #[derive(Default, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Sex: iop_proto::records::Sex {
+        #[default]
+        Unspecified = "unspecified",
+        Female = "female",
+        Male = "male",
+        Other = "other",
+        Unknown = "unknown",
     }
 }
 

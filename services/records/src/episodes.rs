@@ -21,14 +21,14 @@ use iop_kit::violations::Violations;
 pub use store::EpisodeStore;
 
 iop_kit::text_enum! {
-    pub enum Population {
+    pub enum Population: iop_proto::records::Population {
         Adult = "adult",
         Adolescent = "adolescent",
     }
 }
 
 iop_kit::text_enum! {
-    pub enum Status {
+    pub enum Status: iop_proto::records::EpisodeStatus {
         Referred = "referred",
         Admitted = "admitted",
         Discharged = "discharged",
@@ -39,7 +39,7 @@ iop_kit::text_enum! {
     /// ASAM levels of care, plus recovery support for aftercare.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum Level {
+    pub enum Level: iop_proto::records::LevelOfCare {
         Outpatient = "outpatient",
         IntensiveOutpatient = "intensive_outpatient",
         PartialHospitalization = "partial_hospitalization",
@@ -50,14 +50,14 @@ iop_kit::text_enum! {
 }
 
 iop_kit::text_enum! {
-    pub enum LevelKind {
+    pub enum LevelKind: iop_proto::records::LevelKind {
         Authorized = "authorized",
         Delivered = "delivered",
     }
 }
 
 iop_kit::text_enum! {
-    pub enum DischargeReason {
+    pub enum DischargeReason: iop_proto::records::DischargeReason {
         Completed = "completed",
         SteppedDown = "stepped_down",
         SteppedUp = "stepped_up",
@@ -532,10 +532,13 @@ impl Episodes {
         let today = today();
         self.change(who, id, etag, |e| {
             let mut v = Violations::new("");
+            // Measured against the stored episode: FAILED_PRECONDITION once the request itself
+            // is well formed.
+            let mut unmet = Violations::new("");
             match new.date {
                 None => v.push("discharge_date", "is required"),
                 Some(d) if d > today => v.push("discharge_date", "must not be in the future"),
-                Some(d) if d < e.admit_date.unwrap_or(e.referral_date) => v.push(
+                Some(d) if d < e.admit_date.unwrap_or(e.referral_date) => unmet.push(
                     "discharge_date",
                     "must not be before the admission (or referral) date",
                 ),
@@ -544,7 +547,7 @@ impl Episodes {
             let admitted = e.status == Status::Admitted;
             match new.reason {
                 None => v.push("reason", "is required"),
-                Some(DischargeReason::NeverAdmitted) if admitted => v.push(
+                Some(DischargeReason::NeverAdmitted) if admitted => unmet.push(
                     "reason",
                     "never_admitted is for episodes closed before admission",
                 ),
@@ -553,7 +556,7 @@ impl Episodes {
                     | DischargeReason::SteppedDown
                     | DischargeReason::SteppedUp
                     | DischargeReason::LeftAgainstAdvice,
-                ) if !admitted => v.push(
+                ) if !admitted => unmet.push(
                     "reason",
                     "the patient was never admitted (use never_admitted, transferred, administrative or other)",
                 ),
@@ -578,6 +581,7 @@ impl Episodes {
                 None => {}
             }
             v.finish()?;
+            unmet.finish_unmet()?;
             let (Some(date), Some(reason)) = (new.date, new.reason) else {
                 return Err(Error::internal("validated fields are missing"));
             };

@@ -20,7 +20,7 @@ use iop_kit::violations::Violations;
 pub use store::NoteStore;
 
 iop_kit::text_enum! {
-    pub enum NoteKind {
+    pub enum NoteKind: iop_proto::records::NoteKind {
         Intake = "intake",
         IndividualTherapy = "individual_therapy",
         FamilySession = "family_session",
@@ -41,7 +41,7 @@ impl NoteKind {
 }
 
 iop_kit::text_enum! {
-    pub enum NoteStatus {
+    pub enum NoteStatus: iop_proto::records::NoteStatus {
         Draft = "draft",
         Signed = "signed",
     }
@@ -357,7 +357,8 @@ impl Notes {
                 v.push("end_time", "is in the future: sign after the session");
             }
         }
-        v.finish()?;
+        // Rules on the stored draft, not on this request: FAILED_PRECONDITION.
+        v.finish_unmet()?;
         let mut next = current.clone();
         next.signature = Some(Signature {
             by: who.subject.clone(),

@@ -62,14 +62,14 @@ pub struct Problem {
 }
 
 iop_kit::text_enum! {
-    pub enum PlanStatus {
+    pub enum PlanStatus: iop_proto::records::PlanStatus {
         Draft = "draft",
         Signed = "signed",
     }
 }
 
 iop_kit::text_enum! {
-    pub enum ProgressStatus {
+    pub enum ProgressStatus: iop_proto::records::GoalProgressStatus {
         NotStarted = "not_started",
         InProgress = "in_progress",
         Achieved = "achieved",
@@ -350,10 +350,14 @@ impl Plans {
         note: &str,
     ) -> Result<Plan, Error> {
         let mut latest = self.get(who, id, 0).await?;
-        let mut v = Violations::new("");
         if !latest.goal_ids().any(|g| g == goal_id) {
-            v.push("goal_id", "is not a goal of this plan's latest version");
+            // The goal is a sub-resource of the latest version (`/plans/{id}/goals/{goal_id}`).
+            return Err(Error::NotFound {
+                kind: "goal",
+                id: format!("{goal_id} of plan {id}'s latest version"),
+            });
         }
+        let mut v = Violations::new("");
         if status.is_none() {
             v.push(
                 "status",
@@ -462,7 +466,7 @@ fn check_content(problems: &[Problem], prefix: &str) -> Result<(), Error> {
     v.finish()
 }
 
-/// What a plan needs before it is signed.
+/// What a plan needs before it is signed: rules on the stored draft, so FAILED_PRECONDITION.
 fn check_complete(plan: &Plan, today: NaiveDate) -> Result<(), Error> {
     let mut v = Violations::new("");
     if plan.problems.is_empty() {
@@ -516,5 +520,5 @@ fn check_complete(plan: &Plan, today: NaiveDate) -> Result<(), Error> {
         Some(d) if d < today => v.push("review_due_date", "must not be in the past"),
         Some(_) => {}
     }
-    v.finish()
+    v.finish_unmet()
 }

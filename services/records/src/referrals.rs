@@ -27,7 +27,7 @@ use iop_kit::violations::Violations;
 pub use store::ReferralStore;
 
 iop_kit::text_enum! {
-    pub enum Urgency {
+    pub enum Urgency: iop_proto::records::Urgency {
         Routine = "routine",
         Urgent = "urgent",
         Emergent = "emergent",
@@ -37,7 +37,7 @@ iop_kit::text_enum! {
 iop_kit::text_enum! {
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum ReferralStatus {
+    pub enum ReferralStatus: iop_proto::records::ReferralStatus {
         Received = "received",
         InReview = "in_review",
         Accepted = "accepted",

@@ -7,26 +7,14 @@
 
 use iop_core::{Error, FieldViolation};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Instrument {
-    Phq9,
-    Gad7,
+iop_kit::text_enum! {
+    pub enum Instrument: iop_proto::records::Instrument {
+        Phq9 = "phq9",
+        Gad7 = "gad7",
+    }
 }
 
 impl Instrument {
-    pub const ALL: [Self; 2] = [Self::Phq9, Self::Gad7];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Phq9 => "phq9",
-            Self::Gad7 => "gad7",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|i| i.as_str() == s)
-    }
-
     /// Number of scored items.
     pub fn items(self) -> usize {
         match self {
@@ -62,37 +50,14 @@ impl Instrument {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Minimal,
-    Mild,
-    Moderate,
-    /// PHQ-9 only.
-    ModeratelySevere,
-    Severe,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minimal => "minimal",
-            Self::Mild => "mild",
-            Self::Moderate => "moderate",
-            Self::ModeratelySevere => "moderately_severe",
-            Self::Severe => "severe",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Minimal,
-            Self::Mild,
-            Self::Moderate,
-            Self::ModeratelySevere,
-            Self::Severe,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+iop_kit::text_enum! {
+    pub enum Severity: iop_proto::records::Severity {
+        Minimal = "minimal",
+        Mild = "mild",
+        Moderate = "moderate",
+        /// PHQ-9 only.
+        ModeratelySevere = "moderately_severe",
+        Severe = "severe",
     }
 }
 
@@ -246,7 +211,7 @@ mod tests {
     #[test]
     fn instrument_names_round_trip() {
         for i in Instrument::ALL {
-            assert_eq!(Instrument::parse(i.as_str()), Some(i));
+            assert_eq!(Instrument::parse(i.as_str()), Some(*i));
         }
         assert_eq!(Instrument::parse("phq-9"), None);
     }

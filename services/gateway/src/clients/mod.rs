@@ -44,27 +44,12 @@ async fn flush_refusals(refusals: std::sync::Weak<refusals::Refusals>, audit: Au
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 300;
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientKind {
-    Ehr,
-    FrontEnd,
-    ReferralPartner,
-}
-
-impl ClientKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Ehr => "ehr",
-            Self::FrontEnd => "front_end",
-            Self::ReferralPartner => "referral_partner",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Ehr, Self::FrontEnd, Self::ReferralPartner]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+iop_kit::text_enum! {
+    json
+    pub enum ClientKind: iop_proto::clients::ClientKind {
+        Ehr = "ehr",
+        FrontEnd = "front_end",
+        ReferralPartner = "referral_partner",
     }
 }
 

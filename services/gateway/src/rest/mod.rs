@@ -1,36 +1,5 @@
 //! The REST/JSON API and its OpenAPI 3.1 document, generated from the handlers.
 
-/// A JSON enum (snake_case strings, listed in the OpenAPI document) mirroring a protobuf
-/// enum of any `iop_proto` package (`Sex => records::Sex { … }`) with the same variant names.
-macro_rules! proto_enum {
-    ($(#[$meta:meta])* $name:ident => $package:ident :: $pb:ident { $($variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            pub fn to_proto(self) -> i32 {
-                match self {
-                    $(Self::$variant => iop_proto::$package::$pb::$variant as i32),+
-                }
-            }
-
-            /// `None` for the unspecified value (or one this gateway does not know).
-            pub fn from_proto(value: i32) -> Option<Self> {
-                match iop_proto::$package::$pb::try_from(value) {
-                    $(Ok(iop_proto::$package::$pb::$variant) => Some(Self::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-pub(crate) use proto_enum;
-
 pub mod audit;
 pub mod clients;
 pub mod extract;

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{
     Assessment, Assessments, FlagStatus, ListAssessments, ListFlags, NewAssessment, SafetyFlag,
 };
-use crate::scoring::{Instrument, Severity};
+use crate::scoring::Instrument;
 use iop_kit::principal;
 
 pub struct AssessmentApi {
@@ -34,7 +34,7 @@ impl AssessmentService for AssessmentApi {
             .ok_or_else(|| Error::field("assessment", "is required"))?;
         let new = NewAssessment {
             patient_id: PatientId::parse("assessment.patient_id", &a.patient_id)?,
-            instrument: instrument_from_proto(a.instrument, "assessment.instrument")?,
+            instrument: Instrument::from_proto_field(a.instrument, "assessment.instrument")?,
             answers: a.answers,
             administered_us: a.administered_time.as_ref().map(micros_from_timestamp),
         };
@@ -65,7 +65,7 @@ impl AssessmentService for AssessmentApi {
                 &who,
                 ListAssessments {
                     patient_id: &r.patient_id,
-                    instrument: instrument_from_proto(r.instrument, "instrument")?,
+                    instrument: Instrument::from_proto_field(r.instrument, "instrument")?,
                     after_us: r.administered_after.as_ref().map(micros_from_timestamp),
                     before_us: r.administered_before.as_ref().map(micros_from_timestamp),
                     page_size: r.page_size,
@@ -85,12 +85,7 @@ impl AssessmentService for AssessmentApi {
     ) -> Result<Response<pb::ListSafetyFlagsResponse>, Status> {
         let who = principal(&req)?;
         let r = req.get_ref();
-        let status = match pb::SafetyFlagStatus::try_from(r.status) {
-            Ok(pb::SafetyFlagStatus::Unspecified) => None,
-            Ok(pb::SafetyFlagStatus::Active) => Some(FlagStatus::Active),
-            Ok(pb::SafetyFlagStatus::Acknowledged) => Some(FlagStatus::Acknowledged),
-            Err(_) => return Err(Error::field("status", "is not a known value").into()),
-        };
+        let status = FlagStatus::from_proto_field(r.status, "status")?;
         let (rows, next) = self
             .assessments
             .list_flags(
@@ -123,32 +118,14 @@ impl AssessmentService for AssessmentApi {
     }
 }
 
-fn instrument_from_proto(value: i32, field: &str) -> Result<Option<Instrument>, Error> {
-    match pb::Instrument::try_from(value) {
-        Ok(pb::Instrument::Unspecified) => Ok(None),
-        Ok(pb::Instrument::Phq9) => Ok(Some(Instrument::Phq9)),
-        Ok(pb::Instrument::Gad7) => Ok(Some(Instrument::Gad7)),
-        Err(_) => Err(Error::field(field, "is not a known instrument")),
-    }
-}
-
 fn to_proto(a: Assessment) -> pb::Assessment {
     pb::Assessment {
         id: a.id.to_string(),
         patient_id: a.patient_id.to_string(),
-        instrument: match a.instrument {
-            Instrument::Phq9 => pb::Instrument::Phq9,
-            Instrument::Gad7 => pb::Instrument::Gad7,
-        } as i32,
+        instrument: a.instrument.to_proto(),
         answers: a.answers,
         total: a.total as i32,
-        severity: match a.severity {
-            Severity::Minimal => pb::Severity::Minimal,
-            Severity::Mild => pb::Severity::Mild,
-            Severity::Moderate => pb::Severity::Moderate,
-            Severity::ModeratelySevere => pb::Severity::ModeratelySevere,
-            Severity::Severe => pb::Severity::Severe,
-        } as i32,
+        severity: a.severity.to_proto(),
         administered_time: Some(timestamp_from_micros(a.administered_us)),
         recorded_by: a.recorded_by,
         create_time: Some(timestamp_from_micros(a.create_time_us)),
@@ -158,14 +135,9 @@ fn to_proto(a: Assessment) -> pb::Assessment {
 
 fn flag_to_proto(f: SafetyFlag) -> pb::SafetyFlag {
     let (status, by, time, note) = match f.acknowledgement {
-        None => (
-            pb::SafetyFlagStatus::Active,
-            String::new(),
-            None,
-            String::new(),
-        ),
+        None => (FlagStatus::Active, String::new(), None, String::new()),
         Some(a) => (
-            pb::SafetyFlagStatus::Acknowledged,
+            FlagStatus::Acknowledged,
             a.by,
             Some(timestamp_from_micros(a.time_us)),
             a.note,
@@ -177,7 +149,7 @@ fn flag_to_proto(f: SafetyFlag) -> pb::SafetyFlag {
         assessment_id: f.assessment_id.to_string(),
         reason: f.reason,
         raise_time: Some(timestamp_from_micros(f.raise_time_us)),
-        status: status as i32,
+        status: status.to_proto(),
         acknowledged_by: by,
         acknowledge_time: time,
         acknowledge_note: note,

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::grpc::{contact_from_proto, contact_to_proto};
 use iop_kit::dates::{date_from_proto, date_to_proto};
-use iop_kit::{Table, principal};
+use iop_kit::principal;
 
 pub struct ConsentApi {
     consents: Consents,
@@ -25,58 +25,8 @@ impl ConsentApi {
     }
 }
 
-const CATEGORIES: Table<pb::RecordCategory, Category> = Table(&[
-    (pb::RecordCategory::Demographics, Category::Demographics),
-    (pb::RecordCategory::Attendance, Category::Attendance),
-    (pb::RecordCategory::Assessments, Category::Assessments),
-    (pb::RecordCategory::TreatmentPlans, Category::TreatmentPlans),
-    (pb::RecordCategory::ClinicalNotes, Category::ClinicalNotes),
-    (
-        pb::RecordCategory::DischargeSummary,
-        Category::DischargeSummary,
-    ),
-    (
-        pb::RecordCategory::SubstanceUseTreatment,
-        Category::SubstanceUseTreatment,
-    ),
-]);
-
-const PURPOSES: Table<pb::DisclosurePurpose, Purpose> = Table(&[
-    (pb::DisclosurePurpose::Treatment, Purpose::Treatment),
-    (pb::DisclosurePurpose::Payment, Purpose::Payment),
-    (
-        pb::DisclosurePurpose::CareCoordination,
-        Purpose::CareCoordination,
-    ),
-    (
-        pb::DisclosurePurpose::FamilyInvolvement,
-        Purpose::FamilyInvolvement,
-    ),
-    (pb::DisclosurePurpose::Legal, Purpose::Legal),
-    (pb::DisclosurePurpose::Research, Purpose::Research),
-]);
-
-const RELATIONSHIPS: Table<pb::Relationship, Relationship> = Table(&[
-    (pb::Relationship::Parent, Relationship::Parent),
-    (pb::Relationship::Guardian, Relationship::Guardian),
-    (pb::Relationship::Spouse, Relationship::Spouse),
-    (pb::Relationship::Partner, Relationship::Partner),
-    (pb::Relationship::Sibling, Relationship::Sibling),
-    (pb::Relationship::Child, Relationship::Child),
-    (pb::Relationship::OtherRelative, Relationship::OtherRelative),
-    (pb::Relationship::Friend, Relationship::Friend),
-    (pb::Relationship::Sponsor, Relationship::Sponsor),
-    (pb::Relationship::Other, Relationship::Other),
-]);
-
-const STATUSES: Table<pb::ConsentStatus, ConsentStatus> = Table(&[
-    (pb::ConsentStatus::Active, ConsentStatus::Active),
-    (pb::ConsentStatus::Revoked, ConsentStatus::Revoked),
-    (pb::ConsentStatus::Expired, ConsentStatus::Expired),
-]);
-
-fn list_of<P: Copy + Into<i32>, D: Copy + PartialEq>(
-    table: &Table<P, D>,
+fn list_of<D>(
+    from_proto: fn(i32, &str) -> Result<Option<D>, Error>,
     values: &[i32],
     field: &str,
 ) -> Result<Vec<D>, Error> {
@@ -84,8 +34,7 @@ fn list_of<P: Copy + Into<i32>, D: Copy + PartialEq>(
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            table
-                .domain(*v, &format!("{field}[{i}]"))?
+            from_proto(*v, &format!("{field}[{i}]"))?
                 .ok_or_else(|| Error::field(format!("{field}[{i}]"), "must not be unspecified"))
         })
         .collect()
@@ -117,8 +66,12 @@ impl ConsentService for ConsentApi {
             },
             recipient_id: c.recipient_id,
             recipient_name: c.recipient_name,
-            categories: list_of(&CATEGORIES, &c.categories, "consent.categories")?,
-            purposes: list_of(&PURPOSES, &c.purposes, "consent.purposes")?,
+            categories: list_of(
+                Category::from_proto_field,
+                &c.categories,
+                "consent.categories",
+            )?,
+            purposes: list_of(Purpose::from_proto_field, &c.purposes, "consent.purposes")?,
             effective: date(c.effective_date.as_ref(), "consent.effective_date")?,
             expires: date(c.expiration_date.as_ref(), "consent.expiration_date")?,
             signed: date(c.signed_date.as_ref(), "consent.signed_date")?,
@@ -151,7 +104,7 @@ impl ConsentService for ConsentApi {
                 ListConsents {
                     patient_id: &r.patient_id,
                     recipient_id: &r.recipient_id,
-                    status: STATUSES.domain(r.status, "status")?,
+                    status: ConsentStatus::from_proto_field(r.status, "status")?,
                     in_force_on: date(r.in_force_on.as_ref(), "in_force_on")?,
                     page_size: r.page_size,
                     page_token: &r.page_token,
@@ -189,8 +142,8 @@ impl ConsentService for ConsentApi {
                 &who,
                 patient,
                 &r.recipient_id,
-                CATEGORIES.domain(r.category, "category")?,
-                PURPOSES.domain(r.purpose, "purpose")?,
+                Category::from_proto_field(r.category, "category")?,
+                Purpose::from_proto_field(r.purpose, "purpose")?,
                 date(r.date.as_ref(), "date")?,
             )
             .await?;
@@ -292,7 +245,7 @@ impl ContactService for ConsentApi {
 fn fields_from_proto(c: &pb::Contact) -> Result<ContactFields, Error> {
     Ok(ContactFields {
         name: c.name.clone(),
-        relationship: RELATIONSHIPS.domain(c.relationship, "contact.relationship")?,
+        relationship: Relationship::from_proto_field(c.relationship, "contact.relationship")?,
         contact: contact_from_proto(c.contact.as_ref()),
         emergency_contact: c.emergency_contact,
         involved: c.involved_in_family_sessions,
@@ -301,7 +254,7 @@ fn fields_from_proto(c: &pb::Contact) -> Result<ContactFields, Error> {
 }
 
 fn consent_to_proto(c: Consent) -> pb::Consent {
-    let status = STATUSES.proto(c.status(iop_kit::dates::today()));
+    let status = c.status(iop_kit::dates::today()).to_proto();
     let (revoked_by, revoke_time, revoke_reason) = match c.revocation {
         None => (String::new(), None, String::new()),
         Some(r) => (r.by, Some(timestamp_from_micros(r.time_us)), r.reason),
@@ -311,8 +264,8 @@ fn consent_to_proto(c: Consent) -> pb::Consent {
         patient_id: c.patient_id.to_string(),
         recipient_id: c.recipient_id,
         recipient_name: c.recipient_name,
-        categories: c.categories.iter().map(|x| CATEGORIES.proto(*x)).collect(),
-        purposes: c.purposes.iter().map(|x| PURPOSES.proto(*x)).collect(),
+        categories: c.categories.iter().map(|x| x.to_proto()).collect(),
+        purposes: c.purposes.iter().map(|x| x.to_proto()).collect(),
         effective_date: Some(date_to_proto(c.effective)),
         expiration_date: Some(date_to_proto(c.expires)),
         signed_date: Some(date_to_proto(c.signed)),
@@ -332,7 +285,7 @@ fn person_to_proto(c: Contact) -> pb::Contact {
         id: c.id.to_string(),
         patient_id: c.patient_id.to_string(),
         name: f.name,
-        relationship: f.relationship.map_or(0, |r| RELATIONSHIPS.proto(r)),
+        relationship: f.relationship.map_or(0, |r| r.to_proto()),
         contact: Some(contact_to_proto(&f.contact)),
         emergency_contact: f.emergency_contact,
         involved_in_family_sessions: c.involvement_consent.is_some(),

@@ -13,7 +13,7 @@ use super::{
     Status as EpisodeStatus, SupportContact,
 };
 use iop_kit::dates::{date_from_proto, date_to_proto};
-use iop_kit::{Table, principal};
+use iop_kit::principal;
 
 pub struct EpisodeApi {
     episodes: Episodes,
@@ -42,15 +42,18 @@ impl EpisodeService for EpisodeApi {
                 id => Some(PatientId::parse("episode.patient_id", id)?),
             },
             program: e.program,
-            population: population(e.population, "episode.population")?,
+            population: Population::from_proto_field(e.population, "episode.population")?,
             referral_date: date(e.referral_date.as_ref(), "episode.referral_date")?,
             admit_date: date(e.admit_date.as_ref(), "episode.admit_date")?,
             team: CareTeam {
                 primary_clinician: e.primary_clinician,
                 program_director: e.program_director,
             },
-            authorized_level: LEVELS.domain(e.authorized_level, "episode.authorized_level")?,
-            delivered_level: LEVELS.domain(e.delivered_level, "episode.delivered_level")?,
+            authorized_level: Level::from_proto_field(
+                e.authorized_level,
+                "episode.authorized_level",
+            )?,
+            delivered_level: Level::from_proto_field(e.delivered_level, "episode.delivered_level")?,
         };
         let created = self.episodes.create(&who, new, &r.request_id).await?;
         Ok(Response::new(to_proto(created)))
@@ -71,13 +74,7 @@ impl EpisodeService for EpisodeApi {
     ) -> Result<Response<pb::ListEpisodesResponse>, Status> {
         let who = principal(&req)?;
         let r = req.get_ref();
-        let status = match pb::EpisodeStatus::try_from(r.status) {
-            Ok(pb::EpisodeStatus::Unspecified) => None,
-            Ok(pb::EpisodeStatus::Referred) => Some(EpisodeStatus::Referred),
-            Ok(pb::EpisodeStatus::Admitted) => Some(EpisodeStatus::Admitted),
-            Ok(pb::EpisodeStatus::Discharged) => Some(EpisodeStatus::Discharged),
-            Err(_) => return Err(Error::field("status", "is not a known value").into()),
-        };
+        let status = EpisodeStatus::from_proto_field(r.status, "status")?;
         let (rows, next) = self
             .episodes
             .list(
@@ -120,7 +117,7 @@ impl EpisodeService for EpisodeApi {
         };
         let patch = EpisodePatch {
             population: if paths.contains(&EpisodePath::Population) {
-                population(e.population, "episode.population")?
+                Population::from_proto_field(e.population, "episode.population")?
             } else {
                 None
             },
@@ -163,13 +160,8 @@ impl EpisodeService for EpisodeApi {
         let r = req.into_inner();
         let id = EpisodeId::parse("id", &r.id)?;
         let new = NewLevel {
-            kind: match pb::LevelKind::try_from(r.kind) {
-                Ok(pb::LevelKind::Unspecified) => None,
-                Ok(pb::LevelKind::Authorized) => Some(LevelKind::Authorized),
-                Ok(pb::LevelKind::Delivered) => Some(LevelKind::Delivered),
-                Err(_) => return Err(Error::field("kind", "is not a known value").into()),
-            },
-            level: LEVELS.domain(r.level, "level")?,
+            kind: LevelKind::from_proto_field(r.kind, "kind")?,
+            level: Level::from_proto_field(r.level, "level")?,
             effective_date: date(r.effective_date.as_ref(), "effective_date")?,
             reason: r.reason,
         };
@@ -186,7 +178,7 @@ impl EpisodeService for EpisodeApi {
         let id = EpisodeId::parse("id", &r.id)?;
         let new = NewDischarge {
             date: date(r.discharge_date.as_ref(), "discharge_date")?,
-            reason: REASONS.domain(r.reason, "reason")?,
+            reason: DischargeReason::from_proto_field(r.reason, "reason")?,
             note: r.note,
             aftercare: r.aftercare.map(aftercare_from_proto).transpose()?,
         };
@@ -200,59 +192,9 @@ fn date(d: Option<&pbc::Date>, field: &str) -> Result<Option<NaiveDate>, Error> 
         .transpose()
 }
 
-fn population(value: i32, field: &str) -> Result<Option<Population>, Error> {
-    match pb::Population::try_from(value) {
-        Ok(pb::Population::Unspecified) => Ok(None),
-        Ok(pb::Population::Adult) => Ok(Some(Population::Adult)),
-        Ok(pb::Population::Adolescent) => Ok(Some(Population::Adolescent)),
-        Err(_) => Err(Error::field(field, "is not a known value")),
-    }
-}
-
-const LEVELS: Table<pb::LevelOfCare, Level> = Table(&[
-    (pb::LevelOfCare::Outpatient, Level::Outpatient),
-    (
-        pb::LevelOfCare::IntensiveOutpatient,
-        Level::IntensiveOutpatient,
-    ),
-    (
-        pb::LevelOfCare::PartialHospitalization,
-        Level::PartialHospitalization,
-    ),
-    (pb::LevelOfCare::Residential, Level::Residential),
-    (pb::LevelOfCare::Inpatient, Level::Inpatient),
-    (pb::LevelOfCare::RecoverySupport, Level::RecoverySupport),
-]);
-
-const REASONS: Table<pb::DischargeReason, DischargeReason> = Table(&[
-    (pb::DischargeReason::Completed, DischargeReason::Completed),
-    (
-        pb::DischargeReason::SteppedDown,
-        DischargeReason::SteppedDown,
-    ),
-    (pb::DischargeReason::SteppedUp, DischargeReason::SteppedUp),
-    (
-        pb::DischargeReason::Transferred,
-        DischargeReason::Transferred,
-    ),
-    (
-        pb::DischargeReason::LeftAgainstAdvice,
-        DischargeReason::LeftAgainstAdvice,
-    ),
-    (
-        pb::DischargeReason::Administrative,
-        DischargeReason::Administrative,
-    ),
-    (
-        pb::DischargeReason::NeverAdmitted,
-        DischargeReason::NeverAdmitted,
-    ),
-    (pb::DischargeReason::Other, DischargeReason::Other),
-]);
-
 fn aftercare_from_proto(a: pb::AftercarePlan) -> Result<Aftercare, Error> {
     Ok(Aftercare {
-        step_down_level: LEVELS.domain(a.step_down_level, "aftercare.step_down_level")?,
+        step_down_level: Level::from_proto_field(a.step_down_level, "aftercare.step_down_level")?,
         support_groups: a.support_groups,
         follow_ups: a
             .follow_ups
@@ -289,10 +231,10 @@ fn to_proto(e: Episode) -> pb::Episode {
         ),
         Some(d) => (
             Some(date_to_proto(d.date)),
-            REASONS.proto(d.reason),
+            d.reason.to_proto(),
             d.note,
             Some(pb::AftercarePlan {
-                step_down_level: d.aftercare.step_down_level.map_or(0, |l| LEVELS.proto(l)),
+                step_down_level: d.aftercare.step_down_level.map_or(0, |l| l.to_proto()),
                 support_groups: d.aftercare.support_groups,
                 follow_ups: d
                     .aftercare
@@ -322,30 +264,20 @@ fn to_proto(e: Episode) -> pb::Episode {
         id: e.id.to_string(),
         patient_id: e.patient_id.to_string(),
         program: e.program,
-        population: match e.population {
-            Population::Adult => pb::Population::Adult,
-            Population::Adolescent => pb::Population::Adolescent,
-        } as i32,
-        status: match e.status {
-            EpisodeStatus::Referred => pb::EpisodeStatus::Referred,
-            EpisodeStatus::Admitted => pb::EpisodeStatus::Admitted,
-            EpisodeStatus::Discharged => pb::EpisodeStatus::Discharged,
-        } as i32,
+        population: e.population.to_proto(),
+        status: e.status.to_proto(),
         referral_date: Some(date_to_proto(e.referral_date)),
         admit_date: e.admit_date.map(date_to_proto),
         primary_clinician: e.team.primary_clinician,
         program_director: e.team.program_director,
-        authorized_level: authorized.map_or(0, |l| LEVELS.proto(l)),
-        delivered_level: delivered.map_or(0, |l| LEVELS.proto(l)),
+        authorized_level: authorized.map_or(0, |l| l.to_proto()),
+        delivered_level: delivered.map_or(0, |l| l.to_proto()),
         level_history: e
             .levels
             .into_iter()
             .map(|l| pb::LevelChange {
-                kind: match l.kind {
-                    LevelKind::Authorized => pb::LevelKind::Authorized,
-                    LevelKind::Delivered => pb::LevelKind::Delivered,
-                } as i32,
-                level: LEVELS.proto(l.level),
+                kind: l.kind.to_proto(),
+                level: l.level.to_proto(),
                 effective_date: Some(date_to_proto(l.effective_date)),
                 reason: l.reason,
                 changed_by: l.changed_by,

@@ -67,7 +67,7 @@ fn aftercare() -> Aftercare {
 
 fn fields(e: Error) -> Vec<String> {
     match e {
-        Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect(),
+        Error::InvalidFields(v) | Error::Unmet(v) => v.into_iter().map(|v| v.field).collect(),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -280,17 +280,26 @@ async fn dates_and_reasons_are_checked_with_the_field_named() {
     };
     let err = f
         .episodes
+        .discharge(&who, e.id, early.clone(), "")
+        .await
+        .unwrap_err();
+    // The request's own faults first (400); then what conflicts with the stored episode (409).
+    assert!(matches!(err, Error::InvalidFields(_)), "{err:?}");
+    assert_eq!(
+        fields(err),
+        ["aftercare.step_down_level", "aftercare.contacts[0].phone"]
+    );
+    let early = NewDischarge {
+        aftercare: Some(aftercare()),
+        ..early
+    };
+    let err = f
+        .episodes
         .discharge(&who, e.id, early, "")
         .await
         .unwrap_err();
-    assert_eq!(
-        fields(err),
-        [
-            "discharge_date",
-            "aftercare.step_down_level",
-            "aftercare.contacts[0].phone"
-        ]
-    );
+    assert!(matches!(err, Error::Unmet(_)), "{err:?}");
+    assert_eq!(fields(err), ["discharge_date",]);
     let no_plan = NewDischarge {
         date: Some(days_ago(1)),
         reason: Some(DischargeReason::Completed),

@@ -6,7 +6,7 @@ use iop_proto::{micros_from_timestamp, timestamp_from_micros};
 use tonic::{Request, Response, Status};
 
 use super::{ListNotes, Note, NoteContent, NoteKind, NotePath, NoteStatus, Notes};
-use iop_kit::{Table, principal};
+use iop_kit::principal;
 
 pub struct NoteApi {
     notes: Notes,
@@ -28,7 +28,7 @@ impl NoteService for NoteApi {
         let r = req.into_inner();
         let n = r.note.ok_or_else(|| Error::field("note", "is required"))?;
         let patient = PatientId::parse("note.patient_id", &n.patient_id)?;
-        let kind = KINDS.domain(n.kind, "note.kind")?;
+        let kind = NoteKind::from_proto_field(n.kind, "note.kind")?;
         let content = content_from_proto(&n)?;
         let created = self
             .notes
@@ -52,12 +52,7 @@ impl NoteService for NoteApi {
     ) -> Result<Response<pb::ListNotesResponse>, Status> {
         let who = principal(&req)?;
         let r = req.get_ref();
-        let status = match pb::NoteStatus::try_from(r.status) {
-            Ok(pb::NoteStatus::Unspecified) => None,
-            Ok(pb::NoteStatus::Draft) => Some(NoteStatus::Draft),
-            Ok(pb::NoteStatus::Signed) => Some(NoteStatus::Signed),
-            Err(_) => return Err(Error::field("status", "is not a known value").into()),
-        };
+        let status = NoteStatus::from_proto_field(r.status, "status")?;
         let (rows, next) = self
             .notes
             .list(
@@ -65,7 +60,7 @@ impl NoteService for NoteApi {
                 ListNotes {
                     patient_id: &r.patient_id,
                     episode_id: &r.episode_id,
-                    kind: KINDS.domain(r.kind, "kind")?,
+                    kind: NoteKind::from_proto_field(r.kind, "kind")?,
                     status,
                     author: &r.author,
                     from_us: r.from_time.as_ref().map(micros_from_timestamp),
@@ -126,15 +121,6 @@ impl NoteService for NoteApi {
     }
 }
 
-const KINDS: Table<pb::NoteKind, NoteKind> = Table(&[
-    (pb::NoteKind::Intake, NoteKind::Intake),
-    (pb::NoteKind::IndividualTherapy, NoteKind::IndividualTherapy),
-    (pb::NoteKind::FamilySession, NoteKind::FamilySession),
-    (pb::NoteKind::Group, NoteKind::Group),
-    (pb::NoteKind::Discharge, NoteKind::Discharge),
-    (pb::NoteKind::Psychotherapy, NoteKind::Psychotherapy),
-]);
-
 fn content_from_proto(n: &pb::Note) -> Result<NoteContent, Error> {
     Ok(NoteContent {
         episode_id: match n.episode_id.as_str() {
@@ -149,17 +135,14 @@ fn content_from_proto(n: &pb::Note) -> Result<NoteContent, Error> {
 }
 
 fn to_proto(n: Note) -> pb::Note {
-    let status = match n.status() {
-        NoteStatus::Draft => pb::NoteStatus::Draft,
-        NoteStatus::Signed => pb::NoteStatus::Signed,
-    } as i32;
+    let status = n.status().to_proto();
     let duration = n.duration_minutes().unwrap_or(0);
     let etag = n.etag();
     pb::Note {
         id: n.id.to_string(),
         patient_id: n.patient_id.to_string(),
         episode_id: n.episode_id.map(|e| e.to_string()).unwrap_or_default(),
-        kind: KINDS.proto(n.kind),
+        kind: n.kind.to_proto(),
         status,
         title: n.title,
         body: n.body,

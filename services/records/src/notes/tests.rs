@@ -237,7 +237,7 @@ async fn session_times_are_required_to_sign_and_checked() {
         .unwrap();
     let err = f.notes.sign(&kim, note.id, "").await.unwrap_err();
     match err {
-        Error::InvalidFields(v) => assert_eq!(v[0].field, "start_time"),
+        Error::Unmet(v) => assert_eq!(v[0].field, "start_time"),
         other => panic!("{other:?}"),
     }
     let mut backwards = session("x");

@@ -7,8 +7,8 @@ use iop_proto::common as pbc;
 use iop_proto::records::{self as pb, patient_service_server::PatientService};
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Identifier, Patient, PatientFields, PatientPath};
-use crate::grpc::{contact_from_proto, contact_to_proto, sex_from_proto, sex_to_proto};
+use crate::domain::{Identifier, Patient, PatientFields, PatientPath, Sex};
+use crate::grpc::{contact_from_proto, contact_to_proto};
 use crate::patients::{ListRequest, Patients};
 
 pub struct PatientApi {
@@ -116,7 +116,8 @@ fn fields_from_proto(p: &pb::Patient, paths: &[PatientPath]) -> Result<PatientFi
                 }
             }
             PatientPath::SexAtBirth => {
-                f.sex_at_birth = sex_from_proto(p.sex_at_birth, "patient.sex_at_birth")?
+                f.sex_at_birth = Sex::from_proto_field(p.sex_at_birth, "patient.sex_at_birth")?
+                    .unwrap_or_default()
             }
             PatientPath::GenderIdentity => f.gender_identity.clone_from(&p.gender_identity),
             PatientPath::Pronouns => f.pronouns.clone_from(&p.pronouns),
@@ -146,7 +147,7 @@ fn to_proto(p: &Patient) -> pb::Patient {
         family_name: f.family_name.clone(),
         preferred_name: f.preferred_name.clone(),
         birth_date: f.birth_date.map(date_to_proto),
-        sex_at_birth: sex_to_proto(f.sex_at_birth),
+        sex_at_birth: f.sex_at_birth.to_proto(),
         gender_identity: f.gender_identity.clone(),
         pronouns: f.pronouns.clone(),
         contact: Some(contact_to_proto(&f.contact)),

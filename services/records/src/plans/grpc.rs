@@ -9,7 +9,7 @@ use super::{
     Goal, Intervention, ListPlans, Objective, Plan, PlanStatus, Plans, Problem, ProgressStatus,
 };
 use iop_kit::dates::{date_from_proto, date_to_proto};
-use iop_kit::{Table, principal};
+use iop_kit::principal;
 
 pub struct PlanApi {
     plans: Plans,
@@ -59,12 +59,7 @@ impl TreatmentPlanService for PlanApi {
     ) -> Result<Response<pb::ListPlansResponse>, Status> {
         let who = principal(&req)?;
         let r = req.get_ref();
-        let status = match pb::PlanStatus::try_from(r.status) {
-            Ok(pb::PlanStatus::Unspecified) => None,
-            Ok(pb::PlanStatus::Draft) => Some(PlanStatus::Draft),
-            Ok(pb::PlanStatus::Signed) => Some(PlanStatus::Signed),
-            Err(_) => return Err(Error::field("status", "is not a known value").into()),
-        };
+        let status = PlanStatus::from_proto_field(r.status, "status")?;
         let review_due_by = r
             .review_due_by
             .as_ref()
@@ -154,7 +149,7 @@ impl TreatmentPlanService for PlanApi {
         let who = principal(&req)?;
         let r = req.get_ref();
         let id = PlanId::parse("id", &r.id)?;
-        let status = PROGRESS.domain(r.status, "status")?;
+        let status = ProgressStatus::from_proto_field(r.status, "status")?;
         let plan = self
             .plans
             .record_progress(&who, id, &r.goal_id, status, &r.note)
@@ -179,22 +174,6 @@ fn review_due(p: &pb::TreatmentPlan) -> Result<Option<chrono::NaiveDate>, Error>
         })
         .transpose()
 }
-
-const PROGRESS: Table<pb::GoalProgressStatus, ProgressStatus> = Table(&[
-    (
-        pb::GoalProgressStatus::NotStarted,
-        ProgressStatus::NotStarted,
-    ),
-    (
-        pb::GoalProgressStatus::InProgress,
-        ProgressStatus::InProgress,
-    ),
-    (pb::GoalProgressStatus::Achieved, ProgressStatus::Achieved),
-    (
-        pb::GoalProgressStatus::Discontinued,
-        ProgressStatus::Discontinued,
-    ),
-]);
 
 fn problems_from_proto(problems: Vec<pb::PlanProblem>) -> Result<Vec<Problem>, Error> {
     let date = |d: Option<&iop_proto::common::Date>, field: String| {
@@ -251,10 +230,7 @@ fn problems_from_proto(problems: Vec<pb::PlanProblem>) -> Result<Vec<Problem>, E
 }
 
 fn to_proto(p: Plan) -> pb::TreatmentPlan {
-    let status = match p.status() {
-        PlanStatus::Draft => pb::PlanStatus::Draft,
-        PlanStatus::Signed => pb::PlanStatus::Signed,
-    } as i32;
+    let status = p.status().to_proto();
     let etag = p.etag();
     let progress = p.progress;
     pb::TreatmentPlan {
@@ -277,7 +253,7 @@ fn to_proto(p: Plan) -> pb::TreatmentPlan {
                             .iter()
                             .filter(|x| x.goal_id == g.id)
                             .map(|x| pb::GoalProgress {
-                                status: PROGRESS.proto(x.status),
+                                status: x.status.to_proto(),
                                 note: x.note.clone(),
                                 recorded_by: x.recorded_by.clone(),
                                 record_time: Some(timestamp_from_micros(x.record_time_us)),

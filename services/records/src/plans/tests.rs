@@ -53,7 +53,7 @@ fn content() -> Vec<Problem> {
 
 fn fields(e: Error) -> Vec<String> {
     match e {
-        Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect(),
+        Error::InvalidFields(v) | Error::Unmet(v) => v.into_iter().map(|v| v.field).collect(),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -163,6 +163,10 @@ async fn signing_needs_a_complete_plan() {
     });
     let plan = f.plans.create(&kim, p, None, thin, None, "").await.unwrap();
     let err = f.plans.sign(&kim, plan.id, "").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Unmet(_)),
+        "a rule on the stored draft: {err:?}"
+    );
     assert_eq!(
         fields(err),
         [
@@ -229,7 +233,16 @@ async fn goal_progress_is_appended_and_follows_the_goal_through_revisions() {
         .record_progress(&kim, plan.id, "no-such-goal", None, "")
         .await
         .unwrap_err();
-    assert_eq!(fields(err), ["goal_id", "status"]);
+    assert!(
+        matches!(err, Error::NotFound { kind: "goal", .. }),
+        "{err:?}"
+    );
+    let err = f
+        .plans
+        .record_progress(&kim, plan.id, &goal, None, "")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(err), ["status"]);
 }
 
 #[tokio::test]

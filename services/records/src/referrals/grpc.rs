@@ -10,11 +10,10 @@ use super::{
     Acceptance, Details, ListReferrals, Referral, ReferralStatus, Referrals, ReferredPatient,
     Urgency,
 };
-use crate::domain::Identifier;
+use crate::domain::{Identifier, Sex};
 use crate::episodes::Population;
-use crate::grpc::{sex_from_proto, sex_to_proto};
 use iop_kit::dates::{date_from_proto, date_to_proto};
-use iop_kit::{Table, principal};
+use iop_kit::principal;
 
 pub struct ReferralApi {
     referrals: Referrals,
@@ -25,24 +24,6 @@ impl ReferralApi {
         Self { referrals }
     }
 }
-
-const URGENCIES: Table<pb::Urgency, Urgency> = Table(&[
-    (pb::Urgency::Routine, Urgency::Routine),
-    (pb::Urgency::Urgent, Urgency::Urgent),
-    (pb::Urgency::Emergent, Urgency::Emergent),
-]);
-
-const STATUSES: Table<pb::ReferralStatus, ReferralStatus> = Table(&[
-    (pb::ReferralStatus::Received, ReferralStatus::Received),
-    (pb::ReferralStatus::InReview, ReferralStatus::InReview),
-    (pb::ReferralStatus::Accepted, ReferralStatus::Accepted),
-    (
-        pb::ReferralStatus::IntakeScheduled,
-        ReferralStatus::IntakeScheduled,
-    ),
-    (pb::ReferralStatus::Admitted, ReferralStatus::Admitted),
-    (pb::ReferralStatus::Declined, ReferralStatus::Declined),
-]);
 
 #[tonic::async_trait]
 impl ReferralService for ReferralApi {
@@ -68,7 +49,11 @@ impl ReferralService for ReferralApi {
                         })
                     })
                     .transpose()?,
-                sex_at_birth: sex_from_proto(p.sex_at_birth, "referral.patient.sex_at_birth")?,
+                sex_at_birth: Sex::from_proto_field(
+                    p.sex_at_birth,
+                    "referral.patient.sex_at_birth",
+                )?
+                .unwrap_or_default(),
                 given_name: p.given_name,
                 family_name: p.family_name,
                 phone: p.phone,
@@ -85,7 +70,7 @@ impl ReferralService for ReferralApi {
             reason: referral.reason,
             requested_program: referral.requested_program,
         };
-        let urgency = URGENCIES.domain(referral.urgency, "referral.urgency")?;
+        let urgency = Urgency::from_proto_field(referral.urgency, "referral.urgency")?;
         let created = self
             .referrals
             .create(
@@ -119,8 +104,8 @@ impl ReferralService for ReferralApi {
             .list(
                 &who,
                 ListReferrals {
-                    status: STATUSES.domain(r.status, "status")?,
-                    urgency: URGENCIES.domain(r.urgency, "urgency")?,
+                    status: ReferralStatus::from_proto_field(r.status, "status")?,
+                    urgency: Urgency::from_proto_field(r.urgency, "urgency")?,
                     after_us: r.received_after.as_ref().map(micros_from_timestamp),
                     before_us: r.received_before.as_ref().map(micros_from_timestamp),
                     page_size: r.page_size,
@@ -231,7 +216,7 @@ fn to_proto(r: Referral) -> pb::Referral {
             given_name: p.given_name,
             family_name: p.family_name,
             birth_date: p.birth_date.map(date_to_proto),
-            sex_at_birth: sex_to_proto(p.sex_at_birth),
+            sex_at_birth: p.sex_at_birth.to_proto(),
             phone: p.phone,
             email: p.email,
             identifiers: p
@@ -245,8 +230,8 @@ fn to_proto(r: Referral) -> pb::Referral {
         }),
         reason: r.details.reason,
         requested_program: r.details.requested_program,
-        urgency: URGENCIES.proto(r.urgency),
-        status: STATUSES.proto(r.status),
+        urgency: r.urgency.to_proto(),
+        status: r.status.to_proto(),
         decline_reason: r.decline_reason,
         intake_time: r.intake_time_us.map(timestamp_from_micros),
         patient_id: r.patient_id.map(|p| p.to_string()).unwrap_or_default(),
@@ -256,7 +241,7 @@ fn to_proto(r: Referral) -> pb::Referral {
             .history
             .into_iter()
             .map(|h| pb::StatusChange {
-                status: STATUSES.proto(h.status),
+                status: h.status.to_proto(),
                 changed_by: h.by,
                 change_time: Some(timestamp_from_micros(h.time_us)),
                 note: h.note,

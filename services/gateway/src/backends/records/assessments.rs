@@ -15,23 +15,25 @@ use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::{IDEMPOTENCY_KEY, created_at, idempotency_key, parse_time, rfc3339};
 
-/// The questionnaire: `phq9` (9 items, depression) or `gad7` (7 items, anxiety).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Instrument {
-    Phq9,
-    Gad7,
+iop_kit::text_enum! {
+    json
+    /// The questionnaire: `phq9` (9 items, depression) or `gad7` (7 items, anxiety).
+    pub enum Instrument: iop_proto::records::Instrument {
+        Phq9 = "phq9",
+        Gad7 = "gad7",
+    }
 }
 
-/// Published severity band of the total (`moderately_severe` is PHQ-9 only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Minimal,
-    Mild,
-    Moderate,
-    ModeratelySevere,
-    Severe,
+iop_kit::text_enum! {
+    json
+    /// Published severity band of the total (`moderately_severe` is PHQ-9 only).
+    pub enum Severity: iop_proto::records::Severity {
+        Minimal = "minimal",
+        Mild = "mild",
+        Moderate = "moderate",
+        ModeratelySevere = "moderately_severe",
+        Severe = "severe",
+    }
 }
 
 /// A scored questionnaire.
@@ -95,11 +97,12 @@ pub struct AssessmentParams {
     pub page_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FlagStatus {
-    Active,
-    Acknowledged,
+iop_kit::text_enum! {
+    json
+    pub enum FlagStatus: iop_proto::records::SafetyFlagStatus {
+        Active = "active",
+        Acknowledged = "acknowledged",
+    }
 }
 
 /// A safety flag on a patient: active until a clinician acknowledges it.
@@ -189,10 +192,7 @@ pub async fn create(
     let message = pb::RecordAssessmentRequest {
         assessment: Some(pb::Assessment {
             patient_id,
-            instrument: match write.instrument {
-                Instrument::Phq9 => pb::Instrument::Phq9,
-                Instrument::Gad7 => pb::Instrument::Gad7,
-            } as i32,
+            instrument: write.instrument.to_proto(),
             answers: write.answers,
             administered_time: parse_time("administered_time", write.administered_time.as_deref())?
                 .map(iop_proto::timestamp_from_micros),
@@ -250,11 +250,7 @@ pub async fn list(
 ) -> Result<Json<AssessmentList>, Problem> {
     let message = pb::ListAssessmentsRequest {
         patient_id,
-        instrument: match p.instrument {
-            None => pb::Instrument::Unspecified,
-            Some(Instrument::Phq9) => pb::Instrument::Phq9,
-            Some(Instrument::Gad7) => pb::Instrument::Gad7,
-        } as i32,
+        instrument: p.instrument.map_or(0, Instrument::to_proto),
         administered_after: parse_time("administered_after", p.administered_after.as_deref())?
             .map(iop_proto::timestamp_from_micros),
         administered_before: parse_time("administered_before", p.administered_before.as_deref())?
@@ -287,11 +283,7 @@ pub async fn list_flags(
 ) -> Result<Json<SafetyFlagList>, Problem> {
     let message = pb::ListSafetyFlagsRequest {
         patient_id: p.patient_id.unwrap_or_default(),
-        status: match p.status {
-            None => pb::SafetyFlagStatus::Unspecified,
-            Some(FlagStatus::Active) => pb::SafetyFlagStatus::Active,
-            Some(FlagStatus::Acknowledged) => pb::SafetyFlagStatus::Acknowledged,
-        } as i32,
+        status: p.status.map_or(0, FlagStatus::to_proto),
         raised_after: parse_time("raised_after", p.raised_after.as_deref())?
             .map(iop_proto::timestamp_from_micros),
         raised_before: parse_time("raised_before", p.raised_before.as_deref())?
@@ -341,19 +333,8 @@ pub async fn acknowledge(
 
 fn from_proto(a: pb::Assessment) -> Assessment {
     Assessment {
-        instrument: match pb::Instrument::try_from(a.instrument) {
-            Ok(pb::Instrument::Phq9) => Some(Instrument::Phq9),
-            Ok(pb::Instrument::Gad7) => Some(Instrument::Gad7),
-            Ok(pb::Instrument::Unspecified) | Err(_) => None,
-        },
-        severity: match pb::Severity::try_from(a.severity) {
-            Ok(pb::Severity::Minimal) => Some(Severity::Minimal),
-            Ok(pb::Severity::Mild) => Some(Severity::Mild),
-            Ok(pb::Severity::Moderate) => Some(Severity::Moderate),
-            Ok(pb::Severity::ModeratelySevere) => Some(Severity::ModeratelySevere),
-            Ok(pb::Severity::Severe) => Some(Severity::Severe),
-            Ok(pb::Severity::Unspecified) | Err(_) => None,
-        },
+        instrument: Instrument::from_proto(a.instrument),
+        severity: Severity::from_proto(a.severity),
         administered_time: rfc3339(a.administered_time.as_ref()),
         create_time: rfc3339(a.create_time.as_ref()),
         safety_flag_id: crate::rest::present(a.safety_flag_id),

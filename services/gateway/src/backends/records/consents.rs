@@ -14,53 +14,60 @@ use super::patients::Contact as ContactInfo;
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
     parse_date, rfc3339,
 };
 
-proto_enum! {
+iop_kit::text_enum! {
+    json
     /// Parts of the record a consent covers; psychotherapy notes are never among them.
-    RecordCategory => records::RecordCategory {
-        Demographics,
-        Attendance,
-        Assessments,
-        TreatmentPlans,
-        ClinicalNotes,
-        DischargeSummary,
-        SubstanceUseTreatment,
+    pub enum RecordCategory: iop_proto::records::RecordCategory {
+        Demographics = "demographics",
+        Attendance = "attendance",
+        Assessments = "assessments",
+        TreatmentPlans = "treatment_plans",
+        ClinicalNotes = "clinical_notes",
+        DischargeSummary = "discharge_summary",
+        SubstanceUseTreatment = "substance_use_treatment",
     }
 }
 
-proto_enum! {
-    DisclosurePurpose => records::DisclosurePurpose {
-        Treatment,
-        Payment,
-        CareCoordination,
-        FamilyInvolvement,
-        Legal,
-        Research,
+iop_kit::text_enum! {
+    json
+    pub enum DisclosurePurpose: iop_proto::records::DisclosurePurpose {
+        Treatment = "treatment",
+        Payment = "payment",
+        CareCoordination = "care_coordination",
+        FamilyInvolvement = "family_involvement",
+        Legal = "legal",
+        Research = "research",
     }
 }
 
-proto_enum! {
+iop_kit::text_enum! {
+    json
     /// `active` (not revoked, not past its expiration date), `revoked` or `expired`.
-    ConsentStatus => records::ConsentStatus { Active, Revoked, Expired }
+    pub enum ConsentStatus: iop_proto::records::ConsentStatus {
+        Active = "active",
+        Revoked = "revoked",
+        Expired = "expired",
+    }
 }
 
-proto_enum! {
-    Relationship => records::Relationship {
-        Parent,
-        Guardian,
-        Spouse,
-        Partner,
-        Sibling,
-        Child,
-        OtherRelative,
-        Friend,
-        Sponsor,
-        Other,
+iop_kit::text_enum! {
+    json
+    pub enum Relationship: iop_proto::records::Relationship {
+        Parent = "parent",
+        Guardian = "guardian",
+        Spouse = "spouse",
+        Partner = "partner",
+        Sibling = "sibling",
+        Child = "child",
+        OtherRelative = "other_relative",
+        Friend = "friend",
+        Sponsor = "sponsor",
+        Other = "other",
     }
 }
 

@@ -13,50 +13,64 @@ use crate::AppState;
 use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
     parse_date, parse_time, rfc3339,
 };
 
-proto_enum! {
+iop_kit::text_enum! {
+    json
     /// Decides the weekly hour thresholds of the program.
-    Population => records::Population { Adult, Adolescent }
-}
-
-proto_enum! {
-    EpisodeStatus => records::EpisodeStatus { Referred, Admitted, Discharged }
-}
-
-proto_enum! {
-    /// ASAM levels of care (`outpatient` 1, `intensive_outpatient` 2.1,
-    /// `partial_hospitalization` 2.5, `residential` 3.x, `inpatient` 4) and
-    /// `recovery_support` for aftercare.
-    LevelOfCare => records::LevelOfCare {
-        Outpatient,
-        IntensiveOutpatient,
-        PartialHospitalization,
-        Residential,
-        Inpatient,
-        RecoverySupport,
+    pub enum Population: iop_proto::records::Population {
+        Adult = "adult",
+        Adolescent = "adolescent",
     }
 }
 
-proto_enum! {
-    /// `authorized` by the payer, or `delivered` by the program.
-    LevelKind => records::LevelKind { Authorized, Delivered }
+iop_kit::text_enum! {
+    json
+    pub enum EpisodeStatus: iop_proto::records::EpisodeStatus {
+        Referred = "referred",
+        Admitted = "admitted",
+        Discharged = "discharged",
+    }
 }
 
-proto_enum! {
-    DischargeReason => records::DischargeReason {
-        Completed,
-        SteppedDown,
-        SteppedUp,
-        Transferred,
-        LeftAgainstAdvice,
-        Administrative,
-        NeverAdmitted,
-        Other,
+iop_kit::text_enum! {
+    json
+    /// ASAM levels of care (`outpatient` 1, `intensive_outpatient` 2.1,
+    /// `partial_hospitalization` 2.5, `residential` 3.x, `inpatient` 4) and
+    /// `recovery_support` for aftercare.
+    pub enum LevelOfCare: iop_proto::records::LevelOfCare {
+        Outpatient = "outpatient",
+        IntensiveOutpatient = "intensive_outpatient",
+        PartialHospitalization = "partial_hospitalization",
+        Residential = "residential",
+        Inpatient = "inpatient",
+        RecoverySupport = "recovery_support",
+    }
+}
+
+iop_kit::text_enum! {
+    json
+    /// `authorized` by the payer, or `delivered` by the program.
+    pub enum LevelKind: iop_proto::records::LevelKind {
+        Authorized = "authorized",
+        Delivered = "delivered",
+    }
+}
+
+iop_kit::text_enum! {
+    json
+    pub enum DischargeReason: iop_proto::records::DischargeReason {
+        Completed = "completed",
+        SteppedDown = "stepped_down",
+        SteppedUp = "stepped_up",
+        Transferred = "transferred",
+        LeftAgainstAdvice = "left_against_advice",
+        Administrative = "administrative",
+        NeverAdmitted = "never_admitted",
+        Other = "other",
     }
 }
 

@@ -13,25 +13,29 @@ use crate::AppState;
 use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, forward_versioned, idempotency_key, if_match, parse_time, rfc3339,
 };
 
-proto_enum! {
+iop_kit::text_enum! {
+    json
     /// `psychotherapy` notes are kept apart: only their author reads them.
-    NoteKind => records::NoteKind {
-        Intake,
-        IndividualTherapy,
-        FamilySession,
-        Group,
-        Discharge,
-        Psychotherapy,
+    pub enum NoteKind: iop_proto::records::NoteKind {
+        Intake = "intake",
+        IndividualTherapy = "individual_therapy",
+        FamilySession = "family_session",
+        Group = "group",
+        Discharge = "discharge",
+        Psychotherapy = "psychotherapy",
     }
 }
 
-proto_enum! {
-    NoteStatus => records::NoteStatus { Draft, Signed }
+iop_kit::text_enum! {
+    json
+    pub enum NoteStatus: iop_proto::records::NoteStatus {
+        Draft = "draft",
+        Signed = "signed",
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

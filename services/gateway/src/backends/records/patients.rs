@@ -13,15 +13,20 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, date_text, idempotency_key, if_match, parse_date, rfc3339,
     with_etag,
 };
 
-proto_enum! {
+iop_kit::text_enum! {
+    json
     /// Sex assigned at birth (FHIR administrative-gender).
-    Sex => records::Sex { Female, Male, Other, Unknown }
+    pub enum Sex: iop_proto::records::Sex {
+        Female = "female",
+        Male = "male",
+        Other = "other",
+        Unknown = "unknown",
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -13,18 +13,27 @@ use crate::AppState;
 use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
     parse_date, rfc3339,
 };
 
-proto_enum! {
-    PlanStatus => records::PlanStatus { Draft, Signed }
+iop_kit::text_enum! {
+    json
+    pub enum PlanStatus: iop_proto::records::PlanStatus {
+        Draft = "draft",
+        Signed = "signed",
+    }
 }
 
-proto_enum! {
-    GoalProgressStatus => records::GoalProgressStatus { NotStarted, InProgress, Achieved, Discontinued }
+iop_kit::text_enum! {
+    json
+    pub enum GoalProgressStatus: iop_proto::records::GoalProgressStatus {
+        NotStarted = "not_started",
+        InProgress = "in_progress",
+        Achieved = "achieved",
+        Discontinued = "discontinued",
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

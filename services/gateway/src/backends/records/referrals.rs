@@ -17,24 +17,29 @@ use crate::AppState;
 use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::proto_enum;
 use crate::rest::{
     IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
     parse_date, parse_time, rfc3339,
 };
 
-proto_enum! {
-    Urgency => records::Urgency { Routine, Urgent, Emergent }
+iop_kit::text_enum! {
+    json
+    pub enum Urgency: iop_proto::records::Urgency {
+        Routine = "routine",
+        Urgent = "urgent",
+        Emergent = "emergent",
+    }
 }
 
-proto_enum! {
-    ReferralStatus => records::ReferralStatus {
-        Received,
-        InReview,
-        Accepted,
-        IntakeScheduled,
-        Admitted,
-        Declined,
+iop_kit::text_enum! {
+    json
+    pub enum ReferralStatus: iop_proto::records::ReferralStatus {
+        Received = "received",
+        InReview = "in_review",
+        Accepted = "accepted",
+        IntakeScheduled = "intake_scheduled",
+        Admitted = "admitted",
+        Declined = "declined",
     }
 }
 
