@@ -11,17 +11,35 @@ use iop_core::Error;
 /// unspecified value (0) maps to `None` unless a variant of that name is listed.
 ///
 /// A leading `json` makes it the enum of a JSON body: serde reads and writes the same text and
-/// its OpenAPI schema lists it (the caller depends on `serde` and `utoipa`).
+/// its OpenAPI schema lists it, described by its doc comment (the caller depends on `serde`
+/// and `utoipa`; only doc comments may precede the enum and its variants).
 #[macro_export]
 macro_rules! text_enum {
-    (json $(#[$meta:meta])* $vis:vis enum $name:ident $(: $proto:path)? {
-        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    (json $(#[doc = $doc:literal])* $vis:vis enum $name:ident $(: $proto:path)? {
+        $($(#[doc = $vdoc:literal])* $variant:ident = $text:literal),+ $(,)?
     }) => {
         $crate::text_enum! {
             @enum
-            [$(#[$meta])* #[derive(::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]]
-            $vis $name $(: $proto)? { $([$(#[$vmeta])* #[serde(rename = $text)]] $variant = $text),+ }
+            [$(#[doc = $doc])* #[derive(::serde::Serialize, ::serde::Deserialize)]]
+            $vis $name $(: $proto)? { $([$(#[doc = $vdoc])* #[serde(rename = $text)]] $variant = $text),+ }
         }
+
+        // Written out rather than derived: the derive does not see a `rename` that a macro
+        // passes it, and would list the variants' Rust names.
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                use ::utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+                let doc: &[&str] = &[$($doc),*];
+                let doc = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some([$($text),+]))
+                    .description((!doc.is_empty()).then_some(doc))
+                    .into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
     };
     ($(#[$meta:meta])* $vis:vis enum $name:ident $(: $proto:path)? {
         $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?

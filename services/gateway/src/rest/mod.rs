@@ -500,6 +500,41 @@ mod tests {
         assert!(seen.contains_key("Patient") && seen.contains_key("Problem"));
     }
 
+    /// Every enum of the document lists the text the API reads and writes (`snake_case`),
+    /// and serde agrees with it.
+    #[test]
+    fn enums_list_the_text_on_the_wire() {
+        use crate::backends::records::consents::RecordCategory;
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut enums = 0;
+        for (name, schema) in schemas {
+            let Some(values) = schema["enum"].as_array() else {
+                continue;
+            };
+            enums += 1;
+            for v in values {
+                let v = v.as_str().unwrap();
+                assert!(
+                    v.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{name} lists {v}"
+                );
+            }
+        }
+        assert!(enums >= 15, "{enums} enums");
+        assert_eq!(
+            schemas["RecordCategory"]["description"],
+            "Parts of the record a consent covers; psychotherapy notes are never among them."
+        );
+        let json = serde_json::to_string(&RecordCategory::SubstanceUseTreatment).unwrap();
+        assert_eq!(json, "\"substance_use_treatment\"");
+        assert_eq!(
+            serde_json::from_str::<RecordCategory>(&json).unwrap(),
+            RecordCategory::SubstanceUseTreatment
+        );
+    }
+
     #[test]
     fn operation_ids_are_unique() {
         let doc = super::openapi();
