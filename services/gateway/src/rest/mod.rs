@@ -218,34 +218,115 @@ pub fn created_at(
     res
 }
 
-/// A service resource that carries its own etag (each backend implements it for its
-/// messages).
-pub trait Versioned {
-    fn etag(&self) -> &str;
+/// The etag an `If-Match` header names; empty (write whatever is current) without one.
+pub fn etag_or_any(headers: &http::HeaderMap) -> Result<String, Problem> {
+    Ok(if_match(headers)?.unwrap_or_default())
 }
 
-/// Forwards a call answered by one versioned resource, and answers 200 with it as JSON
-/// (`to_json`) and its `ETag`. Field paths in errors lose `strip_prefix`.
-pub async fn forward_versioned<C, J>(
+/// How a backend's resource message is answered over REST: its JSON face, where it lives,
+/// its version, and the prefix its field paths carry in the service's errors. One impl per
+/// resource message makes [`answer`] (200) and [`create`] (201) serve every operation that
+/// returns it.
+pub trait Shown: Sized {
+    type Json: serde::Serialize;
+    /// The collection its `Location` is under (`/v1/notes`).
+    const COLLECTION: &'static str;
+    /// The prefix of field paths in the service's errors (`note.`), dropped over REST.
+    const FIELDS: &'static str;
+    fn id(&self) -> &str;
+    /// Its etag; `None` for a resource that is never updated.
+    fn etag(&self) -> Option<&str>;
+    fn json(self) -> Self::Json;
+
+    /// A failed call about this resource as a problem, with REST's field paths.
+    fn problem(status: tonic::Status) -> Problem {
+        Problem::from_status(&status, Self::FIELDS)
+    }
+}
+
+/// Implements [`Shown`]: `shown! { pb::Note => Note, by from_proto, at "/v1/notes", fields
+/// "note.", versioned }` (without `versioned`, a resource that is never updated).
+macro_rules! shown {
+    ($pb:ty => $json:ty, by $to_json:expr, at $coll:literal, fields $fields:literal $(, $versioned:ident)?) => {
+        impl $crate::rest::Shown for $pb {
+            type Json = $json;
+            const COLLECTION: &'static str = $coll;
+            const FIELDS: &'static str = $fields;
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn etag(&self) -> Option<&str> {
+                $crate::rest::shown!(@etag self $($versioned)?)
+            }
+            fn json(self) -> $json {
+                ($to_json)(self)
+            }
+        }
+    };
+    (@etag $self:ident versioned) => {
+        Some(&$self.etag)
+    };
+    (@etag $self:ident) => {
+        None
+    };
+}
+
+pub(crate) use shown;
+
+fn respond(status: http::StatusCode, res: impl Shown) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match res.etag().map(str::to_owned) {
+        Some(etag) => with_etag(status, res.json(), &etag),
+        None => (status, axum::Json(res.json())).into_response(),
+    }
+}
+
+/// Forwards a call answered by one resource: 200 with its JSON and `ETag`.
+pub async fn answer<C>(
     st: &crate::AppState,
     who: &iop_core::Principal,
     op: C,
     message: C::Req,
-    strip_prefix: &str,
-    to_json: impl FnOnce(C::Res) -> J,
 ) -> Result<axum::response::Response, Problem>
 where
     C: crate::operation::Call,
-    C::Res: Versioned,
-    J: serde::Serialize,
+    C::Res: Shown,
 {
     let res = st
         .down
         .forward(who, op, message)
         .await
-        .map_err(|s| Problem::from_status(&s, strip_prefix))?;
-    let etag = res.etag().to_owned();
-    Ok(with_etag(http::StatusCode::OK, to_json(res), &etag))
+        .map_err(C::Res::problem)?;
+    Ok(respond(http::StatusCode::OK, res))
+}
+
+/// Forwards a create: 201 with the resource, its `Location` and `ETag`. The service's
+/// `request_id` is the `Idempotency-Key` header here, and `path_field` (e.g. `patient_id`) is
+/// the route's `{id}`.
+pub async fn create<C>(
+    st: &crate::AppState,
+    who: &iop_core::Principal,
+    op: C,
+    message: C::Req,
+    path_field: Option<&str>,
+) -> Result<axum::response::Response, Problem>
+where
+    C: crate::operation::Call,
+    C::Res: Shown,
+{
+    let created = st.down.forward(who, op, message).await.map_err(|s| {
+        let problem = C::Res::problem(s).rename_field("request_id", IDEMPOTENCY_KEY);
+        match path_field {
+            Some(field) => problem.rename_field(field, "id"),
+            None => problem,
+        }
+    })?;
+    let location = format!("{}/{}", C::Res::COLLECTION, created.id());
+    let mut res = respond(http::StatusCode::CREATED, created);
+    if let Ok(v) = http::HeaderValue::from_str(&location) {
+        res.headers_mut().insert(http::header::LOCATION, v);
+    }
+    Ok(res)
 }
 
 /// A calendar date as `YYYY-MM-DD`; empty when absent.

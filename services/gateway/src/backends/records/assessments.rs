@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::{IDEMPOTENCY_KEY, created_at, idempotency_key, parse_time, rfc3339};
+use crate::rest::{Shown, answer, idempotency_key, parse_time, rfc3339, shown};
 
 iop_kit::text_enum! {
     json
@@ -163,10 +163,6 @@ pub struct Acknowledge {
     pub note: String,
 }
 
-fn problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "assessment.")
-}
-
 /// Record a PHQ-9 or GAD-7 for a patient. The service validates the answers, computes the
 /// total and severity, and raises a safety flag when PHQ-9 item 9 is above 0.
 #[utoipa::path(post, path = "/v1/patients/{id}/assessments", tag = "assessments",
@@ -200,17 +196,14 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::RecordAssessment, message)
-        .await
-        .map_err(|status| {
-            problem(status)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/assessments/{}", created.id);
-    Ok(created_at(&location, from_proto(created), None))
+    crate::rest::create(
+        &st,
+        &who,
+        super::RecordAssessment,
+        message,
+        Some("patient_id"),
+    )
+    .await
 }
 
 /// Read one assessment.
@@ -225,13 +218,14 @@ pub async fn get(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Assessment>, Problem> {
-    let a = st
-        .down
-        .forward(&who, super::GetAssessment, pb::GetAssessmentRequest { id })
-        .await
-        .map_err(problem)?;
-    Ok(Json(from_proto(a)))
+) -> Result<Response, Problem> {
+    answer(
+        &st,
+        &who,
+        super::GetAssessment,
+        pb::GetAssessmentRequest { id },
+    )
+    .await
 }
 
 /// A patient's assessments, oldest administered first: the data of a trend chart.
@@ -262,7 +256,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListAssessments, message)
         .await
-        .map_err(|s| problem(s).rename_field("patient_id", "id"))?;
+        .map_err(|s| pb::Assessment::problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(AssessmentList {
         assessments: page.assessments.into_iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -295,7 +289,7 @@ pub async fn list_flags(
         .down
         .forward(&who, super::ListSafetyFlags, message)
         .await
-        .map_err(problem)?;
+        .map_err(pb::Assessment::problem)?;
     Ok(Json(SafetyFlagList {
         flags: page.flags.into_iter().map(flag_from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -320,15 +314,10 @@ pub async fn acknowledge(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: JsonObject,
-) -> Result<Json<SafetyFlag>, Problem> {
+) -> Result<Response, Problem> {
     let ack: Acknowledge = body.parse()?;
     let message = pb::AcknowledgeSafetyFlagRequest { id, note: ack.note };
-    let flag = st
-        .down
-        .forward(&who, super::AcknowledgeSafetyFlag, message)
-        .await
-        .map_err(problem)?;
-    Ok(Json(flag_from_proto(flag)))
+    answer(&st, &who, super::AcknowledgeSafetyFlag, message).await
 }
 
 fn from_proto(a: pb::Assessment) -> Assessment {
@@ -364,3 +353,7 @@ fn flag_from_proto(f: pb::SafetyFlag) -> SafetyFlag {
         reason: f.reason,
     }
 }
+
+shown! { pb::Assessment => Assessment, by from_proto, at "/v1/assessments", fields "assessment." }
+
+shown! { pb::SafetyFlag => SafetyFlag, by flag_from_proto, at "/v1/safety-flags", fields "" }

@@ -15,8 +15,7 @@ use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
-    parse_date, rfc3339,
+    Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, rfc3339, shown,
 };
 
 iop_kit::text_enum! {
@@ -269,16 +268,6 @@ pub struct ContactParams {
     pub page_token: Option<String>,
 }
 
-impl crate::rest::Versioned for pb::Contact {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-fn consent_problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "consent.")
-}
-
 /// Record a signed consent to disclose.
 #[utoipa::path(post, path = "/v1/patients/{id}/consents", tag = "consents", request_body = NewConsent,
     params(("id" = String, Path, description = "Patient id (UUID)"),
@@ -319,17 +308,7 @@ pub async fn create_consent(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreateConsent, message)
-        .await
-        .map_err(|s| {
-            consent_problem(s)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/consents/{}", created.id);
-    Ok(created_at(&location, consent_from_proto(created), None))
+    crate::rest::create(&st, &who, super::CreateConsent, message, Some("patient_id")).await
 }
 
 /// Read a consent.
@@ -344,13 +323,8 @@ pub async fn get_consent(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Consent>, Problem> {
-    let consent = st
-        .down
-        .forward(&who, super::GetConsent, pb::GetConsentRequest { id })
-        .await
-        .map_err(consent_problem)?;
-    Ok(Json(consent_from_proto(consent)))
+) -> Result<Response, Problem> {
+    answer(&st, &who, super::GetConsent, pb::GetConsentRequest { id }).await
 }
 
 /// List consents, oldest first.
@@ -377,7 +351,7 @@ pub async fn list_consents(
         .down
         .forward(&who, super::ListConsents, message)
         .await
-        .map_err(consent_problem)?;
+        .map_err(pb::Consent::problem)?;
     Ok(Json(ConsentList {
         consents: page.consents.into_iter().map(consent_from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -398,18 +372,13 @@ pub async fn revoke_consent(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: JsonObject,
-) -> Result<Json<Consent>, Problem> {
+) -> Result<Response, Problem> {
     let r: Revoke = body.parse()?;
     let message = pb::RevokeConsentRequest {
         id,
         reason: r.reason,
     };
-    let consent = st
-        .down
-        .forward(&who, super::RevokeConsent, message)
-        .await
-        .map_err(consent_problem)?;
-    Ok(Json(consent_from_proto(consent)))
+    answer(&st, &who, super::RevokeConsent, message).await
 }
 
 /// May `category` of this patient's record be disclosed to `recipient_id` for `purpose`?
@@ -439,16 +408,12 @@ pub async fn check_disclosure(
         .down
         .forward(&who, super::CheckDisclosure, message)
         .await
-        .map_err(|s| consent_problem(s).rename_field("patient_id", "id"))?;
+        .map_err(|s| pb::Consent::problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(DisclosureDecision {
         permitted: d.permitted,
         consent_id: crate::rest::present(d.consent_id),
         reason: d.reason,
     }))
-}
-
-fn contact_problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "contact.")
 }
 
 fn contact_to_proto(w: FamilyContactUpdate) -> pb::Contact {
@@ -489,22 +454,7 @@ pub async fn create_contact(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreateContact, message)
-        .await
-        .map_err(|s| {
-            contact_problem(s)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/contacts/{}", created.id);
-    let etag = created.etag.clone();
-    Ok(created_at(
-        &location,
-        person_from_proto(created),
-        Some(&etag),
-    ))
+    crate::rest::create(&st, &who, super::CreateContact, message, Some("patient_id")).await
 }
 
 /// A patient's contacts in the order they were added.
@@ -531,7 +481,7 @@ pub async fn list_contacts(
         .down
         .forward(&who, super::ListContacts, message)
         .await
-        .map_err(|s| contact_problem(s).rename_field("patient_id", "id"))?;
+        .map_err(|s| pb::Contact::problem(s).rename_field("patient_id", "id"))?;
     Ok(Json(FamilyContactList {
         contacts: page.contacts.into_iter().map(person_from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -551,15 +501,7 @@ pub async fn get_contact(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    forward_versioned(
-        &st,
-        &who,
-        super::GetContact,
-        pb::GetContactRequest { id },
-        "contact.",
-        person_from_proto,
-    )
-    .await
+    answer(&st, &who, super::GetContact, pb::GetContactRequest { id }).await
 }
 
 /// Change a contact; `If-Match` refuses stale writes.
@@ -588,20 +530,12 @@ pub async fn update_contact(
     let message = pb::UpdateContactRequest {
         contact: Some(pb::Contact {
             id,
-            etag: if_match(&headers)?.unwrap_or_default(),
+            etag: etag_or_any(&headers)?,
             ..contact_to_proto(w)
         }),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    forward_versioned(
-        &st,
-        &who,
-        super::UpdateContact,
-        message,
-        "contact.",
-        person_from_proto,
-    )
-    .await
+    answer(&st, &who, super::UpdateContact, message).await
 }
 
 fn consent_from_proto(c: pb::Consent) -> Consent {
@@ -650,3 +584,7 @@ fn person_from_proto(c: pb::Contact) -> FamilyContact {
         etag: c.etag,
     }
 }
+
+shown! { pb::Consent => Consent, by consent_from_proto, at "/v1/consents", fields "consent." }
+
+shown! { pb::Contact => FamilyContact, by person_from_proto, at "/v1/contacts", fields "contact.", versioned }

@@ -10,12 +10,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::shown;
 use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
-    parse_date, parse_time, rfc3339,
+    Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, parse_time, rfc3339,
 };
 
 iop_kit::text_enum! {
@@ -260,31 +259,6 @@ pub struct EpisodeParams {
     pub page_token: Option<String>,
 }
 
-fn problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "episode.")
-}
-
-impl crate::rest::Versioned for pb::Episode {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-/// Forwards a call that answers with the episode, as 200 with its `ETag`.
-async fn answer<C: Call<Res = pb::Episode>>(
-    st: &AppState,
-    who: &Principal,
-    op: C,
-    message: C::Req,
-) -> Result<Response, Problem> {
-    forward_versioned(st, who, op, message, "episode.", from_proto).await
-}
-
-/// The etag to check: `If-Match`, else the body's, else none.
-fn etag_of(headers: &HeaderMap) -> Result<String, Problem> {
-    Ok(if_match(headers)?.unwrap_or_default())
-}
-
 /// Open an episode of care for a patient. Refused (409) while the patient has another open
 /// (referred or admitted) episode.
 #[utoipa::path(post, path = "/v1/patients/{id}/episodes", tag = "episodes", request_body = NewEpisode,
@@ -322,18 +296,7 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreateEpisode, message)
-        .await
-        .map_err(|s| {
-            problem(s)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/episodes/{}", created.id);
-    let etag = created.etag.clone();
-    Ok(created_at(&location, from_proto(created), Some(&etag)))
+    crate::rest::create(&st, &who, super::CreateEpisode, message, Some("patient_id")).await
 }
 
 /// Read an episode with its level-of-care history.
@@ -379,7 +342,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListEpisodes, message)
         .await
-        .map_err(problem)?;
+        .map_err(pb::Episode::problem)?;
     Ok(Json(EpisodeList {
         episodes: page.episodes.into_iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -412,7 +375,7 @@ pub async fn update(
     let message = pb::UpdateEpisodeRequest {
         episode: Some(pb::Episode {
             id,
-            etag: etag_of(&headers)?,
+            etag: etag_or_any(&headers)?,
             program: u.program.unwrap_or_default(),
             population: u.population.map_or(0, Population::to_proto),
             primary_clinician: u.primary_clinician.unwrap_or_default(),
@@ -448,7 +411,7 @@ pub async fn admit(
         admit_date: parse_date("admit_date", Some(&a.admit_date))?,
         primary_clinician: a.primary_clinician.unwrap_or_default(),
         program_director: a.program_director.unwrap_or_default(),
-        etag: etag_of(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::AdmitEpisode, message).await
 }
@@ -479,7 +442,7 @@ pub async fn change_level(
         level: l.level.to_proto(),
         effective_date: parse_date("effective_date", l.effective_date.as_deref())?,
         reason: l.reason,
-        etag: etag_of(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::ChangeLevelOfCare, message).await
 }
@@ -493,7 +456,7 @@ pub async fn change_level(
         (status = 200, description = "Discharged", body = Episode, headers(("ETag" = String))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already discharged, or stale etag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already discharged, stale etag, or a date or reason the episode does not allow (before its admission; never_admitted after admission)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn discharge(
@@ -510,7 +473,7 @@ pub async fn discharge(
         reason: d.reason.to_proto(),
         note: d.note,
         aftercare: d.aftercare.map(aftercare_to_proto).transpose()?,
-        etag: etag_of(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::DischargeEpisode, message).await
 }
@@ -610,3 +573,5 @@ fn from_proto(e: pb::Episode) -> Episode {
         etag: e.etag,
     }
 }
+
+shown! { pb::Episode => Episode, by from_proto, at "/v1/episodes", fields "episode.", versioned }

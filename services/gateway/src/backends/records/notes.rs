@@ -10,12 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, forward_versioned, idempotency_key, if_match, parse_time, rfc3339,
-};
+use crate::rest::{Shown, answer, etag_or_any, idempotency_key, parse_time, rfc3339, shown};
 
 iop_kit::text_enum! {
     json
@@ -155,26 +152,6 @@ pub struct NoteParams {
     pub page_token: Option<String>,
 }
 
-fn problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "note.")
-}
-
-impl crate::rest::Versioned for pb::Note {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-/// Forwards a call that answers with the note, as 200 with its `ETag`.
-async fn answer<C: Call<Res = pb::Note>>(
-    st: &AppState,
-    who: &Principal,
-    op: C,
-    message: C::Req,
-) -> Result<Response, Problem> {
-    forward_versioned(st, who, op, message, "note.", from_proto).await
-}
-
 fn time(field: &str, value: Option<&str>) -> Result<Option<prost_types::Timestamp>, Problem> {
     Ok(parse_time(field, value)?.map(iop_proto::timestamp_from_micros))
 }
@@ -212,18 +189,7 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreateNote, message)
-        .await
-        .map_err(|s| {
-            problem(s)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/notes/{}", created.id);
-    let etag = created.etag.clone();
-    Ok(created_at(&location, from_proto(created), Some(&etag)))
+    crate::rest::create(&st, &who, super::CreateNote, message, Some("patient_id")).await
 }
 
 /// Read a note with its addenda. Psychotherapy notes: their author only (403 otherwise).
@@ -270,7 +236,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListNotes, message)
         .await
-        .map_err(problem)?;
+        .map_err(pb::Note::problem)?;
     Ok(Json(NoteList {
         notes: page.notes.into_iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -304,7 +270,7 @@ pub async fn update(
     let message = pb::UpdateNoteRequest {
         note: Some(pb::Note {
             id,
-            etag: if_match(&headers)?.unwrap_or_default(),
+            etag: etag_or_any(&headers)?,
             episode_id: u.episode_id.unwrap_or_default(),
             title: u.title.unwrap_or_default(),
             body: u.body.unwrap_or_default(),
@@ -324,9 +290,8 @@ pub async fn update(
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Signed", body = Note, headers(("ETag" = String))),
-        (status = 400, description = "Empty body, or a session note without times", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already signed, or stale etag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already signed, stale etag, or the draft is not complete (an empty body, a session note without times), naming the fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn sign(
@@ -337,7 +302,7 @@ pub async fn sign(
 ) -> Result<Response, Problem> {
     let message = pb::SignNoteRequest {
         id,
-        etag: if_match(&headers)?.unwrap_or_default(),
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::SignNote, message).await
 }
@@ -395,3 +360,5 @@ fn from_proto(n: pb::Note) -> Note {
         etag: n.etag,
     }
 }
+
+shown! { pb::Note => Note, by from_proto, at "/v1/notes", fields "note.", versioned }

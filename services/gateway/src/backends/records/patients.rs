@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Json};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use iop_core::Principal;
 use iop_proto::common as pbc;
 use iop_proto::records as pb;
@@ -14,8 +14,7 @@ use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, date_text, idempotency_key, if_match, parse_date, rfc3339,
-    with_etag,
+    Shown, answer, date_text, idempotency_key, if_match, parse_date, rfc3339, shown,
 };
 
 iop_kit::text_enum! {
@@ -195,12 +194,6 @@ pub struct ListParams {
     pub identifier: Option<String>,
 }
 
-const PREFIX: &str = "patient.";
-
-fn problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, PREFIX)
-}
-
 /// Create a patient. Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = NewPatient,
     params(("Idempotency-Key" = Option<String>, Header,
@@ -227,17 +220,7 @@ pub async fn create(
         patient: Some(patient),
         request_id,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreatePatient, message)
-        .await
-        .map_err(|status| problem(status).rename_field("request_id", IDEMPOTENCY_KEY))?;
-    let location = format!("/v1/patients/{}", created.id);
-    Ok(created_at(
-        &location,
-        from_proto(&created),
-        Some(&created.etag),
-    ))
+    crate::rest::create(&st, &who, super::CreatePatient, message, None).await
 }
 
 /// Read one patient.
@@ -253,12 +236,7 @@ pub async fn get(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let patient = st
-        .down
-        .forward(&who, super::GetPatient, pb::GetPatientRequest { id })
-        .await
-        .map_err(problem)?;
-    Ok(respond(StatusCode::OK, &patient))
+    answer(&st, &who, super::GetPatient, pb::GetPatientRequest { id }).await
 }
 
 /// List patients, oldest first, optionally filtered.
@@ -283,7 +261,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListPatients, message)
         .await
-        .map_err(problem)?;
+        .map_err(pb::Patient::problem)?;
     Ok(Json(PatientList {
         patients: page.patients.iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -327,16 +305,7 @@ pub async fn update(
         patient: Some(patient),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let updated = st
-        .down
-        .forward(&who, super::UpdatePatient, message)
-        .await
-        .map_err(problem)?;
-    Ok(respond(StatusCode::OK, &updated))
-}
-
-fn respond(status: StatusCode, p: &pb::Patient) -> Response {
-    with_etag(status, from_proto(p), &p.etag)
+    answer(&st, &who, super::UpdatePatient, message).await
 }
 
 fn to_proto(w: &PatientUpdate) -> Result<pb::Patient, Problem> {
@@ -421,3 +390,5 @@ fn from_proto(p: &pb::Patient) -> Patient {
         etag: p.etag.clone(),
     }
 }
+
+shown! { pb::Patient => Patient, by |p: pb::Patient| from_proto(&p), at "/v1/patients", fields "patient.", versioned }

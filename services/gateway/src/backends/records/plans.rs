@@ -10,12 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
-    parse_date, rfc3339,
+    Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, rfc3339, shown,
 };
 
 iop_kit::text_enum! {
@@ -196,25 +194,6 @@ pub struct VersionParam {
     pub version: Option<i64>,
 }
 
-impl crate::rest::Versioned for pb::TreatmentPlan {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-async fn answer<C: Call<Res = pb::TreatmentPlan>>(
-    st: &AppState,
-    who: &Principal,
-    op: C,
-    message: C::Req,
-) -> Result<Response, Problem> {
-    forward_versioned(st, who, op, message, "plan.", from_proto).await
-}
-
-fn problem(status: tonic::Status) -> Problem {
-    Problem::from_status(&status, "plan.")
-}
-
 /// Open a treatment plan for a patient: version 1, a draft.
 #[utoipa::path(post, path = "/v1/patients/{id}/plans", tag = "plans", request_body = NewPlan,
     params(("id" = String, Path, description = "Patient id (UUID)"),
@@ -245,18 +224,7 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreatePlan, message)
-        .await
-        .map_err(|s| {
-            problem(s)
-                .rename_field("request_id", IDEMPOTENCY_KEY)
-                .rename_field("patient_id", "id")
-        })?;
-    let location = format!("/v1/plans/{}", created.id);
-    let etag = created.etag.clone();
-    Ok(created_at(&location, from_proto(created), Some(&etag)))
+    crate::rest::create(&st, &who, super::CreatePlan, message, Some("patient_id")).await
 }
 
 /// Read a plan's latest version (or `version`), with each goal's progress.
@@ -301,7 +269,7 @@ pub async fn versions(
             pb::ListPlanVersionsRequest { id },
         )
         .await
-        .map_err(problem)?;
+        .map_err(pb::TreatmentPlan::problem)?;
     Ok(Json(PlanList {
         plans: list.plans.into_iter().map(from_proto).collect(),
         next_page_token: None,
@@ -332,7 +300,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListPlans, message)
         .await
-        .map_err(problem)?;
+        .map_err(pb::TreatmentPlan::problem)?;
     Ok(Json(PlanList {
         plans: page.plans.into_iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -362,7 +330,7 @@ pub async fn replace(
     let message = pb::UpdatePlanRequest {
         plan: Some(pb::TreatmentPlan {
             id,
-            etag: if_match(&headers)?.unwrap_or_default(),
+            etag: etag_or_any(&headers)?,
             problems: problems_to_proto(w.problems)?,
             review_due_date: parse_date("review_due_date", w.review_due_date.as_deref())?,
             ..Default::default()
@@ -378,8 +346,7 @@ pub async fn replace(
         ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Signed", body = TreatmentPlan, headers(("ETag" = String))),
-        (status = 400, description = "Incomplete plan, naming what is missing", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already signed, or stale etag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already signed, stale etag, or an incomplete plan, naming what is missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn sign(
@@ -390,7 +357,7 @@ pub async fn sign(
 ) -> Result<Response, Problem> {
     let message = pb::SignPlanRequest {
         id,
-        etag: if_match(&headers)?.unwrap_or_default(),
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::SignPlan, message).await
 }
@@ -418,8 +385,8 @@ pub async fn revise(
         ("goal_id" = String, Path, description = "A goal of the latest version")),
     responses(
         (status = 200, description = "The plan with the progress", body = TreatmentPlan, headers(("ETag" = String))),
-        (status = 400, description = "Unknown goal or status", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or unknown status", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan in your clinic, or no such goal in its latest version", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn record_progress(
@@ -557,3 +524,5 @@ fn from_proto(p: pb::TreatmentPlan) -> TreatmentPlan {
         etag: p.etag,
     }
 }
+
+shown! { pb::TreatmentPlan => TreatmentPlan, by from_proto, at "/v1/plans", fields "plan.", versioned }

@@ -14,12 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::episodes::Population;
 use super::patients::{Identifier, Sex};
 use crate::AppState;
-use crate::operation::Call;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::shown;
 use crate::rest::{
-    IDEMPOTENCY_KEY, created_at, date_text, forward_versioned, idempotency_key, if_match,
-    parse_date, parse_time, rfc3339,
+    Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, parse_time, rfc3339,
 };
 
 iop_kit::text_enum! {
@@ -199,25 +198,6 @@ pub struct ReferralParams {
     pub page_token: Option<String>,
 }
 
-impl crate::rest::Versioned for pb::Referral {
-    fn etag(&self) -> &str {
-        &self.etag
-    }
-}
-
-async fn answer<C: Call<Res = pb::Referral>>(
-    st: &AppState,
-    who: &Principal,
-    op: C,
-    message: C::Req,
-) -> Result<Response, Problem> {
-    forward_versioned(st, who, op, message, "referral.", from_proto).await
-}
-
-fn etag(headers: &HeaderMap) -> Result<String, Problem> {
-    Ok(if_match(headers)?.unwrap_or_default())
-}
-
 /// Send a referral (partners) or enter one (staff). It starts as `received`.
 #[utoipa::path(post, path = "/v1/referrals", tag = "referrals", request_body = NewReferral,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
@@ -262,16 +242,7 @@ pub async fn create(
         }),
         request_id: idempotency_key(&headers)?,
     };
-    let created = st
-        .down
-        .forward(&who, super::CreateReferral, message)
-        .await
-        .map_err(|s| {
-            Problem::from_status(&s, "referral.").rename_field("request_id", IDEMPOTENCY_KEY)
-        })?;
-    let location = format!("/v1/referrals/{}", created.id);
-    let etag = created.etag.clone();
-    Ok(created_at(&location, from_proto(created), Some(&etag)))
+    crate::rest::create(&st, &who, super::CreateReferral, message, None).await
 }
 
 /// Read a referral. A partner finds only the ones it sent.
@@ -317,7 +288,7 @@ pub async fn list(
         .down
         .forward(&who, super::ListReferrals, message)
         .await
-        .map_err(|s| Problem::from_status(&s, "referral."))?;
+        .map_err(pb::Referral::problem)?;
     Ok(Json(ReferralList {
         referrals: page.referrals.into_iter().map(from_proto).collect(),
         next_page_token: crate::rest::present(page.next_page_token),
@@ -345,7 +316,7 @@ pub async fn review(
     let message = pb::ReviewReferralRequest {
         id,
         note: n.note,
-        etag: etag(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::ReviewReferral, message).await
 }
@@ -376,7 +347,7 @@ pub async fn accept(
         program: a.program.unwrap_or_default(),
         population: a.population.map_or(0, Population::to_proto),
         note: a.note,
-        etag: etag(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::AcceptReferral, message).await
 }
@@ -403,7 +374,7 @@ pub async fn schedule_intake(
         intake_time: parse_time("intake_time", Some(&i.intake_time))?
             .map(iop_proto::timestamp_from_micros),
         note: i.note,
-        etag: etag(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::ScheduleIntake, message).await
 }
@@ -429,7 +400,7 @@ pub async fn admit(
         id,
         admit_date: parse_date("admit_date", Some(&a.admit_date))?,
         note: a.note,
-        etag: etag(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::MarkAdmitted, message).await
 }
@@ -455,7 +426,7 @@ pub async fn decline(
     let message = pb::DeclineReferralRequest {
         id,
         reason: d.reason,
-        etag: etag(&headers)?,
+        etag: etag_or_any(&headers)?,
     };
     answer(&st, &who, super::DeclineReferral, message).await
 }
@@ -507,3 +478,5 @@ fn from_proto(r: pb::Referral) -> Referral {
         etag: r.etag,
     }
 }
+
+shown! { pb::Referral => Referral, by from_proto, at "/v1/referrals", fields "referral.", versioned }
