@@ -363,3 +363,83 @@ async fn retried_creates_with_an_idempotency_key_make_one_patient() {
     assert_eq!(list["patients"].as_array().unwrap().len(), 2);
     sys.stop().await;
 }
+
+/// Every create answers 201 with a `Location` that reads back what it created, and the same
+/// `ETag` when the resource is versioned.
+#[tokio::test]
+async fn every_create_has_a_location_that_reads_it_back() {
+    use crate::assessments::{patient, phq9, user};
+    let sys = TestSystem::start().await;
+    let kim = user(&sys, "dr-kim", &["clinician"]);
+    let p = patient(&sys, &kim).await;
+    let creates: [(String, Value, bool); 7] = [
+        (
+            format!("/v1/patients/{p}/notes"),
+            crate::notes::session_note(),
+            true,
+        ),
+        (
+            format!("/v1/patients/{p}/plans"),
+            crate::plans::plan(),
+            true,
+        ),
+        (
+            format!("/v1/patients/{p}/episodes"),
+            crate::episodes::referral(),
+            true,
+        ),
+        (
+            format!("/v1/patients/{p}/consents"),
+            crate::consents::to_clinic(),
+            false,
+        ),
+        (
+            format!("/v1/patients/{p}/contacts"),
+            crate::consents::mother(),
+            true,
+        ),
+        (format!("/v1/patients/{p}/assessments"), phq9(0), false),
+        (
+            "/v1/referrals".to_owned(),
+            crate::referrals::referral(),
+            true,
+        ),
+    ];
+    for (path, body, versioned) in creates {
+        let res = sys
+            .http
+            .post(sys.url(&path))
+            .bearer_auth(&kim)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{path}");
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let etag = res
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(etag.is_some(), versioned, "{path}: {etag:?}");
+        let created: Value = res.json().await.unwrap();
+        assert!(
+            location.ends_with(created["id"].as_str().unwrap()),
+            "{location}"
+        );
+        let read = sys
+            .http
+            .get(sys.url(&location))
+            .bearer_auth(&kim)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200, "{location}");
+        let read_etag = read
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(read_etag, etag, "{location}");
+        assert_eq!(read.json::<Value>().await.unwrap()["id"], created["id"]);
+    }
+    sys.stop().await;
+}
