@@ -209,6 +209,20 @@ async fn incomplete_plans_name_what_is_missing() {
     let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/plans"), &thin).await;
     assert_problem_names(&problem, 400, "problems[0].goals[0].target_date");
     thin["problems"][0]["goals"][0]["target_date"] = json!("2030-03-01");
+    let mut unlinked = thin.clone();
+    unlinked["episode_id"] = json!("");
+    let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/plans"), &unlinked).await;
+    assert_problem_names(&problem, 400, "episode_id");
+    // Progress is output only and ignored on writes, but must look like what a read gives.
+    thin["problems"][0]["goals"][0]["progress"] =
+        json!([{ "status": null, "note": "", "recorded_by": "x", "record_time": "" }]);
+    let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/plans"), &thin).await;
+    assert_problem_names(
+        &problem,
+        400,
+        "problems[0].goals[0].progress[0].record_time",
+    );
+    thin["problems"][0]["goals"][0]["progress"][0]["record_time"] = json!("2026-11-02T09:00:00Z");
     let (status, created) = post(&sys, &kim, &format!("/v1/patients/{p}/plans"), &thin).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();

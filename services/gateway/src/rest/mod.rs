@@ -329,6 +329,17 @@ where
     Ok(res)
 }
 
+/// An optional id of a create body: absent (or null) is none; an empty string is not an id.
+pub fn optional_id(field: &str, value: Option<String>) -> Result<String, Problem> {
+    match value {
+        Some(id) if id.is_empty() => Err(Problem::field(
+            field,
+            "must be an id (UUID); leave it out for none",
+        )),
+        other => Ok(other.unwrap_or_default()),
+    }
+}
+
 /// A calendar date as `YYYY-MM-DD`; empty when absent.
 pub fn date_text(d: Option<&iop_proto::common::Date>) -> String {
     d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))

@@ -12,7 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::{Shown, answer, etag_or_any, idempotency_key, parse_time, rfc3339, shown};
+use crate::rest::{
+    Shown, answer, etag_or_any, idempotency_key, optional_id, parse_time, rfc3339, shown,
+};
 
 iop_kit::text_enum! {
     json
@@ -179,7 +181,7 @@ pub async fn create(
     let message = pb::CreateNoteRequest {
         note: Some(pb::Note {
             patient_id,
-            episode_id: new.episode_id.unwrap_or_default(),
+            episode_id: optional_id("episode_id", new.episode_id)?,
             kind: new.kind.to_proto(),
             title: new.title,
             body: new.body,

@@ -13,7 +13,8 @@ use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::{
-    Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, rfc3339, shown,
+    Shown, answer, date_text, etag_or_any, idempotency_key, optional_id, parse_date, parse_time,
+    rfc3339, shown,
 };
 
 iop_kit::text_enum! {
@@ -217,7 +218,7 @@ pub async fn create(
     let message = pb::CreatePlanRequest {
         plan: Some(pb::TreatmentPlan {
             patient_id,
-            episode_id: w.episode_id.unwrap_or_default(),
+            episode_id: optional_id("episode_id", w.episode_id)?,
             problems: problems_to_proto(w.problems)?,
             review_due_date: parse_date("review_due_date", w.review_due_date.as_deref())?,
             ..Default::default()
@@ -416,6 +417,12 @@ fn problems_to_proto(problems: Vec<PlanProblem>) -> Result<Vec<pb::PlanProblem>,
                 .enumerate()
                 .map(|(j, g)| {
                     let at = format!("problems[{i}].goals[{j}]");
+                    // Progress is the service's, never written here; what a client sends back
+                    // from a read is ignored, but it must still be what a read looks like.
+                    for (k, entry) in g.progress.iter().enumerate() {
+                        let field = format!("{at}.progress[{k}].record_time");
+                        parse_time(&field, Some(&entry.record_time))?;
+                    }
                     let objectives = g
                         .objectives
                         .into_iter()
