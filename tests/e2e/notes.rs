@@ -205,7 +205,8 @@ async fn session_notes_need_their_minutes_to_be_signed() {
     let mut elsewhere = session_note();
     elsewhere["episode_id"] = json!(uuid::Uuid::now_v7().to_string());
     let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/notes"), &elsewhere).await;
-    assert_problem_names(&problem, 400, "episode_id");
+    // Well formed, but the record has no such episode of this patient.
+    assert_problem_names(&problem, 409, "episode_id");
     let (status, problem) = post(
         &sys,
         &kim,

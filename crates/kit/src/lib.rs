@@ -21,6 +21,7 @@ pub mod host;
 pub mod idempotency;
 pub mod internal;
 pub mod principal;
+pub mod text;
 pub mod violations;
 
 pub use host::{Host, HostError};

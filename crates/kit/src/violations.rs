@@ -3,11 +3,6 @@
 
 use iop_core::{Error, FieldViolation};
 
-/// The longest name (of a person, a program, an organization) a service keeps.
-pub const MAX_NAME_LEN: usize = 200;
-/// The longest single piece of free text (a reason, a note line) a service keeps.
-pub const MAX_TEXT_LEN: usize = 500;
-
 /// Collects every broken rule of a request, each under its field path.
 pub struct Violations<'a> {
     prefix: &'a str,
@@ -29,31 +24,10 @@ impl<'a> Violations<'a> {
         });
     }
 
-    pub fn required_name(&mut self, field: &str, value: &str) {
-        if value.trim().is_empty() {
-            self.push(field, "is required");
-        } else {
-            self.optional_text(field, value, MAX_NAME_LEN);
-        }
-    }
-
-    pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
-        if value.chars().count() > max {
-            self.push(field, &format!("must be at most {max} characters"));
-        } else if value.chars().any(|c| c.is_control()) {
-            self.push(field, "must not contain control characters");
-        }
-    }
-
-    /// Like [`Self::optional_text`], for prose: line breaks and tabs are fine.
-    pub fn optional_text_multiline(&mut self, field: &str, value: &str, max: usize) {
-        if value.chars().count() > max {
-            self.push(field, &format!("must be at most {max} characters"));
-        } else if value
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            self.push(field, "must not contain control characters");
+    /// Checks free text against its kind (see [`crate::text`]).
+    pub fn text(&mut self, field: &str, value: &str, rule: crate::text::Rule) {
+        if let Some(broken) = rule.check(value) {
+            self.push(field, &broken);
         }
     }
 

@@ -230,6 +230,7 @@ macro_rules! backend_operations {
     (
         backend $backend:literal;
         tags $tags:expr;
+        schema rules $schema_rules:expr;
         resources $resources:expr, rules $rules:expr, beyond roles $beyond:expr;
         package $package:literal in $proto:ident;
         $(
@@ -328,6 +329,7 @@ macro_rules! backend_operations {
             resources: $resources,
             rules: $rules,
             rules_beyond_roles: $beyond,
+            schema_rules: $schema_rules,
             add_services,
         };
     };

@@ -14,6 +14,7 @@ use crate::scoring::{self, Instrument, Severity};
 use iop_kit::dates::rfc3339;
 use iop_kit::idempotency::{Claim, Key};
 use iop_kit::require_user;
+use iop_kit::text;
 pub use store::AssessmentStore;
 
 /// Why PHQ-9 item 9 matters, as the flag says it.
@@ -22,8 +23,6 @@ pub const ITEM9_REASON: &str =
 
 /// Clock skew tolerated on `administered_time` before it counts as the future.
 const MAX_SKEW_US: i64 = 5 * 60 * 1_000_000;
-
-const MAX_NOTE_LEN: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
@@ -287,11 +286,8 @@ impl Assessments {
                 "is required: say what was done about the flag",
             ));
         }
-        if note.chars().count() > MAX_NOTE_LEN {
-            return Err(Error::field(
-                "note",
-                format!("must be at most {MAX_NOTE_LEN} characters"),
-            ));
+        if let Some(broken) = text::STATEMENT.check(note) {
+            return Err(Error::field("note", broken));
         }
         let ack = Acknowledgement {
             by: who.subject.clone(),

@@ -19,6 +19,7 @@ use crate::domain::{self};
 use iop_kit::dates::{date_of, today};
 use iop_kit::etag;
 use iop_kit::idempotency::{Claim, Key};
+use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::ConsentStore;
 
@@ -211,8 +212,6 @@ pub struct ListConsents<'a> {
     pub page_token: &'a str,
 }
 
-const MAX_TEXT: usize = 200;
-const MAX_NOTE: usize = 2000;
 /// Contacts per patient; enough for any family, and it keeps their lists one page.
 pub const MAX_CONTACTS: usize = 50;
 
@@ -239,8 +238,8 @@ impl Consents {
         if new.patient_id.is_none() {
             v.push("patient_id", "is required");
         }
-        v.required_name("recipient_id", &new.recipient_id);
-        v.required_name("recipient_name", &new.recipient_name);
+        v.text("recipient_id", &new.recipient_id, text::NAME);
+        v.text("recipient_name", &new.recipient_name, text::NAME);
         check_set(&mut v, "categories", &new.categories);
         check_set(&mut v, "purposes", &new.purposes);
         match new.expires {
@@ -352,7 +351,7 @@ impl Consents {
         reason: &str,
     ) -> Result<Consent, Error> {
         let mut v = Violations::new("");
-        v.optional_text_multiline("reason", reason, MAX_NOTE);
+        v.text("reason", reason, text::NARRATIVE);
         v.finish()?;
         let revocation = Revocation {
             by: who.subject.clone(),
@@ -386,7 +385,7 @@ impl Consents {
         date: Option<NaiveDate>,
     ) -> Result<Decision, Error> {
         let mut v = Violations::new("");
-        v.required_name("recipient_id", recipient_id);
+        v.text("recipient_id", recipient_id, text::NAME);
         if category.is_none() {
             v.push("category", "is required");
         }
@@ -664,21 +663,14 @@ fn check_set<T: PartialEq>(v: &mut Violations<'_>, field: &str, items: &[T]) {
 
 fn check_contact(f: &ContactFields, prefix: &str) -> Result<(), Error> {
     let mut v = Violations::new(prefix);
-    v.required_name("name", &f.name);
+    v.text("name", &f.name, text::NAME);
     if f.relationship.is_none() {
         v.push("relationship", "is required");
     }
-    if !f.contact.phone.is_empty() && !domain::valid_phone(&f.contact.phone) {
-        v.push(
-            "contact.phone",
-            "must be a phone number of 7-15 digits, optionally starting with +",
-        );
-    }
+    f.contact.check(&mut v);
     if f.contact.phone.is_empty() && f.contact.email.is_empty() {
         v.push("contact", "needs a phone number or an email address");
     }
-    v.optional_text("contact.email", &f.contact.email, 254);
-    v.optional_text_multiline("notes", &f.notes, MAX_NOTE);
-    v.optional_text("name", &f.name, MAX_TEXT);
+    v.text("notes", &f.notes, text::NARRATIVE);
     v.finish()
 }

@@ -5,7 +5,8 @@ use iop_core::{Error, PatientId};
 use serde::{Deserialize, Serialize};
 
 use iop_kit::dates::EARLIEST_DATE;
-use iop_kit::violations::{MAX_NAME_LEN, MAX_TEXT_LEN, Violations};
+use iop_kit::text;
+use iop_kit::violations::Violations;
 pub const MAX_IDENTIFIERS: usize = 20;
 
 iop_kit::text_enum! {
@@ -43,6 +44,40 @@ pub struct Contact {
     pub email: String,
     #[serde(default)]
     pub address: Option<Address>,
+}
+
+impl Contact {
+    /// The rules of contact details, wherever they are kept (a patient's, a family
+    /// contact's), under `contact.`.
+    pub fn check(&self, v: &mut Violations) {
+        let c = self;
+        if !c.phone.is_empty() && !text::is_phone(&c.phone) {
+            v.push(
+                "contact.phone",
+                "must be a phone number of 7-15 digits, optionally starting with +",
+            );
+        }
+        if !c.email.is_empty() && !text::is_email(&c.email) {
+            v.push("contact.email", "must be an email address");
+        }
+        if let Some(a) = &c.address {
+            if a.lines.len() > 4 {
+                v.push("contact.address.lines", "must have at most 4 lines");
+            }
+            for (i, line) in a.lines.iter().enumerate() {
+                v.text(&format!("contact.address.lines[{i}]"), line, text::LINE);
+            }
+            v.text("contact.address.city", &a.city, text::TEXT);
+            v.text("contact.address.region", &a.region, text::TEXT);
+            v.text("contact.address.postal_code", &a.postal_code, text::CODE);
+            if !text::is_country(&a.country) {
+                v.push(
+                    "contact.address.country",
+                    "must be an ISO 3166-1 alpha-2 code such as US",
+                );
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,12 +202,12 @@ impl PatientFields {
     /// `prefix` (e.g. `patient.`).
     pub fn validate(&self, prefix: &str, today: NaiveDate) -> Result<(), Error> {
         let mut v = Violations::new(prefix);
-        v.required_name("given_name", &self.given_name);
-        v.required_name("family_name", &self.family_name);
-        v.optional_text("middle_name", &self.middle_name, MAX_NAME_LEN);
-        v.optional_text("preferred_name", &self.preferred_name, MAX_NAME_LEN);
-        v.optional_text("gender_identity", &self.gender_identity, MAX_NAME_LEN);
-        v.optional_text("pronouns", &self.pronouns, 50);
+        v.text("given_name", &self.given_name, text::NAME);
+        v.text("family_name", &self.family_name, text::NAME);
+        v.text("middle_name", &self.middle_name, text::TEXT);
+        v.text("preferred_name", &self.preferred_name, text::TEXT);
+        v.text("gender_identity", &self.gender_identity, text::TEXT);
+        v.text("pronouns", &self.pronouns, text::LABEL);
         match self.birth_date {
             None => v.push("birth_date", "is required"),
             Some(d) if d > today => v.push("birth_date", "must not be in the future"),
@@ -185,55 +220,30 @@ impl PatientFields {
                 "is required (female, male, other or unknown)",
             );
         }
-        let c = &self.contact;
-        if !c.phone.is_empty() && !valid_phone(&c.phone) {
-            v.push(
-                "contact.phone",
-                "must be a phone number of 7-15 digits, optionally starting with +",
-            );
-        }
-        if !c.email.is_empty() && !valid_email(&c.email) {
-            v.push("contact.email", "must be an email address");
-        }
-        if let Some(a) = &c.address {
-            if a.lines.len() > 4 {
-                v.push("contact.address.lines", "must have at most 4 lines");
-            }
-            for (i, line) in a.lines.iter().enumerate() {
-                v.optional_text(&format!("contact.address.lines[{i}]"), line, MAX_TEXT_LEN);
-            }
-            v.optional_text("contact.address.city", &a.city, MAX_NAME_LEN);
-            v.optional_text("contact.address.region", &a.region, MAX_NAME_LEN);
-            v.optional_text("contact.address.postal_code", &a.postal_code, 20);
-            let iso_code =
-                a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase());
-            if !a.country.is_empty() && !iso_code {
-                v.push(
-                    "contact.address.country",
-                    "must be an ISO 3166-1 alpha-2 code such as US",
-                );
-            }
-        }
+        self.contact.check(&mut v);
         if let Some(mrn) = &self.mrn
-            && (mrn.trim().is_empty() || mrn.len() > 64 || mrn.trim() != mrn)
+            && !text::is_identifier(mrn, text::MRN_MAX)
         {
-            v.push("mrn", "must be 1-64 characters without surrounding spaces");
+            v.push(
+                "mrn",
+                "must be 1-64 characters without surrounding spaces or control characters",
+            );
         }
         if self.identifiers.len() > MAX_IDENTIFIERS {
             v.push("identifiers", "must have at most 20 entries");
         }
         let mut seen = std::collections::HashSet::new();
         for (i, id) in self.identifiers.iter().enumerate() {
-            if id.system.trim().is_empty() || id.system.len() > 255 || id.system.contains('|') {
+            if !text::is_identifier_system(&id.system, text::IDENTIFIER_MAX) {
                 v.push(
                     &format!("identifiers[{i}].system"),
-                    "must be 1-255 characters without '|'",
+                    "must be 1-255 characters without '|', surrounding spaces or control characters",
                 );
             }
-            if id.value.trim().is_empty() || id.value.len() > 255 {
+            if !text::is_identifier(&id.value, text::IDENTIFIER_MAX) {
                 v.push(
                     &format!("identifiers[{i}].value"),
-                    "must be 1-255 characters",
+                    "must be 1-255 characters without surrounding spaces or control characters",
                 );
             }
             if !seen.insert(id) {
@@ -257,28 +267,6 @@ impl PatientFields {
         .collect::<Vec<_>>()
         .join(" ")
     }
-}
-
-pub(crate) fn valid_phone(s: &str) -> bool {
-    let digits = s.strip_prefix('+').unwrap_or(s);
-    let count = digits.bytes().filter(u8::is_ascii_digit).count();
-    (7..=15).contains(&count)
-        && digits
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b" -().".contains(&b))
-}
-
-fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && s.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(char::is_whitespace)
-        && !domain.contains('@')
 }
 
 /// A name search term as a LIKE pattern: lower-cased, wildcards escaped with `\`.
@@ -368,14 +356,5 @@ mod tests {
     fn search_terms_cannot_inject_wildcards() {
         assert_eq!(name_pattern(" Mc_Do%n "), "%mc\\_do\\%n%");
         assert_eq!(valid().search_name(), "ana garcía");
-    }
-
-    #[test]
-    fn phone_and_email_shapes() {
-        assert!(valid_phone("+1 (503) 555-0100"));
-        assert!(!valid_phone("call me"));
-        assert!(valid_email("a.b@clinic.example"));
-        assert!(!valid_email("a@b"));
-        assert!(!valid_email("a b@c.d"));
     }
 }

@@ -13,10 +13,10 @@ use iop_core::page;
 use iop_core::{EpisodeId, Error, PatientId, Principal, now_micros};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::valid_phone;
 use iop_kit::dates::today;
 use iop_kit::etag;
 use iop_kit::idempotency::{Claim, Key};
+use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::EpisodeStore;
 
@@ -244,8 +244,6 @@ pub struct ListEpisodes<'a> {
 }
 
 const KIND: &str = "episode";
-const MAX_TEXT: usize = 200;
-const MAX_NOTE: usize = 4000;
 const MAX_ITEMS: usize = 20;
 
 #[derive(Clone)]
@@ -502,7 +500,7 @@ impl Episodes {
             if effective_date < e.referral_date {
                 v.push("effective_date", "must not be before the referral date");
             }
-            v.optional_text("reason", &new.reason, 500);
+            v.text("reason", &new.reason, text::LINE);
             v.finish()?;
             let (Some(kind), Some(level)) = (new.kind, new.level) else {
                 return Err(Error::internal("validated fields are missing"));
@@ -562,7 +560,7 @@ impl Episodes {
                 ),
                 Some(_) => {}
             }
-            v.optional_text("note", &new.note, MAX_NOTE);
+            v.text("note", &new.note, text::NARRATIVE);
             let needs_plan = matches!(
                 new.reason,
                 Some(
@@ -634,7 +632,7 @@ impl Episodes {
 }
 
 fn check_program(v: &mut Violations<'_>, program: &str) {
-    v.required_name("program", program);
+    v.text("program", program, text::NAME);
 }
 
 fn check_admit_date(
@@ -653,8 +651,8 @@ fn check_admit_date(
 }
 
 fn check_team(v: &mut Violations<'_>, team: &CareTeam) {
-    v.optional_text("primary_clinician", &team.primary_clinician, MAX_TEXT);
-    v.optional_text("program_director", &team.program_director, MAX_TEXT);
+    v.text("primary_clinician", &team.primary_clinician, text::TEXT);
+    v.text("program_director", &team.program_director, text::TEXT);
 }
 
 fn check_aftercare(v: &mut Violations<'_>, plan: &Aftercare, needs_level: bool) {
@@ -665,7 +663,7 @@ fn check_aftercare(v: &mut Violations<'_>, plan: &Aftercare, needs_level: bool) 
         v.push("aftercare.support_groups", "must have at most 20 entries");
     }
     for (i, g) in plan.support_groups.iter().enumerate() {
-        v.required_name(&format!("aftercare.support_groups[{i}]"), g);
+        v.text(&format!("aftercare.support_groups[{i}]"), g, text::NAME);
     }
     if plan.follow_ups.len() > MAX_ITEMS {
         v.push("aftercare.follow_ups", "must have at most 20 entries");
@@ -674,28 +672,38 @@ fn check_aftercare(v: &mut Violations<'_>, plan: &Aftercare, needs_level: bool) 
         if f.time_us <= 0 {
             v.push(&format!("aftercare.follow_ups[{i}].time"), "is required");
         }
-        v.required_name(&format!("aftercare.follow_ups[{i}].with"), &f.with);
-        v.optional_text(
+        v.text(
+            &format!("aftercare.follow_ups[{i}].with"),
+            &f.with,
+            text::NAME,
+        );
+        v.text(
             &format!("aftercare.follow_ups[{i}].purpose"),
             &f.purpose,
-            500,
+            text::LINE,
         );
     }
     if plan.contacts.len() > MAX_ITEMS {
         v.push("aftercare.contacts", "must have at most 20 entries");
     }
     for (i, c) in plan.contacts.iter().enumerate() {
-        v.required_name(&format!("aftercare.contacts[{i}].name"), &c.name);
-        v.optional_text(&format!("aftercare.contacts[{i}].role"), &c.role, MAX_TEXT);
+        v.text(
+            &format!("aftercare.contacts[{i}].name"),
+            &c.name,
+            text::NAME,
+        );
+        v.text(
+            &format!("aftercare.contacts[{i}].role"),
+            &c.role,
+            text::TEXT,
+        );
         // Crisis lines are often short codes (988, 741741).
-        let short_code =
-            (3..=6).contains(&c.phone.len()) && c.phone.bytes().all(|b| b.is_ascii_digit());
-        if !valid_phone(&c.phone) && !short_code {
+        if !text::is_phone_or_short_code(&c.phone) {
             v.push(
                 &format!("aftercare.contacts[{i}].phone"),
                 "must be a phone number of 7-15 digits (optionally starting with +) or a 3-6 digit short code",
             );
         }
     }
-    v.optional_text("aftercare.notes", &plan.notes, MAX_NOTE);
+    v.text("aftercare.notes", &plan.notes, text::NARRATIVE);
 }

@@ -16,6 +16,7 @@ use iop_kit::dates::rfc3339;
 use iop_kit::etag;
 use iop_kit::idempotency::{Claim, Key};
 use iop_kit::require_user;
+use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::NoteStore;
 
@@ -162,9 +163,6 @@ pub struct ListNotes<'a> {
 }
 
 const KIND: &str = "note";
-const MAX_TITLE: usize = 200;
-const MAX_BODY: usize = 100_000;
-const MAX_ADDENDUM: usize = 20_000;
 const MAX_SESSION_US: i64 = 12 * 3600 * 1_000_000;
 const MAX_SKEW_US: i64 = 5 * 60 * 1_000_000;
 
@@ -386,7 +384,7 @@ impl Notes {
         if text.is_empty() {
             v.push("text", "is required");
         }
-        v.optional_text_multiline("text", text, MAX_ADDENDUM);
+        v.text("text", text, text::ADDENDUM);
         v.finish()?;
         let addendum = Addendum {
             id: NoteId::new(),
@@ -446,8 +444,8 @@ fn psychotherapy_denied() -> Error {
 }
 
 fn check_content(v: &mut Violations<'_>, c: &NoteContent) {
-    v.optional_text("title", &c.title, MAX_TITLE);
-    v.optional_text_multiline("body", &c.body, MAX_BODY);
+    v.text("title", &c.title, text::TEXT);
+    v.text("body", &c.body, text::DOCUMENT);
     match (c.start_us, c.end_us) {
         (Some(s), Some(e)) if e <= s => v.push("end_time", "must be after start_time"),
         (Some(s), Some(e)) if e - s > MAX_SESSION_US => {

@@ -21,6 +21,7 @@ use iop_kit::dates::{rfc3339, today};
 use iop_kit::etag;
 use iop_kit::idempotency::{Claim, Key};
 use iop_kit::require_user;
+use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::PlanStore;
 
@@ -144,8 +145,6 @@ pub struct ListPlans<'a> {
 }
 
 const KIND: &str = "plan";
-const MAX_TEXT: usize = 1000;
-const MAX_SHORT: usize = 200;
 const MAX_ITEMS: usize = 50;
 
 #[derive(Clone)]
@@ -364,7 +363,7 @@ impl Plans {
                 "is required (not_started, in_progress, achieved or discontinued)",
             );
         }
-        v.optional_text_multiline("note", note, MAX_TEXT);
+        v.text("note", note, text::PARAGRAPH);
         v.finish()?;
         let Some(status) = status else {
             return Err(Error::internal("validated status is missing"));
@@ -445,20 +444,36 @@ fn check_content(problems: &[Problem], prefix: &str) -> Result<(), Error> {
     for (i, p) in problems.iter().enumerate() {
         let at = format!("problems[{i}]");
         id(&mut v, &format!("{at}.id"), &p.id);
-        v.optional_text_multiline(&format!("{at}.description"), &p.description, MAX_TEXT);
+        v.text(
+            &format!("{at}.description"),
+            &p.description,
+            text::PARAGRAPH,
+        );
         for (j, g) in p.goals.iter().enumerate() {
             let at = format!("{at}.goals[{j}]");
             id(&mut v, &format!("{at}.id"), &g.id);
-            v.optional_text_multiline(&format!("{at}.description"), &g.description, MAX_TEXT);
+            v.text(
+                &format!("{at}.description"),
+                &g.description,
+                text::PARAGRAPH,
+            );
             for (k, o) in g.objectives.iter().enumerate() {
                 let at = format!("{at}.objectives[{k}]");
                 id(&mut v, &format!("{at}.id"), &o.id);
-                v.optional_text_multiline(&format!("{at}.description"), &o.description, MAX_TEXT);
+                v.text(
+                    &format!("{at}.description"),
+                    &o.description,
+                    text::PARAGRAPH,
+                );
                 for (l, x) in o.interventions.iter().enumerate() {
                     let at = format!("{at}.interventions[{l}]");
-                    v.optional_text(&format!("{at}.description"), &x.description, MAX_TEXT);
-                    v.optional_text(&format!("{at}.frequency"), &x.frequency, MAX_SHORT);
-                    v.optional_text(&format!("{at}.responsible"), &x.responsible, MAX_SHORT);
+                    v.text(
+                        &format!("{at}.description"),
+                        &x.description,
+                        text::PARAGRAPH,
+                    );
+                    v.text(&format!("{at}.frequency"), &x.frequency, text::TEXT);
+                    v.text(&format!("{at}.responsible"), &x.responsible, text::TEXT);
                 }
             }
         }

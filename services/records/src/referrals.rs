@@ -23,6 +23,7 @@ use iop_kit::dates::date_of;
 use iop_kit::etag;
 use iop_kit::idempotency::{Claim, Key};
 use iop_kit::require_user;
+use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::ReferralStore;
 
@@ -145,8 +146,6 @@ pub struct Acceptance {
 }
 
 const KIND: &str = "referral";
-const MAX_TEXT: usize = 200;
-const MAX_NOTE: usize = 4000;
 
 #[derive(Clone)]
 pub struct Referrals {
@@ -173,8 +172,8 @@ impl Referrals {
         request_id: &str,
     ) -> Result<Referral, Error> {
         let mut v = Violations::new("referral.");
-        v.required_name("referring_organization", &organization);
-        v.optional_text("referring_contact", &details.contact, MAX_TEXT);
+        v.text("referring_organization", &organization, text::NAME);
+        v.text("referring_contact", &details.contact, text::TEXT);
         if urgency.is_none() {
             v.push("urgency", "is required (routine, urgent or emergent)");
         }
@@ -187,11 +186,8 @@ impl Referrals {
                 v.push(&format!("patient.{field}"), &f.description);
             }
         }
-        if details.reason.trim().is_empty() {
-            v.push("reason", "is required");
-        }
-        v.optional_text_multiline("reason", &details.reason, MAX_NOTE);
-        v.optional_text("requested_program", &details.requested_program, MAX_TEXT);
+        v.text("reason", &details.reason, text::STATEMENT);
+        v.text("requested_program", &details.requested_program, text::TEXT);
         v.finish()?;
         let Some(urgency) = urgency else {
             return Err(Error::internal("validated urgency is missing"));
@@ -350,6 +346,13 @@ impl Referrals {
             } else {
                 acceptance.program.clone()
             };
+            if program.trim().is_empty() {
+                // The default comes from the stored referral, which names no program.
+                return Err(Error::Unmet(vec![iop_core::FieldViolation {
+                    field: "program".into(),
+                    description: "is required: the referral requests no program".into(),
+                }]));
+            }
             let episode = NewEpisode {
                 patient_id: Some(patient_id),
                 program,
@@ -489,7 +492,7 @@ impl Referrals {
         edit: impl FnOnce(&mut Referral) -> Result<(), Error>,
     ) -> Result<Referral, Error> {
         let mut v = Violations::new("");
-        v.optional_text_multiline("note", note, MAX_NOTE);
+        v.text("note", note, text::NARRATIVE);
         v.finish()?;
         let id = current.id;
         require_status(&current, from, to.as_str())?;

@@ -22,6 +22,10 @@ pub struct Backend {
     pub rules: &'static [Rule],
     /// The rules the service itself adds beyond scopes and roles, for `AUTHORIZATION.md`.
     pub rules_beyond_roles: &'static str,
+    /// Rules of its bodies that span fields (one of two required, a count that depends on
+    /// another field, no repeats), added to the generated JSON Schemas (`components.schemas`)
+    /// so the published contract says everything a request is checked for.
+    pub schema_rules: fn(&mut serde_json::Map<String, serde_json::Value>),
     pub(crate) add_services:
         fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
 }

@@ -181,3 +181,36 @@ mod tests {
         );
     }
 }
+
+/// A list of whole numbers as JSON Schema counts them: `2` and `2.0` alike (a client's JSON
+/// library may write either); `2.5`, or one beyond `i32`, is refused.
+pub fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    use serde::de::{Deserialize, Error};
+    let numbers = Vec::<serde_json::Number>::deserialize(d)?;
+    numbers
+        .iter()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .and_then(|i| i32::try_from(i).ok())
+                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    #[derive(serde::Deserialize)]
+    struct Answers {
+        #[serde(deserialize_with = "super::whole_numbers")]
+        answers: Vec<i32>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let a: Answers = serde_json::from_str(r#"{"answers": [1, 2.0, 0]}"#).unwrap();
+        assert_eq!(a.answers, [1, 2, 0]);
+        assert!(serde_json::from_str::<Answers>(r#"{"answers": [2.5]}"#).is_err());
+        assert!(serde_json::from_str::<Answers>(r#"{"answers": [1e12]}"#).is_err());
+    }
+}

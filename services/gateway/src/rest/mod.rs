@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod clients;
 pub mod extract;
+pub mod text;
 
 use crate::problem::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -128,6 +129,11 @@ pub fn openapi_json(doc: &utoipa::openapi::OpenApi) -> String {
     }
     for (path, these) in links {
         doc["paths"][&path]["post"]["responses"]["201"]["links"] = Value::Object(these);
+    }
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for backend in crate::backends::BACKENDS {
+            (backend.schema_rules)(schemas);
+        }
     }
     // A PATCH must name a field to change (the handlers refuse a body with none, or with
     // only `etag`): every PATCH body requires one of its fields besides `etag`.

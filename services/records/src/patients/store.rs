@@ -205,7 +205,11 @@ pub async fn require_episode_of(
             .map_err(Error::internal)?;
     match found {
         Some(_) => Ok(()),
-        None => Err(Error::field(field, "is not an episode of this patient")),
+        // The request is well formed; the record has no such episode of this patient.
+        None => Err(Error::Unmet(vec![iop_core::FieldViolation {
+            field: field.to_owned(),
+            description: "is not an episode of this patient".into(),
+        }])),
     }
 }
 

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::text;
 use crate::rest::{Shown, answer, idempotency_key, parse_time, rfc3339, shown};
 
 iop_kit::text_enum! {
@@ -67,6 +68,7 @@ pub struct AssessmentWrite {
     pub instrument: Instrument,
     /// One answer per item, each 0 ("not at all") to 3 ("nearly every day").
     #[schema(min_items = 7, max_items = 9)]
+    #[serde(deserialize_with = "crate::rest::extract::whole_numbers")]
     pub answers: Vec<i32>,
     /// When the patient answered (RFC 3339); defaults to now.
     #[schema(format = DateTime)]
@@ -159,7 +161,7 @@ pub struct FlagParams {
 #[serde(deny_unknown_fields)]
 pub struct Acknowledge {
     #[schema(example = "Safety plan reviewed with patient; no current intent or plan.")]
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Statement)]
     pub note: String,
 }
 

@@ -14,6 +14,7 @@ use super::patients::Contact as ContactInfo;
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, rfc3339, shown,
 };
@@ -105,9 +106,9 @@ pub struct Consent {
 #[serde(deny_unknown_fields)]
 pub struct NewConsent {
     /// A stable id of the recipient: a contact's id, an NPI, a client id.
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name)]
     pub recipient_id: String,
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name)]
     pub recipient_name: String,
     #[schema(min_items = 1)]
     pub categories: Vec<RecordCategory>,
@@ -117,7 +118,7 @@ pub struct NewConsent {
     #[schema(format = Date)]
     pub effective_date: Option<String>,
     /// Required: Part 2 consents end.
-    #[schema(format = Date)]
+    #[schema(value_type = String, required = true, format = Date)]
     pub expiration_date: Option<String>,
     /// Default today.
     #[schema(format = Date)]
@@ -128,6 +129,7 @@ pub struct NewConsent {
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub reason: String,
 }
 
@@ -209,7 +211,7 @@ pub struct FamilyContact {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFamilyContact {
-    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name, required = true)]
     pub name: Option<String>,
     #[schema(value_type = Relationship, required = true)]
     pub relationship: Option<Relationship>,
@@ -220,6 +222,7 @@ pub struct NewFamilyContact {
     /// Needs a consent in force naming this contact for family involvement.
     #[serde(default)]
     pub involved_in_family_sessions: bool,
+    #[schema(value_type = Option<text::Narrative>)]
     pub notes: Option<String>,
 }
 
@@ -242,11 +245,13 @@ impl From<NewFamilyContact> for FamilyContactUpdate {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyContactUpdate {
+    #[schema(value_type = text::Name, required = false)]
     pub name: Option<String>,
     pub relationship: Option<Relationship>,
     pub contact: Option<ContactInfo>,
     pub emergency_contact: Option<bool>,
     pub involved_in_family_sessions: Option<bool>,
+    #[schema(value_type = Option<text::Narrative>)]
     pub notes: Option<String>,
 }
 

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::shown;
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, parse_time, rfc3339,
 };
@@ -92,18 +93,23 @@ pub struct FollowUp {
     #[schema(format = DateTime)]
     pub time: String,
     /// With whom or where, e.g. "Dr. Patel, Riverside Outpatient".
+    #[schema(value_type = text::Name)]
     pub with: String,
     #[serde(default)]
+    #[schema(value_type = text::Line)]
     pub purpose: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupportContact {
+    #[schema(value_type = text::Name)]
     pub name: String,
     /// e.g. "sponsor", "crisis line".
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub role: String,
+    #[schema(value_type = text::PhoneOrShortCode)]
     pub phone: String,
 }
 
@@ -113,12 +119,14 @@ pub struct SupportContact {
 pub struct Aftercare {
     pub step_down_level: Option<LevelOfCare>,
     #[serde(default)]
+    #[schema(value_type = Vec<text::Name>)]
     pub support_groups: Vec<String>,
     #[serde(default)]
     pub follow_ups: Vec<FollowUp>,
     #[serde(default)]
     pub contacts: Vec<SupportContact>,
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub notes: String,
 }
 
@@ -169,6 +177,7 @@ pub struct Episode {
 #[serde(deny_unknown_fields)]
 pub struct NewEpisode {
     #[schema(example = "Adolescent mental-health IOP")]
+    #[schema(value_type = text::Name)]
     pub program: String,
     pub population: Population,
     /// Default today.
@@ -177,8 +186,10 @@ pub struct NewEpisode {
     #[schema(format = Date)]
     pub admit_date: Option<String>,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub primary_clinician: String,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub program_director: String,
     pub authorized_level: Option<LevelOfCare>,
     pub delivered_level: Option<LevelOfCare>,
@@ -188,10 +199,14 @@ pub struct NewEpisode {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EpisodeUpdate {
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(value_type = text::Name, required = false)]
     pub program: Option<String>,
+    /// Not null: an episode always has its population.
+    #[schema(value_type = Population, required = false)]
     pub population: Option<Population>,
+    #[schema(value_type = Option<text::Text>)]
     pub primary_clinician: Option<String>,
+    #[schema(value_type = Option<text::Text>)]
     pub program_director: Option<String>,
 }
 
@@ -201,7 +216,9 @@ pub struct Admit {
     #[schema(format = Date)]
     pub admit_date: String,
     /// Replaces the care team's when sent.
+    #[schema(value_type = Option<text::Text>)]
     pub primary_clinician: Option<String>,
+    #[schema(value_type = Option<text::Text>)]
     pub program_director: Option<String>,
 }
 
@@ -214,6 +231,7 @@ pub struct NewLevel {
     #[schema(format = Date)]
     pub effective_date: Option<String>,
     #[serde(default)]
+    #[schema(value_type = text::Line)]
     pub reason: String,
 }
 
@@ -224,6 +242,7 @@ pub struct DischargeRequest {
     pub discharge_date: String,
     pub reason: DischargeReason,
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub note: String,
     /// Required when the patient goes on to other care (completed, stepped down or up,
     /// transferred), with at least `step_down_level`.

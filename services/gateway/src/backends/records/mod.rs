@@ -128,9 +128,81 @@ const TAGS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What the records service checks across fields of a body, in JSON Schema terms.
+fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::json;
+    let mut refine = |name: &str, rule: serde_json::Value| {
+        if let Some(schema) = schemas.get_mut(name).and_then(|s| s.as_object_mut()) {
+            let all = schema.entry("allOf").or_insert_with(|| json!([]));
+            if let Some(all) = all.as_array_mut() {
+                all.push(rule);
+            }
+        }
+    };
+    // No identifier twice, no category or purpose twice.
+    for (schema, field) in [
+        ("NewPatient", "identifiers"),
+        ("PatientUpdate", "identifiers"),
+        ("ReferredPatient", "identifiers"),
+        ("NewConsent", "categories"),
+        ("NewConsent", "purposes"),
+    ] {
+        refine(
+            schema,
+            json!({ "properties": { field: { "uniqueItems": true } } }),
+        );
+    }
+    // A family contact is reachable: a phone number or an email address.
+    let reachable = json!({ "anyOf": [
+        { "required": ["phone"], "properties": { "phone": { "minLength": 1 } } },
+        { "required": ["email"], "properties": { "email": { "minLength": 1 } } },
+    ] });
+    refine(
+        "NewFamilyContact",
+        json!({ "properties": { "contact": reachable.clone() } }),
+    );
+    refine(
+        "FamilyContactUpdate",
+        json!({ "properties": { "contact": reachable } }),
+    );
+    // PHQ-9 has 9 items, GAD-7 7 (services/records/src/scoring.rs).
+    for (instrument, items) in [("phq9", 9), ("gad7", 7)] {
+        refine(
+            "AssessmentWrite",
+            json!({
+                "if": { "properties": { "instrument": { "const": instrument } }, "required": ["instrument"] },
+                "then": { "properties": { "answers": { "minItems": items, "maxItems": items } } },
+            }),
+        );
+    }
+    // Going on to other care needs an aftercare plan with the level stepped to.
+    refine(
+        "DischargeRequest",
+        json!({
+            "if": {
+                "properties": { "reason": { "enum": ["completed", "stepped_down", "stepped_up", "transferred"] } },
+                "required": ["reason"],
+            },
+            "then": {
+                "required": ["aftercare"],
+                "properties": { "aftercare": { "required": ["step_down_level"], "properties": { "step_down_level": { "type": "string" } } } },
+            },
+        }),
+    );
+    // Opening the episode on acceptance needs its population.
+    refine(
+        "Accept",
+        json!({
+            "if": { "properties": { "open_episode": { "const": true } }, "required": ["open_episode"] },
+            "then": { "required": ["population"], "properties": { "population": { "type": "string" } } },
+        }),
+    );
+}
+
 crate::operation::backend_operations! {
     backend "records";
     tags TAGS;
+    schema rules schema_rules;
     resources resources::ALL, rules RULES, beyond roles BEYOND_ROLES;
     package "iop.records.v1" in records;
 

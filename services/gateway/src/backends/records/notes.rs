@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, etag_or_any, idempotency_key, optional_id, parse_time, rfc3339, shown,
 };
@@ -93,8 +94,10 @@ pub struct NewNote {
     #[schema(format = Uuid)]
     pub episode_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub title: String,
     #[serde(default)]
+    #[schema(value_type = text::Document)]
     pub body: String,
     #[schema(format = DateTime)]
     pub start_time: Option<String>,
@@ -108,7 +111,9 @@ pub struct NewNote {
 pub struct NoteUpdate {
     #[schema(format = Uuid)]
     pub episode_id: Option<String>,
+    #[schema(value_type = Option<text::Text>)]
     pub title: Option<String>,
+    #[schema(value_type = Option<text::Document>)]
     pub body: Option<String>,
     #[schema(format = DateTime)]
     pub start_time: Option<String>,
@@ -119,7 +124,7 @@ pub struct NoteUpdate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAddendum {
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::AddendumText)]
     pub text: String,
 }
 

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, date_text, idempotency_key, if_match, parse_date, rfc3339, shown,
 };
@@ -32,15 +33,20 @@ iop_kit::text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(default)]
+    #[schema(value_type = Vec<text::Line>, max_items = 4)]
     pub lines: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub city: String,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub region: String,
     #[serde(default)]
+    #[schema(value_type = text::Code)]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, e.g. `US`.
     #[serde(default)]
+    #[schema(value_type = text::Country)]
     pub country: String,
 }
 
@@ -48,8 +54,10 @@ pub struct Address {
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default)]
+    #[schema(value_type = text::Phone)]
     pub phone: String,
     #[serde(default)]
+    #[schema(value_type = text::Email)]
     pub email: String,
     #[serde(default)]
     pub address: Option<Address>,
@@ -59,9 +67,9 @@ pub struct Contact {
 #[serde(deny_unknown_fields)]
 pub struct Identifier {
     /// Namespace of the value, e.g. `https://ehr.example.org/patient`; without `|`.
-    #[schema(min_length = 1, max_length = 255, pattern = r"^[^|]*[^|\s][^|]*$")]
+    #[schema(value_type = text::IdentifierSystem)]
     pub system: String,
-    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
+    #[schema(value_type = text::IdentifierValue)]
     pub value: String,
 }
 
@@ -97,15 +105,15 @@ pub struct Patient {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = text::Name, required = true)]
     pub given_name: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(value_type = text::Text)]
     pub middle_name: String,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = text::Name, required = true)]
     pub family_name: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(value_type = text::Text)]
     pub preferred_name: String,
     /// `YYYY-MM-DD`, from 1900-01-01 to today.
     #[schema(value_type = String, required = true, format = Date, example = "1990-02-28")]
@@ -113,15 +121,15 @@ pub struct NewPatient {
     #[schema(value_type = Sex, required = true)]
     pub sex_at_birth: Option<Sex>,
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(value_type = text::Text)]
     pub gender_identity: String,
     #[serde(default)]
-    #[schema(max_length = 50)]
+    #[schema(value_type = text::Label)]
     pub pronouns: String,
     pub contact: Option<Contact>,
     /// Medical record number, unique in your clinic: up to 64 characters without surrounding
     /// spaces; empty or absent for none.
-    #[schema(max_length = 64)]
+    #[schema(value_type = Option<text::Mrn>)]
     pub mrn: Option<String>,
     /// At most 20, each `system|value` once.
     #[serde(default)]
@@ -152,20 +160,25 @@ impl From<NewPatient> for PatientUpdate {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientUpdate {
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
+    #[schema(value_type = text::Name, required = false)]
     pub given_name: Option<String>,
+    #[schema(value_type = Option<text::Text>)]
     pub middle_name: Option<String>,
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
+    #[schema(value_type = text::Name, required = false)]
     pub family_name: Option<String>,
+    #[schema(value_type = Option<text::Text>)]
     pub preferred_name: Option<String>,
     #[schema(format = Date, example = "1990-02-28")]
     #[schema(value_type = String, required = false)]
     pub birth_date: Option<String>,
     #[schema(value_type = Sex, required = false)]
     pub sex_at_birth: Option<Sex>,
+    #[schema(value_type = Option<text::Text>)]
     pub gender_identity: Option<String>,
+    #[schema(value_type = Option<text::Label>)]
     pub pronouns: Option<String>,
     pub contact: Option<Contact>,
+    #[schema(value_type = Option<text::Mrn>)]
     pub mrn: Option<String>,
     pub identifiers: Option<Vec<Identifier>>,
     /// PATCH only: the etag you read; a stale one gets 409.

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, date_text, etag_or_any, idempotency_key, optional_id, parse_date, parse_time,
     rfc3339, shown,
@@ -39,11 +40,14 @@ iop_kit::text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct Intervention {
     /// e.g. "Group CBT".
+    #[schema(value_type = text::Paragraph)]
     pub description: String,
     /// e.g. "3x/week".
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub frequency: String,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub responsible: String,
 }
 
@@ -54,6 +58,7 @@ pub struct Objective {
     #[serde(default)]
     pub id: String,
     /// Measurable, e.g. "Attends ≥ 90% of groups for 4 weeks".
+    #[schema(value_type = text::Paragraph)]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = Date)]
@@ -77,6 +82,7 @@ pub struct GoalProgress {
 pub struct Goal {
     #[serde(default)]
     pub id: String,
+    #[schema(value_type = text::Paragraph)]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = Date)]
@@ -94,6 +100,7 @@ pub struct Goal {
 pub struct PlanProblem {
     #[serde(default)]
     pub id: String,
+    #[schema(value_type = text::Paragraph)]
     pub description: String,
     #[serde(default)]
     pub goals: Vec<Goal>,
@@ -158,6 +165,7 @@ pub struct PlanUpdate {
 pub struct NewProgress {
     pub status: GoalProgressStatus,
     #[serde(default)]
+    #[schema(value_type = text::Paragraph)]
     pub note: String,
 }
 

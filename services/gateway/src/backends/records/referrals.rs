@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
 use crate::rest::shown;
+use crate::rest::text;
 use crate::rest::{
     Shown, answer, date_text, etag_or_any, idempotency_key, parse_date, parse_time, rfc3339,
 };
@@ -46,16 +47,19 @@ iop_kit::text_enum! {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferredPatient {
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name)]
     pub given_name: String,
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name)]
     pub family_name: String,
-    #[schema(format = Date)]
+    #[schema(value_type = String, required = true, format = Date)]
     pub birth_date: Option<String>,
+    #[schema(value_type = Sex, required = true)]
     pub sex_at_birth: Option<Sex>,
     #[serde(default)]
+    #[schema(value_type = text::Phone)]
     pub phone: String,
     #[serde(default)]
+    #[schema(value_type = text::Email)]
     pub email: String,
     #[serde(default)]
     pub identifiers: Vec<Identifier>,
@@ -113,14 +117,16 @@ pub struct Referral {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReferral {
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Name)]
     pub referring_organization: String,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub referring_contact: String,
     pub patient: ReferredPatient,
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Statement)]
     pub reason: String,
     #[serde(default)]
+    #[schema(value_type = text::Text)]
     pub requested_program: String,
     pub urgency: Urgency,
 }
@@ -129,6 +135,7 @@ pub struct NewReferral {
 #[serde(deny_unknown_fields)]
 pub struct ReferralNote {
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub note: String,
 }
 
@@ -143,9 +150,11 @@ pub struct Accept {
     #[serde(default)]
     pub open_episode: bool,
     /// The episode's program; default the requested one.
+    #[schema(value_type = Option<text::Name>)]
     pub program: Option<String>,
     pub population: Option<Population>,
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub note: String,
 }
 
@@ -155,6 +164,7 @@ pub struct Intake {
     #[schema(format = DateTime)]
     pub intake_time: String,
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub note: String,
 }
 
@@ -164,6 +174,7 @@ pub struct Admitted {
     #[schema(format = Date)]
     pub admit_date: String,
     #[serde(default)]
+    #[schema(value_type = text::Narrative)]
     pub note: String,
 }
 
@@ -171,7 +182,7 @@ pub struct Admitted {
 #[serde(deny_unknown_fields)]
 pub struct Decline {
     /// The referring partner sees it.
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = text::Statement)]
     pub reason: String,
 }
 
