@@ -323,6 +323,11 @@ impl Referrals {
             &[ReferralStatus::Received, ReferralStatus::InReview],
             "accepted",
         )?;
+        let mut v = Violations::new("");
+        // Checked before a patient or an episode is made for the referral.
+        v.text("program", &acceptance.program, text::TEXT);
+        v.text("note", &acceptance.note, text::NARRATIVE);
+        v.finish()?;
         if acceptance.open_episode && acceptance.population.is_none() {
             return Err(Error::field(
                 "population",

@@ -165,7 +165,14 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
         "FamilyContactUpdate",
         json!({ "properties": { "contact": reachable } }),
     );
-    // PHQ-9 has 9 items, GAD-7 7 (services/records/src/scoring.rs).
+    // Each answer is 0 ("not at all") to 3 ("nearly every day"); PHQ-9 has 9 items, GAD-7
+    // 7 (services/records/src/scoring.rs).
+    refine(
+        "AssessmentWrite",
+        json!({
+            "properties": { "answers": { "items": { "type": "integer", "minimum": 0, "maximum": 3 } } },
+        }),
+    );
     for (instrument, items) in [("phq9", 9), ("gad7", 7)] {
         refine(
             "AssessmentWrite",

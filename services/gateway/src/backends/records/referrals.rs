@@ -53,7 +53,6 @@ pub struct ReferredPatient {
     pub family_name: String,
     #[schema(value_type = String, required = true, format = Date)]
     pub birth_date: Option<String>,
-    #[schema(value_type = Sex, required = true)]
     pub sex_at_birth: Option<Sex>,
     #[serde(default)]
     #[schema(value_type = text::Phone)]
@@ -150,7 +149,7 @@ pub struct Accept {
     #[serde(default)]
     pub open_episode: bool,
     /// The episode's program; default the requested one.
-    #[schema(value_type = Option<text::Name>)]
+    #[schema(value_type = Option<text::Text>)]
     pub program: Option<String>,
     pub population: Option<Population>,
     #[serde(default)]
@@ -353,7 +352,7 @@ pub async fn accept(
     let a: Accept = body.parse()?;
     let message = pb::AcceptReferralRequest {
         id,
-        patient_id: a.patient_id.unwrap_or_default(),
+        patient_id: crate::rest::optional_id("patient_id", a.patient_id)?,
         open_episode: a.open_episode,
         program: a.program.unwrap_or_default(),
         population: a.population.map_or(0, Population::to_proto),
