@@ -67,7 +67,6 @@ pub struct AuditParams {
 #[utoipa::path(get, path = "/v1/audit-events", tag = "audit", params(AuditParams),
     responses(
         (status = 200, description = "A page of events", body = AuditEventList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin, or missing AuditEvent.s scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

@@ -86,7 +86,6 @@ fn problem(e: iop_core::Error) -> Problem {
 /// Register a backend client of your clinic.
 #[utoipa::path(post, path = "/v1/clients", tag = "clients", request_body = NewClient,
     responses((status = 201, description = "Registered", body = RegisteredClient),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create(

@@ -478,6 +478,35 @@ impl Modify for Contract {
                         || op.parameters.iter().flatten().any(|p| {
                             p.parameter_in == ParameterIn::Query && p.name.ends_with("_id")
                         });
+                // The path's `{id}` is declared here, for every operation alike.
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                if path.contains("{id}")
+                    && !params
+                        .iter()
+                        .any(|p| p.parameter_in == ParameterIn::Path && p.name == "id")
+                {
+                    use utoipa::openapi::path::ParameterBuilder;
+                    let thing = thing_of(path);
+                    let mut first = thing.chars();
+                    let thing = first
+                        .next()
+                        .map(|c| c.to_uppercase().chain(first).collect::<String>())
+                        .unwrap_or_default();
+                    params.insert(
+                        0,
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(utoipa::openapi::Required::True)
+                            .description(Some(format!("{thing} id (UUID)")))
+                            .build(),
+                    );
+                }
+                let missing = match path.split_once("/{") {
+                    // `/v1/safety-flags/{id}/…` → "No such safety flag in your clinic".
+                    Some(_) => format!("No such {} in your clinic", thing_of(path)),
+                    None => "No such patient or episode (named by a filter) in your clinic".into(),
+                };
                 let statuses = [
                     (true, "400", "Invalid request: the problem names the field"),
                     (true, "401", "No valid bearer token"),
@@ -486,7 +515,7 @@ impl Modify for Contract {
                         "403",
                         "The token's scopes or the user's roles do not allow this",
                     ),
-                    (with_id, "404", "No such resource in your clinic"),
+                    (with_id, "404", missing.as_str()),
                     (
                         changes,
                         "409",
@@ -554,6 +583,13 @@ impl Modify for Contract {
             }
         }
     }
+}
+
+/// What the first `{…}` of a path names: `/v1/safety-flags/{id}/…` → "safety flag".
+fn thing_of(path: &str) -> String {
+    let collection = path.split_once("/{").map_or(path, |(c, _)| c);
+    let name = collection.rsplit('/').next().unwrap_or_default();
+    name.strip_suffix('s').unwrap_or(name).replace('-', " ")
 }
 
 struct BearerAuth;

@@ -275,12 +275,9 @@ pub struct ContactParams {
 
 /// Record a signed consent to disclose.
 #[utoipa::path(post, path = "/v1/patients/{id}/consents", tag = "consents", request_body = NewConsent,
-    params(("id" = String, Path, description = "Patient id (UUID)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Recorded", body = Consent, headers(("Location" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_consent(
@@ -318,10 +315,8 @@ pub async fn create_consent(
 
 /// Read a consent.
 #[utoipa::path(get, path = "/v1/consents/{id}", tag = "consents",
-    params(("id" = String, Path, description = "Consent id (UUID)")),
     responses(
         (status = 200, description = "The consent", body = Consent),
-        (status = 404, description = "No such consent in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get_consent(
@@ -336,7 +331,6 @@ pub async fn get_consent(
 #[utoipa::path(get, path = "/v1/consents", tag = "consents", params(ConsentParams),
     responses(
         (status = 200, description = "A page of consents", body = ConsentList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list_consents(
@@ -365,10 +359,8 @@ pub async fn list_consents(
 
 /// Revoke a consent: from today it permits nothing. Revoking twice is 409.
 #[utoipa::path(post, path = "/v1/consents/{id}/revoke", tag = "consents", request_body = Revoke,
-    params(("id" = String, Path, description = "Consent id (UUID)")),
     responses(
         (status = 200, description = "Revoked", body = Consent),
-        (status = 404, description = "No such consent in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -388,12 +380,10 @@ pub async fn revoke_consent(
 
 /// May `category` of this patient's record be disclosed to `recipient_id` for `purpose`?
 /// Answers with the consent that permits it, or why not.
-#[utoipa::path(get, path = "/v1/patients/{id}/disclosure-check", tag = "consents", params(
-        ("id" = String, Path, description = "Patient id (UUID)"), DisclosureParams),
+#[utoipa::path(get, path = "/v1/patients/{id}/disclosure-check", tag = "consents", params(DisclosureParams),
     responses(
         (status = 200, description = "The decision", body = DisclosureDecision),
         (status = 400, description = "Missing parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn check_disclosure(
@@ -435,12 +425,9 @@ fn contact_to_proto(w: FamilyContactUpdate) -> pb::Contact {
 
 /// Add a family or support contact to a patient.
 #[utoipa::path(post, path = "/v1/patients/{id}/contacts", tag = "consents", request_body = NewFamilyContact,
-    params(("id" = String, Path, description = "Patient id (UUID)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Added", body = FamilyContact, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Involvement without a consent, or too many contacts", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -463,11 +450,9 @@ pub async fn create_contact(
 }
 
 /// A patient's contacts in the order they were added.
-#[utoipa::path(get, path = "/v1/patients/{id}/contacts", tag = "consents", params(
-        ("id" = String, Path, description = "Patient id (UUID)"), ContactParams),
+#[utoipa::path(get, path = "/v1/patients/{id}/contacts", tag = "consents", params(ContactParams),
     responses(
         (status = 200, description = "A page of contacts", body = FamilyContactList),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list_contacts(
@@ -495,10 +480,8 @@ pub async fn list_contacts(
 
 /// Read a contact.
 #[utoipa::path(get, path = "/v1/contacts/{id}", tag = "consents",
-    params(("id" = String, Path, description = "Contact id (UUID)")),
     responses(
         (status = 200, description = "The contact", body = FamilyContact, headers(("ETag" = String))),
-        (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get_contact(
@@ -511,12 +494,9 @@ pub async fn get_contact(
 
 /// Change a contact; `If-Match` refuses stale writes.
 #[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "consents", request_body = FamilyContactUpdate,
-    params(("id" = String, Path, description = "Contact id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Updated", body = FamilyContact, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such contact in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Involvement without a consent in force, or stale etag", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

@@ -281,14 +281,10 @@ pub struct EpisodeParams {
 /// Open an episode of care for a patient. Refused (409) while the patient has another open
 /// (referred or admitted) episode.
 #[utoipa::path(post, path = "/v1/patients/{id}/episodes", tag = "episodes", request_body = NewEpisode,
-    params(("id" = String, Path, description = "Patient id (UUID)"),
-        ("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header,
         description = "Retrying with the same key returns the episode opened the first time")),
     responses(
         (status = 201, description = "Opened", body = Episode, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The patient has an open episode", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -320,10 +316,8 @@ pub async fn create(
 
 /// Read an episode with its level-of-care history.
 #[utoipa::path(get, path = "/v1/episodes/{id}", tag = "episodes",
-    params(("id" = String, Path, description = "Episode id (UUID)")),
     responses(
         (status = 200, description = "The episode", body = Episode, headers(("ETag" = String))),
-        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get(
@@ -339,7 +333,6 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/episodes", tag = "episodes", params(EpisodeParams),
     responses(
         (status = 200, description = "A page of episodes", body = EpisodeList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -370,12 +363,9 @@ pub async fn list(
 
 /// Change program, population or care team. `If-Match` refuses stale writes (409).
 #[utoipa::path(patch, path = "/v1/episodes/{id}", tag = "episodes", request_body = EpisodeUpdate,
-    params(("id" = String, Path, description = "Episode id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Updated", body = Episode, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Stale etag, or the episode is discharged", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -408,12 +398,10 @@ pub async fn update(
 
 /// Admit a referred patient.
 #[utoipa::path(post, path = "/v1/episodes/{id}/admit", tag = "episodes", request_body = Admit,
-    params(("id" = String, Path, description = "Episode id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Admitted", body = Episode, headers(("ETag" = String))),
         (status = 400, description = "Invalid date", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a referred episode, or stale etag", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -438,12 +426,9 @@ pub async fn admit(
 /// Record a change of the authorized or delivered level of care. The history keeps every
 /// change; the episode shows the latest of each.
 #[utoipa::path(post, path = "/v1/episodes/{id}/levels", tag = "episodes", request_body = NewLevel,
-    params(("id" = String, Path, description = "Episode id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Recorded", body = Episode, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Discharged episode, or stale etag", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -469,12 +454,9 @@ pub async fn change_level(
 /// Discharge: closes the episode with its reason and the aftercare plan. A discharged
 /// episode changes no more (409); readmission opens a new one.
 #[utoipa::path(post, path = "/v1/episodes/{id}/discharge", tag = "episodes", request_body = DischargeRequest,
-    params(("id" = String, Path, description = "Episode id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Discharged", body = Episode, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such episode in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already discharged, stale etag, or a date or reason the episode does not allow (before its admission; never_admitted after admission)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

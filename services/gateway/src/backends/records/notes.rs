@@ -165,14 +165,10 @@ fn time(field: &str, value: Option<&str>) -> Result<Option<prost_types::Timestam
 
 /// Write a draft note about a patient; the caller is its author.
 #[utoipa::path(post, path = "/v1/patients/{id}/notes", tag = "notes", request_body = NewNote,
-    params(("id" = String, Path, description = "Patient id (UUID)"),
-        ("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header,
         description = "Retrying with the same key returns the note written the first time")),
     responses(
         (status = 201, description = "Draft written", body = Note, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -201,11 +197,9 @@ pub async fn create(
 
 /// Read a note with its addenda. Psychotherapy notes: their author only (403 otherwise).
 #[utoipa::path(get, path = "/v1/notes/{id}", tag = "notes",
-    params(("id" = String, Path, description = "Note id (UUID)")),
     responses(
         (status = 200, description = "The note", body = Note, headers(("ETag" = String))),
         (status = 403, description = "Missing scope or role, or another clinician's psychotherapy note", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such note in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get(
@@ -220,7 +214,6 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/notes", tag = "notes", params(NoteParams),
     responses(
         (status = 200, description = "A page of notes", body = NoteList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -252,13 +245,10 @@ pub async fn list(
 
 /// Edit a draft (its author only). A signed note is locked: 409 with the reason.
 #[utoipa::path(patch, path = "/v1/notes/{id}", tag = "notes", request_body = NoteUpdate,
-    params(("id" = String, Path, description = "Note id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Updated", body = Note, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such note in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Signed (locked), or stale etag", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -293,8 +283,7 @@ pub async fn update(
 /// Sign (lock) a draft: its author, signed in as themselves. `If-Match` makes sure you sign
 /// what you read.
 #[utoipa::path(post, path = "/v1/notes/{id}/sign", tag = "notes",
-    params(("id" = String, Path, description = "Note id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Signed", body = Note, headers(("ETag" = String))),
         (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
@@ -316,7 +305,6 @@ pub async fn sign(
 
 /// Add an addendum to a signed note; the note stays as signed.
 #[utoipa::path(post, path = "/v1/notes/{id}/addenda", tag = "notes", request_body = NewAddendum,
-    params(("id" = String, Path, description = "Note id (UUID)")),
     responses(
         (status = 200, description = "The note with its addenda", body = Note, headers(("ETag" = String))),
         (status = 400, description = "Empty text", body = Problem, content_type = "application/problem+json"),

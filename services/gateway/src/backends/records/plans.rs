@@ -205,14 +205,10 @@ pub struct VersionParam {
 
 /// Open a treatment plan for a patient: version 1, a draft.
 #[utoipa::path(post, path = "/v1/patients/{id}/plans", tag = "plans", request_body = NewPlan,
-    params(("id" = String, Path, description = "Patient id (UUID)"),
-        ("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header,
         description = "Retrying with the same key returns the plan opened the first time")),
     responses(
         (status = 201, description = "Opened", body = TreatmentPlan, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -238,7 +234,7 @@ pub async fn create(
 
 /// Read a plan's latest version (or `version`), with each goal's progress.
 #[utoipa::path(get, path = "/v1/plans/{id}", tag = "plans",
-    params(("id" = String, Path, description = "Plan id (UUID)"), VersionParam),
+    params(VersionParam),
     responses(
         (status = 200, description = "The plan", body = TreatmentPlan, headers(("ETag" = String))),
         (status = 404, description = "No such plan (or version) in your clinic", body = Problem, content_type = "application/problem+json"),
@@ -259,10 +255,8 @@ pub async fn get(
 
 /// Every version of a plan, oldest first.
 #[utoipa::path(get, path = "/v1/plans/{id}/versions", tag = "plans",
-    params(("id" = String, Path, description = "Plan id (UUID)")),
     responses(
         (status = 200, description = "The versions", body = PlanList),
-        (status = 404, description = "No such plan in your clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn versions(
@@ -289,7 +283,6 @@ pub async fn versions(
 #[utoipa::path(get, path = "/v1/plans", tag = "plans", params(PlanParams),
     responses(
         (status = 200, description = "A page of plans", body = PlanList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -319,12 +312,9 @@ pub async fn list(
 /// Replace the draft version's problems and review date. A signed version is immutable
 /// (409): revise the plan first.
 #[utoipa::path(put, path = "/v1/plans/{id}", tag = "plans", request_body = PlanUpdate,
-    params(("id" = String, Path, description = "Plan id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Updated", body = TreatmentPlan, headers(("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan in your clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The latest version is signed, or stale etag", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -351,8 +341,7 @@ pub async fn replace(
 /// Sign the draft version: it needs problems with goals, measurable objectives and
 /// interventions (with frequency), and a review date.
 #[utoipa::path(post, path = "/v1/plans/{id}/sign", tag = "plans",
-    params(("id" = String, Path, description = "Plan id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Signed", body = TreatmentPlan, headers(("ETag" = String))),
         (status = 409, description = "Already signed, stale etag, or an incomplete plan, naming what is missing", body = Problem, content_type = "application/problem+json"),
@@ -373,7 +362,6 @@ pub async fn sign(
 
 /// Start the next version: a draft copied from the signed latest version.
 #[utoipa::path(post, path = "/v1/plans/{id}/revisions", tag = "plans",
-    params(("id" = String, Path, description = "Plan id (UUID)")),
     responses(
         (status = 200, description = "The new draft version", body = TreatmentPlan, headers(("ETag" = String))),
         (status = 409, description = "The latest version is still a draft", body = Problem, content_type = "application/problem+json"),
@@ -390,8 +378,7 @@ pub async fn revise(
 /// Record progress on a goal (appended; the last entry is its current status).
 #[utoipa::path(post, path = "/v1/plans/{id}/goals/{goal_id}/progress", tag = "plans",
     request_body = NewProgress,
-    params(("id" = String, Path, description = "Plan id (UUID)"),
-        ("goal_id" = String, Path, description = "A goal of the latest version")),
+    params(("goal_id" = String, Path, description = "A goal of the latest version")),
     responses(
         (status = 200, description = "The plan with the progress", body = TreatmentPlan, headers(("ETag" = String))),
         (status = 400, description = "Missing or unknown status", body = Problem, content_type = "application/problem+json"),

@@ -213,8 +213,6 @@ pub struct ReferralParams {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "Received", body = Referral, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope or role", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -257,7 +255,6 @@ pub async fn create(
 
 /// Read a referral. A partner finds only the ones it sent.
 #[utoipa::path(get, path = "/v1/referrals/{id}", tag = "referrals",
-    params(("id" = String, Path, description = "Referral id (UUID)")),
     responses(
         (status = 200, description = "The referral", body = Referral, headers(("ETag" = String))),
         (status = 404, description = "No such referral (of yours)", body = Problem, content_type = "application/problem+json"),
@@ -275,7 +272,6 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/referrals", tag = "referrals", params(ReferralParams),
     responses(
         (status = 200, description = "A page of referrals", body = ReferralList),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -307,8 +303,7 @@ pub async fn list(
 
 /// Start reviewing a received referral.
 #[utoipa::path(post, path = "/v1/referrals/{id}/review", tag = "referrals", request_body = ReferralNote,
-    params(("id" = String, Path, description = "Referral id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "In review", body = Referral),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
@@ -334,8 +329,7 @@ pub async fn review(
 /// Accept: link an existing patient or create one from the details sent, and optionally
 /// open the episode of care. Safe to retry.
 #[utoipa::path(post, path = "/v1/referrals/{id}/accept", tag = "referrals", request_body = Accept,
-    params(("id" = String, Path, description = "Referral id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Accepted", body = Referral),
         (status = 400, description = "Incomplete patient details or missing population", body = Problem, content_type = "application/problem+json"),
@@ -364,8 +358,7 @@ pub async fn accept(
 
 /// Schedule (or move) the intake of an accepted referral.
 #[utoipa::path(post, path = "/v1/referrals/{id}/intake", tag = "referrals", request_body = Intake,
-    params(("id" = String, Path, description = "Referral id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Intake scheduled", body = Referral),
         (status = 409, description = "Not accepted, or stale etag", body = Problem, content_type = "application/problem+json"),
@@ -391,8 +384,7 @@ pub async fn schedule_intake(
 
 /// Mark the referred patient admitted; the referral's episode is admitted too.
 #[utoipa::path(post, path = "/v1/referrals/{id}/admit", tag = "referrals", request_body = Admitted,
-    params(("id" = String, Path, description = "Referral id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Admitted", body = Referral),
         (status = 409, description = "Not accepted, or stale etag", body = Problem, content_type = "application/problem+json"),
@@ -417,8 +409,7 @@ pub async fn admit(
 
 /// Decline with a reason the partner will see.
 #[utoipa::path(post, path = "/v1/referrals/{id}/decline", tag = "referrals", request_body = Decline,
-    params(("id" = String, Path, description = "Referral id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
         (status = 200, description = "Declined", body = Referral),
         (status = 400, description = "No reason", body = Problem, content_type = "application/problem+json"),
