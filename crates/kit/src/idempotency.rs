@@ -109,14 +109,69 @@ pub async fn earlier(
 
 /// How a create transaction started: fresh, or the key was used before.
 pub enum Started {
-    Fresh(sqlx::Transaction<'static, sqlx::Any>),
+    Fresh(Creating),
     Done(Claim),
 }
 
-/// Begins the transaction that creates `resource_id`, claiming `key` (if any) in it first.
-/// Hold the database's write turn around the whole transaction.
+/// The transaction of a create, holding the database's write turn (SQLite's one writer at a
+/// time) until it commits or is dropped. Queries run on it as on the transaction
+/// (`.execute(&mut *tx)`).
+pub struct Creating {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Creating {
+    /// The transaction itself, for code written against one.
+    pub fn transaction(&mut self) -> &mut sqlx::Transaction<'static, sqlx::Any> {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for Creating {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Creating {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Takes the database's write turn and begins the transaction that creates `resource_id`,
+/// claiming `key` (if any) in it first.
 pub async fn begin_create(
     db: &Db,
+    tenant: &TenantId,
+    kind: &str,
+    key: Option<&Key<'_>>,
+    resource_id: &str,
+    now_us: i64,
+) -> Result<Started, Error> {
+    begin_create_in_turn(
+        db,
+        db.write_turn().await,
+        tenant,
+        kind,
+        key,
+        resource_id,
+        now_us,
+    )
+    .await
+}
+
+/// As [`begin_create`], for a caller that took the write turn earlier (to check a cap
+/// before creating, say).
+pub async fn begin_create_in_turn(
+    db: &Db,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     tenant: &TenantId,
     kind: &str,
     key: Option<&Key<'_>>,
@@ -128,9 +183,10 @@ pub async fn begin_create(
         && !claim(&mut tx, tenant, kind, key, resource_id, now_us).await?
     {
         drop(tx);
+        drop(turn);
         return Ok(Started::Done(earlier(db, tenant, kind, key).await?));
     }
-    Ok(Started::Fresh(tx))
+    Ok(Started::Fresh(Creating { tx, _turn: turn }))
 }
 
 #[cfg(test)]

@@ -58,7 +58,6 @@ impl AssessmentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, a.patient_id).await?;
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,

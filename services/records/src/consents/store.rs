@@ -53,7 +53,6 @@ impl ConsentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, c.patient_id).await?;
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,
@@ -217,7 +216,7 @@ impl ConsentStore {
         max: usize,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, c.patient_id).await?;
-        let _turn = self.db.write_turn().await;
+        let turn = self.db.write_turn().await;
         let full = || {
             Error::FailedPrecondition(format!(
                 "patient {} has {max} contacts, the most a patient may have",
@@ -231,8 +230,9 @@ impl ConsentStore {
         if !postgres && self.contacts_of(None, tenant, c.patient_id).await? >= max {
             return Err(full());
         }
-        let mut tx = match idempotency::begin_create(
+        let mut tx = match idempotency::begin_create_in_turn(
             &self.db,
+            turn,
             tenant,
             "contact",
             key,
@@ -252,7 +252,7 @@ impl ConsentStore {
                 .await
                 .map_err(Error::internal)?;
             if self
-                .contacts_of(Some(&mut tx), tenant, c.patient_id)
+                .contacts_of(Some(tx.transaction()), tenant, c.patient_id)
                 .await?
                 >= max
             {

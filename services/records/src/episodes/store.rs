@@ -54,7 +54,6 @@ impl EpisodeStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, e.patient_id).await?;
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,
@@ -87,7 +86,7 @@ impl EpisodeStore {
             Err(err) => return Err(Error::internal(err)),
         }
         for (seq, level) in e.levels.iter().enumerate() {
-            insert_level(&mut tx, tenant, e.id, seq as i64, level).await?;
+            insert_level(tx.transaction(), tenant, e.id, seq as i64, level).await?;
         }
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)

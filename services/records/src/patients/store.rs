@@ -44,7 +44,6 @@ impl Store {
         p: &Patient,
         request: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,
@@ -71,7 +70,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(unique_as_conflict)?;
-        insert_identifiers(&mut tx, tenant, p).await?;
+        insert_identifiers(tx.transaction(), tenant, p).await?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
     }

@@ -55,7 +55,6 @@ impl PlanStore {
             "plan.episode_id",
         )
         .await?;
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,

@@ -41,7 +41,6 @@ impl ReferralStore {
         r: &Referral,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let _turn = self.db.write_turn().await;
         let mut tx = match idempotency::begin_create(
             &self.db,
             tenant,
