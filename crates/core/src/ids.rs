@@ -100,6 +100,7 @@ uuid_id!(PlanId, "treatment plan");
 uuid_id!(ConsentId, "consent");
 uuid_id!(ContactId, "contact");
 uuid_id!(ReferralId, "referral");
+uuid_id!(LocationId, "location");
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,11 @@ pub mod iop {
             tonic::include_proto!("iop.records.v1");
         }
     }
+    pub mod scheduling {
+        pub mod v1 {
+            tonic::include_proto!("iop.scheduling.v1");
+        }
+    }
 }
 
 pub use iop::audit::v1 as audit;
@@ -34,6 +39,7 @@ pub use iop::clients::v1 as clients;
 pub use iop::common::v1 as common;
 pub use iop::internal::v1 as internal;
 pub use iop::records::v1 as records;
+pub use iop::scheduling::v1 as scheduling;
 
 /// A UTC instant stored as microseconds since the epoch, as a protobuf `Timestamp`.
 pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {

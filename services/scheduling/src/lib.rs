@@ -1,4 +1,5 @@
-//! The scheduling service. Its first part is time itself, free of I/O: local wall-clock
+//! The scheduling service: `iop.scheduling.v1` over gRPC, its own database. Served so far:
+//! locations ([`locations`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
 //! clinicians' working hours ([`availability`]) — what booking, slot search and the
@@ -11,6 +12,52 @@ pub mod clock;
 pub mod conflicts;
 pub mod feed;
 pub mod interval;
+pub mod locations;
 pub mod recurrence;
 pub mod slots;
 pub mod week;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use iop_auth::InternalKey;
+use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_proto::scheduling::location_service_server::LocationServiceServer;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
+
+pub struct Config {
+    pub database_url: String,
+    pub pool: PoolConfig,
+    pub internal_key: Arc<InternalKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Host(#[from] iop_kit::HostError),
+}
+
+/// Serves `iop.scheduling.v1` on `listener` until `shutdown`.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
+    let locations = locations::Locations::new(locations::store::LocationStore::new(db.clone()));
+    let host = iop_kit::Host::new("scheduling", db, config.internal_key).serve(
+        LocationServiceServer::new(locations::grpc::LocationApi::new(locations)),
+    );
+    Ok(host.run(listener, shutdown).await?)
+}
