@@ -17,6 +17,7 @@ mod episodes;
 mod grpc_patients;
 mod hardening;
 mod isolation;
+mod locations;
 mod notes;
 mod operations;
 mod plans;

@@ -133,10 +133,14 @@ async fn dead_records_service_makes_the_gateway_answer_503_quickly() {
         key_reload_every: iop::KEY_RELOAD_EVERY,
         internal_key: std::sync::Arc::new(iop_auth::InternalKey::generate()),
         trusted_issuers: vec![],
-        backends: vec![iop_gateway::BackendUrl {
-            name: "records".into(),
-            url: format!("http://127.0.0.1:{port}"),
-        }],
+        // Every backend on the dead port: none is running.
+        backends: iop_gateway::backends::BACKENDS
+            .iter()
+            .map(|b| iop_gateway::BackendUrl {
+                name: b.name.into(),
+                url: format!("http://127.0.0.1:{port}"),
+            })
+            .collect(),
         database_url: iop::gateway_database_url(dir.path()),
         downstream_timeout: Duration::from_secs(60),
         body_limit: 1 << 20,

@@ -158,6 +158,7 @@ pub struct ServiceStart {
     pub internal_key: Arc<InternalKey>,
     /// The services it calls, started before it.
     pub backends: Vec<iop_gateway::BackendUrl>,
+    pub pool: PoolConfig,
 }
 
 type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -173,22 +174,53 @@ pub struct Service {
 
 /// Every backend service, each after the services it needs; the gateway starts after all of
 /// them. Adding a service: a line here (and its folder in the gateway's `backends/`).
-pub const SERVICES: &[Service] = &[Service {
-    name: "records",
-    needs: &[],
-    serve: |start, shutdown| {
-        Box::pin(async move {
-            let config = iop_records::Config {
-                database_url: start.database_url,
-                pool: PoolConfig::default(),
-                internal_key: start.internal_key,
-            };
-            iop_records::serve(config, start.listener, shutdown)
-                .await
-                .map_err(|e| RunError::Service("records", Box::new(e)))
-        })
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "records",
+        needs: &[],
+        serve: |start, shutdown| {
+            Box::pin(async move {
+                let config = iop_records::Config {
+                    database_url: start.database_url,
+                    pool: start.pool,
+                    internal_key: start.internal_key,
+                };
+                iop_records::serve(config, start.listener, shutdown)
+                    .await
+                    .map_err(|e| RunError::Service("records", Box::new(e)))
+            })
+        },
     },
-}];
+    Service {
+        name: "scheduling",
+        needs: &[],
+        serve: |start, shutdown| {
+            Box::pin(async move {
+                let config = iop_scheduling::Config {
+                    database_url: start.database_url,
+                    pool: start.pool,
+                    internal_key: start.internal_key,
+                };
+                iop_scheduling::serve(config, start.listener, shutdown)
+                    .await
+                    .map_err(|e| RunError::Service("scheduling", Box::new(e)))
+            })
+        },
+    },
+];
+
+/// Runs the service `name` of [`SERVICES`] alone (`iop serve <name>`) until `shutdown`.
+pub async fn serve_alone(
+    name: &str,
+    start: ServiceStart,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let service = SERVICES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| RunError::Service("iop", format!("no service named {name}").into()))?;
+    (service.serve)(start, Box::pin(shutdown)).await
+}
 
 /// How often a running gateway re-reads its signing keys (see `iop keys rotate`).
 pub const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -239,6 +271,7 @@ pub async fn start(config: SystemConfig) -> Result<System, StartError> {
             listener,
             database_url,
             internal_key: internal_key.clone(),
+            pool: PoolConfig::default(),
             backends: urls
                 .iter()
                 .filter(|u: &&iop_gateway::BackendUrl| service.needs.contains(&u.name.as_str()))

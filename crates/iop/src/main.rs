@@ -205,6 +205,16 @@ impl GatewayArgs {
     }
 }
 
+/// What every backend service is run with.
+#[derive(Args)]
+struct ServiceArgs {
+    /// Hex secret shared with the gateway to seal the internal principal.
+    #[arg(long, env = "IOP_INTERNAL_KEY_FILE")]
+    internal_key_file: PathBuf,
+    #[arg(long, env = "IOP_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    max_connections: u32,
+}
+
 #[derive(Args, Clone)]
 struct UpArgs {
     /// Address of the gateway (REST and gRPC).
@@ -213,6 +223,9 @@ struct UpArgs {
     /// Database of the records service (default: SQLite in the data directory).
     #[arg(long, env = "IOP_RECORDS_DATABASE_URL")]
     records_database_url: Option<String>,
+    /// Database of the scheduling service (default: SQLite in the data directory).
+    #[arg(long, env = "IOP_SCHEDULING_DATABASE_URL")]
+    scheduling_database_url: Option<String>,
     /// Database of the gateway, i.e. the audit trail (default: SQLite in the data directory).
     #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
     gateway_database_url: Option<String>,
@@ -253,11 +266,18 @@ enum ServeCommand {
         /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
         #[arg(long, env = "IOP_RECORDS_DATABASE_URL")]
         database_url: String,
-        /// Hex secret shared with the gateway to seal the internal principal.
-        #[arg(long, env = "IOP_INTERNAL_KEY_FILE")]
-        internal_key_file: PathBuf,
-        #[arg(long, env = "IOP_DB_MAX_CONNECTIONS", default_value_t = 16)]
-        max_connections: u32,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// The scheduling service (gRPC).
+    Scheduling {
+        #[arg(long, env = "IOP_SCHEDULING_LISTEN", default_value = "127.0.0.1:50052")]
+        listen: SocketAddr,
+        /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+        #[arg(long, env = "IOP_SCHEDULING_DATABASE_URL")]
+        database_url: String,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// The gateway (REST + gRPC, JWT auth).
     Gateway {
@@ -381,8 +401,13 @@ fn gateway_options(args: &GatewayArgs) -> anyhow::Result<Vec<iop_auth::TrustedIs
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let telemetry = iop_telemetry::init("iop")?;
     let mut config = iop::SystemConfig::new(args.common.data_dir.clone(), args.addr);
-    if let Some(url) = &args.records_database_url {
-        config.database_urls.insert("records".into(), url.clone());
+    for (service, url) in [
+        ("records", &args.records_database_url),
+        ("scheduling", &args.scheduling_database_url),
+    ] {
+        if let Some(url) = url {
+            config.database_urls.insert(service.into(), url.clone());
+        }
     }
     config.gateway_database_url = args.gateway_database_url.clone();
     config.issuer = args.common.issuer.clone();
@@ -436,32 +461,46 @@ fn print_banner(system: &iop::System, args: &UpArgs) {
     );
 }
 
+/// One backend service of `iop::SERVICES`, alone.
+async fn serve_alone(
+    name: &'static str,
+    listen: SocketAddr,
+    database_url: String,
+    args: ServiceArgs,
+) -> anyhow::Result<()> {
+    let telemetry = iop_telemetry::init(&format!("iop-{name}"))?;
+    let stop = iop::shutdown_signal();
+    let internal_key = Arc::new(InternalKey::load_or_create(&args.internal_key_file)?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot bind {listen}"))?;
+    let start = iop::ServiceStart {
+        listener,
+        database_url,
+        internal_key,
+        backends: Vec::new(),
+        pool: iop_db::PoolConfig {
+            max_connections: args.max_connections,
+            ..Default::default()
+        },
+    };
+    let result = iop::serve_alone(name, start, stop).await;
+    telemetry.shutdown();
+    Ok(result?)
+}
+
 async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
     match cmd {
         ServeCommand::Records {
             listen,
             database_url,
-            internal_key_file,
-            max_connections,
-        } => {
-            let telemetry = iop_telemetry::init("iop-records")?;
-            let stop = iop::shutdown_signal();
-            let internal_key = Arc::new(InternalKey::load_or_create(&internal_key_file)?);
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot bind {listen}"))?;
-            let config = iop_records::Config {
-                database_url,
-                pool: iop_db::PoolConfig {
-                    max_connections,
-                    ..Default::default()
-                },
-                internal_key,
-            };
-            let result = iop_records::serve(config, listener, stop).await;
-            telemetry.shutdown();
-            Ok(result?)
-        }
+            service,
+        } => serve_alone("records", listen, database_url, service).await,
+        ServeCommand::Scheduling {
+            listen,
+            database_url,
+            service,
+        } => serve_alone("scheduling", listen, database_url, service).await,
         ServeCommand::Gateway {
             listen,
             backends,

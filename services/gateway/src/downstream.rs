@@ -365,14 +365,27 @@ mod tests {
     /// know is a typo, refused at start-up rather than ignored.
     #[tokio::test]
     async fn every_backend_needs_exactly_one_url() {
-        assert!(start(&["records=http://127.0.0.1:1"]).is_ok());
+        const SCHEDULING: &str = "scheduling=http://127.0.0.1:3";
+        assert!(start(&["records=http://127.0.0.1:1", SCHEDULING]).is_ok());
         assert!(matches!(start(&[]), Err(BackendError::Missing("records"))));
-        let err = start(&["records=http://127.0.0.1:1", "recrods=http://127.0.0.1:2"]);
+        assert!(matches!(
+            start(&["records=http://127.0.0.1:1"]),
+            Err(BackendError::Missing("scheduling"))
+        ));
+        let err = start(&[
+            "records=http://127.0.0.1:1",
+            SCHEDULING,
+            "recrods=http://127.0.0.1:2",
+        ]);
         assert!(matches!(err, Err(BackendError::Unknown(name, _)) if name == "recrods"));
-        let err = start(&["records=http://127.0.0.1:1", "records=http://127.0.0.1:2"]);
+        let err = start(&[
+            "records=http://127.0.0.1:1",
+            SCHEDULING,
+            "records=http://127.0.0.1:2",
+        ]);
         assert!(matches!(err, Err(BackendError::Twice(_))));
         assert!(matches!(
-            start(&["records=not a url"]),
+            start(&["records=not a url", SCHEDULING]),
             Err(BackendError::Url(..))
         ));
         assert!("records".parse::<BackendUrl>().is_err());

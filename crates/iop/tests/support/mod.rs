@@ -88,6 +88,18 @@ pub fn free_port() -> u16 {
 /// `iop serve records` on `port` with a SQLite file, optionally behind a command prefix
 /// (e.g. `prlimit --fsize=…`).
 pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key: &Path) -> Running {
+    serve_service("records", prefix, port, db_file, internal_key)
+}
+
+/// `iop serve <name>` on `port` (under the `prefix` command, e.g. `prlimit …`), its SQLite
+/// database in `db_file`; returns once it has created the internal key (or found it).
+pub fn serve_service(
+    name: &str,
+    prefix: &[String],
+    port: u16,
+    db_file: &Path,
+    internal_key: &Path,
+) -> Running {
     let (program, args) = match prefix.split_first() {
         Some((p, rest)) => (p.as_str(), rest.to_vec()),
         None => (IOP, Vec::new()),
@@ -98,7 +110,7 @@ pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key:
         cmd.arg(IOP);
     }
     let running = Running(
-        cmd.args(["serve", "records", "--listen", &format!("127.0.0.1:{port}")])
+        cmd.args(["serve", name, "--listen", &format!("127.0.0.1:{port}")])
             .arg("--database-url")
             .arg(format!("sqlite://{}?mode=rwc", db_file.display()))
             .arg("--internal-key-file")
@@ -113,7 +125,7 @@ pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key:
     while !internal_key.exists() {
         assert!(
             Instant::now() < deadline,
-            "records never created its internal key"
+            "{name} never created its internal key"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -122,14 +134,32 @@ pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key:
 
 /// `iop serve gateway` on `port`, in front of the records service on `records_port`, with
 /// its keys and database in `dir`; no rate limits (tests make many calls quickly).
-pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -> Running {
-    Running(
+/// The gateway and the backends a test does not run itself: everything but records (at
+/// `records_port`, the test's own), each `iop serve <name>` beside it.
+pub struct Gateway {
+    _gateway: Running,
+    _others: Vec<Running>,
+}
+
+pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -> Gateway {
+    let mut backends = vec![format!("records=http://127.0.0.1:{records_port}")];
+    let mut others = Vec::new();
+    for service in iop::SERVICES.iter().filter(|s| s.name != "records") {
+        let p = free_port();
+        let db = dir.join(format!("{}.db", service.name));
+        others.push(serve_service(
+            service.name,
+            &[],
+            p,
+            &db,
+            &iop::internal_key_path(dir),
+        ));
+        backends.push(format!("{}=http://127.0.0.1:{p}", service.name));
+    }
+    let gateway = Running(
         Command::new(IOP)
             .args(["serve", "gateway", "--listen", &format!("127.0.0.1:{port}")])
-            .args([
-                "--backend",
-                &format!("records=http://127.0.0.1:{records_port}"),
-            ])
+            .args(backends.iter().flat_map(|b| ["--backend", b.as_str()]))
             .arg("--database-url")
             .arg(format!(
                 "sqlite://{}?mode=rwc",
@@ -145,7 +175,11 @@ pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    )
+    );
+    Gateway {
+        _gateway: gateway,
+        _others: others,
+    }
 }
 
 /// Polls `<base>/readyz` until it answers 200 (bounded).

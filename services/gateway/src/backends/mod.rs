@@ -3,6 +3,7 @@
 //! [`BACKENDS`]; nothing else in the gateway names it.
 
 pub mod records;
+pub mod scheduling;
 
 use crate::downstream::Downstream;
 use crate::operation::Operation;
@@ -31,7 +32,7 @@ pub struct Backend {
 }
 
 /// Every backend, in the order they are listed to clients.
-pub static BACKENDS: &[&Backend] = &[&records::BACKEND];
+pub static BACKENDS: &[&Backend] = &[&records::BACKEND, &scheduling::BACKEND];
 
 /// The gateway's own operations: it keeps the audit trail and the client registry itself.
 pub mod own {

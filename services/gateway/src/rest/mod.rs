@@ -642,7 +642,8 @@ mod tests {
         let doc = serde_json::to_value(super::openapi()).unwrap();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         let mut enums = 0;
-        for (name, schema) in schemas {
+        // Time zones are the tz database's names, not text of ours.
+        for (name, schema) in schemas.iter().filter(|(n, _)| *n != "TimeZone") {
             let Some(values) = schema["enum"].as_array() else {
                 continue;
             };

@@ -113,6 +113,23 @@ shapes! {
     Country = COUNTRY_PATTERN, false, Some(2);
 }
 
+/// An IANA time zone name, e.g. `America/Los_Angeles`: the zones of the tz database the
+/// services read local times in.
+#[allow(dead_code)] // named only by `#[schema(value_type = …)]`
+pub struct TimeZone;
+
+impl utoipa::PartialSchema for TimeZone {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+            .description(Some("An IANA time zone, e.g. America/Los_Angeles."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZone {}
+
 #[cfg(test)]
 mod tests {
     /// Every kind of text the services check is published, with the rule they check.
