@@ -104,3 +104,55 @@ async fn directors_set_up_locations_staff_see_them_other_clinics_do_not() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn clinicians_are_found_by_the_kinds_they_provide() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "program_director");
+    let desk = staff(&sys, "clinic-a", "front_desk");
+    let kim = json!({
+        "given_name": "Dana", "family_name": "Kim", "credentials": ["lcsw"],
+        "npi": "1234567893", "kinds": ["individual_therapy", "family_session"], "user_id": "dr-kim",
+    });
+    let (status, made) = post(&sys, &director, "/v1/clinicians", &kim).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["active"], true);
+    assert_eq!(
+        made["kinds"],
+        json!(["individual_therapy", "family_session"])
+    );
+    // The same NPI twice is a conflict; a bad check digit is named.
+    assert_eq!(post(&sys, &director, "/v1/clinicians", &kim).await.0, 409);
+    let mut bad = kim.clone();
+    bad["npi"] = json!("1234567890");
+    bad["user_id"] = json!("someone-else");
+    let (_, problem) = post(&sys, &director, "/v1/clinicians", &bad).await;
+    assert_problem_names(&problem, 400, "npi");
+    let patel = json!({
+        "given_name": "Sam", "family_name": "Patel", "credentials": ["md"],
+        "kinds": ["psychiatric_evaluation", "medication_management"],
+    });
+    assert_eq!(post(&sys, &director, "/v1/clinicians", &patel).await.0, 201);
+
+    let (status, family) = get(&sys, &desk, "/v1/clinicians?kind=family_session").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = family["clinicians"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["family_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Kim"]);
+    let (_, read) = get(
+        &sys,
+        &desk,
+        &format!("/v1/clinicians/{}", made["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(read["npi"], "1234567893");
+    assert_eq!(post(&sys, &desk, "/v1/clinicians", &patel).await.0, 403);
+    let other = staff(&sys, "clinic-b", "program_director");
+    let (_, none) = get(&sys, &other, "/v1/clinicians").await;
+    assert!(none["clinicians"].as_array().unwrap().is_empty());
+    sys.stop().await;
+}

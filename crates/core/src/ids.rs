@@ -101,6 +101,7 @@ uuid_id!(ConsentId, "consent");
 uuid_id!(ContactId, "contact");
 uuid_id!(ReferralId, "referral");
 uuid_id!(LocationId, "location");
+uuid_id!(ClinicianId, "clinician");
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@ pub mod principal;
 
 pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
-    AssessmentId, ConsentId, ContactId, EpisodeId, LocationId, NoteId, PatientId, PlanId,
-    ReferralId, SafetyFlagId, TenantId,
+    AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, LocationId, NoteId, PatientId,
+    PlanId, ReferralId, SafetyFlagId, TenantId,
 };
 pub use principal::Principal;
 

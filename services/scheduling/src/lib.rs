@@ -1,5 +1,5 @@
 //! The scheduling service: `iop.scheduling.v1` over gRPC, its own database. Served so far:
-//! locations ([`locations`]). Beneath them is time itself, free of I/O: local wall-clock
+//! locations ([`locations`]) and clinicians ([`clinicians`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
 //! clinicians' working hours ([`availability`]) — what booking, slot search and the
@@ -8,6 +8,7 @@
 //! ([`feed`]).
 
 pub mod availability;
+pub mod clinicians;
 pub mod clock;
 pub mod conflicts;
 pub mod feed;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use iop_auth::InternalKey;
 use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -56,8 +58,14 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
     let locations = locations::Locations::new(locations::store::LocationStore::new(db.clone()));
-    let host = iop_kit::Host::new("scheduling", db, config.internal_key).serve(
-        LocationServiceServer::new(locations::grpc::LocationApi::new(locations)),
-    );
+    let clinicians =
+        clinicians::Clinicians::new(clinicians::store::ClinicianStore::new(db.clone()));
+    let host = iop_kit::Host::new("scheduling", db, config.internal_key)
+        .serve(LocationServiceServer::new(
+            locations::grpc::LocationApi::new(locations),
+        ))
+        .serve(ClinicianServiceServer::new(
+            clinicians::grpc::ClinicianApi::new(clinicians),
+        ));
     Ok(host.run(listener, shutdown).await?)
 }
