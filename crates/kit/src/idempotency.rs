@@ -51,6 +51,24 @@ pub enum Claim {
     Reused,
 }
 
+/// What a create answers for its claim: `made` when new; when the key was used before for
+/// the same request, what that call made (read by `earlier` from its id); a key used for a
+/// different request is refused, naming `request_id`.
+pub async fn answer<T, F, Fut>(claim: Claim, made: T, what: &str, earlier: F) -> Result<T, Error>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    match claim {
+        Claim::New => Ok(made),
+        Claim::Earlier(id) => earlier(id).await,
+        Claim::Reused => Err(Error::field(
+            "request_id",
+            format!("was already used to create a different {what}"),
+        )),
+    }
+}
+
 /// Claims `key` for `kind` inside `tx`, recording `resource_id` as what it creates. On a
 /// key already claimed the transaction is spent; the caller drops it and returns what
 /// [`earlier`] reports.

@@ -5,7 +5,7 @@ pub mod grpc;
 pub mod store;
 
 use iop_core::{ClinicianId, Error, Principal, page};
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 
@@ -150,22 +150,16 @@ impl Clinicians {
             user_id: new.user_id.trim().to_owned(),
             create_time_us: iop_core::now_micros(),
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &clinician, key.as_ref())
-            .await?
-        {
-            Claim::New => Ok(clinician),
-            Claim::Earlier(id) => {
-                let id = ClinicianId::parse("id", &id)
-                    .map_err(|_| Error::internal("stored request has a bad clinician id"))?;
-                self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to add a different clinician",
-            )),
-        }
+            .await?;
+        idempotency::answer(claim, clinician, "clinician", |id| async move {
+            let id = ClinicianId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad clinician id"))?;
+            self.get(who, id).await
+        })
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: ClinicianId) -> Result<Clinician, Error> {

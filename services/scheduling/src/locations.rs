@@ -5,7 +5,7 @@ pub mod grpc;
 pub mod store;
 
 use iop_core::{Error, LocationId, Principal, page};
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 
@@ -74,22 +74,16 @@ impl Locations {
             address: new.address.trim().to_owned(),
             create_time_us: iop_core::now_micros(),
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &location, key.as_ref())
-            .await?
-        {
-            Claim::New => Ok(location),
-            Claim::Earlier(id) => {
-                let id = LocationId::parse("id", &id)
-                    .map_err(|_| Error::internal("stored request has a bad location id"))?;
-                self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to create a different location",
-            )),
-        }
+            .await?;
+        idempotency::answer(claim, location, "location", |id| async move {
+            let id = LocationId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad location id"))?;
+            self.get(who, id).await
+        })
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: LocationId) -> Result<Location, Error> {
