@@ -53,8 +53,9 @@ pub enum Claim {
 
 /// What a create answers for its claim: `made` when new; when the key was used before for
 /// the same request, what that call made (read by `earlier` from its id); a key used for a
-/// different request is refused, naming `request_id`.
-pub async fn answer<T, F, Fut>(claim: Claim, made: T, what: &str, earlier: F) -> Result<T, Error>
+/// different request is refused, naming `request_id` ("was already used to {refused}", e.g.
+/// "open a different episode").
+pub async fn answer<T, F, Fut>(claim: Claim, made: T, refused: &str, earlier: F) -> Result<T, Error>
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
@@ -64,7 +65,7 @@ where
         Claim::Earlier(id) => earlier(id).await,
         Claim::Reused => Err(Error::field(
             "request_id",
-            format!("was already used to create a different {what}"),
+            format!("was already used to {refused}"),
         )),
     }
 }

@@ -12,7 +12,7 @@ use iop_core::{AssessmentId, Error, PatientId, Principal, SafetyFlagId, now_micr
 
 use crate::scoring::{self, Instrument, Severity};
 use iop_kit::dates::rfc3339;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::require_user;
 use iop_kit::text;
 pub use store::AssessmentStore;
@@ -151,26 +151,25 @@ impl Assessments {
             create_time_us: now,
             safety_flag_id: flag.as_ref().map(|f| f.id),
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &assessment, flag.as_ref(), key.as_ref())
-            .await?
-        {
-            Claim::New => {
-                tracing::info!(assessment_id = %id, patient_id = %assessment.patient_id,
+            .await?;
+        if claim == Claim::New {
+            tracing::info!(assessment_id = %id, patient_id = %assessment.patient_id,
                     safety_flag = flag.is_some(), "assessment recorded");
-                Ok(assessment)
-            }
-            Claim::Earlier(earlier) => {
+        }
+        idempotency::answer(
+            claim,
+            assessment,
+            "record a different assessment",
+            |earlier| async move {
                 let id = AssessmentId::parse("id", &earlier)
                     .map_err(|_| Error::internal("stored request has a bad assessment id"))?;
                 self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to record a different assessment",
-            )),
-        }
+            },
+        )
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: AssessmentId) -> Result<Assessment, Error> {

@@ -18,7 +18,7 @@ use iop_core::{ConsentId, ContactId, Error, PatientId, Principal, now_micros};
 use crate::domain::{self};
 use iop_kit::dates::{date_of, today};
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::ConsentStore;
@@ -274,25 +274,24 @@ impl Consents {
             create_time_us: now_micros(),
             revocation: None,
         };
-        match self
+        let claim = self
             .store
             .insert_consent(&who.tenant, &consent, key.as_ref())
-            .await?
-        {
-            Claim::New => {
-                tracing::info!(consent_id = %consent.id, "consent recorded");
-                Ok(consent)
-            }
-            Claim::Earlier(id) => {
+            .await?;
+        if claim == Claim::New {
+            tracing::info!(consent_id = %consent.id, "consent recorded");
+        }
+        idempotency::answer(
+            claim,
+            consent,
+            "record a different consent",
+            |id| async move {
                 let id = ConsentId::parse("id", &id)
                     .map_err(|_| Error::internal("stored request has a bad consent id"))?;
                 self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to record a different consent",
-            )),
-        }
+            },
+        )
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: ConsentId) -> Result<Consent, Error> {
@@ -494,22 +493,16 @@ impl Contacts {
             update_time_us: now,
             involvement_consent: None,
         };
-        match self
+        let claim = self
             .store
             .insert_contact(&who.tenant, &contact, key.as_ref(), MAX_CONTACTS)
-            .await?
-        {
-            Claim::New => Ok(contact),
-            Claim::Earlier(id) => {
-                let id = ContactId::parse("id", &id)
-                    .map_err(|_| Error::internal("stored request has a bad contact id"))?;
-                self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to add a different contact",
-            )),
-        }
+            .await?;
+        idempotency::answer(claim, contact, "add a different contact", |id| async move {
+            let id = ContactId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad contact id"))?;
+            self.get(who, id).await
+        })
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: ContactId) -> Result<Contact, Error> {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use iop_kit::dates::today;
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 pub use store::EpisodeStore;
@@ -331,26 +331,25 @@ impl Episodes {
             create_time_us: now,
             update_time_us: now,
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &episode, key.as_ref())
-            .await?
-        {
-            Claim::New => {
-                tracing::info!(episode_id = %episode.id, patient_id = %patient_id,
+            .await?;
+        if claim == Claim::New {
+            tracing::info!(episode_id = %episode.id, patient_id = %patient_id,
                     status = episode.status.as_str(), "episode opened");
-                Ok(episode)
-            }
-            Claim::Earlier(id) => {
+        }
+        idempotency::answer(
+            claim,
+            episode,
+            "open a different episode",
+            |id| async move {
                 let id = EpisodeId::parse("id", &id)
                     .map_err(|_| Error::internal("stored request has a bad episode id"))?;
                 self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to open a different episode",
-            )),
-        }
+            },
+        )
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: EpisodeId) -> Result<Episode, Error> {

@@ -14,7 +14,7 @@ use iop_core::{EpisodeId, Error, NoteId, PatientId, Principal, now_micros};
 
 use iop_kit::dates::rfc3339;
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::require_user;
 use iop_kit::text;
 use iop_kit::violations::Violations;
@@ -215,21 +215,16 @@ impl Notes {
             create_time_us: now,
             update_time_us: now,
         };
-        match self.store.insert(&who.tenant, &note, key.as_ref()).await? {
-            Claim::New => {
-                tracing::info!(note_id = %note.id, kind = kind.as_str(), "note drafted");
-                Ok(note)
-            }
-            Claim::Earlier(id) => {
-                let id = NoteId::parse("id", &id)
-                    .map_err(|_| Error::internal("stored request has a bad note id"))?;
-                self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to write a different note",
-            )),
+        let claim = self.store.insert(&who.tenant, &note, key.as_ref()).await?;
+        if claim == Claim::New {
+            tracing::info!(note_id = %note.id, kind = kind.as_str(), "note drafted");
         }
+        idempotency::answer(claim, note, "write a different note", |id| async move {
+            let id = NoteId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad note id"))?;
+            self.get(who, id).await
+        })
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: NoteId) -> Result<Note, Error> {

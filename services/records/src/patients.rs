@@ -7,7 +7,7 @@ use iop_core::page::{self, Cursor};
 use iop_core::{Error, PatientId, Principal, now_micros};
 use iop_kit::dates::today;
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 
 use crate::domain::{self, Patient, PatientFields, PatientPath};
 use store::{IdentifierFilter, ListQuery, Store};
@@ -49,26 +49,25 @@ impl Patients {
             create_time_us: now,
             update_time_us: now,
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &patient, request.as_ref())
-            .await?
-        {
-            Claim::New => {
-                tracing::info!(patient_id = %patient.id, tenant = %who.tenant, "patient created");
-                Ok(patient)
-            }
-            Claim::Earlier(id) => {
+            .await?;
+        if claim == Claim::New {
+            tracing::info!(patient_id = %patient.id, tenant = %who.tenant, "patient created");
+        }
+        idempotency::answer(
+            claim,
+            patient,
+            "create a different patient",
+            |id| async move {
                 tracing::info!(patient_id = %id, "create retried: returning the earlier patient");
                 let id = PatientId::parse("id", &id)
                     .map_err(|_| Error::internal("stored request has a bad patient id"))?;
                 self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to create a different patient",
-            )),
-        }
+            },
+        )
+        .await
     }
 
     pub async fn get(&self, who: &Principal, id: PatientId) -> Result<Patient, Error> {

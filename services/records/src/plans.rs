@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use iop_kit::dates::{rfc3339, today};
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::require_user;
 use iop_kit::text;
 use iop_kit::violations::Violations;
@@ -185,21 +185,16 @@ impl Plans {
             update_time_us: now,
             progress: Vec::new(),
         };
-        match self.store.insert(&who.tenant, &plan, key.as_ref()).await? {
-            Claim::New => {
-                tracing::info!(plan_id = %plan.id, "treatment plan opened");
-                Ok(plan)
-            }
-            Claim::Earlier(id) => {
-                let id = PlanId::parse("id", &id)
-                    .map_err(|_| Error::internal("stored request has a bad plan id"))?;
-                self.get(who, id, 0).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to open a different plan",
-            )),
+        let claim = self.store.insert(&who.tenant, &plan, key.as_ref()).await?;
+        if claim == Claim::New {
+            tracing::info!(plan_id = %plan.id, "treatment plan opened");
         }
+        idempotency::answer(claim, plan, "open a different plan", |id| async move {
+            let id = PlanId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad plan id"))?;
+            self.get(who, id, 0).await
+        })
+        .await
     }
 
     /// Version `version` of the plan, or the latest when 0, with every goal's progress.

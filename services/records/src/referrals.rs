@@ -21,7 +21,7 @@ use crate::episodes::{
 use crate::patients::Patients;
 use iop_kit::dates::date_of;
 use iop_kit::etag;
-use iop_kit::idempotency::{Claim, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::require_user;
 use iop_kit::text;
 use iop_kit::violations::Violations;
@@ -215,25 +215,24 @@ impl Referrals {
             create_time_us: now,
             update_time_us: now,
         };
-        match self
+        let claim = self
             .store
             .insert(&who.tenant, &referral, key.as_ref())
-            .await?
-        {
-            Claim::New => {
-                tracing::info!(referral_id = %referral.id, urgency = urgency.as_str(), "referral received");
-                Ok(self.view(who, referral))
-            }
-            Claim::Earlier(id) => {
+            .await?;
+        if claim == Claim::New {
+            tracing::info!(referral_id = %referral.id, urgency = urgency.as_str(), "referral received");
+        }
+        idempotency::answer(
+            claim,
+            self.view(who, referral),
+            "send a different referral",
+            |id| async move {
                 let id = ReferralId::parse("id", &id)
                     .map_err(|_| Error::internal("stored request has a bad referral id"))?;
                 self.get(who, id).await
-            }
-            Claim::Reused => Err(Error::field(
-                "request_id",
-                "was already used to send a different referral",
-            )),
-        }
+            },
+        )
+        .await
     }
 
     /// A referral; a backend client only finds the ones it sent.

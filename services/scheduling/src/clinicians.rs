@@ -154,11 +154,16 @@ impl Clinicians {
             .store
             .insert(&who.tenant, &clinician, key.as_ref())
             .await?;
-        idempotency::answer(claim, clinician, "clinician", |id| async move {
-            let id = ClinicianId::parse("id", &id)
-                .map_err(|_| Error::internal("stored request has a bad clinician id"))?;
-            self.get(who, id).await
-        })
+        idempotency::answer(
+            claim,
+            clinician,
+            "add a different clinician",
+            |id| async move {
+                let id = ClinicianId::parse("id", &id)
+                    .map_err(|_| Error::internal("stored request has a bad clinician id"))?;
+                self.get(who, id).await
+            },
+        )
         .await
     }
 

@@ -78,11 +78,16 @@ impl Locations {
             .store
             .insert(&who.tenant, &location, key.as_ref())
             .await?;
-        idempotency::answer(claim, location, "location", |id| async move {
-            let id = LocationId::parse("id", &id)
-                .map_err(|_| Error::internal("stored request has a bad location id"))?;
-            self.get(who, id).await
-        })
+        idempotency::answer(
+            claim,
+            location,
+            "create a different location",
+            |id| async move {
+                let id = LocationId::parse("id", &id)
+                    .map_err(|_| Error::internal("stored request has a bad location id"))?;
+                self.get(who, id).await
+            },
+        )
         .await
     }
 
