@@ -26,6 +26,25 @@ pub enum HostError {
 }
 
 /// A service being put together: `Host::new(…).serve(…).serve(…).run(…)`.
+/// What every service is started with: its database, the pool's bounds, and the key the
+/// gateway seals principals with.
+pub struct ServiceConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    pub pool: iop_db::PoolConfig,
+    /// Opens the principal the gateway seals onto every call.
+    pub internal_key: Arc<InternalKey>,
+}
+
+/// Why a service stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Db(#[from] iop_db::DbError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
 pub struct Host {
     name: &'static str,
     db: Db,

@@ -24,7 +24,7 @@ pub mod principal;
 pub mod text;
 pub mod violations;
 
-pub use host::{Host, HostError};
+pub use host::{Host, HostError, ServeError, ServiceConfig};
 #[doc(hidden)]
 pub use iop_core;
 pub use principal::{principal, require_user};

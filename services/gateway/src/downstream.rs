@@ -264,6 +264,11 @@ impl Downstream {
         mut touched: Vec<Touched>,
         deadline: Instant,
     ) -> Vec<Touched> {
+        // A resource of no patient's record (a location, a clinician) has no owner to ask
+        // for, and its service keeps no owner index.
+        if op.data == crate::operation::Data::None {
+            return touched;
+        }
         let resource_type = op.resource.name();
         for t in touched
             .iter_mut()

@@ -19,10 +19,8 @@ pub mod scoring;
 mod test_support;
 
 use std::future::Future;
-use std::sync::Arc;
 
-use iop_auth::InternalKey;
-use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_db::{Db, Migrations};
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::consent_service_server::ConsentServiceServer;
@@ -44,21 +42,7 @@ pub static MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
-pub struct Config {
-    /// `sqlite://path?mode=rwc` or `postgres://…`.
-    pub database_url: String,
-    pub pool: PoolConfig,
-    /// Opens the principal the gateway seals onto every call.
-    pub internal_key: Arc<InternalKey>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Host(#[from] iop_kit::HostError),
-}
+pub use iop_kit::{ServeError, ServiceConfig as Config};
 
 /// Runs the service on `listener` until `shutdown` resolves.
 pub async fn serve(

@@ -19,10 +19,8 @@ pub mod slots;
 pub mod week;
 
 use std::future::Future;
-use std::sync::Arc;
 
-use iop_auth::InternalKey;
-use iop_db::{Db, DbError, Migrations, PoolConfig};
+use iop_db::{Db, Migrations};
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
 use sqlx::migrate::Migrator;
@@ -36,19 +34,7 @@ pub static MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
-pub struct Config {
-    pub database_url: String,
-    pub pool: PoolConfig,
-    pub internal_key: Arc<InternalKey>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Host(#[from] iop_kit::HostError),
-}
+pub use iop_kit::{ServeError, ServiceConfig as Config};
 
 /// Serves `iop.scheduling.v1` on `listener` until `shutdown`.
 pub async fn serve(
