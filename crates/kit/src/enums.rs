@@ -110,6 +110,23 @@ macro_rules! text_enum {
     };
 }
 
+/// Every value of a repeated enum field (`field[i]` in errors), each required: none may be
+/// unspecified. `from_proto` is a `text_enum!`'s `from_proto_field`.
+pub fn each<D>(
+    values: &[i32],
+    field: &str,
+    from_proto: fn(i32, &str) -> Result<Option<D>, Error>,
+) -> Result<Vec<D>, Error> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = format!("{field}[{i}]");
+            from_proto(*v, &at)?.ok_or_else(|| Error::field(at, "must not be unspecified"))
+        })
+        .collect()
+}
+
 #[doc(hidden)]
 pub fn known<T>(found: Option<T>, value: i32, field: &str) -> Result<Option<T>, Error> {
     match found {
@@ -153,5 +170,11 @@ mod tests {
         assert_eq!(err.to_string(), "shade: is not a known value");
         assert_eq!(Shade::Light.to_proto(), 1);
         assert_eq!(Plain::parse("one_word"), Some(Plain::OneWord));
+        assert_eq!(
+            super::each(&[2, 1], "shades", Shade::from_proto_field).unwrap(),
+            [Shade::Dark, Shade::Light]
+        );
+        let err = super::each(&[1, 0], "shades", Shade::from_proto_field).unwrap_err();
+        assert_eq!(err.to_string(), "shades[1]: must not be unspecified");
     }
 }

@@ -169,6 +169,36 @@ pub fn is_country(s: &str) -> bool {
 }
 pub const COUNTRY_PATTERN: &str = r"^(?:[A-Z]{2})?$";
 
+/// Whether `npi` is a National Provider Identifier: 10 digits whose last is the Luhn check
+/// digit of the other nine prefixed with 80840 (CMS, "Requirements for NPI Check Digit").
+pub fn is_npi(npi: &str) -> bool {
+    if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let digits: Vec<u32> = "80840"
+        .bytes()
+        .chain(npi.bytes())
+        .map(|b| u32::from(b - b'0'))
+        .collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let twice = d * 2;
+                if twice > 9 { twice - 9 } else { twice }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// The shape of an NPI a schema can say (the check digit it cannot).
+pub const NPI_PATTERN: &str = r"^[0-9]{10}$";
+
 /// The longest medical record number, and identifier system or value (characters).
 pub const MRN_MAX: usize = 64;
 pub const IDENTIFIER_MAX: usize = 255;
@@ -212,6 +242,16 @@ mod tests {
             Some("must be at most 200 characters")
         );
         assert_eq!(TEXT.check(""), None);
+    }
+
+    #[test]
+    fn npis_carry_the_cms_check_digit() {
+        assert!(is_npi("1234567893"));
+        assert!(!is_npi("1234567890"));
+        assert!(!is_npi("123456789"));
+        assert!(!is_npi("12345678a3"));
+        let shape = regex::Regex::new(NPI_PATTERN).unwrap();
+        assert!(shape.is_match("1234567893") && !shape.is_match("123456789"));
     }
 
     #[test]

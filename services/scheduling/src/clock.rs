@@ -22,8 +22,11 @@ use iop_core::Error;
 /// other text.
 pub fn zone(field: &str, name: &str) -> Result<Tz, Error> {
     name.parse::<Tz>()
-        .map_err(|_| Error::field(field, "is not an IANA time zone, e.g. America/Los_Angeles"))
+        .map_err(|_| Error::field(field, NOT_A_ZONE))
 }
+
+/// What [`zone`] says of a name that is not one.
+pub const NOT_A_ZONE: &str = "is not an IANA time zone, e.g. America/Los_Angeles";
 
 /// The instant of the local time `local` in `tz` (see the module's rules for change days).
 pub fn instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {

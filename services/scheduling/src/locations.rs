@@ -38,10 +38,7 @@ impl NewLocation {
         if self.time_zone.is_empty() {
             v.push("time_zone", "is required, e.g. America/Los_Angeles");
         } else if clock::zone("time_zone", &self.time_zone).is_err() {
-            v.push(
-                "time_zone",
-                "is not an IANA time zone, e.g. America/Los_Angeles",
-            );
+            v.push("time_zone", clock::NOT_A_ZONE);
         }
         v.text("address", &self.address, text::LINE);
         v.finish()

@@ -109,6 +109,9 @@ shapes! {
     /// An identifier's namespace, e.g. `https://ehr.example.org/patient`: no `|`, no
     /// surrounding spaces.
     IdentifierSystem = IDENTIFIER_SYSTEM_PATTERN, false, Some(iop_kit::text::IDENTIFIER_MAX);
+    /// A National Provider Identifier: 10 digits, the last a check digit (CMS); empty for
+    /// none.
+    Npi = NPI_PATTERN, true, Some(10);
     /// An ISO 3166-1 alpha-2 country code (`US`); empty for none.
     Country = COUNTRY_PATTERN, false, Some(2);
 }

@@ -25,21 +25,6 @@ impl ConsentApi {
     }
 }
 
-fn list_of<D>(
-    from_proto: fn(i32, &str) -> Result<Option<D>, Error>,
-    values: &[i32],
-    field: &str,
-) -> Result<Vec<D>, Error> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            from_proto(*v, &format!("{field}[{i}]"))?
-                .ok_or_else(|| Error::field(format!("{field}[{i}]"), "must not be unspecified"))
-        })
-        .collect()
-}
-
 fn date(
     d: Option<&iop_proto::common::Date>,
     field: &str,
@@ -66,12 +51,16 @@ impl ConsentService for ConsentApi {
             },
             recipient_id: c.recipient_id,
             recipient_name: c.recipient_name,
-            categories: list_of(
-                Category::from_proto_field,
+            categories: iop_kit::enums::each(
                 &c.categories,
                 "consent.categories",
+                Category::from_proto_field,
             )?,
-            purposes: list_of(Purpose::from_proto_field, &c.purposes, "consent.purposes")?,
+            purposes: iop_kit::enums::each(
+                &c.purposes,
+                "consent.purposes",
+                Purpose::from_proto_field,
+            )?,
             effective: date(c.effective_date.as_ref(), "consent.effective_date")?,
             expires: date(c.expiration_date.as_ref(), "consent.expiration_date")?,
             signed: date(c.signed_date.as_ref(), "consent.signed_date")?,

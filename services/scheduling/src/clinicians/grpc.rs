@@ -1,6 +1,6 @@
 //! `iop.scheduling.v1.ClinicianService`.
 
-use iop_core::{ClinicianId, Error};
+use iop_core::ClinicianId;
 use iop_kit::principal;
 use iop_proto::scheduling::{self as pb, clinician_service_server::ClinicianService};
 use iop_proto::timestamp_from_micros;
@@ -18,22 +18,6 @@ impl ClinicianApi {
     }
 }
 
-/// Every value of a repeated enum field, each required (not unspecified).
-fn each<D>(
-    values: &[i32],
-    field: &str,
-    from_proto: fn(i32, &str) -> Result<Option<D>, Error>,
-) -> Result<Vec<D>, Error> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let at = format!("{field}[{i}]");
-            from_proto(*v, &at)?.ok_or_else(|| Error::field(at, "must not be unspecified"))
-        })
-        .collect()
-}
-
 #[tonic::async_trait]
 impl ClinicianService for ClinicianApi {
     async fn create_clinician(
@@ -44,12 +28,12 @@ impl ClinicianService for ClinicianApi {
         let r = req.into_inner();
         let c = r.clinician.unwrap_or_default();
         let new = NewClinician {
-            credentials: each(
+            credentials: iop_kit::enums::each(
                 &c.credentials,
                 "clinician.credentials",
                 Credential::from_proto_field,
             )?,
-            kinds: each(
+            kinds: iop_kit::enums::each(
                 &c.kinds,
                 "clinician.kinds",
                 AppointmentKind::from_proto_field,

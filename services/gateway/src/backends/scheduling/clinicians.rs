@@ -77,7 +77,7 @@ pub struct NewClinician {
     pub credentials: Vec<Credential>,
     /// 10 digits with the CMS check digit; unique in the clinic; leave out for none.
     #[serde(default)]
-    #[schema(pattern = r"^(?:[0-9]{10})?$", example = "1234567893")]
+    #[schema(value_type = text::Npi, example = "1234567893")]
     pub npi: String,
     /// At least one.
     #[schema(min_items = 1)]

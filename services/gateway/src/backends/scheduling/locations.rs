@@ -20,8 +20,8 @@ pub struct Location {
     #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
-    /// IANA time zone, e.g. `America/Los_Angeles`: working hours, series and weeks of this
-    /// location are read in it.
+    /// Working hours, series and weeks of this location are read in it.
+    #[schema(value_type = text::TimeZone)]
     pub time_zone: String,
     pub address: String,
     #[schema(format = DateTime)]
