@@ -184,8 +184,8 @@ async fn history_is_oldest_first_filterable_and_paged() {
 
     // A token from another filter is refused, naming the parameter.
     let (status, problem) = get(&sys, &clinician, &format!("{path}?page_token={token}")).await;
-    assert_eq!(status, 400);
-    assert_problem_names(&problem, 400, "page_token");
+    assert_eq!(status, 422);
+    assert_problem_names(&problem, 422, "page_token");
     sys.stop().await;
 }
 
@@ -242,7 +242,8 @@ async fn bad_answers_are_refused_naming_the_item() {
     let mut future = phq9(0);
     future["administered_time"] = json!("2099-01-01T00:00:00Z");
     let (_, problem) = post(&sys, &clinician, &path, &future).await;
-    assert_problem_names(&problem, 400, "administered_time");
+    // Well formed, against a rule relative to today: 422 (a garbled time breaks the schema).
+    assert_problem_names(&problem, 422, "administered_time");
     let mut garbled = phq9(0);
     garbled["administered_time"] = json!("yesterday");
     let (_, problem) = post(&sys, &clinician, &path, &garbled).await;
@@ -302,9 +303,9 @@ async fn a_retried_post_returns_the_first_assessment_and_one_flag() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     let other = send(phq9(3)).await.unwrap();
-    assert_eq!(other.status(), 400);
+    assert_eq!(other.status(), 422);
     let problem: Value = other.json().await.unwrap();
-    assert_problem_names(&problem, 400, "Idempotency-Key");
+    assert_problem_names(&problem, 422, "Idempotency-Key");
 
     let (_, list) = get(&sys, &clinician, &path).await;
     assert_eq!(list["assessments"].as_array().unwrap().len(), 1);

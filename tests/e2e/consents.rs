@@ -239,7 +239,7 @@ async fn bad_consents_and_contacts_name_the_field() {
     let mut backwards = to_clinic();
     backwards["expiration_date"] = json!("2000-01-01");
     let (_, problem) = post(&sys, &kim, &path, &backwards).await;
-    assert_problem_names(&problem, 400, "expiration_date");
+    assert_problem_names(&problem, 422, "expiration_date");
     let mut unreachable = mother();
     unreachable["contact"] = json!({});
     let (_, problem) = post(

@@ -58,7 +58,8 @@ async fn dates_that_cannot_be_right_are_refused() {
     let mut old = ana();
     old["birth_date"] = json!("1850-01-01");
     let (_, problem) = create(&sys, &token, &old).await;
-    assert_problem_names(&problem, 400, "birth_date");
+    // Well formed, against a rule the schema only describes: 422.
+    assert_problem_names(&problem, 422, "birth_date");
 
     let (_, patient) = create(&sys, &token, &ana()).await;
     let id = patient["id"].as_str().unwrap();
@@ -71,8 +72,8 @@ async fn dates_that_cannot_be_right_are_refused() {
         &episode,
     )
     .await;
-    assert_eq!(status, 400, "{problem}");
-    assert_problem_names(&problem, 400, "referral_date");
+    assert_eq!(status, 422, "{problem}");
+    assert_problem_names(&problem, 422, "referral_date");
 
     // gRPC: a year 0 birth date.
     let mut grpc = PatientServiceClient::new(sys.grpc_channel().await);

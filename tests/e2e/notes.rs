@@ -197,7 +197,7 @@ async fn session_notes_need_their_minutes_to_be_signed() {
     let mut backwards = session_note();
     backwards["end_time"] = json!("2026-11-02T14:00:00Z");
     let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/notes"), &backwards).await;
-    assert_problem_names(&problem, 400, "end_time");
+    assert_problem_names(&problem, 422, "end_time");
     let mut bad = session_note();
     bad["kind"] = json!("soap");
     let (_, problem) = post(&sys, &kim, &format!("/v1/patients/{p}/notes"), &bad).await;

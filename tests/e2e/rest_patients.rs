@@ -211,8 +211,8 @@ async fn list_pages_with_next_page_token() {
         &format!("/v1/patients?page_size=2&name=pat&page_token={t}"),
     )
     .await;
-    assert_eq!(status, 400);
-    assert_problem_names(&problem, 400, "page_token");
+    assert_eq!(status, 422);
+    assert_problem_names(&problem, 422, "page_token");
     sys.stop().await;
 }
 
@@ -355,8 +355,8 @@ async fn retried_creates_with_an_idempotency_key_make_one_patient() {
     let mut other = ana();
     other["given_name"] = json!("Bea");
     let res = send(other, "intake-42").await.unwrap();
-    assert_eq!(res.status(), 400);
-    assert_problem_names(&res.json().await.unwrap(), 400, "Idempotency-Key");
+    assert_eq!(res.status(), 422);
+    assert_problem_names(&res.json().await.unwrap(), 422, "Idempotency-Key");
     // Without a key, each POST is a new patient.
     assert_eq!(create(&sys, &token, &ana()).await.0, 201);
     let (_, list) = get(&sys, &token, "/v1/patients").await;

@@ -604,8 +604,8 @@ async fn the_client_list_is_paged() {
     assert_eq!(status, 400);
     crate::assert_problem_names(&problem, 400, "page_size");
     let (status, problem) = get(&sys, &admin, "/v1/clients?page_token=bogus").await;
-    assert_eq!(status, 400);
-    crate::assert_problem_names(&problem, 400, "page_token");
+    assert_eq!(status, 422);
+    crate::assert_problem_names(&problem, 422, "page_token");
     let (status, problem) = get(&sys, &admin, "/v1/clients?limit=2").await;
     assert_eq!(status, 400, "{problem}");
     sys.stop().await;

@@ -10,6 +10,13 @@ use tonic_types::{ErrorDetails, StatusExt};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     InvalidArgument,
+    /// Well formed by the published schema, but against a rule JSON Schema cannot state (a
+    /// date relative to today, two fields in order, a page token this listing did not hand
+    /// out): INVALID_ARGUMENT marked [`UNPROCESSABLE_REASON`] over gRPC, 422 over REST
+    /// (RFC 9110 §15.5.21: the syntax is correct, the instructions cannot be processed). A
+    /// client that checks requests against the OpenAPI document can tell a 400 (its request
+    /// breaks the contract) from a 422 (a rule the contract describes in prose).
+    Unprocessable,
     Unauthenticated,
     PermissionDenied,
     NotFound,
@@ -29,7 +36,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn grpc_code(self) -> Code {
         match self {
-            Self::InvalidArgument => Code::InvalidArgument,
+            Self::InvalidArgument | Self::Unprocessable => Code::InvalidArgument,
             Self::Unauthenticated => Code::Unauthenticated,
             Self::PermissionDenied => Code::PermissionDenied,
             Self::NotFound => Code::NotFound,
@@ -49,6 +56,7 @@ impl ErrorCode {
     pub fn http_status(self) -> StatusCode {
         match self {
             Self::InvalidArgument => StatusCode::BAD_REQUEST,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -85,10 +93,27 @@ impl ErrorCode {
         }
     }
 
+    /// The code of a status a service sent: [`Self::from_grpc`], except that an
+    /// INVALID_ARGUMENT carrying a google.rpc.ErrorInfo with [`UNPROCESSABLE_REASON`] is
+    /// [`Self::Unprocessable`].
+    pub fn of_status(status: &tonic::Status) -> Self {
+        let code = Self::from_grpc(status.code());
+        let unprocessable = code == Self::InvalidArgument
+            && status.get_details_error_info().is_some_and(|info| {
+                info.reason == UNPROCESSABLE_REASON && info.domain == ERROR_DOMAIN
+            });
+        if unprocessable {
+            Self::Unprocessable
+        } else {
+            code
+        }
+    }
+
     /// Short slug used in problem+json `type` URIs.
     pub fn slug(self) -> &'static str {
         match self {
             Self::InvalidArgument => "invalid-argument",
+            Self::Unprocessable => "unprocessable",
             Self::Unauthenticated => "unauthenticated",
             Self::PermissionDenied => "permission-denied",
             Self::NotFound => "not-found",
@@ -109,6 +134,7 @@ impl ErrorCode {
     pub fn title(self) -> &'static str {
         match self {
             Self::InvalidArgument => "Invalid request",
+            Self::Unprocessable => "Unprocessable request",
             Self::Unauthenticated => "Authentication required",
             Self::PermissionDenied => "Permission denied",
             Self::NotFound => "Not found",
@@ -142,6 +168,10 @@ pub enum Error {
     /// FAILED_PRECONDITION / 409, naming the fields (google.rpc.PreconditionFailure).
     #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
     Unmet(Vec<FieldViolation>),
+    /// The request is well formed by the published schema but breaks a rule the schema can
+    /// only describe (see [`ErrorCode::Unprocessable`]).
+    #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Unprocessable(Vec<FieldViolation>),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -171,18 +201,28 @@ impl Error {
         }])
     }
 
+    /// A single field breaking a rule beyond the published schema ([`Error::Unprocessable`]).
+    pub fn rule(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::Unprocessable(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
     /// The same error with every field path put under `prefix` (e.g. `assessment.`), for
     /// rules checked on a part of a request.
     pub fn under(self, prefix: &str) -> Self {
+        let under = |list: Vec<FieldViolation>| {
+            list.into_iter()
+                .map(|v| FieldViolation {
+                    field: format!("{prefix}{}", v.field),
+                    ..v
+                })
+                .collect()
+        };
         match self {
-            Self::InvalidFields(list) => Self::InvalidFields(
-                list.into_iter()
-                    .map(|v| FieldViolation {
-                        field: format!("{prefix}{}", v.field),
-                        ..v
-                    })
-                    .collect(),
-            ),
+            Self::InvalidFields(list) => Self::InvalidFields(under(list)),
+            Self::Unprocessable(list) => Self::Unprocessable(under(list)),
             other => other,
         }
     }
@@ -206,6 +246,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidFields(_) | Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::Unprocessable(_) => ErrorCode::Unprocessable,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound { .. } => ErrorCode::NotFound,
@@ -226,9 +267,12 @@ pub const MAX_REPORTED_VIOLATIONS: usize = 20;
 
 impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
-        let code = err.code().grpc_code();
+        let kind = err.code();
+        let code = kind.grpc_code();
         match err {
-            Error::InvalidFields(violations) | Error::Unmet(violations) => {
+            Error::InvalidFields(violations)
+            | Error::Unprocessable(violations)
+            | Error::Unmet(violations) => {
                 let unmet = code == tonic::Code::FailedPrecondition;
                 let (message, violations) = bounded_violations(violations);
                 let mut details = ErrorDetails::new();
@@ -243,6 +287,13 @@ impl From<Error> for tonic::Status {
                         details.add_bad_request_violation(v.field, v.description);
                     }
                 }
+                if kind == ErrorCode::Unprocessable {
+                    details.set_error_info(
+                        UNPROCESSABLE_REASON,
+                        ERROR_DOMAIN,
+                        std::collections::HashMap::new(),
+                    );
+                }
                 tonic::Status::with_error_details(code, message, details)
             }
             Error::Internal(source) => {
@@ -255,6 +306,13 @@ impl From<Error> for tonic::Status {
         }
     }
 }
+
+/// The google.rpc.ErrorInfo reason of an INVALID_ARGUMENT that breaks a rule beyond the
+/// published schema ([`ErrorCode::Unprocessable`]).
+pub const UNPROCESSABLE_REASON: &str = "RULE_BEYOND_SCHEMA";
+
+/// The google.rpc.ErrorInfo domain of our services' errors.
+pub const ERROR_DOMAIN: &str = "iop";
 
 /// The `type` of every google.rpc.PreconditionFailure violation we send: its subject is the
 /// field whose stored or requested value does not meet the rule.
@@ -364,6 +422,21 @@ mod tests {
         ] {
             assert_eq!(ErrorCode::from_grpc(code.grpc_code()), code);
         }
+    }
+
+    #[test]
+    fn a_rule_beyond_the_schema_is_invalid_argument_over_grpc_and_422_over_rest() {
+        let status: tonic::Status = Error::rule("to_time", "must be later than from_time").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(ErrorCode::of_status(&status), ErrorCode::Unprocessable);
+        assert_eq!(
+            ErrorCode::of_status(&status).http_status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(field_violations(&status)[0].field, "to_time");
+        // A plain malformed field stays 400.
+        let status: tonic::Status = Error::field("to_time", "is not a timestamp").into();
+        assert_eq!(ErrorCode::of_status(&status), ErrorCode::InvalidArgument);
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl Cursor {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = || Error::field("page_token", "is not a token returned by this query");
+        let invalid = || Error::rule("page_token", "is not a token returned by this query");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         if cursor.query != query {
@@ -62,7 +62,7 @@ pub fn resume_after<T, E>(
         None => Ok(None),
         Some(c) => parse(&c.after)
             .map(Some)
-            .map_err(|_| Error::field("page_token", "is not a token returned by this query")),
+            .map_err(|_| Error::rule("page_token", "is not a token returned by this query")),
     }
 }
 

@@ -54,7 +54,9 @@ pub enum Claim {
 /// What a create answers for its claim: `made` when new; when the key was used before for
 /// the same request, what that call made (read by `earlier` from its id); a key used for a
 /// different request is refused, naming `request_id` ("was already used to {refused}", e.g.
-/// "open a different episode").
+/// "open a different episode") as unprocessable: the request is well formed, the key's earlier
+/// use is what refuses it (draft-ietf-httpapi-idempotency-key-header §2.7: 422 for a key
+/// reused with another payload).
 pub async fn answer<T, F, Fut>(claim: Claim, made: T, refused: &str, earlier: F) -> Result<T, Error>
 where
     F: FnOnce(String) -> Fut,
@@ -63,7 +65,7 @@ where
     match claim {
         Claim::New => Ok(made),
         Claim::Earlier(id) => earlier(id).await,
-        Claim::Reused => Err(Error::field(
+        Claim::Reused => Err(Error::rule(
             "request_id",
             format!("was already used to {refused}"),
         )),

@@ -111,7 +111,7 @@ impl Problem {
     /// Presents a downstream gRPC failure. Field paths lose `strip_prefix` (the request
     /// message's name) so they match the JSON body.
     pub fn from_status(status: &tonic::Status, strip_prefix: &str) -> Self {
-        let code = ErrorCode::from_grpc(status.code());
+        let code = ErrorCode::of_status(status);
         // Unavailable and timeout messages are the gateway's own and name what failed
         // (`downstream::failure`, the audit trail); only an internal error says nothing more.
         let detail = match code {

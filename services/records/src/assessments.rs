@@ -118,13 +118,13 @@ impl Assessments {
         let now = now_micros();
         let administered_us = new.administered_us.unwrap_or(now);
         if administered_us > now + MAX_SKEW_US {
-            return Err(Error::field(
+            return Err(Error::rule(
                 "assessment.administered_time",
                 "must not be in the future",
             ));
         }
         if administered_us <= 0 {
-            return Err(Error::field(
+            return Err(Error::rule(
                 "assessment.administered_time",
                 "must be after 1970-01-01",
             ));
@@ -196,7 +196,7 @@ impl Assessments {
         if let (Some(a), Some(b)) = (req.after_us, req.before_us)
             && a >= b
         {
-            return Err(Error::field(
+            return Err(Error::rule(
                 "administered_before",
                 "must be later than administered_after",
             ));

@@ -248,12 +248,12 @@ impl Consents {
                 "is required: a consent must say when it ends",
             ),
             Some(e) if e < effective => {
-                v.push("expiration_date", "must not be before effective_date")
+                v.rule("expiration_date", "must not be before effective_date")
             }
             Some(_) => {}
         }
         if signed > today {
-            v.push("signed_date", "must not be in the future");
+            v.rule("signed_date", "must not be in the future");
         }
         v.finish()?;
         let (Some(patient_id), Some(expires)) = (new.patient_id, new.expires) else {

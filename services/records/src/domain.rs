@@ -210,8 +210,8 @@ impl PatientFields {
         v.text("pronouns", &self.pronouns, text::LABEL);
         match self.birth_date {
             None => v.push("birth_date", "is required"),
-            Some(d) if d > today => v.push("birth_date", "must not be in the future"),
-            Some(d) if d < EARLIEST_DATE => v.push("birth_date", "must not be before 1900-01-01"),
+            Some(d) if d > today => v.rule("birth_date", "must not be in the future"),
+            Some(d) if d < EARLIEST_DATE => v.rule("birth_date", "must not be before 1900-01-01"),
             Some(_) => {}
         }
         if self.sex_at_birth == Sex::Unspecified {

@@ -276,9 +276,9 @@ impl Episodes {
             v.push("population", "is required (adult or adolescent)");
         }
         if referral_date > today {
-            v.push("referral_date", "must not be in the future");
+            v.rule("referral_date", "must not be in the future");
         } else if referral_date < iop_kit::dates::EARLIEST_DATE {
-            v.push("referral_date", "must not be before 1900-01-01");
+            v.rule("referral_date", "must not be before 1900-01-01");
         }
         if let Some(admit) = new.admit_date {
             check_admit_date(&mut v, admit, referral_date, today);
@@ -376,7 +376,7 @@ impl Episodes {
         if let (Some(from), Some(to)) = (req.admitted_from, req.admitted_to)
             && from > to
         {
-            return Err(Error::field(
+            return Err(Error::rule(
                 "admitted_to",
                 "must not be before admitted_from",
             ));
@@ -496,11 +496,14 @@ impl Episodes {
             if new.level.is_none() {
                 v.push("level", "is required");
             }
-            if effective_date < e.referral_date {
-                v.push("effective_date", "must not be before the referral date");
-            }
             v.text("reason", &new.reason, text::LINE);
             v.finish()?;
+            // Measured against the stored episode: FAILED_PRECONDITION.
+            let mut unmet = Violations::new("");
+            if effective_date < e.referral_date {
+                unmet.push("effective_date", "must not be before the referral date");
+            }
+            unmet.finish_unmet()?;
             let (Some(kind), Some(level)) = (new.kind, new.level) else {
                 return Err(Error::internal("validated fields are missing"));
             };
@@ -534,7 +537,7 @@ impl Episodes {
             let mut unmet = Violations::new("");
             match new.date {
                 None => v.push("discharge_date", "is required"),
-                Some(d) if d > today => v.push("discharge_date", "must not be in the future"),
+                Some(d) if d > today => v.rule("discharge_date", "must not be in the future"),
                 Some(d) if d < e.admit_date.unwrap_or(e.referral_date) => unmet.push(
                     "discharge_date",
                     "must not be before the admission (or referral) date",
@@ -641,11 +644,11 @@ fn check_admit_date(
     today: NaiveDate,
 ) {
     if admit > today {
-        v.push("admit_date", "must not be in the future");
+        v.rule("admit_date", "must not be in the future");
     } else if admit < iop_kit::dates::EARLIEST_DATE {
-        v.push("admit_date", "must not be before 1900-01-01");
+        v.rule("admit_date", "must not be before 1900-01-01");
     } else if admit < referral {
-        v.push("admit_date", "must not be before the referral date");
+        v.rule("admit_date", "must not be before the referral date");
     }
 }
 
@@ -669,7 +672,10 @@ fn check_aftercare(v: &mut Violations<'_>, plan: &Aftercare, needs_level: bool) 
     }
     for (i, f) in plan.follow_ups.iter().enumerate() {
         if f.time_us <= 0 {
-            v.push(&format!("aftercare.follow_ups[{i}].time"), "is required");
+            v.rule(
+                &format!("aftercare.follow_ups[{i}].time"),
+                "must be after 1970-01-01",
+            );
         }
         v.text(
             &format!("aftercare.follow_ups[{i}].with"),

@@ -263,7 +263,7 @@ impl Notes {
         if let (Some(from), Some(to)) = (req.from_us, req.to_us)
             && from >= to
         {
-            return Err(Error::field("to_time", "must be later than from_time"));
+            return Err(Error::rule("to_time", "must be later than from_time"));
         }
         let fingerprint = page::fingerprint(&[
             req.patient_id,
@@ -313,18 +313,26 @@ impl Notes {
                 NotePath::EndTime => next.end_us = patch.end_us,
             }
         }
+        let merged = NoteContent {
+            episode_id: next.episode_id,
+            title: next.title.clone(),
+            body: next.body.clone(),
+            start_us: next.start_us,
+            end_us: next.end_us,
+        };
+        // Stored text met its rules when written: a broken one is this request's.
         let mut v = Violations::new("note.");
-        check_content(
-            &mut v,
-            &NoteContent {
-                episode_id: next.episode_id,
-                title: next.title.clone(),
-                body: next.body.clone(),
-                start_us: next.start_us,
-                end_us: next.end_us,
-            },
-        );
+        check_text(&mut v, &merged);
         v.finish()?;
+        // Times the request sends both of are its own to fix; one measured against the
+        // stored other is the stored draft's rule (409).
+        let mut times = Violations::new("note.");
+        check_times(&mut times, &merged);
+        if paths.contains(&NotePath::StartTime) && paths.contains(&NotePath::EndTime) {
+            times.finish()?;
+        } else {
+            times.finish_unmet()?;
+        }
         if next == current {
             return Ok(current);
         }
@@ -439,12 +447,21 @@ fn psychotherapy_denied() -> Error {
 }
 
 fn check_content(v: &mut Violations<'_>, c: &NoteContent) {
+    check_text(v, c);
+    check_times(v, c);
+}
+
+fn check_text(v: &mut Violations<'_>, c: &NoteContent) {
     v.text("title", &c.title, text::TEXT);
     v.text("body", &c.body, text::DOCUMENT);
+}
+
+/// A session's start and end: the end needs a start, comes after it, within 12 hours.
+fn check_times(v: &mut Violations<'_>, c: &NoteContent) {
     match (c.start_us, c.end_us) {
-        (Some(s), Some(e)) if e <= s => v.push("end_time", "must be after start_time"),
+        (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
         (Some(s), Some(e)) if e - s > MAX_SESSION_US => {
-            v.push("end_time", "must be within 12 hours of start_time")
+            v.rule("end_time", "must be within 12 hours of start_time")
         }
         (None, Some(_)) => v.push("start_time", "is required with end_time"),
         _ => {}

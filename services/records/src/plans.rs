@@ -427,10 +427,12 @@ fn check_content(problems: &[Problem], prefix: &str) -> Result<(), Error> {
     let mut v = Violations::new(prefix);
     let mut ids = HashSet::new();
     let mut id = |v: &mut Violations<'_>, path: &str, id: &str| {
-        if id.len() > 64 {
+        if id.chars().count() > 64 {
             v.push(path, "must be at most 64 characters");
         } else if !ids.insert(id.to_owned()) {
-            v.push(path, "is used twice in this plan");
+            // uniqueItems compares whole items, not one property of them: a rule beyond the
+            // schema.
+            v.rule(path, "is used twice in this plan");
         }
     };
     if problems.len() > MAX_ITEMS {

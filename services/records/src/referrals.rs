@@ -396,9 +396,12 @@ impl Referrals {
         note: &str,
         etag: &str,
     ) -> Result<Referral, Error> {
-        let Some(time) = intake_time_us.filter(|t| *t > 0) else {
+        let Some(time) = intake_time_us else {
             return Err(Error::field("intake_time", "is required"));
         };
+        if time <= 0 {
+            return Err(Error::rule("intake_time", "must be after 1970-01-01"));
+        }
         let current = self.staff_change(who, id, etag).await?;
         self.transition(
             who,

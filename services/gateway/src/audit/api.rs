@@ -58,13 +58,14 @@ pub async fn search(
         &format!("{:?}", s.start_us),
         &format!("{:?}", s.end_us),
     ]);
-    let after_seq =
-        match Cursor::decode(s.page_token, fingerprint)? {
-            Some(c) => Some(c.after.parse::<i64>().map_err(|_| {
-                Error::field("page_token", "is not a token returned by this query")
-            })?),
-            None => None,
-        };
+    let after_seq = match Cursor::decode(s.page_token, fingerprint)? {
+        Some(c) => Some(
+            c.after
+                .parse::<i64>()
+                .map_err(|_| Error::rule("page_token", "is not a token returned by this query"))?,
+        ),
+        None => None,
+    };
     let query = EventQuery {
         patient_id: nonempty(s.patient_id),
         subject: nonempty(s.subject),

@@ -478,6 +478,14 @@ impl Modify for Contract {
                         || op.parameters.iter().flatten().any(|p| {
                             p.parameter_in == ParameterIn::Query && p.name.ends_with("_id")
                         });
+                // Rules beyond JSON Schema (dates against today, one value against another,
+                // page tokens) apply to what a caller sends: a body or query parameters.
+                let with_input = with_body
+                    || op
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|p| p.parameter_in == ParameterIn::Query);
                 // The path's `{id}` is declared here, for every operation alike.
                 let params = op.parameters.get_or_insert_with(Vec::new);
                 if path.contains("{id}")
@@ -521,6 +529,13 @@ impl Modify for Contract {
                         "409",
                         "Conflict: a stale etag, a state that does not allow this, or a value \
                          already used",
+                    ),
+                    (
+                        with_input,
+                        "422",
+                        "Well formed, but against a rule the description states and JSON \
+                         Schema cannot (a date relative to today, two values out of order, a \
+                         page token this listing did not return): the problem names the field",
                     ),
                     (
                         with_body,
@@ -705,7 +720,7 @@ mod tests {
             {
                 let mut expected = vec!["400", "401", "403", "429", "503", "504"];
                 if op.request_body.is_some() {
-                    expected.extend(["413", "415"]);
+                    expected.extend(["413", "415", "422"]);
                 }
                 if path.contains("{id}") {
                     expected.push("404");

@@ -198,7 +198,9 @@ async fn bad_input_names_the_field() {
     let who = staff("a", "dr-kim");
     let p = f.patient(&who).await;
     let fields = |e: Error| match e {
-        Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect::<Vec<_>>(),
+        Error::InvalidFields(v) | Error::Unprocessable(v) => {
+            v.into_iter().map(|v| v.field).collect::<Vec<_>>()
+        }
         other => panic!("{other:?}"),
     };
     let mut short = phq9(p, [0; 9], days_ago(0));
@@ -309,7 +311,7 @@ async fn a_retried_record_returns_the_first_and_writes_nothing() {
         .record(&who, phq9(p, [2; 9], at), "key-1")
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidFields(_)), "{err:?}");
+    assert!(matches!(err, Error::Unprocessable(_)), "{err:?}");
     let pid = p.to_string();
     let list = ListAssessments {
         patient_id: &pid,

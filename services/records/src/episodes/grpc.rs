@@ -199,12 +199,18 @@ fn aftercare_from_proto(a: pb::AftercarePlan) -> Result<Aftercare, Error> {
         follow_ups: a
             .follow_ups
             .into_iter()
-            .map(|f| FollowUp {
-                time_us: f.time.as_ref().map_or(0, micros_from_timestamp),
-                with: f.with,
-                purpose: f.purpose,
+            .enumerate()
+            .map(|(i, f)| {
+                let time = f.time.as_ref().ok_or_else(|| {
+                    Error::field(format!("aftercare.follow_ups[{i}].time"), "is required")
+                })?;
+                Ok(FollowUp {
+                    time_us: micros_from_timestamp(time),
+                    with: f.with,
+                    purpose: f.purpose,
+                })
             })
-            .collect(),
+            .collect::<Result<_, Error>>()?,
         contacts: a
             .contacts
             .into_iter()

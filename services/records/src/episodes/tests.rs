@@ -67,7 +67,9 @@ fn aftercare() -> Aftercare {
 
 fn fields(e: Error) -> Vec<String> {
     match e {
-        Error::InvalidFields(v) | Error::Unmet(v) => v.into_iter().map(|v| v.field).collect(),
+        Error::InvalidFields(v) | Error::Unprocessable(v) | Error::Unmet(v) => {
+            v.into_iter().map(|v| v.field).collect()
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -248,7 +248,9 @@ async fn session_times_are_required_to_sign_and_checked() {
         .await
         .unwrap_err();
     match err {
-        Error::InvalidFields(v) => assert_eq!(v[0].field, "note.end_time"),
+        Error::InvalidFields(v) | Error::Unprocessable(v) => {
+            assert_eq!(v[0].field, "note.end_time")
+        }
         other => panic!("{other:?}"),
     }
     // Intake notes need no times.

@@ -53,7 +53,9 @@ fn content() -> Vec<Problem> {
 
 fn fields(e: Error) -> Vec<String> {
     match e {
-        Error::InvalidFields(v) | Error::Unmet(v) => v.into_iter().map(|v| v.field).collect(),
+        Error::InvalidFields(v) | Error::Unprocessable(v) | Error::Unmet(v) => {
+            v.into_iter().map(|v| v.field).collect()
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

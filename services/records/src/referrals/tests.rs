@@ -246,7 +246,7 @@ async fn bad_referrals_name_the_field() {
         .await
         .unwrap_err();
     match err {
-        Error::InvalidFields(v) => assert_eq!(
+        Error::InvalidFields(v) | Error::Unprocessable(v) => assert_eq!(
             v.into_iter().map(|v| v.field).collect::<Vec<_>>(),
             [
                 "referral.referring_organization",
@@ -281,7 +281,7 @@ async fn details_that_could_not_make_a_patient_are_refused_up_front() {
         .await
         .unwrap_err();
     match err {
-        Error::InvalidFields(v) => assert_eq!(
+        Error::InvalidFields(v) | Error::Unprocessable(v) => assert_eq!(
             v.into_iter().map(|v| v.field).collect::<Vec<_>>(),
             [
                 "referral.patient.birth_date",

@@ -192,8 +192,23 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
             },
             "then": {
                 "required": ["aftercare"],
-                "properties": { "aftercare": { "required": ["step_down_level"], "properties": { "step_down_level": { "type": "string" } } } },
+                "properties": { "aftercare": { "type": "object", "required": ["step_down_level"], "properties": { "step_down_level": { "type": "string" } } } },
             },
+        }),
+    );
+    // A session's end needs its start (services/records/src/notes.rs `check_content`).
+    refine(
+        "NewNote",
+        json!({
+            "if": { "required": ["end_time"], "properties": { "end_time": { "type": "string" } } },
+            "then": { "required": ["start_time"], "properties": { "start_time": { "type": "string" } } },
+        }),
+    );
+    refine(
+        "NoteUpdate",
+        json!({
+            "if": { "required": ["end_time", "start_time"], "properties": { "end_time": { "type": "string" } } },
+            "then": { "properties": { "start_time": { "type": "string" } } },
         }),
     );
     // Opening the episode on acceptance needs its population.

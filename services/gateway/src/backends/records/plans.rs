@@ -56,6 +56,7 @@ pub struct Intervention {
 pub struct Objective {
     /// Assigned when absent; send it back to keep it across versions.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub id: String,
     /// Measurable, e.g. "Attends ≥ 90% of groups for 4 weeks".
     #[schema(value_type = text::Paragraph)]
@@ -81,6 +82,7 @@ pub struct GoalProgress {
 #[serde(deny_unknown_fields)]
 pub struct Goal {
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub id: String,
     #[schema(value_type = text::Paragraph)]
     pub description: String,
@@ -99,6 +101,7 @@ pub struct Goal {
 #[serde(deny_unknown_fields)]
 pub struct PlanProblem {
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub id: String,
     #[schema(value_type = text::Paragraph)]
     pub description: String,
