@@ -437,10 +437,13 @@ async fn gateway_without_auth_and_audit(sys: &TestSystem) -> String {
         ),
         trusted_issuers: Vec::new(),
         database_url: iop_db::sqlite_file_url(&sys.data_dir.path().join("baseline-gateway.db")),
-        backends: vec![iop_gateway::BackendUrl {
-            name: "records".into(),
-            url: format!("http://{}", sys.service_addr("records")),
-        }],
+        backends: iop::SERVICES
+            .iter()
+            .map(|s| iop_gateway::BackendUrl {
+                name: s.name.into(),
+                url: format!("http://{}", sys.service_addr(s.name)),
+            })
+            .collect(),
         downstream_timeout: Duration::from_secs(10),
         public_url: format!("http://{addr}"),
         body_limit: 1024 * 1024,

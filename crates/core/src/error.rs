@@ -172,6 +172,11 @@ pub enum Error {
     /// only describe (see [`ErrorCode::Unprocessable`]).
     #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
     Unprocessable(Vec<FieldViolation>),
+    /// What the request would book overlaps what is booked already (a clinician, a room, a
+    /// patient): ABORTED / 409, one google.rpc.PreconditionFailure violation per clash, its
+    /// subject the occurrence and what it would take (`occurrences[3].room_id`).
+    #[error("{}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Clashes(Vec<FieldViolation>),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -251,7 +256,7 @@ impl Error {
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Conflict(_) | Self::Clashes(_) => ErrorCode::Conflict,
             Self::FailedPrecondition(_) | Self::Unmet(_) => ErrorCode::FailedPrecondition,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -272,8 +277,9 @@ impl From<Error> for tonic::Status {
         match err {
             Error::InvalidFields(violations)
             | Error::Unprocessable(violations)
-            | Error::Unmet(violations) => {
-                let unmet = code == tonic::Code::FailedPrecondition;
+            | Error::Unmet(violations)
+            | Error::Clashes(violations) => {
+                let unmet = matches!(code, tonic::Code::FailedPrecondition | tonic::Code::Aborted);
                 let (message, violations) = bounded_violations(violations);
                 let mut details = ErrorDetails::new();
                 for v in violations {

@@ -102,6 +102,9 @@ uuid_id!(ContactId, "contact");
 uuid_id!(ReferralId, "referral");
 uuid_id!(LocationId, "location");
 uuid_id!(ClinicianId, "clinician");
+uuid_id!(RoomId, "room");
+uuid_id!(AppointmentId, "appointment");
+uuid_id!(SeriesId, "series");
 
 #[cfg(test)]
 mod tests {

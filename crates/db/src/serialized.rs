@@ -40,6 +40,33 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Inside the transaction on `conn`, serializes it with every other transaction that
+    /// locks any of `keys`: on PostgreSQL their advisory locks, taken in one order (so two
+    /// transactions locking overlapping sets of keys never deadlock on them) and released
+    /// when it ends. On SQLite nothing more is needed: a write transaction there holds the
+    /// database's one write lock (take the write turn, as `begin_serialized` and creates do).
+    pub async fn lock_keys(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        keys: &[String],
+    ) -> Result<(), sqlx::Error> {
+        if self.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(k)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Serialized {
     /// The connection to run the transaction's statements on.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {

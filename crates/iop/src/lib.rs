@@ -184,6 +184,7 @@ pub const SERVICES: &[Service] = &[
                     database_url: start.database_url,
                     pool: start.pool,
                     internal_key: start.internal_key,
+                    backends: start.backends,
                 };
                 iop_records::serve(config, start.listener, shutdown)
                     .await
@@ -193,13 +194,15 @@ pub const SERVICES: &[Service] = &[
     },
     Service {
         name: "scheduling",
-        needs: &[],
+        // Whether a patient exists; an intake's referral.
+        needs: &["records"],
         serve: |start, shutdown| {
             Box::pin(async move {
                 let config = iop_scheduling::Config {
                     database_url: start.database_url,
                     pool: start.pool,
                     internal_key: start.internal_key,
+                    backends: start.backends,
                 };
                 iop_scheduling::serve(config, start.listener, shutdown)
                     .await

@@ -213,6 +213,10 @@ struct ServiceArgs {
     internal_key_file: PathBuf,
     #[arg(long, env = "IOP_DB_MAX_CONNECTIONS", default_value_t = 16)]
     max_connections: u32,
+    /// A service this one calls, as `name=url` (scheduling calls
+    /// `records=http://127.0.0.1:50051`); repeat the flag, or comma-separate in the variable.
+    #[arg(long = "backend", env = "IOP_BACKENDS", value_delimiter = ',')]
+    backends: Vec<iop_gateway::BackendUrl>,
 }
 
 #[derive(Args, Clone)]
@@ -478,7 +482,7 @@ async fn serve_alone(
         listener,
         database_url,
         internal_key,
-        backends: Vec::new(),
+        backends: args.backends,
         pool: iop_db::PoolConfig {
             max_connections: args.max_connections,
             ..Default::default()

@@ -23,17 +23,36 @@ pub enum HostError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("grpc server failed")]
     Transport(#[from] tonic::transport::Error),
+    #[error("no URL for the {0} service: pass --backend {0}=<url>")]
+    MissingBackend(&'static str),
+    #[error("invalid URL for the {0} service")]
+    BackendUrl(&'static str, #[source] tonic::transport::Error),
 }
 
 /// A service being put together: `Host::new(…).serve(…).serve(…).run(…)`.
-/// What every service is started with: its database, the pool's bounds, and the key the
-/// gateway seals principals with.
+/// What every service is started with: its database, the pool's bounds, the key the
+/// gateway seals principals with, and where the services it calls listen.
 pub struct ServiceConfig {
     /// `sqlite://path?mode=rwc` or `postgres://…`.
     pub database_url: String,
     pub pool: iop_db::PoolConfig,
-    /// Opens the principal the gateway seals onto every call.
+    /// Opens the principal the gateway seals onto every call (and seals this service's own
+    /// calls to another).
     pub internal_key: Arc<InternalKey>,
+    /// The services it calls (`records=http://…`).
+    pub backends: Vec<crate::internal::BackendUrl>,
+}
+
+impl ServiceConfig {
+    /// A lazily connecting channel to the backend `name`.
+    pub fn backend(&self, name: &'static str) -> Result<tonic::transport::Channel, HostError> {
+        let url = self
+            .backends
+            .iter()
+            .find(|b| b.name == name)
+            .ok_or(HostError::MissingBackend(name))?;
+        crate::internal::channel(&url.url).map_err(|e| HostError::BackendUrl(name, e))
+    }
 }
 
 /// Why a service stopped serving.

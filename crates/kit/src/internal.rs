@@ -12,6 +12,28 @@ use tokio::time::Instant;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
+/// Where a backend service listens: `records` at `http://127.0.0.1:50051`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    pub name: String,
+    pub url: String,
+}
+
+impl std::str::FromStr for BackendUrl {
+    type Err = String;
+
+    /// `name=url`, as `--backend` takes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, url) = s.split_once('=').ok_or_else(|| {
+            format!("{s:?} is not name=url (e.g. records=http://127.0.0.1:50051)")
+        })?;
+        Ok(Self {
+            name: name.trim().to_owned(),
+            url: url.trim().to_owned(),
+        })
+    }
+}
+
 /// A lazily connecting channel to the service at `url` (`http://127.0.0.1:50051`): the
 /// caller starts even when the service is still down, and the channel reconnects by itself
 /// when it comes back.

@@ -9,7 +9,8 @@
 //! - [`idempotency`]: creates made safe to retry by the client's key;
 //! - [`etag`]: read → check etag → write;
 //! - [`internal`]: calls to another of our services, carrying the principal, deadline and
-//!   trace.
+//!   trace;
+//! - [`owners`]: whose record a resource is, for the gateway's audit of refusals.
 //!
 //! Writes that must not interleave (no double booking, group capacity) take the database's
 //! primitive for it: `iop_db::Db::begin_serialized(key)`.
@@ -20,6 +21,7 @@ pub mod etag;
 pub mod host;
 pub mod idempotency;
 pub mod internal;
+pub mod owners;
 pub mod principal;
 pub mod text;
 pub mod violations;

@@ -163,6 +163,18 @@ pub fn is_email(s: &str) -> bool {
 }
 pub const EMAIL_PATTERN: &str = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@.\u0000-\u001F\u007F-\u009F][^\s@\u0000-\u001F\u007F-\u009F]*\.[^\s@\u0000-\u001F\u007F-\u009F]*[^\s@.\u0000-\u001F\u007F-\u009F]$";
 
+/// An https link someone joins or opens (a telehealth room): `https://`, a host, no spaces
+/// or control characters, at most 2,000 characters.
+pub fn is_https_url(s: &str) -> bool {
+    s.chars().count() <= 2000
+        && s.strip_prefix("https://").is_some_and(|rest| {
+            rest.chars().next().is_some_and(|c| c != '/')
+                && rest.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        })
+}
+pub const HTTPS_URL_PATTERN: &str =
+    r"^https://[^/\s\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]{0,1991}$";
+
 /// An ISO 3166-1 alpha-2 country code (`US`), or empty for none.
 pub fn is_country(s: &str) -> bool {
     s.is_empty() || (s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
@@ -282,6 +294,11 @@ mod tests {
             "MRN ",
             "M\tR",
             "x",
+            "https://meet.example.com/r/42",
+            "https://",
+            "https:///x",
+            "http://meet.example.com",
+            "https://meet example.com",
         ];
         let phone = regex::Regex::new(PHONE_PATTERN).unwrap();
         let short = regex::Regex::new(PHONE_OR_SHORT_CODE_PATTERN).unwrap();
@@ -289,7 +306,9 @@ mod tests {
         let ident = regex::Regex::new(IDENTIFIER_PATTERN).unwrap();
         let system = regex::Regex::new(IDENTIFIER_SYSTEM_PATTERN).unwrap();
         let country = regex::Regex::new(COUNTRY_PATTERN).unwrap();
+        let https = regex::Regex::new(HTTPS_URL_PATTERN).unwrap();
         for c in cases {
+            assert_eq!(is_https_url(c), https.is_match(c), "https {c:?}");
             assert_eq!(is_phone(c), phone.is_match(c), "phone {c:?}");
             assert_eq!(is_phone_or_short_code(c), short.is_match(c), "short {c:?}");
             assert_eq!(is_email(c), email.is_match(c), "email {c:?}");

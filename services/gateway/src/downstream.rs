@@ -21,27 +21,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
-/// Where a backend service listens: `records` at `http://127.0.0.1:50051`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendUrl {
-    pub name: String,
-    pub url: String,
-}
-
-impl std::str::FromStr for BackendUrl {
-    type Err = String;
-
-    /// `name=url`, as `--backend` takes it.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, url) = s.split_once('=').ok_or_else(|| {
-            format!("{s:?} is not name=url (e.g. records=http://127.0.0.1:50051)")
-        })?;
-        Ok(Self {
-            name: name.trim().to_owned(),
-            url: url.trim().to_owned(),
-        })
-    }
-}
+pub use iop_kit::internal::BackendUrl;
 
 /// Why the backends cannot be set up.
 #[derive(Debug, thiserror::Error)]

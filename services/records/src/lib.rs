@@ -10,7 +10,6 @@ mod domain;
 mod episodes;
 mod grpc;
 mod notes;
-mod owners;
 mod patients;
 mod plans;
 mod referrals;
@@ -21,6 +20,7 @@ mod test_support;
 use std::future::Future;
 
 use iop_db::{Db, Migrations};
+use iop_kit::owners::{OwnerApi, Tables};
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::records::assessment_service_server::AssessmentServiceServer;
 use iop_proto::records::consent_service_server::ConsentServiceServer;
@@ -32,6 +32,19 @@ use iop_proto::records::referral_service_server::ReferralServiceServer;
 use iop_proto::records::treatment_plan_service_server::TreatmentPlanServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
+
+/// Where each resource type of the gateway's policy lives, and its patient column.
+const OWNED: Tables = &[
+    ("Patient", "patients", "id"),
+    ("EpisodeOfCare", "episodes", "patient_id"),
+    ("DocumentReference", "notes", "patient_id"),
+    ("CarePlan", "treatment_plans", "patient_id"),
+    ("Consent", "consents", "patient_id"),
+    ("RelatedPerson", "family_contacts", "patient_id"),
+    ("ServiceRequest", "referrals", "patient_id"),
+    ("QuestionnaireResponse", "assessments", "patient_id"),
+    ("Flag", "safety_flags", "patient_id"),
+];
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -88,6 +101,6 @@ pub async fn serve(
         .serve(ReferralServiceServer::new(
             referrals::grpc::ReferralApi::new(referrals),
         ))
-        .serve(ResourceOwnerServiceServer::new(owners::OwnerApi::new(db)));
+        .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
     Ok(host.run(listener, shutdown).await?)
 }

@@ -88,7 +88,7 @@ pub fn free_port() -> u16 {
 /// `iop serve records` on `port` with a SQLite file, optionally behind a command prefix
 /// (e.g. `prlimit --fsize=…`).
 pub fn serve_records(prefix: &[String], port: u16, db_file: &Path, internal_key: &Path) -> Running {
-    serve_service("records", prefix, port, db_file, internal_key)
+    serve_service("records", prefix, port, db_file, internal_key, &[])
 }
 
 /// `iop serve <name>` on `port` (under the `prefix` command, e.g. `prlimit …`), its SQLite
@@ -99,6 +99,7 @@ pub fn serve_service(
     port: u16,
     db_file: &Path,
     internal_key: &Path,
+    backends: &[String],
 ) -> Running {
     let (program, args) = match prefix.split_first() {
         Some((p, rest)) => (p.as_str(), rest.to_vec()),
@@ -115,6 +116,7 @@ pub fn serve_service(
             .arg(format!("sqlite://{}?mode=rwc", db_file.display()))
             .arg("--internal-key-file")
             .arg(internal_key)
+            .args(backends.iter().flat_map(|b| ["--backend", b.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -153,6 +155,7 @@ pub fn serve_gateway(port: u16, records_port: u16, dir: &Path, extra: &[&str]) -
             p,
             &db,
             &iop::internal_key_path(dir),
+            &backends,
         ));
         backends.push(format!("{}=http://127.0.0.1:{p}", service.name));
     }

@@ -185,17 +185,24 @@ mod tests {
 /// A list of whole numbers as JSON Schema counts them: `2` and `2.0` alike (a client's JSON
 /// library may write either); `2.5`, or one beyond `i32`, is refused.
 pub fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
-    use serde::de::{Deserialize, Error};
-    let numbers = Vec::<serde_json::Number>::deserialize(d)?;
-    numbers
+    use serde::de::Deserialize;
+    Vec::<serde_json::Number>::deserialize(d)?
         .iter()
-        .map(|n| {
-            n.as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                .and_then(|i| i32::try_from(i).ok())
-                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
-        })
+        .map(whole::<D::Error>)
         .collect()
+}
+
+/// One whole number, as [`whole_numbers`] reads each.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    use serde::de::Deserialize;
+    whole(&serde_json::Number::deserialize(d)?)
+}
+
+fn whole<E: serde::de::Error>(n: &serde_json::Number) -> Result<i32, E> {
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .and_then(|i| i32::try_from(i).ok())
+        .ok_or_else(|| E::custom(format!("{n} is not a whole number")))
 }
 
 #[cfg(test)]
@@ -212,5 +219,18 @@ mod whole_number_tests {
         assert_eq!(a.answers, [1, 2, 0]);
         assert!(serde_json::from_str::<Answers>(r#"{"answers": [2.5]}"#).is_err());
         assert!(serde_json::from_str::<Answers>(r#"{"answers": [1e12]}"#).is_err());
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Room {
+        #[serde(deserialize_with = "super::whole_number")]
+        capacity: i32,
+    }
+
+    #[test]
+    fn one_whole_number_too() {
+        let r: Room = serde_json::from_str(r#"{"capacity": 484.0}"#).unwrap();
+        assert_eq!(r.capacity, 484);
+        assert!(serde_json::from_str::<Room>(r#"{"capacity": 4.5}"#).is_err());
     }
 }

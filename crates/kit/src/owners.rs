@@ -1,34 +1,28 @@
 //! `iop.internal.v1.ResourceOwnerService`: whose record a resource is, for the gateway's audit
 //! trail when it refuses an access named by resource id. Tenant-scoped like everything else;
-//! the answer never reaches the caller whose access was refused.
+//! the answer never reaches the caller whose access was refused. Each service serves it for
+//! the resources it holds, from a list of where each one lives.
 
 use iop_core::Error;
 use iop_db::Db;
 use iop_proto::internal::{self as pb, resource_owner_service_server::ResourceOwnerService};
 use tonic::{Request, Response, Status};
 
-use iop_kit::principal;
+use crate::principal;
 
-/// The table holding each resource type the gateway's policy names, and its patient column.
-const TABLES: &[(&str, &str, &str)] = &[
-    ("Patient", "patients", "id"),
-    ("EpisodeOfCare", "episodes", "patient_id"),
-    ("DocumentReference", "notes", "patient_id"),
-    ("CarePlan", "treatment_plans", "patient_id"),
-    ("Consent", "consents", "patient_id"),
-    ("RelatedPerson", "family_contacts", "patient_id"),
-    ("ServiceRequest", "referrals", "patient_id"),
-    ("QuestionnaireResponse", "assessments", "patient_id"),
-    ("Flag", "safety_flags", "patient_id"),
-];
+/// Where a service keeps a resource type of the gateway's policy: (FHIR type, table, the
+/// column naming its patient — `id` for patients themselves). Every table has `tenant_id`
+/// and `id`.
+pub type Tables = &'static [(&'static str, &'static str, &'static str)];
 
 pub struct OwnerApi {
     db: Db,
+    tables: Tables,
 }
 
 impl OwnerApi {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, tables: Tables) -> Self {
+        Self { db, tables }
     }
 }
 
@@ -40,7 +34,8 @@ impl ResourceOwnerService for OwnerApi {
     ) -> Result<Response<pb::ResourceOwner>, Status> {
         let who = principal(&req)?;
         let r = req.into_inner();
-        let Some((_, table, column)) = TABLES.iter().find(|(t, ..)| *t == r.resource_type) else {
+        let Some((_, table, column)) = self.tables.iter().find(|(t, ..)| *t == r.resource_type)
+        else {
             return Err(Error::field("resource_type", "is not a resource of this service").into());
         };
         // Table and column come from the list above, never from the request.
