@@ -98,6 +98,24 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     assert_eq!(status, 201, "{b_referral}");
     let b_referral_id = b_referral["id"].as_str().unwrap().to_owned();
     // A's own data, so that lists have something to show.
+    let b_clinic = crate::appointments::clinic(&sys, &admin_b).await;
+    let (status, b_booked) = crate::post(
+        &sys,
+        &admin_b,
+        "/v1/appointments",
+        &crate::appointments::visit(
+            &b_clinic,
+            &b_id,
+            "2026-12-07T17:00:00Z",
+            "2026-12-07T18:00:00Z",
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_booked}");
+    let b_appointment_id = b_booked["appointments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
     let (status, _) = crate::post(
@@ -119,6 +137,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_consent_id,
         &b_contact_id,
         &b_referral_id,
+        &b_clinic.location,
+        &b_clinic.rooms[0],
+        &b_clinic.clinicians[0],
+        &b_appointment_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -145,6 +167,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_contact_id
         } else if template.starts_with("/v1/referrals") {
             &b_referral_id
+        } else if template.starts_with("/v1/locations") {
+            &b_clinic.location
+        } else if template.starts_with("/v1/rooms") {
+            &b_clinic.rooms[0]
+        } else if template.starts_with("/v1/clinicians") {
+            &b_clinic.clinicians[0]
+        } else if template.starts_with("/v1/appointments") {
+            &b_appointment_id
         } else {
             &b_id
         };
@@ -213,6 +243,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .post(sys.url(&path))
                     .json(&json!({ "text": "Hijacked" })),
                 "post" if template.ends_with("/sign") => sys.http.post(sys.url(&path)),
+                "post" if template.ends_with("/status") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "status": "checked_in" })),
+                "post" if template.ends_with("/cancel") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "kind": "by_clinic" })),
                 "post" if template.ends_with("/acknowledge") => sys
                     .http
                     .post(sys.url(&path))

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod abuse;
+mod appointments;
 mod assessments;
 mod audit;
 mod audit_faults;

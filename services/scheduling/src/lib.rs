@@ -1,5 +1,7 @@
 //! The scheduling service: `iop.scheduling.v1` over gRPC, its own database. Served so far:
-//! locations ([`locations`]) and clinicians ([`clinicians`]). Beneath them is time itself, free of I/O: local wall-clock
+//! locations and their rooms ([`locations`], [`rooms`]), clinicians ([`clinicians`]) and
+//! appointments, single or weekly series, never double-booked ([`appointments`]); whether a
+//! patient exists is asked of the records service ([`patients`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
 //! clinicians' working hours ([`availability`]) — what booking, slot search and the
@@ -7,6 +9,7 @@
 //! search ([`slots`]), a patient's minutes per week ([`week`]) and calendar feeds
 //! ([`feed`]).
 
+pub mod appointments;
 pub mod availability;
 pub mod clinicians;
 pub mod clock;
@@ -14,13 +17,20 @@ pub mod conflicts;
 pub mod feed;
 pub mod interval;
 pub mod locations;
+pub mod patients;
 pub mod recurrence;
+pub mod rooms;
 pub mod slots;
+#[cfg(test)]
+mod testing;
 pub mod week;
 
 use std::future::Future;
 
 use iop_db::{Db, Migrations};
+use iop_kit::owners::{OwnerApi, Tables};
+use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
+use iop_proto::scheduling::appointment_service_server::AppointmentServiceServer;
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
 use sqlx::migrate::Migrator;
@@ -36,22 +46,42 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 pub use iop_kit::{ServeError, ServiceConfig as Config};
 
+/// The resources of the gateway's policy this service holds with a patient: appointments.
+const OWNED: Tables = &[("Appointment", "appointments", "patient_id")];
+
 /// Serves `iop.scheduling.v1` on `listener` until `shutdown`.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let records = config.backend("records")?;
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
-    let locations = locations::Locations::new(locations::store::LocationStore::new(db.clone()));
-    let clinicians =
-        clinicians::Clinicians::new(clinicians::store::ClinicianStore::new(db.clone()));
-    let host = iop_kit::Host::new("scheduling", db, config.internal_key)
+    let location_store = locations::store::LocationStore::new(db.clone());
+    let room_store = rooms::store::RoomStore::new(db.clone());
+    let clinician_store = clinicians::store::ClinicianStore::new(db.clone());
+    let patients =
+        std::sync::Arc::new(patients::Records::new(records, config.internal_key.clone()));
+    let appointments = appointments::Appointments::new(
+        appointments::store::AppointmentStore::new(db.clone()),
+        location_store.clone(),
+        room_store.clone(),
+        clinician_store.clone(),
+        patients,
+    );
+    let host = iop_kit::Host::new("scheduling", db.clone(), config.internal_key)
         .serve(LocationServiceServer::new(
-            locations::grpc::LocationApi::new(locations),
+            locations::grpc::LocationApi::new(
+                locations::Locations::new(location_store),
+                rooms::Rooms::new(room_store),
+            ),
         ))
         .serve(ClinicianServiceServer::new(
-            clinicians::grpc::ClinicianApi::new(clinicians),
-        ));
+            clinicians::grpc::ClinicianApi::new(clinicians::Clinicians::new(clinician_store)),
+        ))
+        .serve(AppointmentServiceServer::new(
+            appointments::grpc::AppointmentApi::new(appointments),
+        ))
+        .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
     Ok(host.run(listener, shutdown).await?)
 }

@@ -114,6 +114,8 @@ shapes! {
     Npi = NPI_PATTERN, true, Some(10);
     /// An ISO 3166-1 alpha-2 country code (`US`); empty for none.
     Country = COUNTRY_PATTERN, false, Some(2);
+    /// An https link (a telehealth room); empty for none.
+    HttpsUrl = HTTPS_URL_PATTERN, true, Some(2000);
 }
 
 /// An IANA time zone name, e.g. `America/Los_Angeles`: the zones of the tz database the

@@ -1,20 +1,22 @@
-//! `iop.scheduling.v1.LocationService`.
+//! `iop.scheduling.v1.LocationService`: locations and their rooms.
 
-use iop_core::LocationId;
+use iop_core::{LocationId, RoomId};
 use iop_kit::principal;
 use iop_proto::scheduling::{self as pb, location_service_server::LocationService};
 use iop_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
 use super::{Location, Locations, NewLocation};
+use crate::rooms::{NewRoom, Room, Rooms};
 
 pub struct LocationApi {
     locations: Locations,
+    rooms: Rooms,
 }
 
 impl LocationApi {
-    pub fn new(locations: Locations) -> Self {
-        Self { locations }
+    pub fn new(locations: Locations, rooms: Rooms) -> Self {
+        Self { locations, rooms }
     }
 }
 
@@ -59,6 +61,68 @@ impl LocationService for LocationApi {
             locations: rows.into_iter().map(to_proto).collect(),
             next_page_token: next.unwrap_or_default(),
         }))
+    }
+
+    async fn create_room(
+        &self,
+        req: Request<pb::CreateRoomRequest>,
+    ) -> Result<Response<pb::Room>, Status> {
+        let who = principal(&req)?;
+        let r = req.into_inner();
+        let room = r.room.unwrap_or_default();
+        let new = NewRoom {
+            location_id: match room.location_id.as_str() {
+                "" => None,
+                id => Some(LocationId::parse("room.location_id", id)?),
+            },
+            name: room.name,
+            capacity: room.capacity,
+            active: room.active,
+        };
+        let made = self.rooms.create(&who, new, &r.request_id).await?;
+        Ok(Response::new(room_to_proto(made)))
+    }
+
+    async fn get_room(
+        &self,
+        req: Request<pb::GetRoomRequest>,
+    ) -> Result<Response<pb::Room>, Status> {
+        let who = principal(&req)?;
+        let id = RoomId::parse("id", &req.get_ref().id)?;
+        Ok(Response::new(room_to_proto(
+            self.rooms.get(&who, id).await?,
+        )))
+    }
+
+    async fn list_rooms(
+        &self,
+        req: Request<pb::ListRoomsRequest>,
+    ) -> Result<Response<pb::ListRoomsResponse>, Status> {
+        let who = principal(&req)?;
+        let r = req.get_ref();
+        let location = match r.location_id.as_str() {
+            "" => None,
+            id => Some(LocationId::parse("location_id", id)?),
+        };
+        let (rows, next) = self
+            .rooms
+            .list(&who, location, r.active_only, r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(pb::ListRoomsResponse {
+            rooms: rows.into_iter().map(room_to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+}
+
+fn room_to_proto(r: Room) -> pb::Room {
+    pb::Room {
+        id: r.id.to_string(),
+        location_id: r.location_id.to_string(),
+        name: r.name,
+        capacity: r.capacity,
+        active: r.active,
+        create_time: Some(timestamp_from_micros(r.create_time_us)),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The scheduling service (`iop.scheduling.v1`): every operation the gateway forwards to it,
 //! declared once, and the REST handlers that map JSON onto its messages.
 
+pub(crate) mod appointments;
 pub(crate) mod clinicians;
 pub(crate) mod locations;
+pub(crate) mod rooms;
 
 use crate::policy::{Role, Rule};
 
@@ -11,16 +13,24 @@ use crate::policy::{Role, Rule};
 pub mod resources {
     use crate::policy::Resource;
 
-    /// A site of the clinic (and, later, its rooms: FHIR models both as Location).
+    /// A site of the clinic, or a room of one (FHIR models both as Location).
     pub const Location: Resource = Resource::named("Location");
     /// A clinician of the clinic.
     pub const Practitioner: Resource = Resource::named("Practitioner");
+    /// A booked appointment (one occurrence of a series).
+    pub const Appointment: Resource = Resource::named("Appointment");
 
-    pub const ALL: &[Resource] = &[Location, Practitioner];
+    pub const ALL: &[Resource] = &[Location, Practitioner, Appointment];
 }
 
-/// Sites and clinicians are set up by those who run the clinic; everyone on staff sees them.
+/// Sites, rooms and clinicians are set up by those who run the clinic; everyone on staff sees
+/// them. The front desk books, reads and cancels appointments (they hold no clinical
+/// content), as do clinicians and program directors.
 const RULES: &[Rule] = &[
+    (Role::Admin, resources::Appointment, "crus"),
+    (Role::ProgramDirector, resources::Appointment, "crus"),
+    (Role::Clinician, resources::Appointment, "crus"),
+    (Role::FrontDesk, resources::Appointment, "crus"),
     (Role::Admin, resources::Location, "crus"),
     (Role::ProgramDirector, resources::Location, "crus"),
     (Role::Clinician, resources::Location, "rs"),
@@ -31,17 +41,23 @@ const RULES: &[Rule] = &[
     (Role::FrontDesk, resources::Practitioner, "rs"),
 ];
 
-const BEYOND_ROLES: &str = "A location's name, and a clinician's NPI and user id, are unique \
-    within the clinic.";
+const BEYOND_ROLES: &str = "A location's name, a room's name within its location, and a \
+    clinician's NPI and user id, are unique within the clinic. No clinician, room or patient \
+    is booked twice at once, unless booked over on purpose with a reason.";
 
 const TAGS: &[(&str, &str)] = &[
     (
         "locations",
         "The clinic's sites and the time zone each one's schedule is kept in",
     ),
+    ("rooms", "Rooms of the clinic's locations"),
     (
         "clinicians",
         "The clinic's clinicians: credentials, NPI, the kinds of appointment each provides",
+    ),
+    (
+        "appointments",
+        "Appointments, one or a weekly series, never double-booked; cancelling frees the time",
     ),
 ];
 
@@ -59,6 +75,44 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
                 "credentials": { "uniqueItems": true },
                 "kinds": { "uniqueItems": true },
             } }]),
+        );
+    }
+    // A status change moves on; booking and cancelling have their own operations.
+    if let Some(schema) = schemas
+        .get_mut("AppointmentStatusChange")
+        .and_then(|s| s.as_object_mut())
+    {
+        schema.insert(
+            "allOf".into(),
+            json!([{ "properties": { "status": { "enum": ["checked_in", "completed", "no_show"] } } }]),
+        );
+    }
+    // In person takes a room and no link; telehealth a link and no room. A group hold is
+    // placed by the group service, not booked.
+    if let Some(schema) = schemas
+        .get_mut("NewAppointment")
+        .and_then(|s| s.as_object_mut())
+    {
+        schema.insert(
+            "allOf".into(),
+            json!([
+                {
+                    "if": { "properties": { "modality": { "const": "in_person" } }, "required": ["modality"] },
+                    "then": {
+                        "required": ["room_id"],
+                        "properties": { "room_id": { "type": "string" }, "join_url": { "maxLength": 0 } },
+                    },
+                },
+                {
+                    "if": { "properties": { "modality": { "const": "telehealth" } }, "required": ["modality"] },
+                    "then": {
+                        "required": ["join_url"],
+                        "properties": { "join_url": { "minLength": 1 }, "room_id": { "type": "null" } },
+                    },
+                },
+                { "properties": { "kind": { "not": { "const": "group_hold" } } } },
+                { "properties": { "clinician_ids": { "uniqueItems": true } } },
+            ]),
         );
     }
 }
@@ -83,6 +137,18 @@ crate::operation::backend_operations! {
             needs: Location.Search, audit: "location.search", data: None,
             asks: nothing, gives: each(locations, id), rest: locations::list,
         }
+        CreateRoom = create_room(CreateRoomRequest) -> Room {
+            needs: Location.Create, audit: "room.create", data: None,
+            asks: nothing, gives: id, rest: rooms::create,
+        }
+        GetRoom = get_room(GetRoomRequest) -> Room {
+            needs: Location.Read, audit: "room.read", data: None,
+            asks: id, gives: id, rest: rooms::get,
+        }
+        ListRooms = list_rooms(ListRoomsRequest) -> ListRoomsResponse {
+            needs: Location.Search, audit: "room.search", data: None,
+            asks: nothing, gives: each(rooms, id), rest: rooms::list,
+        }
     }
 
     service ClinicianService(clinician_service_server::ClinicianServiceServer, clinician_service_client::ClinicianServiceClient) {
@@ -97,6 +163,29 @@ crate::operation::backend_operations! {
         ListClinicians = list_clinicians(ListCliniciansRequest) -> ListCliniciansResponse {
             needs: Practitioner.Search, audit: "clinician.search", data: None,
             asks: nothing, gives: each(clinicians, id), rest: clinicians::list,
+        }
+    }
+
+    service AppointmentService(appointment_service_server::AppointmentServiceServer, appointment_service_client::AppointmentServiceClient) {
+        BookAppointment = book_appointment(BookAppointmentRequest) -> BookAppointmentResponse {
+            needs: Appointment.Create, audit: "appointment.book", data: Attendance,
+            asks: each(appointment, patient), gives: each(appointments, resource), rest: appointments::book,
+        }
+        GetAppointment = get_appointment(GetAppointmentRequest) -> Appointment {
+            needs: Appointment.Read, audit: "appointment.read", data: Attendance,
+            asks: id, gives: resource, rest: appointments::get,
+        }
+        ListAppointments = list_appointments(ListAppointmentsRequest) -> ListAppointmentsResponse {
+            needs: Appointment.Search, audit: "appointment.search", data: Attendance,
+            asks: patient_filter, gives: each(appointments, resource), rest: appointments::list,
+        }
+        CancelAppointment = cancel_appointment(CancelAppointmentRequest) -> CancelAppointmentResponse {
+            needs: Appointment.Update, audit: "appointment.cancel", data: Attendance,
+            asks: id, gives: each(appointments, resource), rest: appointments::cancel,
+        }
+        SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
+            needs: Appointment.Update, audit: "appointment.status", data: Attendance,
+            asks: id, gives: resource, rest: appointments::set_status,
         }
     }
 }

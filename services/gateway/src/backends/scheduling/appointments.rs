@@ -1,0 +1,418 @@
+//! `/v1/appointments`: booking (one, or a weekly series), reading, listing and cancelling,
+//! REST and JSON over `iop.scheduling.v1.AppointmentService`.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::{Extension, Json};
+use http::HeaderMap;
+use iop_core::Principal;
+use iop_proto::scheduling as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::clinicians::AppointmentKind;
+use crate::AppState;
+use crate::problem::Problem;
+use crate::rest::extract::{JsonObject, Query};
+use crate::rest::{
+    Shown, answer, etag_or_any, idempotency_key, optional_id, parse_time, present, rfc3339, shown,
+    text,
+};
+
+iop_kit::text_enum! {
+    json
+    /// `in_person` (in a room) or `telehealth` (by a join link).
+    pub enum Modality: iop_proto::scheduling::Modality {
+        InPerson = "in_person",
+        Telehealth = "telehealth",
+    }
+}
+
+iop_kit::text_enum! {
+    json
+    /// `booked` → `checked_in` → `completed`; or `cancelled`, or `no_show`.
+    pub enum AppointmentStatus: iop_proto::scheduling::AppointmentStatus {
+        Booked = "booked",
+        CheckedIn = "checked_in",
+        Completed = "completed",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+    }
+}
+
+iop_kit::text_enum! {
+    json
+    /// `by_patient`, `by_clinic`, or `late` (by the patient, inside the notice period).
+    pub enum CancellationKind: iop_proto::scheduling::CancellationKind {
+        ByPatient = "by_patient",
+        ByClinic = "by_clinic",
+        Late = "late",
+    }
+}
+
+iop_kit::text_enum! {
+    json
+    /// Of a series: `this` occurrence, `this_and_following`, or `all` not yet over.
+    pub enum SeriesScope: iop_proto::scheduling::SeriesScope {
+        This = "this",
+        ThisAndFollowing = "this_and_following",
+        All = "all",
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancellation {
+    pub kind: Option<CancellationKind>,
+    pub reason: String,
+    /// Who cancelled it (their token's `sub`).
+    pub by: String,
+    #[schema(format = DateTime)]
+    pub time: String,
+}
+
+/// An appointment (one occurrence, when of a series).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Appointment {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub kind: Option<AppointmentKind>,
+    #[schema(format = Uuid)]
+    pub patient_id: String,
+    pub clinician_ids: Vec<String>,
+    #[schema(format = Uuid)]
+    pub location_id: String,
+    pub modality: Option<Modality>,
+    /// In person: the room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub room_id: Option<String>,
+    /// Telehealth: the link the patient joins by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_url: Option<String>,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    pub status: Option<AppointmentStatus>,
+    /// The series it is an occurrence of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub series_id: Option<String>,
+    /// Why it was booked over a conflict on purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+    /// Who booked it (their token's `sub`).
+    pub booked_by: String,
+    #[schema(format = DateTime)]
+    pub create_time: String,
+    /// Send back as `If-Match` to refuse stale changes.
+    pub etag: String,
+}
+
+/// What to book: one appointment, or with `recurrence` a weekly series whose first
+/// occurrence is `start_time`–`end_time`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointment {
+    pub kind: AppointmentKind,
+    /// A patient of the clinic.
+    #[schema(format = Uuid)]
+    pub patient_id: String,
+    /// 1-4 clinicians of the clinic who provide this kind.
+    #[schema(min_items = 1, max_items = 4)]
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub clinician_ids: Vec<String>,
+    #[schema(format = Uuid)]
+    pub location_id: String,
+    pub modality: Modality,
+    /// Required in person: a room of the location.
+    #[schema(format = Uuid)]
+    pub room_id: Option<String>,
+    /// Required for telehealth.
+    #[serde(default)]
+    #[schema(value_type = text::HttpsUrl)]
+    pub join_url: String,
+    /// RFC 3339. Ends after it starts, within 12 hours.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// An RFC 5545 RRULE of the weekly subset, read in the location's time zone:
+    /// `FREQ=WEEKLY;BYDAY=MO,WE;COUNT=12` (`INTERVAL`, `COUNT` or `UNTIL`; at most 260
+    /// occurrences). Leave out for one appointment.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub recurrence: String,
+    /// Book over conflicts on purpose, saying why (kept on the appointment).
+    #[serde(default)]
+    #[schema(value_type = text::Line)]
+    pub overlap_reason: String,
+}
+
+/// What was booked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Booked {
+    /// Earliest first.
+    pub appointments: Vec<Appointment>,
+    /// Set for a series.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub series_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentList {
+    pub appointments: Vec<Appointment>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentParams {
+    #[param(format = Uuid)]
+    pub patient_id: Option<String>,
+    #[param(format = Uuid)]
+    pub clinician_id: Option<String>,
+    #[param(format = Uuid)]
+    pub room_id: Option<String>,
+    #[param(format = Uuid)]
+    pub series_id: Option<String>,
+    /// Starting at or after (RFC 3339).
+    #[param(format = DateTime)]
+    pub from_time: Option<String>,
+    /// Starting before (RFC 3339).
+    #[param(format = DateTime)]
+    pub to_time: Option<String>,
+    pub status: Option<AppointmentStatus>,
+    /// 1-200, default 50.
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub kind: CancellationKind,
+    #[serde(default)]
+    #[schema(value_type = text::Line)]
+    pub reason: String,
+    /// Of a series; default `this`.
+    pub scope: Option<SeriesScope>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// By start time.
+    pub appointments: Vec<Appointment>,
+}
+
+/// Book an appointment, or a weekly series. Every occurrence is checked against what its
+/// clinicians, room and patient have: any overlap refuses the whole booking with 409, each
+/// clash named (`occurrences[2].room_id`) — unless `overlap_reason` books over it on purpose.
+#[utoipa::path(post, path = "/v1/appointments", tag = "appointments", request_body = NewAppointment,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Retrying with the same key returns what the first call booked")),
+    responses(
+        (status = 201, description = "Booked; `Location` is the first appointment", body = Booked, headers(("Location" = String))),
+        (status = 404, description = "No such patient, location, room or clinician in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An occurrence clashes (each named), or a clinician does not provide the kind, a room is elsewhere or inactive", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn book(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let new: NewAppointment = body.parse()?;
+    let message = pb::BookAppointmentRequest {
+        appointment: Some(pb::Appointment {
+            kind: new.kind.to_proto(),
+            patient_id: new.patient_id,
+            clinician_ids: new.clinician_ids,
+            location_id: new.location_id,
+            modality: new.modality.to_proto(),
+            room_id: optional_id("room_id", new.room_id)?,
+            join_url: new.join_url,
+            start_time: parse_time("start_time", Some(&new.start_time))?
+                .map(iop_proto::timestamp_from_micros),
+            end_time: parse_time("end_time", Some(&new.end_time))?
+                .map(iop_proto::timestamp_from_micros),
+            overlap_reason: new.overlap_reason,
+            ..Default::default()
+        }),
+        recurrence: new.recurrence,
+        request_id: idempotency_key(&headers)?,
+    };
+    let booked = st
+        .down
+        .forward(&who, super::BookAppointment, message)
+        .await
+        .map_err(|s| {
+            pb::Appointment::problem(s).rename_field("request_id", crate::rest::IDEMPOTENCY_KEY)
+        })?;
+    let location = booked
+        .appointments
+        .first()
+        .map(|a| format!("/v1/appointments/{}", a.id))
+        .unwrap_or_default();
+    let body = Booked {
+        appointments: booked.appointments.into_iter().map(from_proto).collect(),
+        series_id: present(booked.series_id),
+    };
+    Ok(crate::rest::created_at(&location, body, None))
+}
+
+/// Read an appointment.
+#[utoipa::path(get, path = "/v1/appointments/{id}", tag = "appointments",
+    responses((status = 200, description = "The appointment", body = Appointment, headers(("ETag" = String)))),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    answer(
+        &st,
+        &who,
+        super::GetAppointment,
+        pb::GetAppointmentRequest { id },
+    )
+    .await
+}
+
+/// Appointments by start time: a patient's, a clinician's or a room's, a series, a window.
+#[utoipa::path(get, path = "/v1/appointments", tag = "appointments", params(AppointmentParams),
+    responses((status = 200, description = "A page of appointments", body = AppointmentList)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(p): Query<AppointmentParams>,
+) -> Result<Json<AppointmentList>, Problem> {
+    let time = |field: &str, v: Option<String>| -> Result<_, Problem> {
+        Ok(parse_time(field, v.as_deref())?.map(iop_proto::timestamp_from_micros))
+    };
+    let message = pb::ListAppointmentsRequest {
+        patient_id: p.patient_id.unwrap_or_default(),
+        clinician_id: p.clinician_id.unwrap_or_default(),
+        room_id: p.room_id.unwrap_or_default(),
+        series_id: p.series_id.unwrap_or_default(),
+        from_time: time("from_time", p.from_time)?,
+        to_time: time("to_time", p.to_time)?,
+        status: p.status.map_or(0, AppointmentStatus::to_proto),
+        page_size: p.page_size.unwrap_or(0),
+        page_token: p.page_token.unwrap_or_default(),
+    };
+    let page = st
+        .down
+        .forward(&who, super::ListAppointments, message)
+        .await
+        .map_err(pb::Appointment::problem)?;
+    Ok(Json(AppointmentList {
+        appointments: page.appointments.into_iter().map(from_proto).collect(),
+        next_page_token: present(page.next_page_token),
+    }))
+}
+
+/// Cancel a booked or checked-in appointment — with `scope`, also the series' later ones or
+/// all of it not yet over. Their time is free again. `If-Match` refuses a stale read (409).
+#[utoipa::path(post, path = "/v1/appointments/{id}/cancel", tag = "appointments", request_body = CancelRequest,
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "What was cancelled", body = Cancelled),
+        (status = 409, description = "Already cancelled, completed or a no-show; or a stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Json<Cancelled>, Problem> {
+    let c: CancelRequest = body.parse()?;
+    let message = pb::CancelAppointmentRequest {
+        id,
+        kind: c.kind.to_proto(),
+        reason: c.reason,
+        etag: etag_or_any(&headers)?,
+        scope: c.scope.map_or(0, SeriesScope::to_proto),
+    };
+    let done = st
+        .down
+        .forward(&who, super::CancelAppointment, message)
+        .await
+        .map_err(pb::Appointment::problem)?;
+    Ok(Json(Cancelled {
+        appointments: done.appointments.into_iter().map(from_proto).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentStatusChange {
+    /// `checked_in` (from booked), `completed` (from checked in), or `no_show` (from booked;
+    /// frees the time). Completed and no-show only once it has started.
+    pub status: AppointmentStatus,
+}
+
+/// Check a patient in, complete the visit, or record a no-show. `If-Match` refuses a stale
+/// read (409).
+#[utoipa::path(post, path = "/v1/appointments/{id}/status", tag = "appointments", request_body = AppointmentStatusChange,
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "The appointment", body = Appointment, headers(("ETag" = String))),
+        (status = 409, description = "Not a move its status allows (naming it), not started yet, or a stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn set_status(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let change: AppointmentStatusChange = body.parse()?;
+    let message = pb::SetAppointmentStatusRequest {
+        id,
+        status: change.status.to_proto(),
+        etag: etag_or_any(&headers)?,
+    };
+    answer(&st, &who, super::SetAppointmentStatus, message).await
+}
+
+fn from_proto(a: pb::Appointment) -> Appointment {
+    Appointment {
+        id: a.id,
+        kind: AppointmentKind::from_proto(a.kind),
+        patient_id: a.patient_id,
+        clinician_ids: a.clinician_ids,
+        location_id: a.location_id,
+        modality: Modality::from_proto(a.modality),
+        room_id: present(a.room_id),
+        join_url: present(a.join_url),
+        start_time: rfc3339(a.start_time.as_ref()),
+        end_time: rfc3339(a.end_time.as_ref()),
+        status: AppointmentStatus::from_proto(a.status),
+        series_id: present(a.series_id),
+        overlap_reason: present(a.overlap_reason),
+        cancellation: a.cancellation.map(|c| Cancellation {
+            kind: CancellationKind::from_proto(c.kind),
+            reason: c.reason,
+            by: c.by,
+            time: rfc3339(c.time.as_ref()),
+        }),
+        booked_by: a.booked_by,
+        create_time: rfc3339(a.create_time.as_ref()),
+        etag: a.etag,
+    }
+}
+
+shown! { pb::Appointment => Appointment, by from_proto, at "/v1/appointments", fields "appointment.", versioned }

@@ -1,0 +1,582 @@
+//! Appointments: booked singly or as a weekly series, each occurrence checked against what
+//! its clinicians, room and patient already have, so none is ever booked twice at once —
+//! unless on purpose, with the reason recorded. Booked → checked in → completed, or
+//! cancelled (by the patient, by the clinic, late) or a no-show; a cancelled or no-show
+//! appointment's time is free again.
+//!
+//! The guarantee holds under concurrent clients on both databases (see [`store`]): on SQLite
+//! every booking runs in the database's one write turn, so "check, then write" cannot
+//! interleave; on PostgreSQL an exclusion constraint refuses two overlapping bookings of one
+//! resource whatever the interleaving, and the loser is answered like any other conflict.
+
+pub mod grpc;
+pub mod store;
+
+use chrono::{DateTime, Duration, Utc};
+use iop_core::{
+    AppointmentId, ClinicianId, Error, FieldViolation, LocationId, PatientId, Principal, RoomId,
+    SeriesId, page,
+};
+use iop_kit::idempotency::{self, Key};
+use iop_kit::text;
+use iop_kit::violations::Violations;
+
+use crate::clinicians::AppointmentKind;
+use crate::clinicians::store::ClinicianStore;
+use crate::clock;
+use crate::conflicts::{Conflict, Resource};
+use crate::interval::Span;
+use crate::locations::store::LocationStore;
+use crate::patients::PatientCheck;
+use crate::recurrence::Weekly;
+use crate::rooms::store::RoomStore;
+use store::{AppointmentQuery, AppointmentStore, Booking};
+
+pub(crate) const KIND: &str = "appointment";
+
+/// Clinicians one appointment may have (a family session with a co-therapist, say).
+pub const MAX_CLINICIANS: usize = 4;
+
+/// The longest appointment.
+pub const MAX_LENGTH: Duration = Duration::hours(12);
+
+iop_kit::text_enum! {
+    /// Where it happens.
+    pub enum Modality: iop_proto::scheduling::Modality {
+        InPerson = "in_person",
+        Telehealth = "telehealth",
+    }
+}
+
+iop_kit::text_enum! {
+    pub enum Status: iop_proto::scheduling::AppointmentStatus {
+        Booked = "booked",
+        CheckedIn = "checked_in",
+        Completed = "completed",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+    }
+}
+
+impl Status {
+    /// Whether it still occupies its time.
+    pub fn holds_time(self) -> bool {
+        matches!(self, Self::Booked | Self::CheckedIn | Self::Completed)
+    }
+}
+
+iop_kit::text_enum! {
+    /// Who called it off.
+    pub enum CancellationKind: iop_proto::scheduling::CancellationKind {
+        ByPatient = "by_patient",
+        ByClinic = "by_clinic",
+        Late = "late",
+    }
+}
+
+iop_kit::text_enum! {
+    /// Which occurrences of a series a change applies to.
+    pub enum SeriesScope: iop_proto::scheduling::SeriesScope {
+        This = "this",
+        ThisAndFollowing = "this_and_following",
+        All = "all",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    pub kind: CancellationKind,
+    pub reason: String,
+    pub by: String,
+    pub time_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub kind: AppointmentKind,
+    pub patient_id: Option<PatientId>,
+    pub clinician_ids: Vec<ClinicianId>,
+    pub location_id: LocationId,
+    pub modality: Modality,
+    pub room_id: Option<RoomId>,
+    pub join_url: String,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub status: Status,
+    pub series_id: Option<SeriesId>,
+    pub overlap_reason: String,
+    pub cancellation: Option<Cancellation>,
+    pub booked_by: String,
+    pub create_time_us: i64,
+    pub version: i64,
+}
+
+impl Appointment {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+
+    /// What it occupies while it holds its time.
+    pub fn resources(&self) -> Vec<Resource> {
+        resources(&self.clinician_ids, self.room_id, self.patient_id)
+    }
+}
+
+fn resources(
+    clinicians: &[ClinicianId],
+    room: Option<RoomId>,
+    patient: Option<PatientId>,
+) -> Vec<Resource> {
+    let mut out: Vec<Resource> = clinicians
+        .iter()
+        .map(|c| Resource::Clinician(c.to_string()))
+        .collect();
+    out.extend(room.map(|r| Resource::Room(r.to_string())));
+    out.extend(patient.map(|p| Resource::Patient(p.to_string())));
+    out
+}
+
+/// What a client asks to book.
+#[derive(Debug, Clone, Default)]
+pub struct NewAppointment {
+    pub kind: Option<AppointmentKind>,
+    pub patient_id: Option<PatientId>,
+    pub clinician_ids: Vec<ClinicianId>,
+    pub location_id: Option<LocationId>,
+    pub modality: Option<Modality>,
+    pub room_id: Option<RoomId>,
+    pub join_url: String,
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+    /// Book over conflicts on purpose, for this reason.
+    pub overlap_reason: String,
+    /// An RRULE of the weekly subset; empty for one appointment.
+    pub recurrence: String,
+}
+
+impl NewAppointment {
+    /// The request's own rules, before anything is read.
+    fn check(&self) -> Result<(), Error> {
+        let mut v = Violations::new("appointment.");
+        match self.kind {
+            None => v.push("kind", "is required"),
+            Some(AppointmentKind::GroupHold) => v.push(
+                "kind",
+                "group_hold is placed by the group service as a hold, not booked",
+            ),
+            Some(_) => {}
+        }
+        if self.patient_id.is_none() {
+            v.push("patient_id", "is required");
+        }
+        if self.clinician_ids.is_empty() {
+            v.push("clinician_ids", "must name at least one clinician");
+        } else if self.clinician_ids.len() > MAX_CLINICIANS {
+            v.push("clinician_ids", "must name at most 4 clinicians");
+        }
+        for (i, c) in self.clinician_ids.iter().enumerate() {
+            if self.clinician_ids[..i].contains(c) {
+                v.push(&format!("clinician_ids[{i}]"), "is listed twice");
+            }
+        }
+        if self.location_id.is_none() {
+            v.push("location_id", "is required");
+        }
+        match self.modality {
+            None => v.push("modality", "is required (in_person or telehealth)"),
+            Some(Modality::InPerson) => {
+                if self.room_id.is_none() {
+                    v.push("room_id", "is required in person");
+                }
+                if !self.join_url.is_empty() {
+                    v.push("join_url", "is for telehealth only");
+                }
+            }
+            Some(Modality::Telehealth) => {
+                if self.room_id.is_some() {
+                    v.push("room_id", "is for in-person appointments only");
+                }
+                if !text::is_https_url(&self.join_url) {
+                    v.push("join_url", "is required for telehealth: an https URL");
+                }
+            }
+        }
+        match (self.start_us, self.end_us) {
+            (None, _) => v.push("start_time", "is required"),
+            (_, None) => v.push("end_time", "is required"),
+            (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
+            (Some(s), Some(e)) if e - s > MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX) => {
+                v.rule("end_time", "must be within 12 hours of start_time")
+            }
+            (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
+            _ => {}
+        }
+        v.text("overlap_reason", &self.overlap_reason, text::LINE);
+        v.finish()
+    }
+}
+
+/// Where a booking stands before it is written: what it would be, occurrence by occurrence.
+struct Plan {
+    appointments: Vec<Appointment>,
+    series_id: Option<SeriesId>,
+    resources: Vec<Resource>,
+}
+
+#[derive(Clone)]
+pub struct Appointments {
+    store: AppointmentStore,
+    locations: LocationStore,
+    rooms: RoomStore,
+    clinicians: ClinicianStore,
+    patients: std::sync::Arc<dyn PatientCheck>,
+}
+
+impl Appointments {
+    pub fn new(
+        store: AppointmentStore,
+        locations: LocationStore,
+        rooms: RoomStore,
+        clinicians: ClinicianStore,
+        patients: std::sync::Arc<dyn PatientCheck>,
+    ) -> Self {
+        Self {
+            store,
+            locations,
+            rooms,
+            clinicians,
+            patients,
+        }
+    }
+
+    /// Books one appointment, or every occurrence of a weekly series. Any occurrence that
+    /// would overlap what a clinician, the room or the patient has already refuses the whole
+    /// booking, naming each clash ([`Error::Clashes`]) — unless `overlap_reason` says why it
+    /// is booked over them on purpose.
+    pub async fn book(
+        &self,
+        who: &Principal,
+        new: NewAppointment,
+        request_id: &str,
+    ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
+        new.check()?;
+        let key = Key::parse(request_id, &new)?;
+        let plan = self.plan(who, &new).await?;
+        let claim_id = plan
+            .series_id
+            .map(|s| s.to_string())
+            .or_else(|| plan.appointments.first().map(|a| a.id.to_string()))
+            .unwrap_or_default();
+        let booking = Booking {
+            appointments: &plan.appointments,
+            resources: &plan.resources,
+            exclusive: plan
+                .appointments
+                .first()
+                .is_some_and(|a| a.overlap_reason.is_empty()),
+            claim_id: &claim_id,
+        };
+        let claim = self.store.book(&who.tenant, &booking, key.as_ref()).await?;
+        let series_id = plan.series_id;
+        idempotency::answer(
+            claim,
+            (plan.appointments, series_id),
+            "book something else",
+            |id| async move { self.booked_by_claim(who, &id).await },
+        )
+        .await
+    }
+
+    /// Reads the request's references and lays out its occurrences.
+    async fn plan(&self, who: &Principal, new: &NewAppointment) -> Result<Plan, Error> {
+        let (Some(kind), Some(location_id), Some(modality), Some(start_us), Some(end_us)) = (
+            new.kind,
+            new.location_id,
+            new.modality,
+            new.start_us,
+            new.end_us,
+        ) else {
+            return Err(Error::internal("validated fields are missing"));
+        };
+        let location = self
+            .locations
+            .get(&who.tenant, location_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "location",
+                id: location_id.to_string(),
+            })?;
+        let tz = clock::zone("location.time_zone", &location.time_zone)?;
+        let mut v = Violations::new("appointment.");
+        if let Some(room_id) = new.room_id {
+            let room =
+                self.rooms
+                    .get(&who.tenant, room_id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        kind: "room",
+                        id: room_id.to_string(),
+                    })?;
+            if room.location_id != location_id {
+                v.push("room_id", "is not a room of this location");
+            } else if !room.active {
+                v.push("room_id", "is inactive");
+            }
+        }
+        for (i, id) in new.clinician_ids.iter().enumerate() {
+            let c = self
+                .clinicians
+                .get(&who.tenant, *id)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    kind: "clinician",
+                    id: id.to_string(),
+                })?;
+            if !c.active {
+                v.push(&format!("clinician_ids[{i}]"), "is inactive");
+            } else if !c.kinds.contains(&kind) {
+                v.push(
+                    &format!("clinician_ids[{i}]"),
+                    &format!("does not provide {}", kind.as_str()),
+                );
+            }
+        }
+        // Stored state (a room elsewhere, a clinician who does not provide the kind): 409.
+        v.finish_unmet()?;
+        if let Some(patient) = new.patient_id
+            && !self.patients.exists(who, patient).await?
+        {
+            return Err(Error::NotFound {
+                kind: "patient",
+                id: patient.to_string(),
+            });
+        }
+        let first = Span::new(
+            instant("appointment.start_time", start_us)?,
+            instant("appointment.end_time", end_us)?,
+        )
+        .ok_or_else(|| Error::rule("appointment.end_time", "must be after start_time"))?;
+        let (spans, series_id) = if new.recurrence.trim().is_empty() {
+            (vec![first], None)
+        } else {
+            let series = Weekly::parse("recurrence", &new.recurrence, tz)?;
+            let spans = series.occurrences(
+                "recurrence",
+                tz,
+                clock::local(tz, first.start),
+                first.length(),
+            )?;
+            (spans, Some(SeriesId::new()))
+        };
+        let now = iop_core::now_micros();
+        let appointments = spans
+            .iter()
+            .map(|span| Appointment {
+                id: AppointmentId::new(),
+                kind,
+                patient_id: new.patient_id,
+                clinician_ids: new.clinician_ids.clone(),
+                location_id,
+                modality,
+                room_id: new.room_id,
+                join_url: new.join_url.trim().to_owned(),
+                start_us: span.start.timestamp_micros(),
+                end_us: span.end.timestamp_micros(),
+                status: Status::Booked,
+                series_id,
+                overlap_reason: new.overlap_reason.trim().to_owned(),
+                cancellation: None,
+                booked_by: who.subject.clone(),
+                create_time_us: now,
+                version: 1,
+            })
+            .collect();
+        Ok(Plan {
+            appointments,
+            series_id,
+            resources: resources(&new.clinician_ids, new.room_id, new.patient_id),
+        })
+    }
+
+    /// What an earlier booking with the same key made: its series, or its one appointment.
+    async fn booked_by_claim(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
+        if let Ok(series) = SeriesId::parse("id", id) {
+            let all = self.store.series(&who.tenant, series).await?;
+            if !all.is_empty() {
+                return Ok((all, Some(series)));
+            }
+        }
+        let id = AppointmentId::parse("id", id)
+            .map_err(|_| Error::internal("stored request has a bad appointment id"))?;
+        Ok((vec![self.get(who, id).await?], None))
+    }
+
+    pub async fn get(&self, who: &Principal, id: AppointmentId) -> Result<Appointment, Error> {
+        self.store
+            .get(&who.tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "appointment",
+                id: id.to_string(),
+            })
+    }
+
+    /// A page of appointments by start time, filtered.
+    pub async fn list(
+        &self,
+        who: &Principal,
+        mut q: AppointmentQuery,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Appointment>, Option<String>), Error> {
+        if let (Some(from), Some(to)) = (q.from_us, q.to_us)
+            && from >= to
+        {
+            return Err(Error::rule("to_time", "must be later than from_time"));
+        }
+        let size = page::page_size(page_size)?;
+        let query = page::fingerprint(&[
+            "appointments",
+            &format!(
+                "{:?}/{:?}/{:?}/{:?}/{:?}/{:?}/{:?}",
+                q.patient, q.clinician, q.room, q.series, q.from_us, q.to_us, q.status
+            ),
+        ]);
+        q.after = page::resume_after(page_token, query, store::parse_position)?;
+        q.limit = size + 1;
+        let mut rows = self.store.list(&who.tenant, &q).await?;
+        let next = page::next_page(&mut rows, size, query, store::position);
+        Ok((rows, next))
+    }
+
+    /// Cancels an appointment that is booked or checked in — with `scope`, also the series'
+    /// later ones or all of it not yet over — and frees their time.
+    pub async fn cancel(
+        &self,
+        who: &Principal,
+        id: AppointmentId,
+        kind: Option<CancellationKind>,
+        reason: &str,
+        etag: &str,
+        scope: SeriesScope,
+    ) -> Result<Vec<Appointment>, Error> {
+        let mut v = Violations::new("");
+        if kind.is_none() {
+            v.push("kind", "is required (by_patient, by_clinic or late)");
+        }
+        v.text("reason", reason, text::LINE);
+        v.finish()?;
+        let Some(kind) = kind else {
+            return Err(Error::internal("validated kind is missing"));
+        };
+        let current = self.get(who, id).await?;
+        iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
+        if !matches!(current.status, Status::Booked | Status::CheckedIn) {
+            return Err(Error::Unmet(vec![FieldViolation {
+                field: "status".into(),
+                description: format!(
+                    "is {}: only a booked or checked-in appointment is cancelled",
+                    current.status.as_str()
+                ),
+            }]));
+        }
+        let cancellation = Cancellation {
+            kind,
+            reason: reason.trim().to_owned(),
+            by: who.subject.clone(),
+            time_us: iop_core::now_micros(),
+        };
+        self.store
+            .cancel(&who.tenant, &current, scope, &cancellation)
+            .await
+    }
+}
+
+impl Appointments {
+    /// Moves an appointment on: booked → checked in → completed, or booked → no-show (which
+    /// frees its time). Completing and a no-show only once it has started.
+    pub async fn set_status(
+        &self,
+        who: &Principal,
+        id: AppointmentId,
+        to: Option<Status>,
+        etag: &str,
+    ) -> Result<Appointment, Error> {
+        let to = match to {
+            Some(s @ (Status::CheckedIn | Status::Completed | Status::NoShow)) => s,
+            _ => {
+                return Err(Error::field(
+                    "status",
+                    "must be checked_in, completed or no_show (cancel to cancel)",
+                ));
+            }
+        };
+        let current = self.get(who, id).await?;
+        iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
+        let allowed = matches!(
+            (current.status, to),
+            (Status::Booked, Status::CheckedIn | Status::NoShow)
+                | (Status::CheckedIn, Status::Completed)
+        );
+        let mut unmet = Violations::new("");
+        if !allowed {
+            unmet.push(
+                "status",
+                &format!(
+                    "cannot go from {} to {}",
+                    current.status.as_str(),
+                    to.as_str()
+                ),
+            );
+        } else if to != Status::CheckedIn && iop_core::now_micros() < current.start_us {
+            unmet.push(
+                "status",
+                &format!("{} only once the appointment has started", to.as_str()),
+            );
+        }
+        unmet.finish_unmet()?;
+        self.store.set_status(&who.tenant, &current, to).await
+    }
+}
+
+/// Each clash named: `occurrences[i].<what>` and when, with what it overlaps.
+pub fn clashes(appointments: &[Appointment], found: &[Conflict]) -> Error {
+    let violations = found
+        .iter()
+        .map(|c| {
+            let (what, id) = match &c.resource {
+                Resource::Clinician(id) => ("clinician_ids", format!("clinician {id}")),
+                Resource::Room(id) => ("room_id", format!("room {id}")),
+                Resource::Patient(id) => ("patient_id", format!("patient {id}")),
+            };
+            let when = appointments
+                .get(c.occurrence)
+                .map(|a| {
+                    format!(
+                        "{}–{}",
+                        iop_kit::dates::rfc3339(a.start_us),
+                        iop_kit::dates::rfc3339(a.end_us)
+                    )
+                })
+                .unwrap_or_default();
+            FieldViolation {
+                field: format!("occurrences[{}].{what}", c.occurrence),
+                description: format!("{when}: {id} is booked then (appointment {})", c.with),
+            }
+        })
+        .collect();
+    Error::Clashes(violations)
+}
+
+/// An instant from its microseconds since the epoch.
+fn instant(field: &str, us: i64) -> Result<DateTime<Utc>, Error> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| Error::field(field, "is out of range"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! What the service's own tests share: a database, a principal, and a clinic set up to book
+//! in (a location in Los Angeles, two rooms, three clinicians).
+
+use std::sync::Arc;
+
+use iop_core::{ClinicianId, Error, PatientId, Principal, RoomId, TenantId};
+use iop_db::Db;
+use iop_db::testing::TestDatabase;
+
+use crate::appointments::Appointments;
+use crate::appointments::store::AppointmentStore;
+use crate::clinicians::store::ClinicianStore;
+use crate::clinicians::{AppointmentKind, Clinicians, NewClinician};
+use crate::locations::store::LocationStore;
+use crate::locations::{Location, Locations, NewLocation};
+use crate::patients::PatientCheck;
+use crate::rooms::store::RoomStore;
+use crate::rooms::{NewRoom, Rooms};
+
+/// A fresh database of this service (PostgreSQL when `IOP_TEST_DATABASE_URL` says so);
+/// keep the `TestDatabase` as long as the `Db`.
+pub async fn fixture_db(name: &str) -> (TestDatabase, Db) {
+    let tdb = TestDatabase::create(name).await;
+    let db = Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
+        .await
+        .unwrap();
+    (tdb, db)
+}
+
+pub fn staff(tenant: &str) -> Principal {
+    Principal {
+        tenant: TenantId::parse(tenant).unwrap(),
+        subject: "front-desk".into(),
+        client_id: None,
+        issuer: "test".into(),
+        roles: vec!["front_desk".into()],
+        scopes: vec![],
+        request_id: "r".into(),
+        source_addr: None,
+    }
+}
+
+/// Every patient exists, except the nil id: the records service's answer is tested end to
+/// end through the gateway.
+pub struct EveryPatient;
+
+#[tonic::async_trait]
+impl PatientCheck for EveryPatient {
+    async fn exists(&self, _: &Principal, patient: PatientId) -> Result<bool, Error> {
+        Ok(patient.to_string() != "00000000-0000-0000-0000-000000000000")
+    }
+}
+
+pub struct Clinic {
+    pub db: Db,
+    pub appointments: Appointments,
+    pub location: Location,
+    pub rooms: [RoomId; 2],
+    pub clinicians: [ClinicianId; 3],
+}
+
+/// A clinic of `who`'s tenant with a location, two rooms and three clinicians who provide
+/// individual therapy and family sessions.
+pub async fn clinic(db: Db, who: &Principal) -> Clinic {
+    let location_store = LocationStore::new(db.clone());
+    let room_store = RoomStore::new(db.clone());
+    let clinician_store = ClinicianStore::new(db.clone());
+    let location = Locations::new(location_store.clone())
+        .create(
+            who,
+            NewLocation {
+                name: "Downtown".into(),
+                time_zone: "America/Los_Angeles".into(),
+                address: String::new(),
+            },
+            "",
+        )
+        .await
+        .unwrap();
+    let rooms = Rooms::new(room_store.clone());
+    let mut room_ids = Vec::new();
+    for name in ["Office 1", "Office 2"] {
+        let room = rooms
+            .create(
+                who,
+                NewRoom {
+                    location_id: Some(location.id),
+                    name: name.into(),
+                    capacity: 4,
+                    active: true,
+                },
+                "",
+            )
+            .await
+            .unwrap();
+        room_ids.push(room.id);
+    }
+    let clinicians = Clinicians::new(clinician_store.clone());
+    let mut clinician_ids = Vec::new();
+    for name in ["Kim", "Lee", "Ortiz"] {
+        let c = clinicians
+            .create(
+                who,
+                NewClinician {
+                    given_name: "Dr".into(),
+                    family_name: name.into(),
+                    credentials: vec![],
+                    npi: String::new(),
+                    kinds: vec![
+                        AppointmentKind::IndividualTherapy,
+                        AppointmentKind::FamilySession,
+                    ],
+                    active: true,
+                    user_id: String::new(),
+                },
+                "",
+            )
+            .await
+            .unwrap();
+        clinician_ids.push(c.id);
+    }
+    let appointments = Appointments::new(
+        AppointmentStore::new(db.clone()),
+        location_store,
+        room_store,
+        clinician_store,
+        Arc::new(EveryPatient),
+    );
+    Clinic {
+        db,
+        appointments,
+        location,
+        rooms: [room_ids[0], room_ids[1]],
+        clinicians: [clinician_ids[0], clinician_ids[1], clinician_ids[2]],
+    }
+}

@@ -1,0 +1,259 @@
+//! Appointments through the gateway: a series refused naming its one clashing occurrence,
+//! the records service asked whether the patient exists, cancelling freeing the time, gRPC
+//! alike, and every read in the patient's audit trail exactly once.
+
+use iop_proto::scheduling::appointment_service_client::AppointmentServiceClient;
+use iop_proto::scheduling::{self as pb};
+use iop_testing::{TestSystem, with_bearer};
+use serde_json::{Value, json};
+
+use crate::{ana, assert_problem_names, create, get, post};
+
+pub fn staff(sys: &TestSystem, tenant: &str, sub: &str, role: &str) -> String {
+    let mut claims = sys.claims(tenant, &[role]);
+    claims["sub"] = json!(sub);
+    claims["scope"] = json!("user/*.cruds");
+    sys.sign(claims)
+}
+
+/// A clinic's scheduling set up by its director: a location in Los Angeles, two rooms, two
+/// clinicians who provide individual therapy.
+pub struct Clinic {
+    pub location: String,
+    pub rooms: [String; 2],
+    pub clinicians: [String; 2],
+}
+
+pub async fn clinic(sys: &TestSystem, director: &str) -> Clinic {
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let (status, location) = post(
+        sys,
+        director,
+        "/v1/locations",
+        &json!({ "name": "Downtown", "time_zone": "America/Los_Angeles" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{location}");
+    let mut rooms = Vec::new();
+    for name in ["Office 1", "Office 2"] {
+        let body = json!({ "location_id": id(&location), "name": name, "capacity": 3 });
+        let (status, room) = post(sys, director, "/v1/rooms", &body).await;
+        assert_eq!(status, 201, "{room}");
+        rooms.push(id(&room));
+    }
+    let mut clinicians = Vec::new();
+    for name in ["Kim", "Lee"] {
+        let body = json!({ "given_name": "Dr", "family_name": name, "kinds": ["individual_therapy", "family_session"] });
+        let (status, c) = post(sys, director, "/v1/clinicians", &body).await;
+        assert_eq!(status, 201, "{c}");
+        clinicians.push(id(&c));
+    }
+    Clinic {
+        location: id(&location),
+        rooms: [rooms[0].clone(), rooms[1].clone()],
+        clinicians: [clinicians[0].clone(), clinicians[1].clone()],
+    }
+}
+
+/// An hour of individual therapy in a room.
+pub fn visit(c: &Clinic, patient: &str, start: &str, end: &str) -> Value {
+    json!({
+        "kind": "individual_therapy",
+        "patient_id": patient,
+        "clinician_ids": [c.clinicians[0]],
+        "location_id": c.location,
+        "modality": "in_person",
+        "room_id": c.rooms[0],
+        "start_time": start,
+        "end_time": end,
+    })
+}
+
+#[tokio::test]
+async fn a_series_with_one_clash_is_refused_naming_it_and_cancelling_frees_the_time() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let admin = staff(&sys, "clinic-a", "it-1", "admin");
+    let c = clinic(&sys, &director).await;
+    let (_, ana) = create(&sys, &desk, &ana()).await;
+    let ana = ana["id"].as_str().unwrap().to_owned();
+    let mut bea = crate::ana();
+    bea["given_name"] = json!("Bea");
+    let (_, bea) = create(&sys, &desk, &bea).await;
+    let bea = bea["id"].as_str().unwrap().to_owned();
+
+    // Bea has Dr Kim on Wednesday 2026-12-09, 18:30 Los Angeles time.
+    let res = sys
+        .http
+        .post(sys.url("/v1/appointments"))
+        .bearer_auth(&desk)
+        .header("Idempotency-Key", "bea-wed")
+        .json(&visit(
+            &c,
+            &bea,
+            "2026-12-10T02:30:00Z",
+            "2026-12-10T03:30:00Z",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let booked: Value = res.json().await.unwrap();
+    let wed = booked["appointments"][0].clone();
+    assert_eq!(
+        location,
+        format!("/v1/appointments/{}", wed["id"].as_str().unwrap())
+    );
+    assert_eq!(wed["status"], "booked");
+    assert_eq!(wed["booked_by"], "desk-1");
+
+    // Ana: Mondays and Wednesdays 18:00-19:00 from 2026-12-07, six times, with Dr Kim in
+    // the other room. The second occurrence (Wednesday) clashes on Dr Kim: only it is named.
+    let mut series = visit(&c, &ana, "2026-12-08T02:00:00Z", "2026-12-08T03:00:00Z");
+    series["room_id"] = json!(c.rooms[1]);
+    series["recurrence"] = json!("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=6");
+    let (status, problem) = post(&sys, &desk, "/v1/appointments", &series).await;
+    assert_eq!(status, 409, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["occurrences[1].clinician_ids"], "{problem}");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(wed["id"].as_str().unwrap()),
+        "{problem}"
+    );
+
+    // Cancelled by the patient, the Wednesday is free and the whole series books.
+    let wed_id = wed["id"].as_str().unwrap();
+    let res = sys
+        .http
+        .post(sys.url(&format!("/v1/appointments/{wed_id}/cancel")))
+        .bearer_auth(&desk)
+        .header("If-Match", format!("\"{}\"", wed["etag"].as_str().unwrap()))
+        .json(&json!({ "kind": "by_patient", "reason": "work shift" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cancelled: Value = res.json().await.unwrap();
+    assert_eq!(cancelled["appointments"][0]["status"], "cancelled");
+    assert_eq!(cancelled["appointments"][0]["cancellation"]["by"], "desk-1");
+    let (status, made) = post(&sys, &desk, "/v1/appointments", &series).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["appointments"].as_array().unwrap().len(), 6);
+    let series_id = made["series_id"].as_str().unwrap();
+    let (_, listed) = get(
+        &sys,
+        &desk,
+        &format!("/v1/appointments?series_id={series_id}&page_size=4"),
+    )
+    .await;
+    assert_eq!(listed["appointments"].as_array().unwrap().len(), 4);
+    assert!(listed["next_page_token"].is_string());
+
+    // The records service is asked: a patient it does not have is 404.
+    let nobody = "01a2303d-0000-7000-8000-000000000000";
+    let (status, problem) = post(
+        &sys,
+        &desk,
+        "/v1/appointments",
+        &visit(&c, nobody, "2026-12-14T17:00:00Z", "2026-12-14T18:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, 404, "{problem}");
+    // Telehealth needs its link, and no room.
+    let mut video = visit(&c, &ana, "2026-12-15T17:00:00Z", "2026-12-15T18:00:00Z");
+    video["modality"] = json!("telehealth");
+    let (status, problem) = post(&sys, &desk, "/v1/appointments", &video).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_problem_names(&problem, 400, "join_url");
+
+    // Reads are in the patient's trail, each once.
+    let first = made["appointments"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        get(&sys, &desk, &format!("/v1/appointments/{first}"))
+            .await
+            .0,
+        200
+    );
+    let (status, trail) = get(&sys, &admin, &format!("/v1/audit-events?patient_id={ana}")).await;
+    assert_eq!(status, 200, "{trail}");
+    let reads: Vec<&Value> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "appointment.read")
+        .collect();
+    assert_eq!(reads.len(), 1, "{trail}");
+    assert_eq!(reads[0]["resource_id"], first);
+    assert_eq!(reads[0]["resource_type"], "Appointment");
+    // Another clinic finds none of it.
+    let outsider = staff(&sys, "clinic-b", "desk-9", "front_desk");
+    assert_eq!(
+        get(&sys, &outsider, &format!("/v1/appointments/{first}"))
+            .await
+            .0,
+        404
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn booking_over_grpc_names_clashes_in_the_status() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let c = clinic(&sys, &director).await;
+    let (_, patient) = create(&sys, &director, &ana()).await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    let mut client = AppointmentServiceClient::new(sys.grpc_channel().await);
+    let request = |start: i64| pb::BookAppointmentRequest {
+        appointment: Some(pb::Appointment {
+            kind: pb::AppointmentKind::IndividualTherapy as i32,
+            patient_id: patient.clone(),
+            clinician_ids: vec![c.clinicians[1].clone()],
+            location_id: c.location.clone(),
+            modality: pb::Modality::Telehealth as i32,
+            join_url: "https://meet.example.com/r/1".into(),
+            start_time: Some(prost_types::Timestamp {
+                seconds: start,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: start + 3600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // 2026-12-07T17:00:00Z
+    let booked = client
+        .book_appointment(with_bearer(request(1_796_662_800), &director))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(booked.appointments.len(), 1);
+    let err = client
+        .book_appointment(with_bearer(request(1_796_662_800 + 1800), &director))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Aborted, "{err:?}");
+    let violations = iop_core::error::field_violations(&err);
+    // The clinician and the patient both.
+    assert_eq!(
+        violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect::<Vec<_>>(),
+        ["occurrences[0].clinician_ids", "occurrences[0].patient_id"]
+    );
+    sys.stop().await;
+}
