@@ -57,12 +57,19 @@ impl Db {
         let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(k)).collect();
         ids.sort_unstable();
         ids.dedup();
-        for id in ids {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+        if ids.is_empty() {
+            return Ok(());
         }
+        // One round trip: a select list is evaluated left to right.
+        let calls: Vec<String> = (1..=ids.len())
+            .map(|i| format!("pg_advisory_xact_lock(${i})"))
+            .collect();
+        let sql = format!("SELECT {}", calls.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
         Ok(())
     }
 }

@@ -526,19 +526,35 @@ async fn write(
         })
         .collect();
     rows.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
-    for (resource, _, a) in rows {
-        sqlx::query(
-            "INSERT INTO bookings (tenant_id, resource, appointment_id, start_us, end_us, exclusive) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(tenant.as_str())
-        .bind(resource)
-        .bind(a.id.to_string())
-        .bind(a.start_us)
-        .bind(a.end_us)
-        .bind(i64::from(b.exclusive))
-        .execute(&mut *conn)
-        .await?;
+    // Many rows a statement (a series has up to 260 occurrences × 6 resources), in order.
+    for chunk in rows.chunks(100) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 5;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${})",
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO bookings (tenant_id, resource, appointment_id, start_us, end_us, exclusive) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(tenant.as_str());
+        for (resource, _, a) in chunk {
+            q = q
+                .bind(resource.clone())
+                .bind(a.id.to_string())
+                .bind(a.start_us)
+                .bind(a.end_us)
+                .bind(i64::from(b.exclusive));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
