@@ -159,6 +159,26 @@ async fn a_series_with_one_clash_is_refused_naming_it_and_cancelling_frees_the_t
     assert_eq!(listed["appointments"].as_array().unwrap().len(), 4);
     assert!(listed["next_page_token"].is_string());
 
+    // Ana's weeks in Los Angeles time: two hours in each of the three weeks of the series.
+    let (status, weeks) = get(
+        &sys,
+        &desk,
+        &format!(
+            "/v1/patients/{ana}/weeks?location_id={}&from_date=2026-12-07&to_date=2026-12-27",
+            c.location
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{weeks}");
+    assert_eq!(
+        weeks["weeks"],
+        json!([
+            { "week": "2026-W50", "kind": "individual_therapy", "scheduled_minutes": 120, "completed_minutes": 0 },
+            { "week": "2026-W51", "kind": "individual_therapy", "scheduled_minutes": 120, "completed_minutes": 0 },
+            { "week": "2026-W52", "kind": "individual_therapy", "scheduled_minutes": 120, "completed_minutes": 0 },
+        ])
+    );
+
     // The records service is asked: a patient it does not have is 404.
     let nobody = "01a2303d-0000-7000-8000-000000000000";
     let (status, problem) = post(

@@ -294,6 +294,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     ("category", "attendance"),
                     ("purpose", "care_coordination"),
                 ]);
+            } else if method == "get" && template.ends_with("/weeks") {
+                req = req.query(&[
+                    ("location_id", b_clinic.location.as_str()),
+                    ("from_date", "2026-12-07"),
+                    ("to_date", "2026-12-13"),
+                ]);
             } else if method == "get" && template == "/v1/audit-events" {
                 req = req.query(&[("patient_id", &b_id)]);
             }

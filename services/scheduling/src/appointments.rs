@@ -544,6 +544,100 @@ impl Appointments {
     }
 }
 
+/// One ISO week's minutes of one kind (see [`crate::week`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeekMinutes {
+    /// `2026-W50`.
+    pub week: String,
+    pub kind: AppointmentKind,
+    pub scheduled: i64,
+    pub completed: i64,
+}
+
+/// The most weeks one question covers.
+pub const MAX_WEEKS: i64 = 53;
+
+impl Appointments {
+    /// A patient's minutes per ISO week in `location`'s time zone, by kind, for the weeks
+    /// holding `from`..=`to` (local dates).
+    pub async fn weeks(
+        &self,
+        who: &Principal,
+        patient: PatientId,
+        location: LocationId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<WeekMinutes>, Error> {
+        use chrono::Datelike;
+        if to < from {
+            return Err(Error::rule("to_date", "must not be before from_date"));
+        }
+        // Whole weeks: from the Monday of `from` to the Monday after `to`.
+        let monday = from - Duration::days(i64::from(from.weekday().num_days_from_monday()));
+        let after = to + Duration::days(7 - i64::from(to.weekday().num_days_from_monday()));
+        if (after - monday).num_days() > MAX_WEEKS * 7 {
+            return Err(Error::rule(
+                "to_date",
+                "must be at most 53 weeks after from_date",
+            ));
+        }
+        if !self.patients.exists(who, patient).await? {
+            return Err(Error::NotFound {
+                kind: "patient",
+                id: patient.to_string(),
+            });
+        }
+        let location = self
+            .locations
+            .get(&who.tenant, location)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "location",
+                id: location.to_string(),
+            })?;
+        let tz = clock::zone("location.time_zone", &location.time_zone)?;
+        let midnight = chrono::NaiveTime::MIN;
+        let rows = self
+            .store
+            .list(
+                &who.tenant,
+                &AppointmentQuery {
+                    patient: Some(patient),
+                    from_us: Some(clock::at(tz, monday, midnight).timestamp_micros()),
+                    to_us: Some(clock::at(tz, after, midnight).timestamp_micros()),
+                    // A day has at most 96 quarter hours: far more than any patient books.
+                    limit: usize::try_from(MAX_WEEKS * 7 * 96).unwrap_or(usize::MAX),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let visits = rows
+            .iter()
+            .filter(|a| a.status.holds_time())
+            .map(|a| {
+                Ok(crate::week::Visit {
+                    kind: a.kind.as_str(),
+                    span: Span::new(instant("start", a.start_us)?, instant("end", a.end_us)?)
+                        .ok_or_else(|| Error::internal("stored appointment has an empty span"))?,
+                    completed: a.status == Status::Completed,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        crate::week::minutes(tz, &visits)
+            .into_iter()
+            .map(|w| {
+                Ok(WeekMinutes {
+                    week: format!("{}-W{:02}", w.year, w.week),
+                    kind: AppointmentKind::parse(w.kind)
+                        .ok_or_else(|| Error::internal("a visit of an unknown kind"))?,
+                    scheduled: w.scheduled,
+                    completed: w.completed,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Each clash named: `occurrences[i].<what>` and when, with what it overlaps.
 pub fn clashes(appointments: &[Appointment], found: &[Conflict]) -> Error {
     let violations = found

@@ -124,6 +124,41 @@ impl AppointmentService for AppointmentApi {
         }))
     }
 
+    async fn get_patient_weeks(
+        &self,
+        req: Request<pb::GetPatientWeeksRequest>,
+    ) -> Result<Response<pb::PatientWeeks>, Status> {
+        let who = principal(&req)?;
+        let r = req.get_ref();
+        let patient = PatientId::parse("patient_id", &r.patient_id)?;
+        let location = LocationId::parse("location_id", &r.location_id)?;
+        let date = |d: Option<&iop_proto::common::Date>, field: &str| {
+            d.ok_or_else(|| Error::field(field, "is required"))
+                .and_then(|d| {
+                    iop_kit::dates::date_from_proto(d)
+                        .ok_or_else(|| Error::field(field, "is not a calendar date"))
+                })
+        };
+        let from = date(r.from_date.as_ref(), "from_date")?;
+        let to = date(r.to_date.as_ref(), "to_date")?;
+        let weeks = self
+            .appointments
+            .weeks(&who, patient, location, from, to)
+            .await?;
+        Ok(Response::new(pb::PatientWeeks {
+            patient_id: patient.to_string(),
+            weeks: weeks
+                .into_iter()
+                .map(|w| pb::WeekMinutes {
+                    week: w.week,
+                    kind: w.kind.to_proto(),
+                    scheduled_minutes: i32::try_from(w.scheduled).unwrap_or(i32::MAX),
+                    completed_minutes: i32::try_from(w.completed).unwrap_or(i32::MAX),
+                })
+                .collect(),
+        }))
+    }
+
     async fn set_appointment_status(
         &self,
         req: Request<pb::SetAppointmentStatusRequest>,

@@ -441,6 +441,25 @@ async fn a_visit_is_checked_in_then_completed_and_a_no_show_frees_its_time() {
         .await
         .unwrap();
     assert_eq!(a.status, Status::Completed);
+    // The patient's week counts it as scheduled and completed.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .date_naive();
+    let weeks = c
+        .appointments
+        .weeks(
+            &who,
+            a.patient_id.unwrap(),
+            c.location.id,
+            today - chrono::Duration::days(1),
+            today + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let (scheduled, completed) = weeks
+        .iter()
+        .fold((0, 0), |(s, d), w| (s + w.scheduled, d + w.completed));
+    assert_eq!((scheduled, completed), (60, 60), "{weeks:?}");
     // A stale etag is refused.
     let err = c
         .appointments

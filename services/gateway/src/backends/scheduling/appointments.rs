@@ -388,6 +388,75 @@ pub async fn set_status(
     answer(&st, &who, super::SetAppointmentStatus, message).await
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WeekParams {
+    /// Whose time zone the weeks are read in.
+    #[param(format = Uuid)]
+    pub location_id: String,
+    /// The weeks holding these local dates (`YYYY-MM-DD`), at most 53 weeks apart.
+    #[param(format = Date)]
+    pub from_date: String,
+    #[param(format = Date)]
+    pub to_date: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WeekMinutes {
+    /// ISO 8601 week, e.g. `2026-W50`.
+    pub week: String,
+    pub kind: Option<AppointmentKind>,
+    /// Every appointment that counts (booked, checked in, completed).
+    pub scheduled_minutes: i32,
+    pub completed_minutes: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientWeeks {
+    #[schema(format = Uuid)]
+    pub patient_id: String,
+    /// By week, then kind; weeks without appointments are left out.
+    pub weeks: Vec<WeekMinutes>,
+}
+
+/// A patient's scheduled and completed minutes per ISO week in a location's time zone, by
+/// kind: what the IOP hour rules count. Cancelled and no-show appointments do not count.
+#[utoipa::path(get, path = "/v1/patients/{id}/weeks", tag = "appointments", params(WeekParams),
+    responses((status = 200, description = "Minutes by week and kind", body = PatientWeeks)),
+    security(("bearer" = [])))]
+pub async fn weeks(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(patient_id): Path<String>,
+    Query(p): Query<WeekParams>,
+) -> Result<Json<PatientWeeks>, Problem> {
+    let message = pb::GetPatientWeeksRequest {
+        patient_id,
+        location_id: p.location_id,
+        from_date: crate::rest::parse_date("from_date", Some(&p.from_date))?,
+        to_date: crate::rest::parse_date("to_date", Some(&p.to_date))?,
+    };
+    let weeks = st
+        .down
+        .forward(&who, super::GetPatientWeeks, message)
+        .await
+        .map_err(|s| Problem::from_status(&s, "").rename_field("patient_id", "id"))?;
+    Ok(Json(PatientWeeks {
+        patient_id: weeks.patient_id,
+        weeks: weeks
+            .weeks
+            .into_iter()
+            .map(|w| WeekMinutes {
+                week: w.week,
+                kind: AppointmentKind::from_proto(w.kind),
+                scheduled_minutes: w.scheduled_minutes,
+                completed_minutes: w.completed_minutes,
+            })
+            .collect(),
+    }))
+}
+
 fn from_proto(a: pb::Appointment) -> Appointment {
     Appointment {
         id: a.id,

@@ -183,6 +183,10 @@ crate::operation::backend_operations! {
             needs: Appointment.Update, audit: "appointment.cancel", data: Attendance,
             asks: id, gives: each(appointments, resource), rest: appointments::cancel,
         }
+        GetPatientWeeks = get_patient_weeks(GetPatientWeeksRequest) -> PatientWeeks {
+            needs: Appointment.Search, audit: "appointment.weeks", data: Attendance,
+            asks: patient, gives: patient, rest: appointments::weeks,
+        }
         SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.status", data: Attendance,
             asks: id, gives: resource, rest: appointments::set_status,
