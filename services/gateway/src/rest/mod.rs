@@ -279,6 +279,49 @@ macro_rules! shown {
 
 pub(crate) use shown;
 
+/// A page of a listing as JSON, and how it is made from the service's answer:
+/// `listed! { NoteList { notes: Note } from pb::ListNotesResponse, by from_proto }` declares
+/// `NoteList { notes, next_page_token }` and its `From` that [`list`] answers with.
+macro_rules! listed {
+    ($(#[$doc:meta])* $list:ident { $items:ident: $item:ty } from $pb:ty, by $to_json:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $list {
+            pub $items: Vec<$item>,
+            /// Pass as `page_token` for the next page; absent on the last page.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub next_page_token: Option<String>,
+        }
+
+        impl From<$pb> for $list {
+            fn from(page: $pb) -> Self {
+                Self {
+                    $items: page.$items.into_iter().map($to_json).collect(),
+                    next_page_token: $crate::rest::present(page.next_page_token),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use listed;
+
+/// Forwards a listing: 200 with its page as JSON ([`listed!`]); a failure as `problem` says.
+pub async fn list<C, J>(
+    st: &crate::AppState,
+    who: &iop_core::Principal,
+    op: C,
+    message: C::Req,
+    problem: impl FnOnce(tonic::Status) -> Problem,
+) -> Result<axum::Json<J>, Problem>
+where
+    C: crate::operation::Call,
+    J: From<C::Res>,
+{
+    let page = st.down.forward(who, op, message).await.map_err(problem)?;
+    Ok(axum::Json(J::from(page)))
+}
+
 fn respond(status: http::StatusCode, res: impl Shown) -> axum::response::Response {
     use axum::response::IntoResponse;
     match res.etag().map(str::to_owned) {

@@ -75,11 +75,8 @@ pub struct AssessmentWrite {
     pub administered_time: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AssessmentList {
-    pub assessments: Vec<Assessment>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    AssessmentList { assessments: Assessment } from pb::ListAssessmentsResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -129,11 +126,8 @@ pub struct SafetyFlag {
     pub acknowledge_note: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SafetyFlagList {
-    pub flags: Vec<SafetyFlag>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    SafetyFlagList { flags: SafetyFlag } from pb::ListSafetyFlagsResponse, by flag_from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -248,15 +242,10 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListAssessments, message)
-        .await
-        .map_err(|s| pb::Assessment::problem(s).rename_field("patient_id", "id"))?;
-    Ok(Json(AssessmentList {
-        assessments: page.assessments.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(&st, &who, super::ListAssessments, message, |s| {
+        pb::Assessment::problem(s).rename_field("patient_id", "id")
+    })
+    .await
 }
 
 /// Safety flags, oldest raised first. `status=active` is the clinicians' worklist.
@@ -280,15 +269,14 @@ pub async fn list_flags(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListSafetyFlags, message)
-        .await
-        .map_err(pb::Assessment::problem)?;
-    Ok(Json(SafetyFlagList {
-        flags: page.flags.into_iter().map(flag_from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListSafetyFlags,
+        message,
+        pb::Assessment::problem,
+    )
+    .await
 }
 
 /// Acknowledge a safety flag, saying what was done. Only a staff user can; the first

@@ -133,11 +133,8 @@ pub struct Revoke {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConsentList {
-    pub consents: Vec<Consent>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    ConsentList { consents: Consent } from pb::ListConsentsResponse, by consent_from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -255,11 +252,8 @@ pub struct FamilyContactUpdate {
     pub notes: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FamilyContactList {
-    pub contacts: Vec<FamilyContact>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    FamilyContactList { contacts: FamilyContact } from pb::ListContactsResponse, by person_from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -346,15 +340,14 @@ pub async fn list_consents(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListConsents, message)
-        .await
-        .map_err(pb::Consent::problem)?;
-    Ok(Json(ConsentList {
-        consents: page.consents.into_iter().map(consent_from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListConsents,
+        message,
+        pb::Consent::problem,
+    )
+    .await
 }
 
 /// Revoke a consent: from today it permits nothing. Revoking twice is 409.
@@ -467,15 +460,10 @@ pub async fn list_contacts(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListContacts, message)
-        .await
-        .map_err(|s| pb::Contact::problem(s).rename_field("patient_id", "id"))?;
-    Ok(Json(FamilyContactList {
-        contacts: page.contacts.into_iter().map(person_from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(&st, &who, super::ListContacts, message, |s| {
+        pb::Contact::problem(s).rename_field("patient_id", "id")
+    })
+    .await
 }
 
 /// Read a contact.

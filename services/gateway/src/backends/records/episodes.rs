@@ -249,11 +249,8 @@ pub struct DischargeRequest {
     pub aftercare: Option<Aftercare>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EpisodeList {
-    pub episodes: Vec<Episode>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    EpisodeList { episodes: Episode } from pb::ListEpisodesResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -350,15 +347,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListEpisodes, message)
-        .await
-        .map_err(pb::Episode::problem)?;
-    Ok(Json(EpisodeList {
-        episodes: page.episodes.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListEpisodes,
+        message,
+        pb::Episode::problem,
+    )
+    .await
 }
 
 /// Change program, population or care team. `If-Match` refuses stale writes (409).

@@ -128,12 +128,9 @@ pub struct NewAddendum {
     pub text: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NoteList {
-    /// Without their addenda: read a note for those.
-    pub notes: Vec<Note>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    /// Notes without their addenda: read a note for those.
+    NoteList { notes: Note } from pb::ListNotesResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -232,15 +229,7 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListNotes, message)
-        .await
-        .map_err(pb::Note::problem)?;
-    Ok(Json(NoteList {
-        notes: page.notes.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(&st, &who, super::ListNotes, message, pb::Note::problem).await
 }
 
 /// Edit a draft (its author only). A signed note is locked: 409 with the reason.

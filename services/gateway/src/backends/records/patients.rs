@@ -185,12 +185,8 @@ pub struct PatientUpdate {
     pub etag: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PatientList {
-    pub patients: Vec<Patient>,
-    /// Pass as `page_token` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    PatientList { patients: Patient } from pb::ListPatientsResponse, by |x: pb::Patient| from_proto(&x)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -264,15 +260,14 @@ pub async fn list(
         name: params.name.unwrap_or_default(),
         identifier: params.identifier.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListPatients, message)
-        .await
-        .map_err(pb::Patient::problem)?;
-    Ok(Json(PatientList {
-        patients: page.patients.iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListPatients,
+        message,
+        pb::Patient::problem,
+    )
+    .await
 }
 
 /// Change some fields of a patient. Send `If-Match` with the etag you read to refuse

@@ -172,11 +172,8 @@ pub struct NewProgress {
     pub note: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlanList {
-    pub plans: Vec<TreatmentPlan>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    PlanList { plans: TreatmentPlan } from pb::ListPlansResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -301,15 +298,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListPlans, message)
-        .await
-        .map_err(pb::TreatmentPlan::problem)?;
-    Ok(Json(PlanList {
-        plans: page.plans.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListPlans,
+        message,
+        pb::TreatmentPlan::problem,
+    )
+    .await
 }
 
 /// Replace the draft version's problems and review date. A signed version is immutable

@@ -185,11 +185,8 @@ pub struct Decline {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReferralList {
-    pub referrals: Vec<Referral>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    ReferralList { referrals: Referral } from pb::ListReferralsResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -290,15 +287,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListReferrals, message)
-        .await
-        .map_err(pb::Referral::problem)?;
-    Ok(Json(ReferralList {
-        referrals: page.referrals.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListReferrals,
+        message,
+        pb::Referral::problem,
+    )
+    .await
 }
 
 /// Start reviewing a received referral.

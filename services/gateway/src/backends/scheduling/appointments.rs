@@ -162,12 +162,8 @@ pub struct Booked {
     pub series_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentList {
-    pub appointments: Vec<Appointment>,
-    /// Pass as `page_token` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    AppointmentList { appointments: Appointment } from pb::ListAppointmentsResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -310,15 +306,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListAppointments, message)
-        .await
-        .map_err(pb::Appointment::problem)?;
-    Ok(Json(AppointmentList {
-        appointments: page.appointments.into_iter().map(from_proto).collect(),
-        next_page_token: present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListAppointments,
+        message,
+        pb::Appointment::problem,
+    )
+    .await
 }
 
 /// Cancel a booked or checked-in appointment — with `scope`, also the series' later ones or

@@ -96,12 +96,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClinicianList {
-    pub clinicians: Vec<Clinician>,
-    /// Pass as `page_token` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    ClinicianList { clinicians: Clinician } from pb::ListCliniciansResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -191,15 +187,14 @@ pub async fn list(
         kind: p.kind.map_or(0, AppointmentKind::to_proto),
         active_only: p.active_only.unwrap_or(false),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListClinicians, message)
-        .await
-        .map_err(pb::Clinician::problem)?;
-    Ok(Json(ClinicianList {
-        clinicians: page.clinicians.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListClinicians,
+        message,
+        pb::Clinician::problem,
+    )
+    .await
 }
 
 fn from_proto(c: pb::Clinician) -> Clinician {

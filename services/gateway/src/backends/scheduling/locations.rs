@@ -43,12 +43,8 @@ pub struct NewLocation {
     pub address: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LocationList {
-    pub locations: Vec<Location>,
-    /// Pass as `page_token` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    LocationList { locations: Location } from pb::ListLocationsResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -114,15 +110,14 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListLocations, message)
-        .await
-        .map_err(pb::Location::problem)?;
-    Ok(Json(LocationList {
-        locations: page.locations.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(
+        &st,
+        &who,
+        super::ListLocations,
+        message,
+        pb::Location::problem,
+    )
+    .await
 }
 
 fn from_proto(l: pb::Location) -> Location {

@@ -54,12 +54,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RoomList {
-    pub rooms: Vec<Room>,
-    /// Pass as `page_token` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
+crate::rest::listed! {
+    RoomList { rooms: Room } from pb::ListRoomsResponse, by from_proto
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -134,15 +130,7 @@ pub async fn list(
         page_size: p.page_size.unwrap_or(0),
         page_token: p.page_token.unwrap_or_default(),
     };
-    let page = st
-        .down
-        .forward(&who, super::ListRooms, message)
-        .await
-        .map_err(pb::Room::problem)?;
-    Ok(Json(RoomList {
-        rooms: page.rooms.into_iter().map(from_proto).collect(),
-        next_page_token: crate::rest::present(page.next_page_token),
-    }))
+    crate::rest::list(&st, &who, super::ListRooms, message, pb::Room::problem).await
 }
 
 fn from_proto(r: pb::Room) -> Room {
