@@ -179,26 +179,11 @@ impl Clinicians {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iop_core::TenantId;
+    use crate::testing::{fixture_db, staff};
 
-    fn staff(tenant: &str) -> Principal {
-        Principal {
-            tenant: TenantId::parse(tenant).unwrap(),
-            subject: "director".into(),
-            client_id: None,
-            issuer: "test".into(),
-            roles: vec!["program_director".into()],
-            scopes: vec![],
-            request_id: "r".into(),
-            source_addr: None,
-        }
-    }
-
+    /// Keep the `TestDatabase` as long as the `Clinicians`.
     async fn fixture() -> (iop_db::testing::TestDatabase, Clinicians) {
-        let tdb = iop_db::testing::TestDatabase::create("clinicians").await;
-        let db = iop_db::Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
-            .await
-            .unwrap();
+        let (tdb, db) = fixture_db("clinicians").await;
         (tdb, Clinicians::new(ClinicianStore::new(db)))
     }
 

@@ -117,27 +117,11 @@ impl Locations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iop_core::TenantId;
-
-    fn staff(tenant: &str) -> Principal {
-        Principal {
-            tenant: TenantId::parse(tenant).unwrap(),
-            subject: "dr-kim".into(),
-            client_id: None,
-            issuer: "test".into(),
-            roles: vec!["admin".into()],
-            scopes: vec![],
-            request_id: "r".into(),
-            source_addr: None,
-        }
-    }
+    use crate::testing::{fixture_db, staff};
 
     /// Keep the `TestDatabase` as long as the `Locations`.
     async fn fixture() -> (iop_db::testing::TestDatabase, Locations) {
-        let tdb = iop_db::testing::TestDatabase::create("locations").await;
-        let db = iop_db::Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
-            .await
-            .unwrap();
+        let (tdb, db) = fixture_db("locations").await;
         (tdb, Locations::new(LocationStore::new(db)))
     }
 
