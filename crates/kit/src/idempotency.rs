@@ -128,6 +128,19 @@ pub async fn earlier(
     ))
 }
 
+/// The fresh transaction of a [`Started`] create, or — its key was used before — `return
+/// Ok(claim)` from the calling function:
+/// `let mut tx = iop_kit::fresh!(idempotency::begin_create(…).await?);`
+#[macro_export]
+macro_rules! fresh {
+    ($started:expr) => {
+        match $started {
+            $crate::idempotency::Started::Fresh(tx) => tx,
+            $crate::idempotency::Started::Done(claim) => return Ok(claim),
+        }
+    };
+}
+
 /// How a create transaction started: fresh, or the key was used before.
 pub enum Started {
     Fresh(Creating),

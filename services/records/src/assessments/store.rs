@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{Acknowledgement, Assessment, FlagStatus, SafetyFlag};
 use crate::scoring::{Instrument, Severity};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct AssessmentStore {
@@ -58,19 +58,17 @@ impl AssessmentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, a.patient_id).await?;
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &a.id.to_string(),
-            a.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &a.id.to_string(),
+                a.create_time_us,
+            )
+            .await?
+        );
         sqlx::query(&format!(
             "INSERT INTO assessments (tenant_id, {COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"

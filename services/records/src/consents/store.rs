@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use super::{
     Category, Consent, ConsentStatus, Contact, ContactFields, Purpose, Relationship, Revocation,
 };
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct ConsentStore {
@@ -53,19 +53,17 @@ impl ConsentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, c.patient_id).await?;
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            "consent",
-            key,
-            &c.id.to_string(),
-            c.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                "consent",
+                key,
+                &c.id.to_string(),
+                c.create_time_us,
+            )
+            .await?
+        );
         sqlx::query(&format!(
             "INSERT INTO consents (tenant_id, {CONSENT_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, NULL)"
@@ -230,20 +228,18 @@ impl ConsentStore {
         if !postgres && self.contacts_of(None, tenant, c.patient_id).await? >= max {
             return Err(full());
         }
-        let mut tx = match idempotency::begin_create_in_turn(
-            &self.db,
-            turn,
-            tenant,
-            "contact",
-            key,
-            &c.id.to_string(),
-            c.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create_in_turn(
+                &self.db,
+                turn,
+                tenant,
+                "contact",
+                key,
+                &c.id.to_string(),
+                c.create_time_us,
+            )
+            .await?
+        );
         if postgres {
             sqlx::query("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
                 .bind(tenant.as_str())

@@ -13,7 +13,7 @@ use super::{
     Aftercare, CareTeam, Discharge, DischargeReason, Episode, Level, LevelChange, LevelKind,
     Population, Status,
 };
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct EpisodeStore {
@@ -54,19 +54,17 @@ impl EpisodeStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         crate::patients::store::require_patient(&self.db, tenant, e.patient_id).await?;
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &e.id.to_string(),
-            e.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &e.id.to_string(),
+                e.create_time_us,
+            )
+            .await?
+        );
         let sql = format!(
             "INSERT INTO episodes (tenant_id, {COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{Contact, Identifier, Patient, PatientFields, Sex};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct Store {
@@ -44,19 +44,17 @@ impl Store {
         p: &Patient,
         request: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            "patient",
-            request,
-            &p.id.to_string(),
-            p.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                "patient",
+                request,
+                &p.id.to_string(),
+                p.create_time_us,
+            )
+            .await?
+        );
         let insert = sqlx::query(
             "INSERT INTO patients (tenant_id, id, given_name, middle_name, family_name, preferred_name, \
              birth_date, sex_at_birth, gender_identity, pronouns, contact, mrn, identifiers, search_name, \

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Plan, PlanStatus, Progress, ProgressStatus, Signature};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct PlanStore {
@@ -55,19 +55,17 @@ impl PlanStore {
             "plan.episode_id",
         )
         .await?;
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &p.id.to_string(),
-            p.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &p.id.to_string(),
+                p.create_time_us,
+            )
+            .await?
+        );
         let sql = insert_sql();
         bind_plan(sqlx::query(&sql), tenant, p)?
             .execute(&mut *tx)

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Referral, ReferralStatus, Urgency};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 
 #[derive(Clone)]
 pub struct ReferralStore {
@@ -41,19 +41,17 @@ impl ReferralStore {
         r: &Referral,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &r.id.to_string(),
-            r.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &r.id.to_string(),
+                r.create_time_us,
+            )
+            .await?
+        );
         let sql = format!(
             "INSERT INTO referrals (tenant_id, {COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"

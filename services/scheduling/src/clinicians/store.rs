@@ -2,7 +2,7 @@
 
 use iop_core::{ClinicianId, Error, TenantId};
 use iop_db::{Db, Filter, is_unique_violation};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -41,19 +41,17 @@ impl ClinicianStore {
         c: &Clinician,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &c.id.to_string(),
-            c.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &c.id.to_string(),
+                c.create_time_us,
+            )
+            .await?
+        );
         sqlx::query(&format!(
             "INSERT INTO clinicians (tenant_id, {COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"

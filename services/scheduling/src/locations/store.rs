@@ -2,7 +2,7 @@
 
 use iop_core::{Error, LocationId, TenantId};
 use iop_db::{Db, Filter, is_unique_violation};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -26,19 +26,17 @@ impl LocationStore {
         l: &Location,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &l.id.to_string(),
-            l.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &l.id.to_string(),
+                l.create_time_us,
+            )
+            .await?
+        );
         sqlx::query(&format!(
             "INSERT INTO locations (tenant_id, name_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))

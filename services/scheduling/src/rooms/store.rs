@@ -2,7 +2,7 @@
 
 use iop_core::{Error, LocationId, RoomId, TenantId};
 use iop_db::{Db, Filter, is_unique_violation};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -35,19 +35,17 @@ impl RoomStore {
         room: &Room,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            key,
-            &room.id.to_string(),
-            room.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(claim) => return Ok(claim),
-        };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(
+                &self.db,
+                tenant,
+                super::KIND,
+                key,
+                &room.id.to_string(),
+                room.create_time_us,
+            )
+            .await?
+        );
         let location = sqlx::query("SELECT 1 FROM locations WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_str())
             .bind(room.location_id.to_string())
