@@ -243,6 +243,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .post(sys.url(&path))
                     .json(&json!({ "text": "Hijacked" })),
                 "post" if template.ends_with("/sign") => sys.http.post(sys.url(&path)),
+                "post" if template.ends_with("/reschedule") => {
+                    sys.http.post(sys.url(&path)).json(&json!({
+                        "start_time": "2026-12-08T17:00:00Z",
+                        "end_time": "2026-12-08T18:00:00Z",
+                    }))
+                }
                 "post" if template.ends_with("/status") => sys
                     .http
                     .post(sys.url(&path))

@@ -55,6 +55,7 @@ iop_kit::text_enum! {
         Completed = "completed",
         Cancelled = "cancelled",
         NoShow = "no_show",
+        Rescheduled = "rescheduled",
     }
 }
 
@@ -110,6 +111,8 @@ pub struct Appointment {
     pub booked_by: String,
     pub create_time_us: i64,
     pub version: i64,
+    pub rescheduled_from: Option<AppointmentId>,
+    pub rescheduled_to: Option<AppointmentId>,
 }
 
 impl Appointment {
@@ -390,6 +393,8 @@ impl Appointments {
                 booked_by: who.subject.clone(),
                 create_time_us: now,
                 version: 1,
+                rescheduled_from: None,
+                rescheduled_to: None,
             })
             .collect();
         Ok(Plan {
@@ -635,6 +640,66 @@ impl Appointments {
                 })
             })
             .collect()
+    }
+}
+
+impl Appointments {
+    /// Moves a booked appointment to `start_us`..`end_us`: a new appointment takes its place
+    /// (checked for clashes like a booking, its own old time not counted) and the old one
+    /// stays as `rescheduled`, naming it.
+    pub async fn reschedule(
+        &self,
+        who: &Principal,
+        id: AppointmentId,
+        start_us: Option<i64>,
+        end_us: Option<i64>,
+        etag: &str,
+        overlap_reason: &str,
+    ) -> Result<Appointment, Error> {
+        let mut v = Violations::new("");
+        let longest = MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX);
+        match (start_us, end_us) {
+            (None, _) => v.push("start_time", "is required"),
+            (_, None) => v.push("end_time", "is required"),
+            (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
+            (Some(s), Some(e)) if e - s > longest => {
+                v.rule("end_time", "must be within 12 hours of start_time")
+            }
+            (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
+            _ => {}
+        }
+        v.text("overlap_reason", overlap_reason, text::LINE);
+        v.finish()?;
+        let (Some(start_us), Some(end_us)) = (start_us, end_us) else {
+            return Err(Error::internal("validated times are missing"));
+        };
+        let current = self.get(who, id).await?;
+        iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
+        if current.status != Status::Booked {
+            return Err(Error::Unmet(vec![FieldViolation {
+                field: "status".into(),
+                description: format!(
+                    "is {}: only a booked appointment is rescheduled",
+                    current.status.as_str()
+                ),
+            }]));
+        }
+        let moved = Appointment {
+            id: AppointmentId::new(),
+            start_us,
+            end_us,
+            status: Status::Booked,
+            overlap_reason: overlap_reason.trim().to_owned(),
+            cancellation: None,
+            booked_by: who.subject.clone(),
+            create_time_us: iop_core::now_micros(),
+            version: 1,
+            rescheduled_from: Some(current.id),
+            rescheduled_to: None,
+            ..current.clone()
+        };
+        self.store.reschedule(&who.tenant, &current, &moved).await?;
+        self.get(who, moved.id).await
     }
 }
 

@@ -159,6 +159,27 @@ impl AppointmentService for AppointmentApi {
         }))
     }
 
+    async fn reschedule_appointment(
+        &self,
+        req: Request<pb::RescheduleAppointmentRequest>,
+    ) -> Result<Response<pb::Appointment>, Status> {
+        let who = principal(&req)?;
+        let r = req.into_inner();
+        let id = AppointmentId::parse("id", &r.id)?;
+        let moved = self
+            .appointments
+            .reschedule(
+                &who,
+                id,
+                r.start_time.as_ref().map(micros_from_timestamp),
+                r.end_time.as_ref().map(micros_from_timestamp),
+                &r.etag,
+                &r.overlap_reason,
+            )
+            .await?;
+        Ok(Response::new(to_proto(moved)))
+    }
+
     async fn set_appointment_status(
         &self,
         req: Request<pb::SetAppointmentStatusRequest>,
@@ -197,5 +218,10 @@ fn to_proto(a: Appointment) -> pb::Appointment {
         booked_by: a.booked_by,
         create_time: Some(timestamp_from_micros(a.create_time_us)),
         etag,
+        rescheduled_from: a
+            .rescheduled_from
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        rescheduled_to: a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default(),
     }
 }

@@ -55,7 +55,8 @@ pub struct AppointmentQuery {
 
 const COLUMNS: &str = "id, kind, patient_id, clinician_ids, location_id, modality, room_id, \
     join_url, start_us, end_us, status, series_id, overlap_reason, cancel_kind, cancel_reason, \
-    cancelled_by, cancel_time_us, booked_by, create_time_us, version";
+    cancelled_by, cancel_time_us, booked_by, create_time_us, version, rescheduled_from, \
+    rescheduled_to";
 
 /// A resource as the `bookings` table names it.
 pub fn resource_key(r: &Resource) -> String {
@@ -151,13 +152,9 @@ impl AppointmentStore {
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Retry> {
         let now = b.appointments.first().map_or(0, |a| a.create_time_us);
-        let mut tx =
-            match idempotency::begin_create(&self.db, tenant, super::KIND, key, b.claim_id, now)
-                .await?
-            {
-                Started::Fresh(tx) => tx,
-                Started::Done(claim) => return Ok(claim),
-            };
+        let mut tx = iop_kit::fresh!(
+            idempotency::begin_create(&self.db, tenant, super::KIND, key, b.claim_id, now).await?
+        );
         // What it will occupy, locked: bookings of the same clinician, room or patient take
         // turns from here to commit, so the check below sees every one before it.
         let keys: Vec<String> = b
@@ -274,6 +271,82 @@ impl AppointmentStore {
             .iter()
             .map(from_row)
             .collect()
+    }
+
+    /// Puts `moved` in the place of `current` (read with its etag checked), in one
+    /// transaction: `current` becomes `rescheduled` naming it and frees its time, then
+    /// `moved` is checked and booked like any booking.
+    pub async fn reschedule(
+        &self,
+        tenant: &TenantId,
+        current: &Appointment,
+        moved: &Appointment,
+    ) -> Result<(), Error> {
+        let mut tx = match idempotency::begin_create(
+            &self.db,
+            tenant,
+            super::KIND,
+            None,
+            &moved.id.to_string(),
+            moved.create_time_us,
+        )
+        .await?
+        {
+            Started::Fresh(tx) => tx,
+            Started::Done(_) => return Err(Error::internal("a create without a key was claimed")),
+        };
+        let resources = moved.resources();
+        let keys: Vec<String> = resources
+            .iter()
+            .map(|r| format!("{tenant}/booking/{}", resource_key(r)))
+            .collect();
+        self.db
+            .lock_keys(&mut tx, &keys)
+            .await
+            .map_err(Error::internal)?;
+        let done = sqlx::query(
+            "UPDATE appointments SET status = $1, rescheduled_to = $2, version = version + 1 \
+             WHERE tenant_id = $3 AND id = $4 AND version = $5",
+        )
+        .bind(Status::Rescheduled.as_str())
+        .bind(moved.id.to_string())
+        .bind(tenant.as_str())
+        .bind(current.id.to_string())
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::internal)?;
+        if done.rows_affected() != 1 {
+            return Err(iop_kit::etag::stale("appointment", &current.id));
+        }
+        sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
+            .bind(tenant.as_str())
+            .bind(current.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::internal)?;
+        let moved = std::slice::from_ref(moved);
+        let b = Booking {
+            appointments: moved,
+            resources: &resources,
+            exclusive: moved[0].overlap_reason.is_empty(),
+            claim_id: "",
+        };
+        if b.exclusive {
+            let found = overlaps(&mut tx, tenant, &b).await?;
+            if !found.is_empty() {
+                return Err(clashes(moved, &found));
+            }
+        }
+        write(&mut tx, tenant, &b).await.map_err(|e| {
+            if is_exclusion_violation(&e) {
+                Error::Conflict("another booking took this time meanwhile; retry".into())
+            } else {
+                Error::internal(e)
+            }
+        })?;
+        tx.commit().await.map_err(Error::internal)?;
+        Ok(())
     }
 
     /// Moves `current` (read with its etag checked) to `to`; a no-show's time is freed.
@@ -489,7 +562,7 @@ async fn write(
         let cancel = a.cancellation.as_ref();
         sqlx::query(&format!(
             "INSERT INTO appointments (tenant_id, {COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .bind(tenant.as_str())
         .bind(a.id.to_string())
@@ -512,6 +585,8 @@ async fn write(
         .bind(&a.booked_by)
         .bind(a.create_time_us)
         .bind(a.version)
+        .bind(a.rescheduled_from.map(|r| r.to_string()).unwrap_or_default())
+        .bind(a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default())
         .execute(&mut *conn)
         .await?;
     }
@@ -613,5 +688,11 @@ fn from_row(r: &AnyRow) -> Result<Appointment, Error> {
         booked_by: text("booked_by")?,
         create_time_us: int("create_time_us")?,
         version: int("version")?,
+        rescheduled_from: optional("rescheduled_from")?
+            .map(|p| AppointmentId::parse("rescheduled_from", &p).map_err(|_| bad("reschedule")))
+            .transpose()?,
+        rescheduled_to: optional("rescheduled_to")?
+            .map(|p| AppointmentId::parse("rescheduled_to", &p).map_err(|_| bad("reschedule")))
+            .transpose()?,
     })
 }

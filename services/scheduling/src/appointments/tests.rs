@@ -504,3 +504,101 @@ async fn a_visit_is_checked_in_then_completed_and_a_no_show_frees_its_time() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
+    let (_tdb, db) = fixture_db("appointment_reschedule").await;
+    let who = staff("clinic-a");
+    let c = clinic(db, &who).await;
+    let (ana, bea) = (PatientId::new(), PatientId::new());
+    let (first, _) = c
+        .appointments
+        .book(
+            &who,
+            visit(&c, ana, "2026-12-07T17:00:00Z", "2026-12-07T18:00:00Z"),
+            "",
+        )
+        .await
+        .unwrap();
+    let (other, _) = c
+        .appointments
+        .book(
+            &who,
+            visit(&c, bea, "2026-12-08T17:00:00Z", "2026-12-08T18:00:00Z"),
+            "",
+        )
+        .await
+        .unwrap();
+    let old = &first[0];
+    // Onto Bea's hour with the same clinician and room: refused, naming both, and nothing moved.
+    let err = c
+        .appointments
+        .reschedule(
+            &who,
+            old.id,
+            Some(us("2026-12-08T17:30:00Z")),
+            Some(us("2026-12-08T18:30:00Z")),
+            "",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        clash_fields(err),
+        ["occurrences[0].clinician_ids", "occurrences[0].room_id"]
+    );
+    assert_eq!(c.appointments.get(&who, old.id).await.unwrap(), *old);
+    // Half an hour later than it was: its own old time does not count against it.
+    let moved = c
+        .appointments
+        .reschedule(
+            &who,
+            old.id,
+            Some(us("2026-12-07T17:30:00Z")),
+            Some(us("2026-12-07T18:30:00Z")),
+            &old.etag(),
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.rescheduled_from, Some(old.id));
+    assert_eq!(moved.status, Status::Booked);
+    let was = c.appointments.get(&who, old.id).await.unwrap();
+    assert_eq!(was.status, Status::Rescheduled);
+    assert_eq!(was.rescheduled_to, Some(moved.id));
+    // The old time is free; the old one cannot be moved again; a stale etag is refused.
+    c.appointments
+        .book(
+            &who,
+            visit(&c, bea, "2026-12-07T16:30:00Z", "2026-12-07T17:30:00Z"),
+            "",
+        )
+        .await
+        .unwrap();
+    let err = c
+        .appointments
+        .reschedule(
+            &who,
+            old.id,
+            Some(us("2026-12-09T17:00:00Z")),
+            Some(us("2026-12-09T18:00:00Z")),
+            "",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unmet(_)), "{err:?}");
+    let err = c
+        .appointments
+        .reschedule(
+            &who,
+            other[0].id,
+            Some(us("2026-12-09T17:00:00Z")),
+            Some(us("2026-12-09T18:00:00Z")),
+            "0",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), iop_core::ErrorCode::Conflict, "{err:?}");
+}

@@ -30,13 +30,15 @@ iop_kit::text_enum! {
 
 iop_kit::text_enum! {
     json
-    /// `booked` → `checked_in` → `completed`; or `cancelled`, or `no_show`.
+    /// `booked` → `checked_in` → `completed`; or `cancelled`, `no_show`, or `rescheduled`
+    /// (another appointment took its place).
     pub enum AppointmentStatus: iop_proto::scheduling::AppointmentStatus {
         Booked = "booked",
         CheckedIn = "checked_in",
         Completed = "completed",
         Cancelled = "cancelled",
         NoShow = "no_show",
+        Rescheduled = "rescheduled",
     }
 }
 
@@ -109,6 +111,14 @@ pub struct Appointment {
     pub create_time: String,
     /// Send back as `If-Match` to refuse stale changes.
     pub etag: String,
+    /// The appointment this one was rescheduled from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub rescheduled_from: Option<String>,
+    /// The appointment that took this one's place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub rescheduled_to: Option<String>,
 }
 
 /// What to book: one appointment, or with `recurrence` a weekly series whose first
@@ -452,6 +462,48 @@ pub async fn weeks(
     }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reschedule {
+    /// RFC 3339. Ends after it starts, within 12 hours.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// Move it over a clash on purpose, saying why.
+    #[serde(default)]
+    #[schema(value_type = text::Line)]
+    pub overlap_reason: String,
+}
+
+/// Move a booked appointment to another time. A new appointment takes its place (checked
+/// for clashes like a booking: 409 naming them); the old one stays, `rescheduled`, naming it.
+#[utoipa::path(post, path = "/v1/appointments/{id}/reschedule", tag = "appointments", request_body = Reschedule,
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 201, description = "The appointment that took its place", body = Appointment, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "A clash (each named), not booked (naming its status), or a stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn reschedule(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let r: Reschedule = body.parse()?;
+    let message = pb::RescheduleAppointmentRequest {
+        id,
+        start_time: parse_time("start_time", Some(&r.start_time))?
+            .map(iop_proto::timestamp_from_micros),
+        end_time: parse_time("end_time", Some(&r.end_time))?.map(iop_proto::timestamp_from_micros),
+        etag: etag_or_any(&headers)?,
+        overlap_reason: r.overlap_reason,
+    };
+    crate::rest::create(&st, &who, super::RescheduleAppointment, message, None).await
+}
+
 fn from_proto(a: pb::Appointment) -> Appointment {
     Appointment {
         id: a.id,
@@ -476,6 +528,8 @@ fn from_proto(a: pb::Appointment) -> Appointment {
         booked_by: a.booked_by,
         create_time: rfc3339(a.create_time.as_ref()),
         etag: a.etag,
+        rescheduled_from: present(a.rescheduled_from),
+        rescheduled_to: present(a.rescheduled_to),
     }
 }
 

@@ -187,6 +187,10 @@ crate::operation::backend_operations! {
             needs: Appointment.Search, audit: "appointment.weeks", data: Attendance,
             asks: patient, gives: patient, rest: appointments::weeks,
         }
+        RescheduleAppointment = reschedule_appointment(RescheduleAppointmentRequest) -> Appointment {
+            needs: Appointment.Update, audit: "appointment.reschedule", data: Attendance,
+            asks: id, gives: resource, rest: appointments::reschedule,
+        }
         SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.status", data: Attendance,
             asks: id, gives: resource, rest: appointments::set_status,
