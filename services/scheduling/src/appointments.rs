@@ -205,18 +205,24 @@ impl NewAppointment {
                 }
             }
         }
-        match (self.start_us, self.end_us) {
-            (None, _) => v.push("start_time", "is required"),
-            (_, None) => v.push("end_time", "is required"),
-            (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
-            (Some(s), Some(e)) if e - s > MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX) => {
-                v.rule("end_time", "must be within 12 hours of start_time")
-            }
-            (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
-            _ => {}
-        }
+        check_times(&mut v, self.start_us, self.end_us);
         v.text("overlap_reason", &self.overlap_reason, text::LINE);
         v.finish()
+    }
+}
+
+/// An appointment's times: both given, the end after the start, within [`MAX_LENGTH`].
+fn check_times(v: &mut Violations<'_>, start_us: Option<i64>, end_us: Option<i64>) {
+    let longest = MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX);
+    match (start_us, end_us) {
+        (None, _) => v.push("start_time", "is required"),
+        (_, None) => v.push("end_time", "is required"),
+        (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
+        (Some(s), Some(e)) if e - s > longest => {
+            v.rule("end_time", "must be within 12 hours of start_time")
+        }
+        (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
+        _ => {}
     }
 }
 
@@ -657,17 +663,7 @@ impl Appointments {
         overlap_reason: &str,
     ) -> Result<Appointment, Error> {
         let mut v = Violations::new("");
-        let longest = MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX);
-        match (start_us, end_us) {
-            (None, _) => v.push("start_time", "is required"),
-            (_, None) => v.push("end_time", "is required"),
-            (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
-            (Some(s), Some(e)) if e - s > longest => {
-                v.rule("end_time", "must be within 12 hours of start_time")
-            }
-            (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
-            _ => {}
-        }
+        check_times(&mut v, start_us, end_us);
         v.text("overlap_reason", overlap_reason, text::LINE);
         v.finish()?;
         let (Some(start_us), Some(end_us)) = (start_us, end_us) else {

@@ -14,7 +14,7 @@ use iop_core::{
     AppointmentId, ClinicianId, Error, LocationId, PatientId, RoomId, SeriesId, TenantId,
 };
 use iop_db::{Db, Filter};
-use iop_kit::idempotency::{self, Claim, Key, Started};
+use iop_kit::idempotency::{self, Claim, Key};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -107,6 +107,16 @@ enum Retry {
     No(Error),
 }
 
+/// A failed statement: a deadlock the database broke is tried again; anything else is an
+/// internal error.
+fn retry(e: sqlx::Error) -> Retry {
+    if is_deadlock(&e) {
+        Retry::Deadlock
+    } else {
+        Retry::No(Error::internal(e))
+    }
+}
+
 impl From<Error> for Retry {
     fn from(e: Error) -> Self {
         Self::No(e)
@@ -155,53 +165,8 @@ impl AppointmentStore {
         let mut tx = iop_kit::fresh!(
             idempotency::begin_create(&self.db, tenant, super::KIND, key, b.claim_id, now).await?
         );
-        // What it will occupy, locked: bookings of the same clinician, room or patient take
-        // turns from here to commit, so the check below sees every one before it.
-        let keys: Vec<String> = b
-            .resources
-            .iter()
-            .map(|r| format!("{tenant}/booking/{}", resource_key(r)))
-            .collect();
-        self.db.lock_keys(&mut tx, &keys).await.map_err(|e| {
-            if is_deadlock(&e) {
-                Retry::Deadlock
-            } else {
-                Error::internal(e).into()
-            }
-        })?;
-        if b.exclusive {
-            let found = overlaps(&mut tx, tenant, b).await?;
-            if !found.is_empty() {
-                return Err(clashes(b.appointments, &found).into());
-            }
-        }
-        match write(&mut tx, tenant, b).await {
-            Ok(()) => {}
-            Err(e) if is_deadlock(&e) => return Err(Retry::Deadlock),
-            Err(e) if is_exclusion_violation(&e) => {
-                // Another booking of the same time committed after our check: read what it
-                // is and answer as if we had seen it.
-                drop(tx);
-                let mut conn = self.db.pool().acquire().await.map_err(Error::internal)?;
-                let found = overlaps(&mut conn, tenant, b).await?;
-                return Err(Retry::No(if found.is_empty() {
-                    Error::Conflict(
-                        "another booking took this time meanwhile and was then released; retry"
-                            .into(),
-                    )
-                } else {
-                    clashes(b.appointments, &found)
-                }));
-            }
-            Err(e) => return Err(Error::internal(e).into()),
-        }
-        tx.commit().await.map_err(|e| {
-            if is_deadlock(&e) {
-                Retry::Deadlock
-            } else {
-                Error::internal(e).into()
-            }
-        })?;
+        self.place(&mut tx, tenant, b).await?;
+        tx.commit().await.map_err(retry)?;
         Ok(Claim::New)
     }
 
@@ -282,28 +247,8 @@ impl AppointmentStore {
         current: &Appointment,
         moved: &Appointment,
     ) -> Result<(), Error> {
-        let mut tx = match idempotency::begin_create(
-            &self.db,
-            tenant,
-            super::KIND,
-            None,
-            &moved.id.to_string(),
-            moved.create_time_us,
-        )
-        .await?
-        {
-            Started::Fresh(tx) => tx,
-            Started::Done(_) => return Err(Error::internal("a create without a key was claimed")),
-        };
-        let resources = moved.resources();
-        let keys: Vec<String> = resources
-            .iter()
-            .map(|r| format!("{tenant}/booking/{}", resource_key(r)))
-            .collect();
-        self.db
-            .lock_keys(&mut tx, &keys)
-            .await
-            .map_err(Error::internal)?;
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
         let done = sqlx::query(
             "UPDATE appointments SET status = $1, rescheduled_to = $2, version = version + 1 \
              WHERE tenant_id = $3 AND id = $4 AND version = $5",
@@ -319,12 +264,8 @@ impl AppointmentStore {
         if done.rows_affected() != 1 {
             return Err(iop_kit::etag::stale("appointment", &current.id));
         }
-        sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
-            .bind(tenant.as_str())
-            .bind(current.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::internal)?;
+        free(&mut tx, tenant, &[current.id.to_string()]).await?;
+        let resources = moved.resources();
         let moved = std::slice::from_ref(moved);
         let b = Booking {
             appointments: moved,
@@ -332,21 +273,46 @@ impl AppointmentStore {
             exclusive: moved[0].overlap_reason.is_empty(),
             claim_id: "",
         };
-        if b.exclusive {
-            let found = overlaps(&mut tx, tenant, &b).await?;
-            if !found.is_empty() {
-                return Err(clashes(moved, &found));
-            }
-        }
-        write(&mut tx, tenant, &b).await.map_err(|e| {
-            if is_exclusion_violation(&e) {
-                Error::Conflict("another booking took this time meanwhile; retry".into())
-            } else {
-                Error::internal(e)
-            }
+        self.place(&mut tx, tenant, &b).await.map_err(|r| match r {
+            Retry::No(e) => e,
+            Retry::Deadlock => Error::Unavailable(
+                "the schedule is busy with other bookings of the same time; retry".into(),
+            ),
         })?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(())
+    }
+
+    /// Books `b` inside `conn`'s transaction: locks what it will occupy (bookings of the same
+    /// clinician, room or patient take turns from here to commit, so the check sees every one
+    /// before it), refuses any clash, and writes it.
+    async fn place(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        tenant: &TenantId,
+        b: &Booking<'_>,
+    ) -> Result<(), Retry> {
+        let keys: Vec<String> = b
+            .resources
+            .iter()
+            .map(|r| format!("{tenant}/booking/{}", resource_key(r)))
+            .collect();
+        self.db.lock_keys(conn, &keys).await.map_err(retry)?;
+        if b.exclusive {
+            let found = overlaps(conn, tenant, b).await?;
+            if !found.is_empty() {
+                return Err(clashes(b.appointments, &found).into());
+            }
+        }
+        write(conn, tenant, b).await.map_err(|e| {
+            if is_exclusion_violation(&e) {
+                // Only a writer that took no lock can get here: the database refused it.
+                Error::Conflict("another booking took this time meanwhile; read and retry".into())
+                    .into()
+            } else {
+                retry(e)
+            }
+        })
     }
 
     /// Moves `current` (read with its etag checked) to `to`; a no-show's time is freed.
@@ -373,12 +339,7 @@ impl AppointmentStore {
             return Err(iop_kit::etag::stale("appointment", &current.id));
         }
         if !to.holds_time() {
-            sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
-                .bind(tenant.as_str())
-                .bind(current.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::internal)?;
+            free(&mut tx, tenant, &[current.id.to_string()]).await?;
         }
         tx.commit().await.map_err(Error::internal)?;
         self.get(tenant, current.id)
@@ -458,14 +419,7 @@ impl AppointmentStore {
             }
             ids.extend(others);
         }
-        for id in &ids {
-            sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
-                .bind(tenant.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::internal)?;
-        }
+        free(&mut tx, tenant, &ids).await?;
         tx.commit().await.map_err(Error::internal)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -476,6 +430,23 @@ impl AppointmentStore {
         out.sort_by_key(|a| (a.start_us, a.id));
         Ok(out)
     }
+}
+
+/// Frees the time of appointments no longer holding it (cancelled, a no-show, rescheduled).
+async fn free(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    ids: &[String],
+) -> Result<(), Error> {
+    for id in ids {
+        sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
+            .bind(tenant.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::internal)?;
+    }
+    Ok(())
 }
 
 /// Every clash of an occurrence of `b` with what is booked already.
