@@ -10,6 +10,17 @@ use crate::Error;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 200;
 
+/// A listing's time filter (`from_time`, `to_time`): when both are given, `to_time` is the
+/// later.
+pub fn time_window(from_us: Option<i64>, to_us: Option<i64>) -> Result<(), Error> {
+    match (from_us, to_us) {
+        (Some(from), Some(to)) if from >= to => {
+            Err(Error::rule("to_time", "must be later than from_time"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Validates `page_size` (0 means the default) and returns the effective size.
 pub fn page_size(requested: i32) -> Result<usize, Error> {
     match requested {

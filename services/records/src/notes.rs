@@ -260,11 +260,7 @@ impl Notes {
             "" => None,
             id => Some(EpisodeId::parse("episode_id", id)?),
         };
-        if let (Some(from), Some(to)) = (req.from_us, req.to_us)
-            && from >= to
-        {
-            return Err(Error::rule("to_time", "must be later than from_time"));
-        }
+        page::time_window(req.from_us, req.to_us)?;
         let fingerprint = page::fingerprint(&[
             req.patient_id,
             req.episode_id,

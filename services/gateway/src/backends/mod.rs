@@ -31,6 +31,22 @@ pub struct Backend {
         fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
 }
 
+/// Adds `rule` to the `allOf` of the schema `name` (for a backend's `schema_rules`).
+pub fn refine(
+    schemas: &mut serde_json::Map<String, serde_json::Value>,
+    name: &str,
+    rule: serde_json::Value,
+) {
+    if let Some(schema) = schemas.get_mut(name).and_then(|s| s.as_object_mut()) {
+        let all = schema
+            .entry("allOf")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let Some(all) = all.as_array_mut() {
+            all.push(rule);
+        }
+    }
+}
+
 /// Every backend, in the order they are listed to clients.
 pub static BACKENDS: &[&Backend] = &[&records::BACKEND, &scheduling::BACKEND];
 

@@ -131,14 +131,7 @@ const TAGS: &[(&str, &str)] = &[
 /// What the records service checks across fields of a body, in JSON Schema terms.
 fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
-    let mut refine = |name: &str, rule: serde_json::Value| {
-        if let Some(schema) = schemas.get_mut(name).and_then(|s| s.as_object_mut()) {
-            let all = schema.entry("allOf").or_insert_with(|| json!([]));
-            if let Some(all) = all.as_array_mut() {
-                all.push(rule);
-            }
-        }
-    };
+    let mut refine = |name: &str, rule| super::refine(schemas, name, rule);
     // No identifier twice, no category or purpose twice.
     for (schema, field) in [
         ("NewPatient", "identifiers"),
