@@ -116,6 +116,36 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         .as_str()
         .unwrap()
         .to_owned();
+    let (status, _) = sys
+        .http
+        .put(sys.url(&format!(
+            "/v1/clinicians/{}/working-hours/{}",
+            b_clinic.clinicians[0], b_clinic.location
+        )))
+        .bearer_auth(&admin_b)
+        .json(
+            &json!({ "hours": [{ "day": "monday", "start_time": "09:00", "end_time": "17:00" }] }),
+        )
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, b_exception) = crate::post(
+        &sys,
+        &admin_b,
+        "/v1/availability-exceptions",
+        &json!({
+            "kind": "time_off",
+            "clinician_id": b_clinic.clinicians[0],
+            "start_time": "2030-01-07T17:00:00Z",
+            "end_time": "2030-01-08T01:00:00Z",
+            "reason": "Bsecret leave",
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{b_exception}");
+    let b_exception_id = b_exception["id"].as_str().unwrap().to_owned();
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
     let (status, _) = crate::post(
@@ -141,6 +171,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_clinic.rooms[0],
         &b_clinic.clinicians[0],
         &b_appointment_id,
+        &b_exception_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -175,10 +206,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_clinic.clinicians[0]
         } else if template.starts_with("/v1/appointments") {
             &b_appointment_id
+        } else if template.starts_with("/v1/availability-exceptions") {
+            &b_exception_id
         } else {
             &b_id
         };
-        let path = template.replace("{id}", id);
+        let path = template
+            .replace("{id}", id)
+            .replace("{clinician_id}", &b_clinic.clinicians[0])
+            .replace("{location_id}", &b_clinic.location);
         for method in ops.as_object().unwrap().keys() {
             let mut req = match method.as_str() {
                 "get" => sys.http.get(sys.url(&path)),
@@ -285,6 +321,9 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "put" if template.starts_with("/v1/plans") => {
                     sys.http.put(sys.url(&path)).json(&json!({ "problems": [] }))
                 }
+                "put" if template.contains("/working-hours/") => {
+                    sys.http.put(sys.url(&path)).json(&json!({ "hours": [] }))
+                }
                 "put" => sys.http.put(sys.url(&path)).json(&json!({})),
                 "delete" => sys.http.delete(sys.url(&path)),
                 other => panic!("untested method {other} on {template}: add it here"),
@@ -306,6 +345,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     ("from_date", "2026-12-07"),
                     ("to_date", "2026-12-13"),
                 ]);
+            } else if method == "get" && template == "/v1/slots" {
+                req = req.query(&[
+                    ("location_id", b_clinic.location.as_str()),
+                    ("kind", "individual_therapy"),
+                    ("from_date", "2030-01-07"),
+                    ("to_date", "2030-01-13"),
+                ]);
+            } else if method == "get" && template == "/v1/availability-exceptions" {
+                req = req.query(&[("clinician_id", b_clinic.clinicians[0].as_str())]);
             } else if method == "get" && template == "/v1/audit-events" {
                 req = req.query(&[("patient_id", &b_id)]);
             }
@@ -318,6 +366,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 &b_id
             } else if template.contains("{id}") {
                 id
+            } else if template.contains("{clinician_id}") {
+                &b_clinic.clinicians[0]
+            } else if template == "/v1/slots" {
+                &b_clinic.location
             } else {
                 ""
             };
@@ -327,7 +379,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     "{method} {template} leaked {marker}: {status} {body}"
                 );
             }
-            if template.contains("{id}") {
+            if template.contains("id}") || template == "/v1/slots" {
                 assert_eq!(
                     status, 404,
                     "{method} {template} must not find B's resource"
@@ -360,6 +412,23 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let (_, episode) = get(&sys, &admin_b, &format!("/v1/episodes/{b_episode_id}")).await;
     assert_eq!(episode["version"], 1, "{episode}");
     assert_eq!(episode["status"], "referred");
+    let (status, exception) = get(
+        &sys,
+        &admin_b,
+        &format!("/v1/availability-exceptions/{b_exception_id}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{exception}");
+    let (_, hours) = get(
+        &sys,
+        &admin_b,
+        &format!(
+            "/v1/clinicians/{}/working-hours/{}",
+            b_clinic.clinicians[0], b_clinic.location
+        ),
+    )
+    .await;
+    assert_eq!(hours["hours"].as_array().map(Vec::len), Some(1), "{hours}");
     let (_, client) = get(&sys, &admin_b, &format!("/v1/clients/{b_client_id}")).await;
     assert_eq!(client["enabled"], true);
     assert_eq!(client["name"], "Bsecret-client");

@@ -12,6 +12,7 @@ mod audit_faults;
 mod audit_tamper;
 mod auth;
 mod authorization;
+mod availability;
 mod connections;
 mod consents;
 mod episodes;

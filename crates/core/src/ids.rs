@@ -105,6 +105,7 @@ uuid_id!(ClinicianId, "clinician");
 uuid_id!(RoomId, "room");
 uuid_id!(AppointmentId, "appointment");
 uuid_id!(SeriesId, "series");
+uuid_id!(ExceptionId, "availability exception");
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@ pub mod principal;
 
 pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
-    AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, LocationId, NoteId,
-    PatientId, PlanId, ReferralId, RoomId, SafetyFlagId, SeriesId, TenantId,
+    AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId,
+    LocationId, NoteId, PatientId, PlanId, ReferralId, RoomId, SafetyFlagId, SeriesId, TenantId,
 };
 pub use principal::Principal;
 

@@ -151,6 +151,9 @@ macro_rules! touches {
     ($m:ident, resource) => {
         vec![$crate::downstream::Touched::of(&$m.id, &$m.patient_id)]
     };
+    ($m:ident, named($resource:ident)) => {
+        vec![$crate::downstream::Touched::of(&$m.$resource, "")]
+    };
     ($m:ident, fields($resource:ident, $patient:ident)) => {
         vec![$crate::downstream::Touched::of(&$m.$resource, &$m.$patient)]
     };

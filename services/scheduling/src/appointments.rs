@@ -29,6 +29,7 @@ use crate::interval::Span;
 use crate::locations::store::LocationStore;
 use crate::patients::PatientCheck;
 use crate::recurrence::Weekly;
+use crate::references::References;
 use crate::rooms::store::RoomStore;
 use store::{AppointmentQuery, AppointmentStore, Booking};
 
@@ -236,10 +237,7 @@ struct Plan {
 #[derive(Clone)]
 pub struct Appointments {
     store: AppointmentStore,
-    locations: LocationStore,
-    rooms: RoomStore,
-    clinicians: ClinicianStore,
-    patients: std::sync::Arc<dyn PatientCheck>,
+    refs: References,
 }
 
 impl Appointments {
@@ -252,10 +250,12 @@ impl Appointments {
     ) -> Self {
         Self {
             store,
-            locations,
-            rooms,
-            clinicians,
-            patients,
+            refs: References {
+                locations,
+                rooms,
+                clinicians,
+                patients,
+            },
         }
     }
 
@@ -308,58 +308,21 @@ impl Appointments {
         ) else {
             return Err(Error::internal("validated fields are missing"));
         };
-        let location = self
-            .locations
-            .get(&who.tenant, location_id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "location",
-                id: location_id.to_string(),
-            })?;
-        let tz = clock::zone("location.time_zone", &location.time_zone)?;
+        let tz = self.refs.zone(who, location_id).await?;
         let mut v = Violations::new("appointment.");
         if let Some(room_id) = new.room_id {
-            let room =
-                self.rooms
-                    .get(&who.tenant, room_id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound {
-                        kind: "room",
-                        id: room_id.to_string(),
-                    })?;
-            if room.location_id != location_id {
-                v.push("room_id", "is not a room of this location");
-            } else if !room.active {
-                v.push("room_id", "is inactive");
-            }
+            self.refs
+                .room(who, room_id, location_id, "room_id", &mut v)
+                .await?;
         }
         for (i, id) in new.clinician_ids.iter().enumerate() {
-            let c = self
-                .clinicians
-                .get(&who.tenant, *id)
-                .await?
-                .ok_or_else(|| Error::NotFound {
-                    kind: "clinician",
-                    id: id.to_string(),
-                })?;
-            if !c.active {
-                v.push(&format!("clinician_ids[{i}]"), "is inactive");
-            } else if !c.kinds.contains(&kind) {
-                v.push(
-                    &format!("clinician_ids[{i}]"),
-                    &format!("does not provide {}", kind.as_str()),
-                );
-            }
+            let field = format!("clinician_ids[{i}]");
+            self.refs.clinician(who, *id, kind, &field, &mut v).await?;
         }
         // Stored state (a room elsewhere, a clinician who does not provide the kind): 409.
         v.finish_unmet()?;
-        if let Some(patient) = new.patient_id
-            && !self.patients.exists(who, patient).await?
-        {
-            return Err(Error::NotFound {
-                kind: "patient",
-                id: patient.to_string(),
-            });
+        if let Some(patient) = new.patient_id {
+            self.refs.patient(who, patient).await?;
         }
         let first = Span::new(
             instant("appointment.start_time", start_us)?,
@@ -445,11 +408,7 @@ impl Appointments {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Appointment>, Option<String>), Error> {
-        if let (Some(from), Some(to)) = (q.from_us, q.to_us)
-            && from >= to
-        {
-            return Err(Error::rule("to_time", "must be later than from_time"));
-        }
+        page::time_window(q.from_us, q.to_us)?;
         let size = page::page_size(page_size)?;
         let query = page::fingerprint(&[
             "appointments",
@@ -592,21 +551,8 @@ impl Appointments {
                 "must be at most 53 weeks after from_date",
             ));
         }
-        if !self.patients.exists(who, patient).await? {
-            return Err(Error::NotFound {
-                kind: "patient",
-                id: patient.to_string(),
-            });
-        }
-        let location = self
-            .locations
-            .get(&who.tenant, location)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "location",
-                id: location.to_string(),
-            })?;
-        let tz = clock::zone("location.time_zone", &location.time_zone)?;
+        self.refs.patient(who, patient).await?;
+        let tz = self.refs.zone(who, location).await?;
         let midnight = chrono::NaiveTime::MIN;
         let rows = self
             .store

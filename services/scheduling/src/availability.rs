@@ -1,14 +1,61 @@
 //! When a clinician works: weekly hours in the location's local time ("Mondays 9:00–17:00
 //! America/Los_Angeles", the same wall-clock hours all year), plus exceptions — time off,
-//! holidays, extra hours — as spans of time.
+//! closures of a location (holidays), extra hours — as spans of time. [`working`] turns them
+//! into the instants worked; [`Availability`] keeps them and searches free slots
+//! ([`search`]).
+
+pub mod grpc;
+pub mod search;
+pub mod store;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
-use iop_core::Error;
+use iop_core::{ClinicianId, Error, ExceptionId, LocationId, Principal, page};
+use iop_kit::idempotency::{self, Key};
+use iop_kit::text;
 use iop_kit::violations::Violations;
 
+use crate::appointments::store::AppointmentStore;
+use crate::clinicians::store::ClinicianStore;
 use crate::clock;
 use crate::interval::{self, Span};
+use crate::locations::store::LocationStore;
+use crate::references::References;
+use crate::rooms::store::RoomStore;
+use store::{AvailabilityStore, ExceptionQuery};
+
+pub(crate) const KIND: &str = "availability exception";
+
+iop_kit::text_enum! {
+    /// A day of the week.
+    pub enum Day: iop_proto::scheduling::DayOfWeek {
+        Monday = "monday",
+        Tuesday = "tuesday",
+        Wednesday = "wednesday",
+        Thursday = "thursday",
+        Friday = "friday",
+        Saturday = "saturday",
+        Sunday = "sunday",
+    }
+}
+
+impl Day {
+    pub fn weekday(self) -> Weekday {
+        match self {
+            Self::Monday => Weekday::Mon,
+            Self::Tuesday => Weekday::Tue,
+            Self::Wednesday => Weekday::Wed,
+            Self::Thursday => Weekday::Thu,
+            Self::Friday => Weekday::Fri,
+            Self::Saturday => Weekday::Sat,
+            Self::Sunday => Weekday::Sun,
+        }
+    }
+
+    pub fn of(day: Weekday) -> Self {
+        Self::ALL[day.num_days_from_monday() as usize]
+    }
+}
 
 /// Hours on one weekday, local time; `end` after `start` (no shift past midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,14 +65,15 @@ pub struct WeeklyHours {
     pub end: NaiveTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExceptionKind {
-    /// Not working (leave, a holiday, training).
-    TimeOff,
-    /// Working beyond the weekly hours.
-    Extra,
+iop_kit::text_enum! {
+    /// Time off (a clinician's, or a location closed for everyone), or extra hours.
+    pub enum ExceptionKind: iop_proto::scheduling::ExceptionKind {
+        TimeOff = "time_off",
+        ExtraHours = "extra_hours",
+    }
 }
 
+/// An exception as [`working`] reads it: already narrowed to one clinician and location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exception {
     pub kind: ExceptionKind,
@@ -46,13 +94,16 @@ pub fn check(field: &str, hours: &[WeeklyHours]) -> Result<(), Error> {
     }
     for (i, h) in hours.iter().enumerate() {
         if h.end <= h.start {
-            v.push(&format!("{field}[{i}].end"), "must be after start");
+            v.rule(
+                &format!("{field}[{i}].end_time"),
+                "must be after start_time",
+            );
         }
         let overlaps = hours[..i]
             .iter()
             .any(|o| o.day == h.day && o.start < h.end && h.start < o.end);
         if overlaps {
-            v.push(&format!("{field}[{i}]"), "overlaps other hours that day");
+            v.rule(&format!("{field}[{i}]"), "overlaps other hours that day");
         }
     }
     v.finish()
@@ -84,7 +135,7 @@ pub fn working(
     spans.extend(
         exceptions
             .iter()
-            .filter(|e| e.kind == ExceptionKind::Extra)
+            .filter(|e| e.kind == ExceptionKind::ExtraHours)
             .filter_map(|e| clip(&e.span)),
     );
     let off = interval::union(
@@ -96,6 +147,292 @@ pub fn working(
     );
     interval::subtract(&interval::union(spans), &off)
 }
+
+/// A clinician's weekly hours at a location, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Week {
+    pub clinician_id: ClinicianId,
+    pub location_id: LocationId,
+    pub hours: Vec<WeeklyHours>,
+    /// 0 when never set.
+    pub version: i64,
+    pub update_time_us: i64,
+    pub updated_by: String,
+}
+
+impl Week {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+}
+
+/// An exception as kept: whose (none: a closure of the location), where (none: a
+/// clinician's time off everywhere), when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredException {
+    pub id: ExceptionId,
+    pub kind: ExceptionKind,
+    pub clinician_id: Option<ClinicianId>,
+    pub location_id: Option<LocationId>,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub reason: String,
+    pub created_by: String,
+    pub create_time_us: i64,
+}
+
+impl StoredException {
+    /// As [`working`] reads it for `clinician` at `location`, if it applies there.
+    pub fn for_clinician(&self, clinician: ClinicianId, location: LocationId) -> Option<Exception> {
+        let whose = self.clinician_id.is_none_or(|c| c == clinician);
+        let where_ = self.location_id.is_none_or(|l| l == location);
+        let span = Span::new(
+            chrono::DateTime::from_timestamp_micros(self.start_us)?,
+            chrono::DateTime::from_timestamp_micros(self.end_us)?,
+        )?;
+        (whose && where_).then_some(Exception {
+            kind: self.kind,
+            span,
+        })
+    }
+}
+
+/// What a client sends to add an exception.
+#[derive(Debug, Clone, Default)]
+pub struct NewException {
+    pub kind: Option<ExceptionKind>,
+    pub clinician_id: Option<ClinicianId>,
+    pub location_id: Option<LocationId>,
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+    pub reason: String,
+}
+
+/// The longest exception: a year of leave.
+pub const MAX_EXCEPTION_DAYS: i64 = 366;
+
+impl NewException {
+    fn check(&self) -> Result<(), Error> {
+        let mut v = Violations::new("exception.");
+        match self.kind {
+            None => v.push("kind", "is required (time_off or extra_hours)"),
+            Some(ExceptionKind::TimeOff) => {
+                if self.clinician_id.is_none() && self.location_id.is_none() {
+                    v.push(
+                        "clinician_id",
+                        "is required unless location_id names a location closed for everyone",
+                    );
+                }
+            }
+            Some(ExceptionKind::ExtraHours) => {
+                if self.clinician_id.is_none() {
+                    v.push("clinician_id", "is required for extra hours");
+                }
+                if self.location_id.is_none() {
+                    v.push("location_id", "is required for extra hours");
+                }
+            }
+        }
+        let longest = chrono::Duration::days(MAX_EXCEPTION_DAYS)
+            .num_microseconds()
+            .unwrap_or(i64::MAX);
+        match (self.start_us, self.end_us) {
+            (None, _) => v.push("start_time", "is required"),
+            (_, None) => v.push("end_time", "is required"),
+            (Some(s), Some(e)) if e <= s => v.rule("end_time", "must be after start_time"),
+            (Some(s), Some(e)) if e - s > longest => {
+                v.rule("end_time", "must be within 366 days of start_time")
+            }
+            (Some(s), _) if s <= 0 => v.rule("start_time", "must be after 1970-01-01"),
+            _ => {}
+        }
+        v.text("reason", &self.reason, text::LINE);
+        v.finish()
+    }
+}
+
+/// Keeps working hours and exceptions, and searches the free slots they leave.
+#[derive(Clone)]
+pub struct Availability {
+    store: AvailabilityStore,
+    refs: References,
+    appointments: AppointmentStore,
+}
+
+impl Availability {
+    pub fn new(
+        store: AvailabilityStore,
+        locations: LocationStore,
+        clinicians: ClinicianStore,
+        rooms: RoomStore,
+        appointments: AppointmentStore,
+        patients: std::sync::Arc<dyn crate::patients::PatientCheck>,
+    ) -> Self {
+        Self {
+            store,
+            refs: References {
+                locations,
+                rooms,
+                clinicians,
+                patients,
+            },
+            appointments,
+        }
+    }
+
+    /// A clinician's weekly hours at a location: an empty week (etag `0`) when never set.
+    pub async fn hours(
+        &self,
+        who: &Principal,
+        clinician: ClinicianId,
+        location: LocationId,
+    ) -> Result<Week, Error> {
+        self.refs
+            .exist(who, Some(clinician), Some(location))
+            .await?;
+        Ok(self
+            .store
+            .week(&who.tenant, clinician, location)
+            .await?
+            .unwrap_or(Week {
+                clinician_id: clinician,
+                location_id: location,
+                hours: Vec::new(),
+                version: 0,
+                update_time_us: 0,
+                updated_by: String::new(),
+            }))
+    }
+
+    /// Replaces a clinician's weekly hours at a location; `etag`, when not empty, must be the
+    /// current one (409 otherwise).
+    pub async fn set_hours(
+        &self,
+        who: &Principal,
+        clinician: ClinicianId,
+        location: LocationId,
+        hours: Vec<WeeklyHours>,
+        etag: &str,
+    ) -> Result<Week, Error> {
+        check("working_hours.hours", &hours)?;
+        self.refs
+            .exist(who, Some(clinician), Some(location))
+            .await?;
+        let mut hours = hours;
+        hours.sort_by_key(|h| (h.day.num_days_from_monday(), h.start));
+        self.store
+            .set_week(
+                &who.tenant,
+                &Week {
+                    clinician_id: clinician,
+                    location_id: location,
+                    hours,
+                    version: 0,
+                    update_time_us: iop_core::now_micros(),
+                    updated_by: who.subject.clone(),
+                },
+                etag,
+            )
+            .await
+    }
+
+    /// Adds time off, a closure or extra hours.
+    pub async fn create_exception(
+        &self,
+        who: &Principal,
+        new: NewException,
+        request_id: &str,
+    ) -> Result<StoredException, Error> {
+        new.check()?;
+        let key = Key::parse(request_id, &new)?;
+        self.refs
+            .exist(who, new.clinician_id, new.location_id)
+            .await?;
+        let (Some(kind), Some(start_us), Some(end_us)) = (new.kind, new.start_us, new.end_us)
+        else {
+            return Err(Error::internal("validated fields are missing"));
+        };
+        let made = StoredException {
+            id: ExceptionId::new(),
+            kind,
+            clinician_id: new.clinician_id,
+            location_id: new.location_id,
+            start_us,
+            end_us,
+            reason: new.reason.trim().to_owned(),
+            created_by: who.subject.clone(),
+            create_time_us: iop_core::now_micros(),
+        };
+        let claim = self
+            .store
+            .insert_exception(&who.tenant, &made, key.as_ref())
+            .await?;
+        idempotency::answer(claim, made, "add a different exception", |id| async move {
+            let id = ExceptionId::parse("id", &id)
+                .map_err(|_| Error::internal("stored request has a bad exception id"))?;
+            self.exception(who, id).await
+        })
+        .await
+    }
+
+    pub async fn exception(
+        &self,
+        who: &Principal,
+        id: ExceptionId,
+    ) -> Result<StoredException, Error> {
+        self.store
+            .exception(&who.tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "availability exception",
+                id: id.to_string(),
+            })
+    }
+
+    /// A page of exceptions by start time.
+    pub async fn exceptions(
+        &self,
+        who: &Principal,
+        mut q: ExceptionQuery,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<StoredException>, Option<String>), Error> {
+        page::time_window(q.from_us, q.to_us)?;
+        let size = page::page_size(page_size)?;
+        let query = page::fingerprint(&[
+            "exceptions",
+            &format!(
+                "{:?}/{:?}/{:?}/{:?}",
+                q.clinician, q.location, q.from_us, q.to_us
+            ),
+        ]);
+        q.after = page::resume_after(page_token, query, store::parse_position)?;
+        q.limit = size + 1;
+        let mut rows = self.store.exceptions(&who.tenant, &q).await?;
+        let next = page::next_page(&mut rows, size, query, store::position);
+        Ok((rows, next))
+    }
+
+    /// Withdraws an exception, answering it as it was.
+    pub async fn delete_exception(
+        &self,
+        who: &Principal,
+        id: ExceptionId,
+    ) -> Result<StoredException, Error> {
+        let gone = self.exception(who, id).await?;
+        if !self.store.delete_exception(&who.tenant, id).await? {
+            // Withdrawn by someone else between the read and the delete.
+            return Err(Error::NotFound {
+                kind: "availability exception",
+                id: id.to_string(),
+            });
+        }
+        Ok(gone)
+    }
+}
+
+#[cfg(test)]
+mod service_tests;
 
 #[cfg(test)]
 mod tests {
@@ -177,7 +514,7 @@ mod tests {
             },
             // Tuesday evening group 18:00-20:00 PST.
             Exception {
-                kind: ExceptionKind::Extra,
+                kind: ExceptionKind::ExtraHours,
                 span: Span::new(t("2026-12-09T02:00:00Z"), t("2026-12-09T04:00:00Z")).unwrap(),
             },
         ];

@@ -42,6 +42,21 @@ iop_kit::text_enum! {
     }
 }
 
+impl AppointmentKind {
+    /// The length a slot search looks for when none is asked: an intake assessment 90
+    /// minutes, a therapy session or psychiatric evaluation an hour (psychotherapy of 53
+    /// minutes or more is billed as 60, CPT 90837), medication and case management half an
+    /// hour, a group session's hold three hours (an IOP day's group block).
+    pub fn default_minutes(self) -> i64 {
+        match self {
+            Self::IntakeAssessment => 90,
+            Self::IndividualTherapy | Self::FamilySession | Self::PsychiatricEvaluation => 60,
+            Self::MedicationManagement | Self::CaseManagement => 30,
+            Self::GroupHold => 180,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clinician {
     pub id: ClinicianId,

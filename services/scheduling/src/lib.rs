@@ -1,6 +1,7 @@
 //! The scheduling service: `iop.scheduling.v1` over gRPC, its own database. Served so far:
-//! locations and their rooms ([`locations`], [`rooms`]), clinicians ([`clinicians`]) and
-//! appointments, single or weekly series, never double-booked ([`appointments`]); whether a
+//! locations and their rooms ([`locations`], [`rooms`]), clinicians ([`clinicians`]), their
+//! working hours, exceptions and free slots ([`availability`]), and appointments, single or
+//! weekly series, never double-booked ([`appointments`]); whether a
 //! patient exists is asked of the records service ([`patients`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
@@ -15,10 +16,12 @@ pub mod clinicians;
 pub mod clock;
 pub mod conflicts;
 pub mod feed;
+pub mod fields;
 pub mod interval;
 pub mod locations;
 pub mod patients;
 pub mod recurrence;
+pub mod references;
 pub mod rooms;
 pub mod slots;
 #[cfg(test)]
@@ -31,6 +34,7 @@ use iop_db::{Db, Migrations};
 use iop_kit::owners::{OwnerApi, Tables};
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::scheduling::appointment_service_server::AppointmentServiceServer;
+use iop_proto::scheduling::availability_service_server::AvailabilityServiceServer;
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
 use sqlx::migrate::Migrator;
@@ -62,8 +66,17 @@ pub async fn serve(
     let clinician_store = clinicians::store::ClinicianStore::new(db.clone());
     let patients =
         std::sync::Arc::new(patients::Records::new(records, config.internal_key.clone()));
+    let appointment_store = appointments::store::AppointmentStore::new(db.clone());
+    let availability = availability::Availability::new(
+        availability::store::AvailabilityStore::new(db.clone()),
+        location_store.clone(),
+        clinician_store.clone(),
+        room_store.clone(),
+        appointment_store.clone(),
+        patients.clone(),
+    );
     let appointments = appointments::Appointments::new(
-        appointments::store::AppointmentStore::new(db.clone()),
+        appointment_store,
         location_store.clone(),
         room_store.clone(),
         clinician_store.clone(),
@@ -81,6 +94,9 @@ pub async fn serve(
         ))
         .serve(AppointmentServiceServer::new(
             appointments::grpc::AppointmentApi::new(appointments),
+        ))
+        .serve(AvailabilityServiceServer::new(
+            availability::grpc::AvailabilityApi::new(availability),
         ))
         .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
     Ok(host.run(listener, shutdown).await?)

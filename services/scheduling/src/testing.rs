@@ -1,5 +1,5 @@
 //! What the service's own tests share: a database, a principal, and a clinic set up to book
-//! in (a location in Los Angeles, two rooms, three clinicians).
+//! in (a location in Los Angeles, two rooms, three clinicians) and search slots of.
 
 use std::sync::Arc;
 
@@ -9,6 +9,8 @@ use iop_db::testing::TestDatabase;
 
 use crate::appointments::Appointments;
 use crate::appointments::store::AppointmentStore;
+use crate::availability::Availability;
+use crate::availability::store::AvailabilityStore;
 use crate::clinicians::store::ClinicianStore;
 use crate::clinicians::{AppointmentKind, Clinicians, NewClinician};
 use crate::locations::store::LocationStore;
@@ -54,6 +56,7 @@ impl PatientCheck for EveryPatient {
 pub struct Clinic {
     pub db: Db,
     pub appointments: Appointments,
+    pub availability: Availability,
     pub location: Location,
     pub rooms: [RoomId; 2],
     pub clinicians: [ClinicianId; 3],
@@ -119,6 +122,14 @@ pub async fn clinic(db: Db, who: &Principal) -> Clinic {
             .unwrap();
         clinician_ids.push(c.id);
     }
+    let availability = Availability::new(
+        AvailabilityStore::new(db.clone()),
+        location_store.clone(),
+        clinician_store.clone(),
+        room_store.clone(),
+        AppointmentStore::new(db.clone()),
+        Arc::new(EveryPatient),
+    );
     let appointments = Appointments::new(
         AppointmentStore::new(db.clone()),
         location_store,
@@ -129,6 +140,7 @@ pub async fn clinic(db: Db, who: &Principal) -> Clinic {
     Clinic {
         db,
         appointments,
+        availability,
         location,
         rooms: [room_ids[0], room_ids[1]],
         clinicians: [clinician_ids[0], clinician_ids[1], clinician_ids[2]],

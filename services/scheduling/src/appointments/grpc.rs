@@ -12,6 +12,7 @@ use super::{
     Status as AppointmentStatus,
 };
 use crate::clinicians::AppointmentKind;
+use crate::fields::{optional_date, optional_id};
 
 pub struct AppointmentApi {
     appointments: Appointments,
@@ -20,18 +21,6 @@ pub struct AppointmentApi {
 impl AppointmentApi {
     pub fn new(appointments: Appointments) -> Self {
         Self { appointments }
-    }
-}
-
-fn optional_id<T>(
-    field: &str,
-    s: &str,
-    parse: impl FnOnce(&str, &str) -> Result<T, Error>,
-) -> Result<Option<T>, Error> {
-    if s.is_empty() {
-        Ok(None)
-    } else {
-        parse(field, s).map(Some)
     }
 }
 
@@ -132,15 +121,11 @@ impl AppointmentService for AppointmentApi {
         let r = req.get_ref();
         let patient = PatientId::parse("patient_id", &r.patient_id)?;
         let location = LocationId::parse("location_id", &r.location_id)?;
-        let date = |d: Option<&iop_proto::common::Date>, field: &str| {
-            d.ok_or_else(|| Error::field(field, "is required"))
-                .and_then(|d| {
-                    iop_kit::dates::date_from_proto(d)
-                        .ok_or_else(|| Error::field(field, "is not a calendar date"))
-                })
+        let date = |field: &str, d: Option<&iop_proto::common::Date>| {
+            optional_date(field, d)?.ok_or_else(|| Error::field(field, "is required"))
         };
-        let from = date(r.from_date.as_ref(), "from_date")?;
-        let to = date(r.to_date.as_ref(), "to_date")?;
+        let from = date("from_date", r.from_date.as_ref())?;
+        let to = date("to_date", r.to_date.as_ref())?;
         let weeks = self
             .appointments
             .weeks(&who, patient, location, from, to)

@@ -170,6 +170,25 @@ impl AppointmentStore {
         Ok(Claim::New)
     }
 
+    /// What `resources` hold over `window`: live appointments and holds, one entry per
+    /// resource and booking.
+    pub async fn busy(
+        &self,
+        tenant: &TenantId,
+        resources: &[Resource],
+        window: Span,
+    ) -> Result<Vec<Held>, Error> {
+        let mut conn = self.db.pool().acquire().await.map_err(Error::internal)?;
+        held(
+            &mut conn,
+            tenant,
+            resources,
+            window.start.timestamp_micros(),
+            window.end.timestamp_micros(),
+        )
+        .await
+    }
+
     pub async fn get(
         &self,
         tenant: &TenantId,
@@ -470,8 +489,35 @@ async fn overlaps(
         .map(|a| a.end_us)
         .max()
         .unwrap_or(last.end_us);
+    let held = held(conn, tenant, b.resources, min_start, max_end).await?;
+    let proposed = b
+        .appointments
+        .iter()
+        .map(|a| {
+            Span::new(
+                super::instant("start", a.start_us)?,
+                super::instant("end", a.end_us)?,
+            )
+            .ok_or_else(|| Error::internal("an occurrence has an empty span"))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Booked::new(&held).conflicts(b.resources, &proposed))
+}
+
+/// What `resources` hold over `[from_us, to_us)`: every booking row overlapping it, whether
+/// booked exclusively or over a conflict on purpose.
+async fn held(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    resources: &[Resource],
+    from_us: i64,
+    to_us: i64,
+) -> Result<Vec<Held>, Error> {
+    if resources.is_empty() {
+        return Ok(Vec::new());
+    }
     let longest = MAX_LENGTH.num_microseconds().unwrap_or(i64::MAX);
-    let keys: Vec<String> = b.resources.iter().map(resource_key).collect();
+    let keys: Vec<String> = resources.iter().map(resource_key).collect();
     let mut f = Filter::new(
         "SELECT resource, appointment_id, start_us, end_us FROM bookings WHERE",
         tenant.as_str(),
@@ -484,10 +530,10 @@ async fn overlaps(
     // A booking lasts at most MAX_LENGTH: the index range on start stays tight.
     f.and(
         " AND start_us > ?",
-        [min_start.saturating_sub(longest).into()],
+        [from_us.saturating_sub(longest).into()],
     )
-    .and(" AND start_us < ?", [max_end.into()])
-    .and(" AND end_us > ?", [min_start.into()]);
+    .and(" AND start_us < ?", [to_us.into()])
+    .and(" AND end_us > ?", [from_us.into()]);
     let rows = f
         .page("start_us", usize::MAX >> 1)
         .fetch_all(&mut *conn)
@@ -510,18 +556,7 @@ async fn overlaps(
             span,
         });
     }
-    let proposed = b
-        .appointments
-        .iter()
-        .map(|a| {
-            Span::new(
-                super::instant("start", a.start_us)?,
-                super::instant("end", a.end_us)?,
-            )
-            .ok_or_else(|| Error::internal("an occurrence has an empty span"))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Booked::new(&held).conflicts(b.resources, &proposed))
+    Ok(held)
 }
 
 async fn write(

@@ -2,6 +2,7 @@
 //! declared once, and the REST handlers that map JSON onto its messages.
 
 pub(crate) mod appointments;
+pub(crate) mod availability;
 pub(crate) mod clinicians;
 pub(crate) mod locations;
 pub(crate) mod rooms;
@@ -19,14 +20,28 @@ pub mod resources {
     pub const Practitioner: Resource = Resource::named("Practitioner");
     /// A booked appointment (one occurrence of a series).
     pub const Appointment: Resource = Resource::named("Appointment");
+    /// When a clinician works: weekly hours and exceptions (time off, closures, extra hours).
+    pub const Schedule: Resource = Resource::named("Schedule");
+    /// A free time found by slot search.
+    pub const Slot: Resource = Resource::named("Slot");
 
-    pub const ALL: &[Resource] = &[Location, Practitioner, Appointment];
+    pub const ALL: &[Resource] = &[Location, Practitioner, Appointment, Schedule, Slot];
 }
 
 /// Sites, rooms and clinicians are set up by those who run the clinic; everyone on staff sees
 /// them. The front desk books, reads and cancels appointments (they hold no clinical
-/// content), as do clinicians and program directors.
+/// content), as do clinicians and program directors. Working hours and time off are kept by
+/// those who run the clinic and the front desk; everyone on staff reads them and searches
+/// free slots.
 const RULES: &[Rule] = &[
+    (Role::Admin, resources::Schedule, "crusd"),
+    (Role::ProgramDirector, resources::Schedule, "crusd"),
+    (Role::FrontDesk, resources::Schedule, "crusd"),
+    (Role::Clinician, resources::Schedule, "rs"),
+    (Role::Admin, resources::Slot, "rs"),
+    (Role::ProgramDirector, resources::Slot, "rs"),
+    (Role::FrontDesk, resources::Slot, "rs"),
+    (Role::Clinician, resources::Slot, "rs"),
     (Role::Admin, resources::Appointment, "crus"),
     (Role::ProgramDirector, resources::Appointment, "crus"),
     (Role::Clinician, resources::Appointment, "crus"),
@@ -59,62 +74,72 @@ const TAGS: &[(&str, &str)] = &[
         "appointments",
         "Appointments, one or a weekly series, never double-booked; cancelling frees the time",
     ),
+    (
+        "availability",
+        "When clinicians work (weekly hours in local time, time off, closures, extra hours) \
+         and the free slots that leaves",
+    ),
 ];
 
 /// What the scheduling service checks across fields of a body, in JSON Schema terms.
 fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
+    let mut refine = |name: &str, rule| super::refine(schemas, name, rule);
     // No credential or kind twice.
-    if let Some(schema) = schemas
-        .get_mut("NewClinician")
-        .and_then(|s| s.as_object_mut())
-    {
-        schema.insert(
-            "allOf".into(),
-            json!([{ "properties": {
-                "credentials": { "uniqueItems": true },
-                "kinds": { "uniqueItems": true },
-            } }]),
-        );
-    }
+    refine(
+        "NewClinician",
+        json!({ "properties": {
+            "credentials": { "uniqueItems": true },
+            "kinds": { "uniqueItems": true },
+        } }),
+    );
     // A status change moves on; booking and cancelling have their own operations.
-    if let Some(schema) = schemas
-        .get_mut("AppointmentStatusChange")
-        .and_then(|s| s.as_object_mut())
-    {
-        schema.insert(
-            "allOf".into(),
-            json!([{ "properties": { "status": { "enum": ["checked_in", "completed", "no_show"] } } }]),
-        );
-    }
+    refine(
+        "AppointmentStatusChange",
+        json!({ "properties": { "status": { "enum": ["checked_in", "completed", "no_show"] } } }),
+    );
     // In person takes a room and no link; telehealth a link and no room. A group hold is
     // placed by the group service, not booked.
-    if let Some(schema) = schemas
-        .get_mut("NewAppointment")
-        .and_then(|s| s.as_object_mut())
-    {
-        schema.insert(
-            "allOf".into(),
-            json!([
-                {
-                    "if": { "properties": { "modality": { "const": "in_person" } }, "required": ["modality"] },
-                    "then": {
-                        "required": ["room_id"],
-                        "properties": { "room_id": { "type": "string" }, "join_url": { "maxLength": 0 } },
-                    },
-                },
-                {
-                    "if": { "properties": { "modality": { "const": "telehealth" } }, "required": ["modality"] },
-                    "then": {
-                        "required": ["join_url"],
-                        "properties": { "join_url": { "minLength": 1 }, "room_id": { "type": "null" } },
-                    },
-                },
-                { "properties": { "kind": { "not": { "const": "group_hold" } } } },
-                { "properties": { "clinician_ids": { "uniqueItems": true } } },
-            ]),
-        );
-    }
+    refine(
+        "NewAppointment",
+        json!({
+            "if": { "properties": { "modality": { "const": "in_person" } }, "required": ["modality"] },
+            "then": {
+                "required": ["room_id"],
+                "properties": { "room_id": { "type": "string" }, "join_url": { "maxLength": 0 } },
+            },
+        }),
+    );
+    refine(
+        "NewAppointment",
+        json!({
+            "if": { "properties": { "modality": { "const": "telehealth" } }, "required": ["modality"] },
+            "then": {
+                "required": ["join_url"],
+                "properties": { "join_url": { "minLength": 1 }, "room_id": { "type": "null" } },
+            },
+        }),
+    );
+    refine(
+        "NewAppointment",
+        json!({ "properties": { "kind": { "not": { "const": "group_hold" } } } }),
+    );
+    refine(
+        "NewAppointment",
+        json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
+    );
+    // Extra hours are a clinician's at a location; time off names a clinician, a location
+    // (a closure) or both (services/scheduling/src/availability.rs `NewException::check`).
+    let named =
+        |field: &str| json!({ "required": [field], "properties": { field: { "type": "string" } } });
+    refine(
+        "NewAvailabilityException",
+        json!({
+            "if": { "properties": { "kind": { "const": "extra_hours" } }, "required": ["kind"] },
+            "then": { "allOf": [named("clinician_id"), named("location_id")] },
+            "else": { "anyOf": [named("clinician_id"), named("location_id")] },
+        }),
+    );
 }
 
 crate::operation::backend_operations! {
@@ -194,6 +219,37 @@ crate::operation::backend_operations! {
         SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.status", data: Attendance,
             asks: id, gives: resource, rest: appointments::set_status,
+        }
+    }
+
+    service AvailabilityService(availability_service_server::AvailabilityServiceServer, availability_service_client::AvailabilityServiceClient) {
+        GetWorkingHours = get_working_hours(GetWorkingHoursRequest) -> WorkingHours {
+            needs: Schedule.Read, audit: "working_hours.read", data: None,
+            asks: named(clinician_id), gives: named(clinician_id), rest: availability::get_hours,
+        }
+        SetWorkingHours = set_working_hours(SetWorkingHoursRequest) -> WorkingHours {
+            needs: Schedule.Update, audit: "working_hours.set", data: None,
+            asks: each(working_hours, named(clinician_id)), gives: named(clinician_id), rest: availability::set_hours,
+        }
+        CreateAvailabilityException = create_availability_exception(CreateAvailabilityExceptionRequest) -> AvailabilityException {
+            needs: Schedule.Create, audit: "availability_exception.create", data: None,
+            asks: nothing, gives: id, rest: availability::create_exception,
+        }
+        GetAvailabilityException = get_availability_exception(GetAvailabilityExceptionRequest) -> AvailabilityException {
+            needs: Schedule.Read, audit: "availability_exception.read", data: None,
+            asks: id, gives: id, rest: availability::get_exception,
+        }
+        ListAvailabilityExceptions = list_availability_exceptions(ListAvailabilityExceptionsRequest) -> ListAvailabilityExceptionsResponse {
+            needs: Schedule.Search, audit: "availability_exception.search", data: None,
+            asks: nothing, gives: each(exceptions, id), rest: availability::list_exceptions,
+        }
+        DeleteAvailabilityException = delete_availability_exception(DeleteAvailabilityExceptionRequest) -> AvailabilityException {
+            needs: Schedule.Delete, audit: "availability_exception.delete", data: None,
+            asks: id, gives: id, rest: availability::delete_exception,
+        }
+        SearchSlots = search_slots(SearchSlotsRequest) -> SearchSlotsResponse {
+            needs: Slot.Search, audit: "slot.search", data: Attendance,
+            asks: patient_filter, gives: nothing, rest: availability::search_slots,
         }
     }
 }

@@ -1,0 +1,118 @@
+//! What a booking or a slot search names — a location, a room, clinicians, a patient — read
+//! in the caller's clinic and checked alike for both: one that is not there is 404 (naming
+//! it); one that cannot take part (a room elsewhere or inactive, a clinician inactive or not
+//! providing the kind) is a violation under the caller's field name, which the caller turns
+//! into 409 with the rest of its stored-state rules.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use iop_core::{ClinicianId, Error, LocationId, PatientId, Principal, RoomId};
+use iop_kit::violations::Violations;
+
+use crate::clinicians::AppointmentKind;
+use crate::clinicians::store::ClinicianStore;
+use crate::clock;
+use crate::locations::store::LocationStore;
+use crate::patients::PatientCheck;
+use crate::rooms::store::RoomStore;
+
+#[derive(Clone)]
+pub struct References {
+    pub locations: LocationStore,
+    pub rooms: RoomStore,
+    pub clinicians: ClinicianStore,
+    pub patients: Arc<dyn PatientCheck>,
+}
+
+fn missing(kind: &'static str, id: impl ToString) -> Error {
+    Error::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+impl References {
+    /// The location's time zone.
+    pub async fn zone(&self, who: &Principal, id: LocationId) -> Result<Tz, Error> {
+        let location = self
+            .locations
+            .get(&who.tenant, id)
+            .await?
+            .ok_or_else(|| missing("location", id))?;
+        clock::zone("location.time_zone", &location.time_zone)
+    }
+
+    /// A room to use at `location`: of that location and active.
+    pub async fn room(
+        &self,
+        who: &Principal,
+        id: RoomId,
+        location: LocationId,
+        field: &str,
+        v: &mut Violations<'_>,
+    ) -> Result<(), Error> {
+        let room = self
+            .rooms
+            .get(&who.tenant, id)
+            .await?
+            .ok_or_else(|| missing("room", id))?;
+        if room.location_id != location {
+            v.push(field, "is not a room of this location");
+        } else if !room.active {
+            v.push(field, "is inactive");
+        }
+        Ok(())
+    }
+
+    /// A clinician to see a patient for `kind`: active and providing it.
+    pub async fn clinician(
+        &self,
+        who: &Principal,
+        id: ClinicianId,
+        kind: AppointmentKind,
+        field: &str,
+        v: &mut Violations<'_>,
+    ) -> Result<(), Error> {
+        let c = self
+            .clinicians
+            .get(&who.tenant, id)
+            .await?
+            .ok_or_else(|| missing("clinician", id))?;
+        if !c.active {
+            v.push(field, "is inactive");
+        } else if !c.kinds.contains(&kind) {
+            v.push(field, &format!("does not provide {}", kind.as_str()));
+        }
+        Ok(())
+    }
+
+    /// A patient of the caller's clinic (the records service says).
+    pub async fn patient(&self, who: &Principal, id: PatientId) -> Result<(), Error> {
+        if self.patients.exists(who, id).await? {
+            Ok(())
+        } else {
+            Err(missing("patient", id))
+        }
+    }
+
+    /// Only that they are there, whatever their state.
+    pub async fn exist(
+        &self,
+        who: &Principal,
+        clinician: Option<ClinicianId>,
+        location: Option<LocationId>,
+    ) -> Result<(), Error> {
+        if let Some(id) = clinician
+            && self.clinicians.get(&who.tenant, id).await?.is_none()
+        {
+            return Err(missing("clinician", id));
+        }
+        if let Some(id) = location
+            && self.locations.get(&who.tenant, id).await?.is_none()
+        {
+            return Err(missing("location", id));
+        }
+        Ok(())
+    }
+}
