@@ -529,24 +529,34 @@ impl Modify for Contract {
                         .iter()
                         .flatten()
                         .any(|p| p.parameter_in == ParameterIn::Query);
-                // The path's `{id}` is declared here, for every operation alike.
+                // The path's parameters (`{id}`, `{clinician_id}`…) are declared here, for
+                // every operation alike: each a UUID naming a resource.
                 let params = op.parameters.get_or_insert_with(Vec::new);
-                if path.contains("{id}")
-                    && !params
+                let names = path
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|rest| rest.split_once('}').map(|(name, _)| name));
+                for (at, name) in names.enumerate() {
+                    if params
                         .iter()
-                        .any(|p| p.parameter_in == ParameterIn::Path && p.name == "id")
-                {
+                        .any(|p| p.parameter_in == ParameterIn::Path && p.name == name)
+                    {
+                        continue;
+                    }
                     use utoipa::openapi::path::ParameterBuilder;
-                    let thing = thing_of(path);
+                    let thing = match name.strip_suffix("_id") {
+                        Some(thing) => thing.replace('_', " "),
+                        None => thing_of(path),
+                    };
                     let mut first = thing.chars();
                     let thing = first
                         .next()
                         .map(|c| c.to_uppercase().chain(first).collect::<String>())
                         .unwrap_or_default();
                     params.insert(
-                        0,
+                        at,
                         ParameterBuilder::new()
-                            .name("id")
+                            .name(name)
                             .parameter_in(ParameterIn::Path)
                             .required(utoipa::openapi::Required::True)
                             .description(Some(format!("{thing} id (UUID)")))
@@ -629,7 +639,7 @@ impl Modify for Contract {
                             header.pattern = Some(iop_kit::idempotency::KEY_PATTERN.into());
                         }
                     }
-                    if param.parameter_in == ParameterIn::Path && param.name == "id" {
+                    if param.parameter_in == ParameterIn::Path {
                         param.schema = Some(
                             ObjectBuilder::new()
                                 .schema_type(Type::String)
@@ -746,7 +756,7 @@ mod tests {
     }
 
     /// The statuses the gateway's own rules can answer are documented on every operation, a
-    /// body's on every operation that takes one, and a path `{id}` is a UUID.
+    /// body's on every operation that takes one, and every path parameter is declared, a UUID.
     #[test]
     fn every_operation_documents_what_the_gateway_may_answer() {
         let doc = super::openapi();
@@ -775,9 +785,17 @@ mod tests {
                     );
                 }
                 let json = serde_json::to_value(op).unwrap();
+                let declared = json["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .count();
+                assert_eq!(declared, path.matches('{').count(), "{path}");
                 for p in json["parameters"].as_array().into_iter().flatten() {
-                    if p["in"] == "path" && p["name"] == "id" {
+                    if p["in"] == "path" {
                         assert_eq!(p["schema"]["format"], "uuid", "{path}");
+                        assert!(path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())));
                     }
                 }
                 checked += 1;
