@@ -306,3 +306,56 @@ async fn booking_over_grpc_names_clashes_in_the_status() {
     );
     sys.stop().await;
 }
+
+/// The group service's holds, as it places them over gRPC: placed once per key, refusing a
+/// visit in the held room, released through REST, after which the visit books.
+#[tokio::test]
+async fn a_hold_keeps_the_room_until_released() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let c = clinic(&sys, &director).await;
+    let (_, patient) = create(&sys, &director, &ana()).await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    let mut client = AppointmentServiceClient::new(sys.grpc_channel().await);
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    // 2030-01-08T02:00:00Z, three hours: an evening group.
+    let request = pb::PlaceHoldRequest {
+        hold_key: "group-session-1".into(),
+        location_id: c.location.clone(),
+        room_id: c.rooms[0].clone(),
+        clinician_ids: vec![c.clinicians[1].clone()],
+        start_time: at(1_894_068_000),
+        end_time: at(1_894_068_000 + 3 * 3600),
+    };
+    let held = client
+        .place_hold(with_bearer(request.clone(), &director))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.kind, pb::AppointmentKind::GroupHold as i32);
+    let again = client
+        .place_hold(with_bearer(request, &director))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.id, held.id);
+    let visit = visit(&c, &patient, "2030-01-08T03:00:00Z", "2030-01-08T04:00:00Z");
+    let (status, body) = post(&sys, &director, "/v1/appointments", &visit).await;
+    assert_problem_names(&body, 409, "occurrences[0].room_id");
+    assert_eq!(status, 409);
+    let (status, released) = post(
+        &sys,
+        &director,
+        &format!("/v1/holds/{}/release", held.id),
+        &json!({ "reason": "group moved online" }),
+    )
+    .await;
+    assert_eq!(
+        (status, released["status"].as_str()),
+        (200, Some("cancelled")),
+        "{released}"
+    );
+    let (status, body) = post(&sys, &director, "/v1/appointments", &visit).await;
+    assert_eq!(status, 201, "{body}");
+    sys.stop().await;
+}

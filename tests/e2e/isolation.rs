@@ -204,7 +204,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_clinic.rooms[0]
         } else if template.starts_with("/v1/clinicians") {
             &b_clinic.clinicians[0]
-        } else if template.starts_with("/v1/appointments") {
+        } else if template.starts_with("/v1/appointments") || template.starts_with("/v1/holds") {
             &b_appointment_id
         } else if template.starts_with("/v1/availability-exceptions") {
             &b_exception_id
@@ -259,6 +259,18 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .post(sys.url(&path))
                     .json(&crate::consents::mother()),
+                "post" if template.ends_with("/release") => {
+                    sys.http.post(sys.url(&path)).json(&json!({}))
+                }
+                "post" if template == "/v1/holds" => {
+                    sys.http.post(sys.url(&path)).json(&json!({
+                        "hold_key": "session-1",
+                        "location_id": b_clinic.location,
+                        "room_id": b_clinic.rooms[0],
+                        "start_time": "2030-01-07T17:00:00Z",
+                        "end_time": "2030-01-07T20:00:00Z",
+                    }))
+                }
                 "post" if template.ends_with("/revoke") => {
                     sys.http.post(sys.url(&path)).json(&json!({}))
                 }
@@ -368,7 +380,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 id
             } else if template.contains("{clinician_id}") {
                 &b_clinic.clinicians[0]
-            } else if template == "/v1/slots" {
+            } else if template == "/v1/slots" || template == "/v1/holds" {
                 &b_clinic.location
             } else {
                 ""
@@ -379,7 +391,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     "{method} {template} leaked {marker}: {status} {body}"
                 );
             }
-            if template.contains("id}") || template == "/v1/slots" {
+            if template.contains("id}") || template == "/v1/slots" || template == "/v1/holds" {
                 assert_eq!(
                     status, 404,
                     "{method} {template} must not find B's resource"

@@ -271,7 +271,17 @@ impl Appointments {
     ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
         new.check()?;
         let key = Key::parse(request_id, &new)?;
-        let plan = self.plan(who, &new).await?;
+        self.place(who, &new, key).await
+    }
+
+    /// Checks and writes what [`Self::book`] or [`Self::hold`] asked for.
+    async fn place(
+        &self,
+        who: &Principal,
+        new: &NewAppointment,
+        key: Option<Key<'_>>,
+    ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
+        let plan = self.plan(who, new).await?;
         let claim_id = plan
             .series_id
             .map(|s| s.to_string())
@@ -317,7 +327,11 @@ impl Appointments {
         }
         for (i, id) in new.clinician_ids.iter().enumerate() {
             let field = format!("clinician_ids[{i}]");
-            self.refs.clinician(who, *id, kind, &field, &mut v).await?;
+            // A hold's facilitators run a group, not an appointment kind they provide.
+            let provides = (kind != AppointmentKind::GroupHold).then_some(kind);
+            self.refs
+                .clinician(who, *id, provides, &field, &mut v)
+                .await?;
         }
         // Stored state (a room elsewhere, a clinician who does not provide the kind): 409.
         v.finish_unmet()?;
@@ -445,6 +459,7 @@ impl Appointments {
             return Err(Error::internal("validated kind is missing"));
         };
         let current = self.get(who, id).await?;
+        not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         if !matches!(current.status, Status::Booked | Status::CheckedIn) {
             return Err(Error::Unmet(vec![FieldViolation {
@@ -487,6 +502,7 @@ impl Appointments {
             }
         };
         let current = self.get(who, id).await?;
+        not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         let allowed = matches!(
             (current.status, to),
@@ -616,6 +632,7 @@ impl Appointments {
             return Err(Error::internal("validated times are missing"));
         };
         let current = self.get(who, id).await?;
+        not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         if current.status != Status::Booked {
             return Err(Error::Unmet(vec![FieldViolation {
@@ -677,6 +694,143 @@ pub fn clashes(appointments: &[Appointment], found: &[Conflict]) -> Error {
 /// An instant from its microseconds since the epoch.
 fn instant(field: &str, us: i64) -> Result<DateTime<Utc>, Error> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| Error::field(field, "is out of range"))
+}
+
+/// At most this many facilitators hold one group session.
+pub const MAX_FACILITATORS: usize = 8;
+
+/// What another service (the group service) asks to hold for one of its sessions: the room,
+/// the facilitators, or both, for a time. No patient: the session's members are the group
+/// service's.
+#[derive(Debug, Clone, Default)]
+pub struct NewHold {
+    /// The placing service's own key for the session: the same key twice is one hold.
+    pub key: String,
+    pub location_id: Option<LocationId>,
+    pub room_id: Option<RoomId>,
+    pub clinician_ids: Vec<ClinicianId>,
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+}
+
+impl NewHold {
+    fn check(&self) -> Result<(), Error> {
+        let mut v = Violations::new("");
+        if self.key.is_empty() {
+            v.push("hold_key", "is required");
+        } else if self.key.len() > 200 || !self.key.bytes().all(|b| b.is_ascii_graphic()) {
+            v.push("hold_key", "must be 1-200 printable ASCII characters");
+        }
+        if self.location_id.is_none() {
+            v.push("location_id", "is required");
+        }
+        if self.room_id.is_none() && self.clinician_ids.is_empty() {
+            v.push(
+                "room_id",
+                "is required unless clinician_ids names a facilitator",
+            );
+        }
+        if self.clinician_ids.len() > MAX_FACILITATORS {
+            v.push("clinician_ids", "must name at most 8 facilitators");
+        }
+        for (i, c) in self.clinician_ids.iter().enumerate() {
+            if self.clinician_ids[..i].contains(c) {
+                v.push(&format!("clinician_ids[{i}]"), "is listed twice");
+            }
+        }
+        check_times(&mut v, self.start_us, self.end_us);
+        v.finish()
+    }
+}
+
+/// Holds are placed and released by the service that owns them, never cancelled, moved or
+/// checked in as appointments are.
+fn not_a_hold(a: &Appointment) -> Result<(), Error> {
+    if a.kind == AppointmentKind::GroupHold {
+        return Err(Error::Unmet(vec![FieldViolation {
+            field: "kind".into(),
+            description: "is group_hold: a hold is released by the service that placed it \
+                          (ReleaseHold), not changed as an appointment"
+                .into(),
+        }]));
+    }
+    Ok(())
+}
+
+impl Appointments {
+    /// Holds a room and facilitators for another service's session, checked exactly like a
+    /// booking (a clash refuses it, naming what it meets); the same key with the same
+    /// request answers the hold already placed, with another request is refused. A room
+    /// held is in person; facilitators alone, telehealth.
+    pub async fn hold(&self, who: &Principal, hold: NewHold) -> Result<Appointment, Error> {
+        hold.check()?;
+        let new = NewAppointment {
+            kind: Some(AppointmentKind::GroupHold),
+            patient_id: None,
+            clinician_ids: hold.clinician_ids,
+            location_id: hold.location_id,
+            modality: Some(if hold.room_id.is_some() {
+                Modality::InPerson
+            } else {
+                Modality::Telehealth
+            }),
+            room_id: hold.room_id,
+            start_us: hold.start_us,
+            end_us: hold.end_us,
+            ..Default::default()
+        };
+        // Hold keys are their own namespace beside clients' request ids.
+        let scoped = format!("hold:{}", hold.key);
+        let key = Key::parse(&scoped, &new).map_err(|_| Error::field("hold_key", "is invalid"))?;
+        let (mut made, _) = self.place(who, &new, key).await.map_err(|e| match e {
+            Error::Unprocessable(v) if v.iter().any(|v| v.field == "request_id") => {
+                Error::rule("hold_key", "was already used for a different hold")
+            }
+            other => other,
+        })?;
+        made.pop()
+            .ok_or_else(|| Error::internal("a hold placed nothing"))
+    }
+
+    /// Releases a hold: its time is free again. Releasing one already released answers it
+    /// as it is, so a retry is harmless.
+    pub async fn release(
+        &self,
+        who: &Principal,
+        id: AppointmentId,
+        reason: &str,
+    ) -> Result<Appointment, Error> {
+        let mut v = Violations::new("");
+        v.text("reason", reason, text::LINE);
+        v.finish()?;
+        let current = self.get(who, id).await?;
+        if current.kind != AppointmentKind::GroupHold {
+            return Err(Error::Unmet(vec![FieldViolation {
+                field: "id".into(),
+                description: "is not a hold: an appointment is cancelled (CancelAppointment)"
+                    .into(),
+            }]));
+        }
+        if current.status == Status::Cancelled {
+            return Ok(current);
+        }
+        let cancellation = Cancellation {
+            kind: CancellationKind::ByClinic,
+            reason: match reason.trim() {
+                "" => "hold released".to_owned(),
+                r => r.to_owned(),
+            },
+            by: who.subject.clone(),
+            time_us: iop_core::now_micros(),
+        };
+        let mut released = self
+            .store
+            .cancel(&who.tenant, &current, SeriesScope::This, &cancellation)
+            .await?;
+        released
+            .pop()
+            .ok_or_else(|| Error::internal("a release released nothing"))
+    }
 }
 
 #[cfg(test)]

@@ -65,12 +65,13 @@ impl References {
         Ok(())
     }
 
-    /// A clinician to see a patient for `kind`: active and providing it.
+    /// A clinician to see a patient for `kind`: active and providing it (`None`: active,
+    /// whatever they provide — a group's facilitator for a hold).
     pub async fn clinician(
         &self,
         who: &Principal,
         id: ClinicianId,
-        kind: AppointmentKind,
+        kind: Option<AppointmentKind>,
         field: &str,
         v: &mut Violations<'_>,
     ) -> Result<(), Error> {
@@ -81,7 +82,9 @@ impl References {
             .ok_or_else(|| missing("clinician", id))?;
         if !c.active {
             v.push(field, "is inactive");
-        } else if !c.kinds.contains(&kind) {
+        } else if let Some(kind) = kind
+            && !c.kinds.contains(&kind)
+        {
             v.push(field, &format!("does not provide {}", kind.as_str()));
         }
         Ok(())

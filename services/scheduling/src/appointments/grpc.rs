@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::store::AppointmentQuery;
 use super::{
-    Appointment, Appointments, CancellationKind, Modality, NewAppointment, SeriesScope,
+    Appointment, Appointments, CancellationKind, Modality, NewAppointment, NewHold, SeriesScope,
     Status as AppointmentStatus,
 };
 use crate::clinicians::AppointmentKind;
@@ -56,6 +56,42 @@ impl AppointmentService for AppointmentApi {
             appointments: made.into_iter().map(to_proto).collect(),
             series_id: series.map(|s| s.to_string()).unwrap_or_default(),
         }))
+    }
+
+    async fn place_hold(
+        &self,
+        req: Request<pb::PlaceHoldRequest>,
+    ) -> Result<Response<pb::Appointment>, Status> {
+        let who = principal(&req)?;
+        let r = req.into_inner();
+        let hold = NewHold {
+            key: r.hold_key,
+            location_id: optional_id("location_id", &r.location_id, LocationId::parse)?,
+            room_id: optional_id("room_id", &r.room_id, RoomId::parse)?,
+            clinician_ids: r
+                .clinician_ids
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ClinicianId::parse(&format!("clinician_ids[{i}]"), c))
+                .collect::<Result<_, _>>()?,
+            start_us: r.start_time.as_ref().map(micros_from_timestamp),
+            end_us: r.end_time.as_ref().map(micros_from_timestamp),
+        };
+        Ok(Response::new(to_proto(
+            self.appointments.hold(&who, hold).await?,
+        )))
+    }
+
+    async fn release_hold(
+        &self,
+        req: Request<pb::ReleaseHoldRequest>,
+    ) -> Result<Response<pb::Appointment>, Status> {
+        let who = principal(&req)?;
+        let r = req.get_ref();
+        let id = AppointmentId::parse("id", &r.id)?;
+        Ok(Response::new(to_proto(
+            self.appointments.release(&who, id, &r.reason).await?,
+        )))
     }
 
     async fn get_appointment(

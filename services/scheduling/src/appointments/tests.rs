@@ -22,6 +22,19 @@ fn visit(c: &Clinic, patient: PatientId, start: &str, end: &str) -> NewAppointme
     }
 }
 
+/// Two live bookings of one resource at once, counted by a self-join over what is stored.
+async fn overlaps(db: &iop_db::Db) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM bookings a JOIN bookings b \
+         ON a.tenant_id = b.tenant_id AND a.resource = b.resource \
+         AND a.appointment_id < b.appointment_id \
+         AND a.start_us < b.end_us AND b.start_us < a.end_us",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+}
+
 fn clash_fields(e: Error) -> Vec<String> {
     match e {
         Error::Clashes(v) => v.into_iter().map(|v| v.field).collect(),
@@ -358,16 +371,7 @@ async fn concurrent_bookings_never_double_book() {
         }
     }
     assert!(booked >= 2, "{booked}");
-    let overlaps: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM bookings a JOIN bookings b \
-         ON a.tenant_id = b.tenant_id AND a.resource = b.resource \
-         AND a.appointment_id < b.appointment_id \
-         AND a.start_us < b.end_us AND b.start_us < a.end_us",
-    )
-    .fetch_one(c.db.pool())
-    .await
-    .unwrap();
-    assert_eq!(overlaps, 0);
+    assert_eq!(overlaps(&c.db).await, 0);
 }
 
 /// On PostgreSQL the database itself refuses an overlapping exclusive booking of the same
@@ -601,4 +605,193 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), iop_core::ErrorCode::Conflict, "{err:?}");
+}
+
+fn hold(c: &Clinic, key: &str, start: &str, end: &str) -> NewHold {
+    NewHold {
+        key: key.into(),
+        location_id: Some(c.location.id),
+        room_id: Some(c.rooms[0]),
+        clinician_ids: vec![c.clinicians[2]],
+        start_us: Some(us(start)),
+        end_us: Some(us(end)),
+    }
+}
+
+#[tokio::test]
+async fn a_hold_is_checked_like_a_booking_placed_once_and_released() {
+    let (_tdb, db) = fixture_db("holds").await;
+    let who = staff("clinic-a");
+    let c = clinic(db, &who).await;
+    let evening = hold(
+        &c,
+        "session-1",
+        "2026-12-08T02:00:00Z",
+        "2026-12-08T05:00:00Z",
+    );
+    let held = c.appointments.hold(&who, evening.clone()).await.unwrap();
+    assert_eq!(
+        (held.kind, held.patient_id, held.status, held.modality),
+        (
+            AppointmentKind::GroupHold,
+            None,
+            Status::Booked,
+            Modality::InPerson
+        )
+    );
+    // The same key and request: the same hold. The same key for another time: refused.
+    assert_eq!(
+        c.appointments.hold(&who, evening.clone()).await.unwrap(),
+        held
+    );
+    let mut moved = evening.clone();
+    moved.start_us = Some(us("2026-12-09T02:00:00Z"));
+    moved.end_us = Some(us("2026-12-09T05:00:00Z"));
+    let err = c.appointments.hold(&who, moved).await.unwrap_err();
+    assert!(err.to_string().contains("hold_key"), "{err}");
+    // The room and the facilitator are taken: a visit there, or another hold, clashes.
+    let mut visit_there = visit(
+        &c,
+        PatientId::new(),
+        "2026-12-08T03:00:00Z",
+        "2026-12-08T04:00:00Z",
+    );
+    visit_there.clinician_ids = vec![c.clinicians[1]];
+    let err = c
+        .appointments
+        .book(&who, visit_there.clone(), "")
+        .await
+        .unwrap_err();
+    assert_eq!(clash_fields(err), ["occurrences[0].room_id"]);
+    let mut facilitator_only = hold(
+        &c,
+        "session-2",
+        "2026-12-08T04:00:00Z",
+        "2026-12-08T06:00:00Z",
+    );
+    facilitator_only.room_id = None;
+    let err = c
+        .appointments
+        .hold(&who, facilitator_only)
+        .await
+        .unwrap_err();
+    assert_eq!(clash_fields(err), ["occurrences[0].clinician_ids"]);
+    // A hold is not cancelled as an appointment; an appointment is not released.
+    let err = c
+        .appointments
+        .cancel(
+            &who,
+            held.id,
+            Some(CancellationKind::ByClinic),
+            "",
+            "",
+            SeriesScope::This,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unmet(v) if v[0].field == "kind"),
+        "{err:?}"
+    );
+    let (booked, _) = c
+        .appointments
+        .book(
+            &who,
+            visit(
+                &c,
+                PatientId::new(),
+                "2026-12-09T17:00:00Z",
+                "2026-12-09T18:00:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap();
+    let err = c
+        .appointments
+        .release(&who, booked[0].id, "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unmet(v) if v[0].field == "id"),
+        "{err:?}"
+    );
+    // Released (twice is harmless), the room is free.
+    let released = c
+        .appointments
+        .release(&who, held.id, "session cancelled")
+        .await
+        .unwrap();
+    assert_eq!(released.status, Status::Cancelled);
+    assert_eq!(
+        released.cancellation.as_ref().map(|c| c.reason.as_str()),
+        Some("session cancelled")
+    );
+    assert_eq!(
+        c.appointments.release(&who, held.id, "").await.unwrap(),
+        released
+    );
+    c.appointments.book(&who, visit_there, "").await.unwrap();
+    // Nothing to hold.
+    let mut nothing = hold(
+        &c,
+        "session-3",
+        "2026-12-10T02:00:00Z",
+        "2026-12-10T05:00:00Z",
+    );
+    nothing.room_id = None;
+    nothing.clinician_ids.clear();
+    let err = c.appointments.hold(&who, nothing).await.unwrap_err();
+    assert!(err.to_string().contains("room_id"), "{err}");
+}
+
+/// The group service retries and races: the same key placed at once is one hold, and of
+/// different sessions wanting one room at once exactly one gets it. On both databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_holds_are_one_per_key_and_one_per_room() {
+    let (_tdb, db) = fixture_db("hold_race").await;
+    let who = staff("clinic-a");
+    let c = std::sync::Arc::new(clinic(db, &who).await);
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let (c, who) = (c.clone(), who.clone());
+        tasks.push(tokio::spawn(async move {
+            // Half the same session retried; half other sessions an hour later, overlapping.
+            let (key, start, end) = if i % 2 == 0 {
+                (
+                    "same".to_owned(),
+                    "2026-12-08T02:00:00Z",
+                    "2026-12-08T05:00:00Z",
+                )
+            } else {
+                (
+                    format!("other-{i}"),
+                    "2026-12-08T03:00:00Z",
+                    "2026-12-08T06:00:00Z",
+                )
+            };
+            let mut h = hold(&c, &key, start, end);
+            h.clinician_ids.clear();
+            (i % 2 == 0, c.appointments.hold(&who, h).await)
+        }));
+    }
+    let (mut same_ids, mut others_held) = (std::collections::HashSet::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (true, Ok(h)) => {
+                same_ids.insert(h.id);
+            }
+            (false, Ok(_)) => others_held += 1,
+            (_, Err(Error::Clashes(v))) => assert!(!v.is_empty()),
+            (_, Err(other)) => panic!("a hold failed otherwise: {other:?}"),
+        }
+    }
+    // One room, overlapping times: the retried session or one other, never both.
+    assert!(same_ids.len() <= 1, "{same_ids:?}");
+    assert_eq!(
+        same_ids.len() + others_held,
+        1,
+        "{same_ids:?} {others_held}"
+    );
+    assert_eq!(overlaps(&c.db).await, 0);
 }

@@ -119,7 +119,7 @@ impl Availability {
         let clinicians = match q.clinician {
             Some(id) => {
                 self.refs
-                    .clinician(who, id, kind, "clinician_id", &mut v)
+                    .clinician(who, id, Some(kind), "clinician_id", &mut v)
                     .await?;
                 vec![id]
             }

@@ -534,3 +534,83 @@ fn from_proto(a: pb::Appointment) -> Appointment {
 }
 
 shown! { pb::Appointment => Appointment, by from_proto, at "/v1/appointments", fields "appointment.", versioned }
+
+/// A room and facilitators held for a group session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    /// The placing service's own key for the session: the same key with the same request is
+    /// the same hold.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")]
+    pub hold_key: String,
+    #[schema(format = Uuid)]
+    pub location_id: String,
+    /// The room held (in person); leave out for a session by video.
+    #[schema(format = Uuid)]
+    pub room_id: Option<String>,
+    /// The facilitators held, at most 8: any active clinicians of the clinic.
+    #[serde(default)]
+    #[schema(max_items = 8, value_type = Vec<uuid::Uuid>)]
+    pub clinician_ids: Vec<String>,
+    /// RFC 3339. Ends after it starts, within 12 hours.
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+}
+
+/// Hold a room and facilitators for a group session (the group service does this over
+/// gRPC): an appointment of kind `group_hold` without a patient, checked like a booking.
+#[utoipa::path(post, path = "/v1/holds", tag = "appointments", request_body = NewHold,
+    responses(
+        (status = 201, description = "The hold (or the one already placed with this key)", body = Appointment, headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "No such location, room or clinician in your clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A clash (each named), a room elsewhere or inactive, an inactive clinician", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn place_hold(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let h: NewHold = body.parse()?;
+    let message = pb::PlaceHoldRequest {
+        hold_key: h.hold_key,
+        location_id: h.location_id,
+        room_id: h.room_id.unwrap_or_default(),
+        clinician_ids: h.clinician_ids,
+        start_time: parse_time("start_time", Some(&h.start_time))?
+            .map(iop_proto::timestamp_from_micros),
+        end_time: parse_time("end_time", Some(&h.end_time))?.map(iop_proto::timestamp_from_micros),
+    };
+    crate::rest::create(&st, &who, super::PlaceHold, message, None).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRelease {
+    #[serde(default)]
+    #[schema(value_type = text::Line)]
+    pub reason: String,
+}
+
+/// Release a hold: its time is free again. A hold already released is answered as it is.
+#[utoipa::path(post, path = "/v1/holds/{id}/release", tag = "appointments", request_body = HoldRelease,
+    responses(
+        (status = 200, description = "The hold, released", body = Appointment, headers(("ETag" = String))),
+        (status = 409, description = "Not a hold (an appointment is cancelled)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn release_hold(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let r: HoldRelease = body.parse()?;
+    let message = pb::ReleaseHoldRequest {
+        id,
+        reason: r.reason,
+    };
+    answer(&st, &who, super::ReleaseHold, message).await
+}

@@ -128,6 +128,18 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
         "NewAppointment",
         json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
     );
+    // A hold holds a room, facilitators, or both.
+    refine(
+        "NewHold",
+        json!({ "anyOf": [
+            { "required": ["room_id"], "properties": { "room_id": { "type": "string" } } },
+            { "required": ["clinician_ids"], "properties": { "clinician_ids": { "minItems": 1 } } },
+        ] }),
+    );
+    refine(
+        "NewHold",
+        json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
+    );
     // Extra hours are a clinician's at a location; time off names a clinician, a location
     // (a closure) or both (services/scheduling/src/availability.rs `NewException::check`).
     let named =
@@ -215,6 +227,14 @@ crate::operation::backend_operations! {
         RescheduleAppointment = reschedule_appointment(RescheduleAppointmentRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.reschedule", data: Attendance,
             asks: id, gives: resource, rest: appointments::reschedule,
+        }
+        PlaceHold = place_hold(PlaceHoldRequest) -> Appointment {
+            needs: Appointment.Create, audit: "hold.place", data: None,
+            asks: nothing, gives: id, rest: appointments::place_hold,
+        }
+        ReleaseHold = release_hold(ReleaseHoldRequest) -> Appointment {
+            needs: Appointment.Update, audit: "hold.release", data: None,
+            asks: id, gives: id, rest: appointments::release_hold,
         }
         SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.status", data: Attendance,
