@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/records/v1/referrals.proto",
         "iop/scheduling/v1/appointments.proto",
         "iop/scheduling/v1/availability.proto",
+        "iop/scheduling/v1/kinds.proto",
         "iop/scheduling/v1/clinicians.proto",
         "iop/scheduling/v1/locations.proto",
     ];

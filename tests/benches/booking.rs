@@ -26,6 +26,7 @@ use iop_scheduling::clinicians::{
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
 use iop_scheduling::patients::PatientCheck;
+use iop_scheduling::references::References;
 use iop_scheduling::rooms::{NewRoom, Rooms, store::RoomStore};
 
 /// Every patient exists (see the module's doc).
@@ -117,10 +118,7 @@ async fn bench() {
     }
     let appointments = Arc::new(Appointments::new(
         AppointmentStore::new(db.clone()),
-        LocationStore::new(db.clone()),
-        RoomStore::new(db.clone()),
-        ClinicianStore::new(db.clone()),
-        Arc::new(Known),
+        References::new(&db, Arc::new(Known)),
     ));
     println!(
         "\nconflict-checked bookings, {} s per phase, {}, {RESOURCES} clinicians and rooms",

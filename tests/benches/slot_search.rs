@@ -30,7 +30,7 @@ use iop_scheduling::clinicians::{
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
 use iop_scheduling::patients::PatientCheck;
-use iop_scheduling::rooms::store::RoomStore;
+use iop_scheduling::references::References;
 
 struct Known;
 
@@ -175,11 +175,8 @@ async fn bench() {
         .unwrap();
     let availability = Availability::new(
         AvailabilityStore::new(db.clone()),
-        LocationStore::new(db.clone()),
-        ClinicianStore::new(db.clone()),
-        RoomStore::new(db.clone()),
+        References::new(&db, Arc::new(Known)),
         AppointmentStore::new(db.clone()),
-        Arc::new(Known),
     );
     let nine_to_five: Vec<WeeklyHours> = [
         Weekday::Mon,

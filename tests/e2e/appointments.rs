@@ -359,3 +359,43 @@ async fn a_hold_keeps_the_room_until_released() {
     assert_eq!(status, 201, "{body}");
     sys.stop().await;
 }
+
+/// Those who run the clinic set how a kind is offered; the front desk cannot; a booking in a
+/// modality the clinic does not offer the kind in is refused, naming it.
+#[tokio::test]
+async fn a_kind_offered_in_person_only_refuses_a_video_booking() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let c = clinic(&sys, &director).await;
+    let (_, patient) = create(&sys, &director, &ana()).await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    let put = |token: &str| {
+        sys.http
+            .put(sys.url("/v1/appointment-kinds/family_session"))
+            .bearer_auth(token)
+            .header("if-match", "\"0\"")
+            .json(&json!({ "default_minutes": 50, "modalities": ["in_person"], "billing_code": "90847" }))
+            .send()
+    };
+    assert_eq!(put(&desk).await.unwrap().status().as_u16(), 403);
+    let res = put(&director).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let set: Value = res.json().await.unwrap();
+    assert_eq!(
+        (set["etag"].as_str(), set["billing_code"].as_str()),
+        (Some("1"), Some("90847"))
+    );
+    let (status, all) = get(&sys, &desk, "/v1/appointment-kinds").await;
+    assert_eq!(status, 200);
+    assert!(all["kinds"].as_array().unwrap().contains(&set), "{all}");
+
+    let mut video = visit(&c, &patient, "2030-01-08T17:00:00Z", "2030-01-08T18:00:00Z");
+    video["kind"] = json!("family_session");
+    video["modality"] = json!("telehealth");
+    video["room_id"] = Value::Null;
+    video["join_url"] = json!("https://meet.example.com/r/1");
+    let (_, body) = post(&sys, &desk, "/v1/appointments", &video).await;
+    assert_problem_names(&body, 409, "modality");
+    sys.stop().await;
+}

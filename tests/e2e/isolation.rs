@@ -214,7 +214,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         let path = template
             .replace("{id}", id)
             .replace("{clinician_id}", &b_clinic.clinicians[0])
-            .replace("{location_id}", &b_clinic.location);
+            .replace("{location_id}", &b_clinic.location)
+            .replace("{kind}", "family_session");
         for method in ops.as_object().unwrap().keys() {
             let mut req = match method.as_str() {
                 "get" => sys.http.get(sys.url(&path)),
@@ -333,6 +334,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 "put" if template.starts_with("/v1/plans") => {
                     sys.http.put(sys.url(&path)).json(&json!({ "problems": [] }))
                 }
+                "put" if template.starts_with("/v1/appointment-kinds/") => sys
+                    .http
+                    .put(sys.url(&path))
+                    .json(&json!({ "default_minutes": 50, "modalities": ["in_person"] })),
                 "put" if template.contains("/working-hours/") => {
                     sys.http.put(sys.url(&path)).json(&json!({ "hours": [] }))
                 }
@@ -441,6 +446,15 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     )
     .await;
     assert_eq!(hours["hours"].as_array().map(Vec::len), Some(1), "{hours}");
+    // A's settings of a kind are A's.
+    let (_, kinds) = get(&sys, &admin_b, "/v1/appointment-kinds").await;
+    let family = kinds["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "family_session")
+        .unwrap();
+    assert_eq!(family["etag"], "0", "{family}");
     let (_, client) = get(&sys, &admin_b, &format!("/v1/clients/{b_client_id}")).await;
     assert_eq!(client["enabled"], true);
     assert_eq!(client["name"], "Bsecret-client");

@@ -22,15 +22,11 @@ use iop_kit::text;
 use iop_kit::violations::Violations;
 
 use crate::clinicians::AppointmentKind;
-use crate::clinicians::store::ClinicianStore;
 use crate::clock;
 use crate::conflicts::{Conflict, Resource};
 use crate::interval::Span;
-use crate::locations::store::LocationStore;
-use crate::patients::PatientCheck;
 use crate::recurrence::Weekly;
 use crate::references::References;
-use crate::rooms::store::RoomStore;
 use store::{AppointmentQuery, AppointmentStore, Booking};
 
 pub(crate) const KIND: &str = "appointment";
@@ -241,22 +237,8 @@ pub struct Appointments {
 }
 
 impl Appointments {
-    pub fn new(
-        store: AppointmentStore,
-        locations: LocationStore,
-        rooms: RoomStore,
-        clinicians: ClinicianStore,
-        patients: std::sync::Arc<dyn PatientCheck>,
-    ) -> Self {
-        Self {
-            store,
-            refs: References {
-                locations,
-                rooms,
-                clinicians,
-                patients,
-            },
-        }
+    pub fn new(store: AppointmentStore, refs: References) -> Self {
+        Self { store, refs }
     }
 
     /// Books one appointment, or every occurrence of a weekly series. Any occurrence that
@@ -333,7 +315,20 @@ impl Appointments {
                 .clinician(who, *id, provides, &field, &mut v)
                 .await?;
         }
-        // Stored state (a room elsewhere, a clinician who does not provide the kind): 409.
+        let offered = self.refs.kind(who, kind).await?.modalities;
+        if !offered.contains(&modality) {
+            let names: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
+            v.push(
+                "modality",
+                &format!(
+                    "is not offered for {} (offered: {})",
+                    kind.as_str(),
+                    names.join(", ")
+                ),
+            );
+        }
+        // Stored state (a room elsewhere, a clinician who does not provide the kind, a
+        // modality the clinic does not offer it in): 409.
         v.finish_unmet()?;
         if let Some(patient) = new.patient_id {
             self.refs.patient(who, patient).await?;

@@ -16,12 +16,9 @@ use iop_kit::text;
 use iop_kit::violations::Violations;
 
 use crate::appointments::store::AppointmentStore;
-use crate::clinicians::store::ClinicianStore;
 use crate::clock;
 use crate::interval::{self, Span};
-use crate::locations::store::LocationStore;
 use crate::references::References;
-use crate::rooms::store::RoomStore;
 use store::{AvailabilityStore, ExceptionQuery};
 
 pub(crate) const KIND: &str = "availability exception";
@@ -260,22 +257,10 @@ pub struct Availability {
 }
 
 impl Availability {
-    pub fn new(
-        store: AvailabilityStore,
-        locations: LocationStore,
-        clinicians: ClinicianStore,
-        rooms: RoomStore,
-        appointments: AppointmentStore,
-        patients: std::sync::Arc<dyn crate::patients::PatientCheck>,
-    ) -> Self {
+    pub fn new(store: AvailabilityStore, refs: References, appointments: AppointmentStore) -> Self {
         Self {
             store,
-            refs: References {
-                locations,
-                rooms,
-                clinicians,
-                patients,
-            },
+            refs,
             appointments,
         }
     }

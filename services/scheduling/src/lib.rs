@@ -18,6 +18,7 @@ pub mod conflicts;
 pub mod feed;
 pub mod fields;
 pub mod interval;
+pub mod kinds;
 pub mod locations;
 pub mod patients;
 pub mod recurrence;
@@ -33,6 +34,7 @@ use std::future::Future;
 use iop_db::{Db, Migrations};
 use iop_kit::owners::{OwnerApi, Tables};
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
+use iop_proto::scheduling::appointment_kind_service_server::AppointmentKindServiceServer;
 use iop_proto::scheduling::appointment_service_server::AppointmentServiceServer;
 use iop_proto::scheduling::availability_service_server::AvailabilityServiceServer;
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
@@ -61,39 +63,33 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let records = config.backend("records")?;
     let db = Db::connect(&config.database_url, &MIGRATIONS, &config.pool).await?;
-    let location_store = locations::store::LocationStore::new(db.clone());
-    let room_store = rooms::store::RoomStore::new(db.clone());
-    let clinician_store = clinicians::store::ClinicianStore::new(db.clone());
     let patients =
         std::sync::Arc::new(patients::Records::new(records, config.internal_key.clone()));
+    let refs = references::References::new(&db, patients);
     let appointment_store = appointments::store::AppointmentStore::new(db.clone());
     let availability = availability::Availability::new(
         availability::store::AvailabilityStore::new(db.clone()),
-        location_store.clone(),
-        clinician_store.clone(),
-        room_store.clone(),
+        refs.clone(),
         appointment_store.clone(),
-        patients.clone(),
     );
-    let appointments = appointments::Appointments::new(
-        appointment_store,
-        location_store.clone(),
-        room_store.clone(),
-        clinician_store.clone(),
-        patients,
-    );
+    let appointments = appointments::Appointments::new(appointment_store, refs.clone());
     let host = iop_kit::Host::new("scheduling", db.clone(), config.internal_key)
         .serve(LocationServiceServer::new(
             locations::grpc::LocationApi::new(
-                locations::Locations::new(location_store),
-                rooms::Rooms::new(room_store),
+                locations::Locations::new(refs.locations.clone()),
+                rooms::Rooms::new(refs.rooms.clone()),
             ),
         ))
         .serve(ClinicianServiceServer::new(
-            clinicians::grpc::ClinicianApi::new(clinicians::Clinicians::new(clinician_store)),
+            clinicians::grpc::ClinicianApi::new(clinicians::Clinicians::new(
+                refs.clinicians.clone(),
+            )),
         ))
         .serve(AppointmentServiceServer::new(
             appointments::grpc::AppointmentApi::new(appointments),
+        ))
+        .serve(AppointmentKindServiceServer::new(
+            kinds::grpc::KindApi::new(kinds::Kinds::new(refs.kinds.clone())),
         ))
         .serve(AvailabilityServiceServer::new(
             availability::grpc::AvailabilityApi::new(availability),

@@ -13,6 +13,8 @@ use iop_kit::violations::Violations;
 use crate::clinicians::AppointmentKind;
 use crate::clinicians::store::ClinicianStore;
 use crate::clock;
+use crate::kinds::KindSettings;
+use crate::kinds::store::KindStore;
 use crate::locations::store::LocationStore;
 use crate::patients::PatientCheck;
 use crate::rooms::store::RoomStore;
@@ -22,6 +24,7 @@ pub struct References {
     pub locations: LocationStore,
     pub rooms: RoomStore,
     pub clinicians: ClinicianStore,
+    pub kinds: KindStore,
     pub patients: Arc<dyn PatientCheck>,
 }
 
@@ -33,6 +36,26 @@ fn missing(kind: &'static str, id: impl ToString) -> Error {
 }
 
 impl References {
+    /// Every store of `db`, and the records service's answer to whether a patient exists.
+    pub fn new(db: &iop_db::Db, patients: Arc<dyn PatientCheck>) -> Self {
+        Self {
+            locations: LocationStore::new(db.clone()),
+            rooms: RoomStore::new(db.clone()),
+            clinicians: ClinicianStore::new(db.clone()),
+            kinds: KindStore::new(db.clone()),
+            patients,
+        }
+    }
+
+    /// How the clinic offers `kind`.
+    pub async fn kind(
+        &self,
+        who: &Principal,
+        kind: AppointmentKind,
+    ) -> Result<KindSettings, Error> {
+        self.kinds.get(&who.tenant, kind).await
+    }
+
     /// The location's time zone.
     pub async fn zone(&self, who: &Principal, id: LocationId) -> Result<Tz, Error> {
         let location = self

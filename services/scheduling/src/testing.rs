@@ -16,6 +16,7 @@ use crate::clinicians::{AppointmentKind, Clinicians, NewClinician};
 use crate::locations::store::LocationStore;
 use crate::locations::{Location, Locations, NewLocation};
 use crate::patients::PatientCheck;
+use crate::references::References;
 use crate::rooms::store::RoomStore;
 use crate::rooms::{NewRoom, Rooms};
 
@@ -122,21 +123,13 @@ pub async fn clinic(db: Db, who: &Principal) -> Clinic {
             .unwrap();
         clinician_ids.push(c.id);
     }
+    let refs = References::new(&db, Arc::new(EveryPatient));
     let availability = Availability::new(
         AvailabilityStore::new(db.clone()),
-        location_store.clone(),
-        clinician_store.clone(),
-        room_store.clone(),
+        refs.clone(),
         AppointmentStore::new(db.clone()),
-        Arc::new(EveryPatient),
     );
-    let appointments = Appointments::new(
-        AppointmentStore::new(db.clone()),
-        location_store,
-        room_store,
-        clinician_store,
-        Arc::new(EveryPatient),
-    );
+    let appointments = Appointments::new(AppointmentStore::new(db.clone()), refs);
     Clinic {
         db,
         appointments,

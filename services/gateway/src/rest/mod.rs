@@ -537,6 +537,10 @@ impl Modify for Contract {
                     .skip(1)
                     .filter_map(|rest| rest.split_once('}').map(|(name, _)| name));
                 for (at, name) in names.enumerate() {
+                    // Others (`{kind}`) are declared by their handler.
+                    if !(name == "id" || name.ends_with("_id")) {
+                        continue;
+                    }
                     if params
                         .iter()
                         .any(|p| p.parameter_in == ParameterIn::Path && p.name == name)
@@ -639,7 +643,9 @@ impl Modify for Contract {
                             header.pattern = Some(iop_kit::idempotency::KEY_PATTERN.into());
                         }
                     }
-                    if param.parameter_in == ParameterIn::Path {
+                    if param.parameter_in == ParameterIn::Path
+                        && (param.name == "id" || param.name.ends_with("_id"))
+                    {
                         param.schema = Some(
                             ObjectBuilder::new()
                                 .schema_type(Type::String)
@@ -793,7 +799,8 @@ mod tests {
                     .count();
                 assert_eq!(declared, path.matches('{').count(), "{path}");
                 for p in json["parameters"].as_array().into_iter().flatten() {
-                    if p["in"] == "path" {
+                    let name = p["name"].as_str().unwrap_or_default();
+                    if p["in"] == "path" && (name == "id" || name.ends_with("_id")) {
                         assert_eq!(p["schema"]["format"], "uuid", "{path}");
                         assert!(path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())));
                     }

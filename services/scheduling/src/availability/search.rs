@@ -208,7 +208,7 @@ impl Availability {
             })
             .collect();
         let minutes = if q.length_minutes == 0 {
-            kind.default_minutes()
+            self.refs.kind(who, kind).await?.default_minutes
         } else {
             i64::from(q.length_minutes)
         };

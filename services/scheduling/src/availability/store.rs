@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveTime;
 use iop_core::{ClinicianId, Error, ExceptionId, LocationId, TenantId};
 use iop_db::{Db, Filter};
+use iop_kit::etag::Whole;
 use iop_kit::idempotency::{self, Claim, Key};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -125,55 +126,28 @@ impl AvailabilityStore {
     /// Replaces the week `w` names unless `etag` is set and not the current one; answers it
     /// as kept, with its new version.
     pub async fn set_week(&self, tenant: &TenantId, w: &Week, etag: &str) -> Result<Week, Error> {
-        let key = format!(
-            "{}/working_hours/{}/{}",
-            tenant.as_str(),
-            w.clinician_id,
-            w.location_id
-        );
-        let mut tx = self
-            .db
-            .begin_serialized(&key)
-            .await
-            .map_err(Error::internal)?;
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM working_hours \
-             WHERE tenant_id = $1 AND clinician_id = $2 AND location_id = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(w.clinician_id.to_string())
-        .bind(w.location_id.to_string())
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(Error::internal)?;
-        let version = current.unwrap_or(0);
-        iop_kit::etag::check(
+        let version = iop_kit::etag::replace(
+            &self.db,
+            tenant,
+            Whole {
+                table: "working_hours",
+                key: &[
+                    ("clinician_id", w.clinician_id.to_string().into()),
+                    ("location_id", w.location_id.to_string().into()),
+                ],
+                fields: &[
+                    ("hours", hours_text(&w.hours).into()),
+                    ("update_time_us", w.update_time_us.into()),
+                    ("updated_by", w.updated_by.as_str().into()),
+                ],
+            },
             etag,
-            &version.to_string(),
             "working hours of clinician",
             &w.clinician_id,
-        )?;
-        let sql = if current.is_some() {
-            "UPDATE working_hours SET hours = $4, version = $5, update_time_us = $6, \
-             updated_by = $7 WHERE tenant_id = $1 AND clinician_id = $2 AND location_id = $3"
-        } else {
-            "INSERT INTO working_hours (tenant_id, clinician_id, location_id, hours, version, \
-             update_time_us, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        };
-        sqlx::query(sql)
-            .bind(tenant.as_str())
-            .bind(w.clinician_id.to_string())
-            .bind(w.location_id.to_string())
-            .bind(hours_text(&w.hours))
-            .bind(version + 1)
-            .bind(w.update_time_us)
-            .bind(&w.updated_by)
-            .execute(tx.conn())
-            .await
-            .map_err(Error::internal)?;
-        tx.commit().await.map_err(Error::internal)?;
+        )
+        .await?;
         Ok(Week {
-            version: version + 1,
+            version,
             ..w.clone()
         })
     }

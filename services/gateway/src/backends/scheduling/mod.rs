@@ -4,6 +4,7 @@
 pub(crate) mod appointments;
 pub(crate) mod availability;
 pub(crate) mod clinicians;
+pub(crate) mod kinds;
 pub(crate) mod locations;
 pub(crate) mod rooms;
 
@@ -24,16 +25,30 @@ pub mod resources {
     pub const Schedule: Resource = Resource::named("Schedule");
     /// A free time found by slot search.
     pub const Slot: Resource = Resource::named("Slot");
+    /// How the clinic offers a kind of appointment: length, modalities, billing code.
+    pub const ActivityDefinition: Resource = Resource::named("ActivityDefinition");
 
-    pub const ALL: &[Resource] = &[Location, Practitioner, Appointment, Schedule, Slot];
+    pub const ALL: &[Resource] = &[
+        Location,
+        Practitioner,
+        Appointment,
+        Schedule,
+        Slot,
+        ActivityDefinition,
+    ];
 }
 
 /// Sites, rooms and clinicians are set up by those who run the clinic; everyone on staff sees
 /// them. The front desk books, reads and cancels appointments (they hold no clinical
 /// content), as do clinicians and program directors. Working hours and time off are kept by
 /// those who run the clinic and the front desk; everyone on staff reads them and searches
-/// free slots.
+/// free slots. How each kind of appointment is offered and billed is set by those who run
+/// the clinic; everyone on staff reads it.
 const RULES: &[Rule] = &[
+    (Role::Admin, resources::ActivityDefinition, "rus"),
+    (Role::ProgramDirector, resources::ActivityDefinition, "rus"),
+    (Role::FrontDesk, resources::ActivityDefinition, "rs"),
+    (Role::Clinician, resources::ActivityDefinition, "rs"),
     (Role::Admin, resources::Schedule, "crusd"),
     (Role::ProgramDirector, resources::Schedule, "crusd"),
     (Role::FrontDesk, resources::Schedule, "crusd"),
@@ -73,6 +88,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "appointments",
         "Appointments, one or a weekly series, never double-booked; cancelling frees the time",
+    ),
+    (
+        "appointment kinds",
+        "How the clinic offers each kind of appointment: default length, modalities, billing code",
     ),
     (
         "availability",
@@ -185,6 +204,17 @@ crate::operation::backend_operations! {
         ListRooms = list_rooms(ListRoomsRequest) -> ListRoomsResponse {
             needs: Location.Search, audit: "room.search", data: None,
             asks: nothing, gives: each(rooms, id), rest: rooms::list,
+        }
+    }
+
+    service AppointmentKindService(appointment_kind_service_server::AppointmentKindServiceServer, appointment_kind_service_client::AppointmentKindServiceClient) {
+        ListAppointmentKinds = list_appointment_kinds(ListAppointmentKindsRequest) -> ListAppointmentKindsResponse {
+            needs: ActivityDefinition.Search, audit: "appointment_kind.search", data: None,
+            asks: nothing, gives: nothing, rest: kinds::list,
+        }
+        UpdateAppointmentKind = update_appointment_kind(UpdateAppointmentKindRequest) -> AppointmentKindSettings {
+            needs: ActivityDefinition.Update, audit: "appointment_kind.update", data: None,
+            asks: nothing, gives: nothing, rest: kinds::update,
         }
     }
 
