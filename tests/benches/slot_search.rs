@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use hdrhistogram::Histogram;
-use iop_core::{ClinicianId, Error, PatientId, Principal, TenantId};
+use iop_core::{ClinicianId, Error, PatientId, Principal, ReferralId, TenantId};
 use iop_db::testing::TestDatabase;
 use iop_scheduling::appointments::store::AppointmentStore;
 use iop_scheduling::availability::search::SlotQuery;
@@ -29,7 +29,7 @@ use iop_scheduling::clinicians::{
     AppointmentKind, Clinicians, NewClinician, store::ClinicianStore,
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
-use iop_scheduling::patients::PatientCheck;
+use iop_scheduling::patients::{PatientCheck, ReferralState};
 use iop_scheduling::references::References;
 
 struct Known;
@@ -38,6 +38,18 @@ struct Known;
 impl PatientCheck for Known {
     async fn exists(&self, _: &Principal, _: PatientId) -> Result<bool, Error> {
         Ok(true)
+    }
+
+    /// No referrals: the benchmark books no intakes for one.
+    async fn referral(&self, _: &Principal, _: ReferralId) -> Result<Option<ReferralState>, Error> {
+        Ok(None)
+    }
+
+    async fn set_intake(&self, _: &Principal, r: ReferralId, _: Option<i64>) -> Result<(), Error> {
+        Err(Error::NotFound {
+            kind: "referral",
+            id: r.to_string(),
+        })
     }
 }
 

@@ -399,3 +399,76 @@ async fn a_kind_offered_in_person_only_refuses_a_video_booking() {
     assert_problem_names(&body, 409, "modality");
     sys.stop().await;
 }
+
+/// Intake from a referral, across both services: the front desk accepts a referral (the
+/// patient is created from it), books the intake assessment for it, and the referral is
+/// intake scheduled at that time; cancelling the intake makes it accepted again.
+#[tokio::test]
+async fn booking_an_intake_for_a_referral_schedules_it_there_and_cancelling_says_so() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let c = clinic(&sys, &director).await;
+    let (status, intaker) = post(
+        &sys,
+        &director,
+        "/v1/clinicians",
+        &json!({ "given_name": "Sam", "family_name": "Intake", "kinds": ["intake_assessment"] }),
+    )
+    .await;
+    assert_eq!(status, 201, "{intaker}");
+    let (_, r) = post(&sys, &desk, "/v1/referrals", &crate::referrals::referral()).await;
+    let referral = r["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/referrals/{referral}");
+    let intake = |patient: &str| {
+        json!({
+            "kind": "intake_assessment",
+            "patient_id": patient,
+            "referral_id": referral,
+            "clinician_ids": [intaker["id"]],
+            "location_id": c.location,
+            "modality": "in_person",
+            "room_id": c.rooms[0],
+            "start_time": "2030-01-08T17:00:00Z",
+            "end_time": "2030-01-08T18:30:00Z",
+        })
+    };
+    // Not accepted yet (and no patient yet): refused, nothing booked.
+    let (_, someone) = create(&sys, &desk, &ana()).await;
+    let (_, body) = post(
+        &sys,
+        &desk,
+        "/v1/appointments",
+        &intake(someone["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_problem_names(&body, 409, "referral_id");
+    let (status, accepted) = post(&sys, &desk, &format!("{path}/accept"), &json!({})).await;
+    assert_eq!(status, 200, "{accepted}");
+    let patient = accepted["patient_id"].as_str().unwrap().to_owned();
+
+    let (status, booked) = post(&sys, &desk, "/v1/appointments", &intake(&patient)).await;
+    assert_eq!(status, 201, "{booked}");
+    let appointment = &booked["appointments"][0];
+    assert_eq!(appointment["referral_id"].as_str(), Some(referral.as_str()));
+    let (_, r) = get(&sys, &desk, &path).await;
+    assert_eq!(r["status"], "intake_scheduled", "{r}");
+    let at: chrono::DateTime<chrono::Utc> = r["intake_time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(at.to_rfc3339(), "2030-01-08T17:00:00+00:00");
+
+    let (status, cancelled) = post(
+        &sys,
+        &desk,
+        &format!(
+            "/v1/appointments/{}/cancel",
+            appointment["id"].as_str().unwrap()
+        ),
+        &json!({ "kind": "by_patient", "reason": "not ready" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    let (_, r) = get(&sys, &desk, &path).await;
+    assert_eq!(r["status"], "accepted", "{r}");
+    assert!(r.get("intake_time").is_none_or(Value::is_null), "{r}");
+    sys.stop().await;
+}

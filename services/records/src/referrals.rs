@@ -417,6 +417,33 @@ impl Referrals {
         .await
     }
 
+    /// The intake called off: back to accepted, its time cleared. An accepted referral is
+    /// answered as it is (a retry, or an intake never scheduled here).
+    pub async fn cancel_intake(
+        &self,
+        who: &Principal,
+        id: ReferralId,
+        note: &str,
+        etag: &str,
+    ) -> Result<Referral, Error> {
+        let current = self.staff_change(who, id, etag).await?;
+        if current.status == ReferralStatus::Accepted {
+            return Ok(current);
+        }
+        self.transition(
+            who,
+            current,
+            &[ReferralStatus::IntakeScheduled],
+            ReferralStatus::Accepted,
+            note,
+            |r| {
+                r.intake_time_us = None;
+                Ok(())
+            },
+        )
+        .await
+    }
+
     /// Admitted: the referral's episode, still referred, is admitted on `admit_date` too.
     pub async fn mark_admitted(
         &self,

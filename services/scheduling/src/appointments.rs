@@ -14,8 +14,8 @@ pub mod store;
 
 use chrono::{DateTime, Duration, Utc};
 use iop_core::{
-    AppointmentId, ClinicianId, Error, FieldViolation, LocationId, PatientId, Principal, RoomId,
-    SeriesId, page,
+    AppointmentId, ClinicianId, Error, FieldViolation, LocationId, PatientId, Principal,
+    ReferralId, RoomId, SeriesId, page,
 };
 use iop_kit::idempotency::{self, Key};
 use iop_kit::text;
@@ -110,6 +110,8 @@ pub struct Appointment {
     pub version: i64,
     pub rescheduled_from: Option<AppointmentId>,
     pub rescheduled_to: Option<AppointmentId>,
+    /// The referral an intake assessment was booked for (the records service's).
+    pub referral_id: Option<ReferralId>,
 }
 
 impl Appointment {
@@ -153,6 +155,9 @@ pub struct NewAppointment {
     pub overlap_reason: String,
     /// An RRULE of the weekly subset; empty for one appointment.
     pub recurrence: String,
+    /// An intake assessment for this referral: booking, moving and cancelling it moves the
+    /// referral's intake in the records service.
+    pub referral_id: Option<ReferralId>,
 }
 
 impl NewAppointment {
@@ -204,6 +209,14 @@ impl NewAppointment {
         }
         check_times(&mut v, self.start_us, self.end_us);
         v.text("overlap_reason", &self.overlap_reason, text::LINE);
+        if self.referral_id.is_some() {
+            if self.kind != Some(AppointmentKind::IntakeAssessment) {
+                v.push("referral_id", "is for an intake_assessment only");
+            }
+            if !self.recurrence.trim().is_empty() {
+                v.push("referral_id", "is for one intake, not a series");
+            }
+        }
         v.finish()
     }
 }
@@ -253,7 +266,44 @@ impl Appointments {
     ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
         new.check()?;
         let key = Key::parse(request_id, &new)?;
-        self.place(who, &new, key).await
+        let booked = self.place(who, &new, key).await?;
+        if let Some(referral) = new.referral_id {
+            self.sync_intake(who, referral).await?;
+        }
+        Ok(booked)
+    }
+
+    /// Tells the records service when the referral's intake is: the earliest of its live
+    /// intake appointments, or none (accepted again). Run after every change to one, it
+    /// also repairs an earlier change whose call failed: retrying that request runs it
+    /// again.
+    async fn sync_intake(&self, who: &Principal, referral: ReferralId) -> Result<(), Error> {
+        let live = self
+            .store
+            .list(
+                &who.tenant,
+                &AppointmentQuery {
+                    referral: Some(referral),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .filter(|a| matches!(a.status, Status::Booked | Status::CheckedIn))
+            .map(|a| a.start_us)
+            .min();
+        self.refs
+            .patients
+            .set_intake(who, referral, live)
+            .await
+            .map_err(|e| match e {
+                Error::Unavailable(why) => Error::Unavailable(format!(
+                    "the appointment change is saved, but the referral's intake was not moved \
+                     ({why}); retry the same request to bring it up to date"
+                )),
+                other => other,
+            })
     }
 
     /// Checks and writes what [`Self::book`] or [`Self::hold`] asked for.
@@ -327,8 +377,30 @@ impl Appointments {
                 ),
             );
         }
+        if let Some(referral) = new.referral_id {
+            // The records service moves a referral only for staff signed in as themselves:
+            // refused before anything is booked.
+            iop_kit::principal::require_user(who, "an intake for a referral is booked by staff")?;
+            let state = self
+                .refs
+                .patients
+                .referral(who, referral)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    kind: "referral",
+                    id: referral.to_string(),
+                })?;
+            if state.patient_id != new.patient_id {
+                v.push(
+                    "referral_id",
+                    "is a referral of another patient (or of none yet)",
+                );
+            } else if !state.open_for_intake {
+                v.push("referral_id", "is not accepted: accept the referral first");
+            }
+        }
         // Stored state (a room elsewhere, a clinician who does not provide the kind, a
-        // modality the clinic does not offer it in): 409.
+        // modality the clinic does not offer it in, a referral not open for intake): 409.
         v.finish_unmet()?;
         if let Some(patient) = new.patient_id {
             self.refs.patient(who, patient).await?;
@@ -373,6 +445,7 @@ impl Appointments {
                 version: 1,
                 rescheduled_from: None,
                 rescheduled_to: None,
+                referral_id: new.referral_id,
             })
             .collect();
         Ok(Plan {
@@ -471,9 +544,14 @@ impl Appointments {
             by: who.subject.clone(),
             time_us: iop_core::now_micros(),
         };
-        self.store
+        let cancelled = self
+            .store
             .cancel(&who.tenant, &current, scope, &cancellation)
-            .await
+            .await?;
+        if let Some(referral) = current.referral_id {
+            self.sync_intake(who, referral).await?;
+        }
+        Ok(cancelled)
     }
 }
 
@@ -653,6 +731,9 @@ impl Appointments {
             ..current.clone()
         };
         self.store.reschedule(&who.tenant, &current, &moved).await?;
+        if let Some(referral) = moved.referral_id {
+            self.sync_intake(who, referral).await?;
+        }
         self.get(who, moved.id).await
     }
 }

@@ -1,24 +1,53 @@
-//! Whether a patient exists: the records service knows, asked over gRPC with the caller's
-//! principal sealed (so within the caller's clinic) and a deadline.
+//! What scheduling asks of the records service, over gRPC with the caller's principal sealed
+//! (so within the caller's clinic) and a deadline: whether a patient exists, a referral's
+//! patient and status, and moving a referral's intake as intake appointments are booked,
+//! moved and cancelled.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use iop_auth::InternalKey;
-use iop_core::{Error, PatientId, Principal};
-use iop_proto::records::{GetPatientRequest, patient_service_client::PatientServiceClient};
+use iop_core::{Error, PatientId, Principal, ReferralId};
+use iop_proto::records::{
+    CancelIntakeRequest, GetPatientRequest, GetReferralRequest, ReferralStatus,
+    ScheduleIntakeRequest, patient_service_client::PatientServiceClient,
+    referral_service_client::ReferralServiceClient,
+};
 use tonic::transport::Channel;
 
 /// How long a booking waits for the records service.
 const DEADLINE: Duration = Duration::from_secs(5);
 
-/// Whether a patient is one of the caller's clinic.
-#[tonic::async_trait]
-pub trait PatientCheck: Send + Sync {
-    async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error>;
+/// A referral as scheduling needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralState {
+    pub patient_id: Option<PatientId>,
+    /// Accepted or intake scheduled: an intake may be booked for it.
+    pub open_for_intake: bool,
 }
 
-/// The records service's answer.
+/// The records service, as scheduling asks it.
+#[tonic::async_trait]
+pub trait PatientCheck: Send + Sync {
+    /// Whether a patient is one of the caller's clinic.
+    async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error>;
+    /// The referral, if it is one of the caller's clinic.
+    async fn referral(
+        &self,
+        who: &Principal,
+        referral: ReferralId,
+    ) -> Result<Option<ReferralState>, Error>;
+    /// The referral's intake is at `time_us` (intake scheduled), or none is booked (accepted
+    /// again).
+    async fn set_intake(
+        &self,
+        who: &Principal,
+        referral: ReferralId,
+        time_us: Option<i64>,
+    ) -> Result<(), Error>;
+}
+
+/// The records service's answers.
 pub struct Records {
     channel: Channel,
     key: Arc<InternalKey>,
@@ -28,31 +57,134 @@ impl Records {
     pub fn new(channel: Channel, key: Arc<InternalKey>) -> Self {
         Self { channel, key }
     }
+
+    fn seal<T>(&self, who: &Principal, message: T) -> (tonic::Request<T>, tokio::time::Instant) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        (
+            iop_kit::internal::seal(&self.key, who, message, deadline),
+            deadline,
+        )
+    }
+}
+
+/// Not found is `None`; anything else the records service answers is 503, saying what was
+/// asked.
+async fn ask<T>(
+    deadline: tokio::time::Instant,
+    what: &str,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<Option<T>, Error> {
+    match tokio::time::timeout_at(deadline, call).await {
+        Ok(Ok(res)) => Ok(Some(res.into_inner())),
+        Ok(Err(status)) if status.code() == tonic::Code::NotFound => Ok(None),
+        // The referral's state or the caller does not allow it (a backend client cannot move
+        // a referral): the caller's to fix, not a fault.
+        Ok(Err(status))
+            if matches!(
+                status.code(),
+                tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied
+            ) =>
+        {
+            Err(Error::Unmet(vec![iop_core::FieldViolation {
+                field: "referral_id".into(),
+                description: format!("the records service refused: {}", status.message()),
+            }]))
+        }
+        Ok(Err(status)) => Err(Error::Unavailable(format!(
+            "the records service could not {what}: {}",
+            status.message()
+        ))),
+        Err(_) => Err(Error::Unavailable(format!(
+            "the records service did not {what} in time; retry shortly"
+        ))),
+    }
 }
 
 #[tonic::async_trait]
 impl PatientCheck for Records {
     async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        let request = iop_kit::internal::seal(
-            &self.key,
+        let (request, deadline) = self.seal(
             who,
             GetPatientRequest {
                 id: patient.to_string(),
             },
-            deadline,
         );
         let mut client = PatientServiceClient::new(self.channel.clone());
-        match tokio::time::timeout_at(deadline, client.get_patient(request)).await {
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(status)) if status.code() == tonic::Code::NotFound => Ok(false),
-            Ok(Err(status)) => Err(Error::Unavailable(format!(
-                "the records service could not say whether patient {patient} exists: {}",
-                status.message()
-            ))),
-            Err(_) => Err(Error::Unavailable(
-                "the records service did not answer in time; retry shortly".into(),
-            )),
+        let what = format!("say whether patient {patient} exists");
+        Ok(ask(deadline, &what, client.get_patient(request))
+            .await?
+            .is_some())
+    }
+
+    async fn referral(
+        &self,
+        who: &Principal,
+        referral: ReferralId,
+    ) -> Result<Option<ReferralState>, Error> {
+        let (request, deadline) = self.seal(
+            who,
+            GetReferralRequest {
+                id: referral.to_string(),
+            },
+        );
+        let mut client = ReferralServiceClient::new(self.channel.clone());
+        let what = format!("read referral {referral}");
+        let Some(r) = ask(deadline, &what, client.get_referral(request)).await? else {
+            return Ok(None);
+        };
+        let open = [ReferralStatus::Accepted, ReferralStatus::IntakeScheduled]
+            .map(|s| s as i32)
+            .contains(&r.status);
+        Ok(Some(ReferralState {
+            patient_id: PatientId::parse("patient_id", &r.patient_id).ok(),
+            open_for_intake: open,
+        }))
+    }
+
+    async fn set_intake(
+        &self,
+        who: &Principal,
+        referral: ReferralId,
+        time_us: Option<i64>,
+    ) -> Result<(), Error> {
+        let mut client = ReferralServiceClient::new(self.channel.clone());
+        let what = format!("move the intake of referral {referral}");
+        let done = match time_us {
+            Some(t) => {
+                let (request, deadline) = self.seal(
+                    who,
+                    ScheduleIntakeRequest {
+                        id: referral.to_string(),
+                        intake_time: Some(iop_proto::timestamp_from_micros(t)),
+                        note: "intake assessment booked".into(),
+                        etag: String::new(),
+                    },
+                );
+                ask(deadline, &what, client.schedule_intake(request))
+                    .await?
+                    .is_some()
+            }
+            None => {
+                let (request, deadline) = self.seal(
+                    who,
+                    CancelIntakeRequest {
+                        id: referral.to_string(),
+                        note: "intake assessment cancelled".into(),
+                        etag: String::new(),
+                    },
+                );
+                ask(deadline, &what, client.cancel_intake(request))
+                    .await?
+                    .is_some()
+            }
+        };
+        if done {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                kind: "referral",
+                id: referral.to_string(),
+            })
         }
     }
 }

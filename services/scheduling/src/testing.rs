@@ -1,9 +1,10 @@
 //! What the service's own tests share: a database, a principal, and a clinic set up to book
 //! in (a location in Los Angeles, two rooms, three clinicians) and search slots of.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use iop_core::{ClinicianId, Error, PatientId, Principal, RoomId, TenantId};
+use iop_core::{ClinicianId, Error, PatientId, Principal, ReferralId, RoomId, TenantId};
 use iop_db::Db;
 use iop_db::testing::TestDatabase;
 
@@ -15,7 +16,7 @@ use crate::clinicians::store::ClinicianStore;
 use crate::clinicians::{AppointmentKind, Clinicians, NewClinician};
 use crate::locations::store::LocationStore;
 use crate::locations::{Location, Locations, NewLocation};
-use crate::patients::PatientCheck;
+use crate::patients::{PatientCheck, ReferralState};
 use crate::references::References;
 use crate::rooms::store::RoomStore;
 use crate::rooms::{NewRoom, Rooms};
@@ -43,14 +44,37 @@ pub fn staff(tenant: &str) -> Principal {
     }
 }
 
-/// Every patient exists, except the nil id: the records service's answer is tested end to
-/// end through the gateway.
-pub struct EveryPatient;
+/// Every patient exists, except the nil id; the referrals are those in `referrals`, and
+/// `intakes` keeps what scheduling told the records service of each one's intake. The
+/// records service's own answers are tested end to end through the gateway.
+#[derive(Default)]
+pub struct EveryPatient {
+    pub referrals: Mutex<HashMap<ReferralId, ReferralState>>,
+    pub intakes: Mutex<HashMap<ReferralId, Option<i64>>>,
+}
 
 #[tonic::async_trait]
 impl PatientCheck for EveryPatient {
     async fn exists(&self, _: &Principal, patient: PatientId) -> Result<bool, Error> {
         Ok(patient.to_string() != "00000000-0000-0000-0000-000000000000")
+    }
+
+    async fn referral(
+        &self,
+        _: &Principal,
+        referral: ReferralId,
+    ) -> Result<Option<ReferralState>, Error> {
+        Ok(self.referrals.lock().unwrap().get(&referral).cloned())
+    }
+
+    async fn set_intake(
+        &self,
+        _: &Principal,
+        referral: ReferralId,
+        time_us: Option<i64>,
+    ) -> Result<(), Error> {
+        self.intakes.lock().unwrap().insert(referral, time_us);
+        Ok(())
     }
 }
 
@@ -58,6 +82,7 @@ pub struct Clinic {
     pub db: Db,
     pub appointments: Appointments,
     pub availability: Availability,
+    pub records: Arc<EveryPatient>,
     pub location: Location,
     pub rooms: [RoomId; 2],
     pub clinicians: [ClinicianId; 3],
@@ -123,7 +148,8 @@ pub async fn clinic(db: Db, who: &Principal) -> Clinic {
             .unwrap();
         clinician_ids.push(c.id);
     }
-    let refs = References::new(&db, Arc::new(EveryPatient));
+    let records = Arc::new(EveryPatient::default());
+    let refs = References::new(&db, records.clone());
     let availability = Availability::new(
         AvailabilityStore::new(db.clone()),
         refs.clone(),
@@ -134,6 +160,7 @@ pub async fn clinic(db: Db, who: &Principal) -> Clinic {
         db,
         appointments,
         availability,
+        records,
         location,
         rooms: [room_ids[0], room_ids[1]],
         clinicians: [clinician_ids[0], clinician_ids[1], clinician_ids[2]],

@@ -171,6 +171,20 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(to_proto(referral)))
     }
 
+    async fn cancel_intake(
+        &self,
+        req: Request<pb::CancelIntakeRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let who = principal(&req)?;
+        let r = req.get_ref();
+        let id = ReferralId::parse("id", &r.id)?;
+        let referral = self
+            .referrals
+            .cancel_intake(&who, id, &r.note, &r.etag)
+            .await?;
+        Ok(Response::new(to_proto(referral)))
+    }
+
     async fn mark_admitted(
         &self,
         req: Request<pb::MarkAdmittedRequest>,

@@ -109,6 +109,25 @@ async fn a_referral_closes_the_loop_from_partner_to_admission() {
         (EpisodeStatus::Referred, "Adult substance-use IOP")
     );
 
+    let scheduled = f
+        .referrals
+        .schedule_intake(&kim, r.id, Some(now_micros() + 86_400_000_000), "", "")
+        .await
+        .unwrap();
+    // Called off: accepted again, the time cleared; twice is harmless. Then rescheduled.
+    let called_off = f
+        .referrals
+        .cancel_intake(&kim, r.id, "patient ill", &scheduled.etag())
+        .await
+        .unwrap();
+    assert_eq!(
+        (called_off.status, called_off.intake_time_us),
+        (ReferralStatus::Accepted, None)
+    );
+    assert_eq!(
+        f.referrals.cancel_intake(&kim, r.id, "", "").await.unwrap(),
+        called_off
+    );
     f.referrals
         .schedule_intake(&kim, r.id, Some(now_micros() + 86_400_000_000), "", "")
         .await
@@ -135,6 +154,8 @@ async fn a_referral_closes_the_loop_from_partner_to_admission() {
         [
             ReferralStatus::Received,
             ReferralStatus::InReview,
+            ReferralStatus::Accepted,
+            ReferralStatus::IntakeScheduled,
             ReferralStatus::Accepted,
             ReferralStatus::IntakeScheduled,
             ReferralStatus::Admitted

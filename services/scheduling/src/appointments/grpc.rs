@@ -1,6 +1,8 @@
 //! `iop.scheduling.v1.AppointmentService`.
 
-use iop_core::{AppointmentId, ClinicianId, Error, LocationId, PatientId, RoomId, SeriesId};
+use iop_core::{
+    AppointmentId, ClinicianId, Error, LocationId, PatientId, ReferralId, RoomId, SeriesId,
+};
 use iop_kit::principal;
 use iop_proto::scheduling::{self as pb, appointment_service_server::AppointmentService};
 use iop_proto::{micros_from_timestamp, timestamp_from_micros};
@@ -50,6 +52,7 @@ impl AppointmentService for AppointmentApi {
             end_us: a.end_time.as_ref().map(micros_from_timestamp),
             overlap_reason: a.overlap_reason,
             recurrence: r.recurrence,
+            referral_id: optional_id("appointment.referral_id", &a.referral_id, ReferralId::parse)?,
         };
         let (made, series) = self.appointments.book(&who, new, &r.request_id).await?;
         Ok(Response::new(pb::BookAppointmentResponse {
@@ -244,5 +247,6 @@ fn to_proto(a: Appointment) -> pb::Appointment {
             .map(|r| r.to_string())
             .unwrap_or_default(),
         rescheduled_to: a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default(),
+        referral_id: a.referral_id.map(|r| r.to_string()).unwrap_or_default(),
     }
 }

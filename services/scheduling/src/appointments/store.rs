@@ -11,7 +11,8 @@
 //!   insert whatever wrote it (SQLSTATE 23P01), the database's own guarantee beneath ours.
 
 use iop_core::{
-    AppointmentId, ClinicianId, Error, LocationId, PatientId, RoomId, SeriesId, TenantId,
+    AppointmentId, ClinicianId, Error, LocationId, PatientId, ReferralId, RoomId, SeriesId,
+    TenantId,
 };
 use iop_db::{Db, Filter};
 use iop_kit::idempotency::{self, Claim, Key};
@@ -46,6 +47,7 @@ pub struct AppointmentQuery {
     pub clinician: Option<ClinicianId>,
     pub room: Option<RoomId>,
     pub series: Option<SeriesId>,
+    pub referral: Option<ReferralId>,
     pub from_us: Option<i64>,
     pub to_us: Option<i64>,
     pub status: Option<Status>,
@@ -56,7 +58,7 @@ pub struct AppointmentQuery {
 const COLUMNS: &str = "id, kind, patient_id, clinician_ids, location_id, modality, room_id, \
     join_url, start_us, end_us, status, series_id, overlap_reason, cancel_kind, cancel_reason, \
     cancelled_by, cancel_time_us, booked_by, create_time_us, version, rescheduled_from, \
-    rescheduled_to";
+    rescheduled_to, referral_id";
 
 /// A resource as the `bookings` table names it.
 pub fn resource_key(r: &Resource) -> String {
@@ -239,6 +241,7 @@ impl AppointmentStore {
             )
             .and_opt(" AND room_id = ?", q.room.map(|r| r.to_string()))
             .and_opt(" AND series_id = ?", q.series.map(|s| s.to_string()))
+            .and_opt(" AND referral_id = ?", q.referral.map(|r| r.to_string()))
             .and_opt(" AND start_us >= ?", q.from_us)
             .and_opt(" AND start_us < ?", q.to_us)
             .and_opt(" AND status = ?", q.status.map(Status::as_str));
@@ -568,7 +571,7 @@ async fn write(
         let cancel = a.cancellation.as_ref();
         sqlx::query(&format!(
             "INSERT INTO appointments (tenant_id, {COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(tenant.as_str())
         .bind(a.id.to_string())
@@ -593,6 +596,7 @@ async fn write(
         .bind(a.version)
         .bind(a.rescheduled_from.map(|r| r.to_string()).unwrap_or_default())
         .bind(a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default())
+        .bind(a.referral_id.map(|r| r.to_string()).unwrap_or_default())
         .execute(&mut *conn)
         .await?;
     }
@@ -699,6 +703,9 @@ fn from_row(r: &AnyRow) -> Result<Appointment, Error> {
             .transpose()?,
         rescheduled_to: optional("rescheduled_to")?
             .map(|p| AppointmentId::parse("rescheduled_to", &p).map_err(|_| bad("reschedule")))
+            .transpose()?,
+        referral_id: optional("referral_id")?
+            .map(|p| ReferralId::parse("referral_id", &p).map_err(|_| bad("referral")))
             .transpose()?,
     })
 }

@@ -1,5 +1,5 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use iop_core::{Error, PatientId};
+use iop_core::{Error, PatientId, ReferralId};
 
 use super::*;
 use crate::testing::{Clinic, clinic, fixture_db, staff};
@@ -794,4 +794,199 @@ async fn concurrent_holds_are_one_per_key_and_one_per_room() {
         "{same_ids:?} {others_held}"
     );
     assert_eq!(overlaps(&c.db).await, 0);
+}
+
+/// An intake for a referral: refused unless the referral is the patient's and accepted; once
+/// booked, moved and cancelled, the records service is told the intake's time each time —
+/// the earliest live intake, or none.
+#[tokio::test]
+async fn an_intake_for_a_referral_moves_its_intake_in_records() {
+    use crate::patients::ReferralState;
+    let (_tdb, db) = fixture_db("intakes").await;
+    let who = staff("clinic-a");
+    let c = clinic(db, &who).await;
+    let (ana, bea) = (PatientId::new(), PatientId::new());
+    let (referral, received) = (ReferralId::new(), ReferralId::new());
+    c.records.referrals.lock().unwrap().extend([
+        (
+            referral,
+            ReferralState {
+                patient_id: Some(ana),
+                open_for_intake: true,
+            },
+        ),
+        (
+            received,
+            ReferralState {
+                patient_id: Some(ana),
+                open_for_intake: false,
+            },
+        ),
+    ]);
+    let intake = |patient, referral, start: &str, end: &str| NewAppointment {
+        kind: Some(AppointmentKind::IntakeAssessment),
+        referral_id: Some(referral),
+        clinician_ids: vec![c.clinicians[2]],
+        ..visit(&c, patient, start, end)
+    };
+    // Ortiz does not do intakes: let him.
+    let ortiz = crate::clinicians::store::ClinicianStore::new(c.db.clone());
+    let mut o = ortiz
+        .get(&who.tenant, c.clinicians[2])
+        .await
+        .unwrap()
+        .unwrap();
+    o.kinds.push(AppointmentKind::IntakeAssessment);
+    sqlx::query("UPDATE clinicians SET kinds = $1 WHERE id = $2")
+        .bind(
+            o.kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .bind(o.id.to_string())
+        .execute(c.db.pool())
+        .await
+        .unwrap();
+
+    let fields = |e: Error| match e {
+        Error::Unmet(v) | Error::InvalidFields(v) => {
+            v.into_iter().map(|v| v.field).collect::<Vec<_>>()
+        }
+        other => panic!("{other:?}"),
+    };
+    // Another patient's referral, one not accepted, one that is not there, the wrong kind.
+    let err = c
+        .appointments
+        .book(
+            &who,
+            intake(
+                bea,
+                referral,
+                "2026-12-07T17:00:00Z",
+                "2026-12-07T18:30:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(err), ["appointment.referral_id"]);
+    let err = c
+        .appointments
+        .book(
+            &who,
+            intake(
+                ana,
+                received,
+                "2026-12-07T17:00:00Z",
+                "2026-12-07T18:30:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(err), ["appointment.referral_id"]);
+    let err = c
+        .appointments
+        .book(
+            &who,
+            intake(
+                ana,
+                ReferralId::new(),
+                "2026-12-07T17:00:00Z",
+                "2026-12-07T18:30:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                kind: "referral",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let therapy = NewAppointment {
+        kind: Some(AppointmentKind::IndividualTherapy),
+        ..intake(
+            ana,
+            referral,
+            "2026-12-07T17:00:00Z",
+            "2026-12-07T18:00:00Z",
+        )
+    };
+    assert_eq!(
+        fields(c.appointments.book(&who, therapy, "").await.unwrap_err()),
+        ["appointment.referral_id"]
+    );
+    // A backend client cannot move a referral in records: refused before booking.
+    let mut ehr = who.clone();
+    ehr.client_id = Some("ehr".into());
+    ehr.roles.clear();
+    let err = c
+        .appointments
+        .book(
+            &ehr,
+            intake(
+                ana,
+                referral,
+                "2026-12-07T17:00:00Z",
+                "2026-12-07T18:30:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    assert!(c.records.intakes.lock().unwrap().is_empty());
+
+    // Booked: records hears the time; moved: the new time; cancelled: none.
+    let (made, _) = c
+        .appointments
+        .book(
+            &who,
+            intake(
+                ana,
+                referral,
+                "2026-12-07T17:00:00Z",
+                "2026-12-07T18:30:00Z",
+            ),
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(made[0].referral_id, Some(referral));
+    let told = |c: &Clinic| c.records.intakes.lock().unwrap().get(&referral).copied();
+    assert_eq!(told(&c), Some(Some(us("2026-12-07T17:00:00Z"))));
+    let moved = c
+        .appointments
+        .reschedule(
+            &who,
+            made[0].id,
+            Some(us("2026-12-09T17:00:00Z")),
+            Some(us("2026-12-09T18:30:00Z")),
+            "",
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.referral_id, Some(referral));
+    assert_eq!(told(&c), Some(Some(us("2026-12-09T17:00:00Z"))));
+    c.appointments
+        .cancel(
+            &who,
+            moved.id,
+            Some(CancellationKind::ByPatient),
+            "",
+            "",
+            SeriesScope::This,
+        )
+        .await
+        .unwrap();
+    assert_eq!(told(&c), Some(None));
 }

@@ -400,6 +400,10 @@ crate::operation::backend_operations! {
             needs: ServiceRequest.Update, audit: "referral.intake", data: Referrals,
             asks: id, gives: resource, rest: referrals::schedule_intake,
         }
+        CancelIntake = cancel_intake(CancelIntakeRequest) -> Referral {
+            needs: ServiceRequest.Update, audit: "referral.intake_cancel", data: Referrals,
+            asks: id, gives: resource, rest: referrals::cancel_intake,
+        }
         MarkAdmitted = mark_admitted(MarkAdmittedRequest) -> Referral {
             needs: ServiceRequest.Update, audit: "referral.admit", data: Referrals,
             asks: id, gives: resource, rest: referrals::admit,

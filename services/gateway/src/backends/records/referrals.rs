@@ -352,6 +352,40 @@ pub async fn accept(
     answer(&st, &who, super::AcceptReferral, message).await
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeCancellation {
+    #[serde(default)]
+    #[schema(value_type = text::Narrative)]
+    pub note: String,
+}
+
+/// Call off a scheduled intake: the referral is accepted again, its intake time cleared (an
+/// accepted one is answered as it is). Cancelling an intake appointment booked for the
+/// referral does this itself.
+#[utoipa::path(post, path = "/v1/referrals/{id}/intake-cancellation", tag = "referrals", request_body = IntakeCancellation,
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Accepted again", body = Referral),
+        (status = 409, description = "Neither intake scheduled nor accepted, or stale etag", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel_intake(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let c: IntakeCancellation = body.parse()?;
+    let message = pb::CancelIntakeRequest {
+        id,
+        note: c.note,
+        etag: etag_or_any(&headers)?,
+    };
+    answer(&st, &who, super::CancelIntake, message).await
+}
+
 /// Schedule (or move) the intake of an accepted referral.
 #[utoipa::path(post, path = "/v1/referrals/{id}/intake", tag = "referrals", request_body = Intake,
     params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),

@@ -119,6 +119,10 @@ pub struct Appointment {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = Uuid)]
     pub rescheduled_to: Option<String>,
+    /// The referral an intake assessment was booked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub referral_id: Option<String>,
 }
 
 /// What to book: one appointment, or with `recurrence` a weekly series whose first
@@ -159,6 +163,10 @@ pub struct NewAppointment {
     #[serde(default)]
     #[schema(value_type = text::Line)]
     pub overlap_reason: String,
+    /// An `intake_assessment` for this accepted referral of the patient: the referral moves
+    /// to `intake_scheduled` at its time, and back to `accepted` when it is cancelled.
+    #[schema(format = Uuid)]
+    pub referral_id: Option<String>,
 }
 
 /// What was booked.
@@ -251,6 +259,7 @@ pub async fn book(
             end_time: parse_time("end_time", Some(&new.end_time))?
                 .map(iop_proto::timestamp_from_micros),
             overlap_reason: new.overlap_reason,
+            referral_id: optional_id("referral_id", new.referral_id)?,
             ..Default::default()
         }),
         recurrence: new.recurrence,
@@ -530,6 +539,7 @@ fn from_proto(a: pb::Appointment) -> Appointment {
         etag: a.etag,
         rescheduled_from: present(a.rescheduled_from),
         rescheduled_to: present(a.rescheduled_to),
+        referral_id: present(a.referral_id),
     }
 }
 

@@ -147,6 +147,19 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
         "NewAppointment",
         json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
     );
+    // A referral's intake is one intake assessment, not a series.
+    refine(
+        "NewAppointment",
+        json!({
+            "if": { "required": ["referral_id"], "properties": { "referral_id": { "type": "string" } } },
+            "then": {
+                "properties": {
+                    "kind": { "const": "intake_assessment" },
+                    "recurrence": { "maxLength": 0 },
+                },
+            },
+        }),
+    );
     // A hold holds a room, facilitators, or both.
     refine(
         "NewHold",
