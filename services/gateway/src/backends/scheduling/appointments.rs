@@ -78,8 +78,10 @@ pub struct Appointment {
     #[schema(format = Uuid)]
     pub id: String,
     pub kind: Option<AppointmentKind>,
+    /// Absent only for a group session's hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = Uuid)]
-    pub patient_id: String,
+    pub patient_id: Option<String>,
     pub clinician_ids: Vec<String>,
     #[schema(format = Uuid)]
     pub location_id: String,
@@ -517,7 +519,7 @@ fn from_proto(a: pb::Appointment) -> Appointment {
     Appointment {
         id: a.id,
         kind: AppointmentKind::from_proto(a.kind),
-        patient_id: a.patient_id,
+        patient_id: present(a.patient_id),
         clinician_ids: a.clinician_ids,
         location_id: a.location_id,
         modality: Modality::from_proto(a.modality),
