@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use iop_core::{Error, PatientId, Principal, ReferralId, TenantId};
+use iop_core::{ContactId, Error, PatientId, Principal, ReferralId, TenantId};
 use iop_db::testing::TestDatabase;
 use iop_scheduling::appointments::{
     Appointments, Modality, NewAppointment, store::AppointmentStore,
@@ -25,7 +25,7 @@ use iop_scheduling::clinicians::{
     AppointmentKind, Clinicians, NewClinician, store::ClinicianStore,
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
-use iop_scheduling::patients::{PatientCheck, ReferralState};
+use iop_scheduling::patients::{ContactState, PatientCheck, ReferralState};
 use iop_scheduling::references::References;
 use iop_scheduling::rooms::{NewRoom, Rooms, store::RoomStore};
 
@@ -36,6 +36,11 @@ struct Known;
 impl PatientCheck for Known {
     async fn exists(&self, _: &Principal, _: PatientId) -> Result<bool, Error> {
         Ok(true)
+    }
+
+    /// No contacts: the benchmark books no family sessions.
+    async fn contact(&self, _: &Principal, _: ContactId) -> Result<Option<ContactState>, Error> {
+        Ok(None)
     }
 
     /// No referrals: the benchmark books no intakes for one.

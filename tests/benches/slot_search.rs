@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use hdrhistogram::Histogram;
-use iop_core::{ClinicianId, Error, PatientId, Principal, ReferralId, TenantId};
+use iop_core::{ClinicianId, ContactId, Error, PatientId, Principal, ReferralId, TenantId};
 use iop_db::testing::TestDatabase;
 use iop_scheduling::appointments::store::AppointmentStore;
 use iop_scheduling::availability::search::SlotQuery;
@@ -29,7 +29,7 @@ use iop_scheduling::clinicians::{
     AppointmentKind, Clinicians, NewClinician, store::ClinicianStore,
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
-use iop_scheduling::patients::{PatientCheck, ReferralState};
+use iop_scheduling::patients::{ContactState, PatientCheck, ReferralState};
 use iop_scheduling::references::References;
 
 struct Known;
@@ -38,6 +38,11 @@ struct Known;
 impl PatientCheck for Known {
     async fn exists(&self, _: &Principal, _: PatientId) -> Result<bool, Error> {
         Ok(true)
+    }
+
+    /// No contacts: the benchmark books no family sessions.
+    async fn contact(&self, _: &Principal, _: ContactId) -> Result<Option<ContactState>, Error> {
+        Ok(None)
     }
 
     /// No referrals: the benchmark books no intakes for one.

@@ -472,3 +472,60 @@ async fn booking_an_intake_for_a_referral_schedules_it_there_and_cancelling_says
     assert!(r.get("intake_time").is_none_or(Value::is_null), "{r}");
     sys.stop().await;
 }
+
+/// A family session with the patient's mother: refused while no consent names her for family
+/// involvement (records' rule, asked over gRPC), booked once one does.
+#[tokio::test]
+async fn a_family_session_takes_a_contact_once_a_consent_involves_them() {
+    use crate::consents::{mother, patch};
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let c = clinic(&sys, &director).await;
+    let (_, patient) = create(&sys, &director, &ana()).await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    let (status, mom) = post(
+        &sys,
+        &director,
+        &format!("/v1/patients/{patient}/contacts"),
+        &mother(),
+    )
+    .await;
+    assert_eq!(status, 201, "{mom}");
+    let mom = mom["id"].as_str().unwrap().to_owned();
+    let mut session = visit(&c, &patient, "2030-01-08T17:00:00Z", "2030-01-08T18:00:00Z");
+    session["kind"] = json!("family_session");
+    session["family_contact_ids"] = json!([mom]);
+    let (_, body) = post(&sys, &director, "/v1/appointments", &session).await;
+    assert_problem_names(&body, 409, "family_contact_ids[0]");
+
+    let consent = json!({
+        "recipient_id": mom,
+        "recipient_name": "Maria Lopez (mother)",
+        "categories": ["attendance"],
+        "purposes": ["family_involvement"],
+        "expiration_date": "2099-12-31",
+    });
+    let (status, consent) = post(
+        &sys,
+        &director,
+        &format!("/v1/patients/{patient}/consents"),
+        &consent,
+    )
+    .await;
+    assert_eq!(status, 201, "{consent}");
+    let (status, involved) = patch(
+        &sys,
+        &director,
+        &format!("/v1/contacts/{mom}"),
+        &json!({ "involved_in_family_sessions": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{involved}");
+    let (status, booked) = post(&sys, &director, "/v1/appointments", &session).await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(
+        booked["appointments"][0]["family_contact_ids"],
+        json!([mom])
+    );
+    sys.stop().await;
+}

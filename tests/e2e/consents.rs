@@ -30,7 +30,7 @@ pub fn mother() -> Value {
     })
 }
 
-async fn patch(sys: &TestSystem, token: &str, path: &str, body: &Value) -> (u16, Value) {
+pub async fn patch(sys: &TestSystem, token: &str, path: &str, body: &Value) -> (u16, Value) {
     let res = sys
         .http
         .patch(sys.url(path))

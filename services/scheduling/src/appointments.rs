@@ -14,7 +14,7 @@ pub mod store;
 
 use chrono::{DateTime, Duration, Utc};
 use iop_core::{
-    AppointmentId, ClinicianId, Error, FieldViolation, LocationId, PatientId, Principal,
+    AppointmentId, ClinicianId, ContactId, Error, FieldViolation, LocationId, PatientId, Principal,
     ReferralId, RoomId, SeriesId, page,
 };
 use iop_kit::idempotency::{self, Key};
@@ -33,6 +33,8 @@ pub(crate) const KIND: &str = "appointment";
 
 /// Clinicians one appointment may have (a family session with a co-therapist, say).
 pub const MAX_CLINICIANS: usize = 4;
+/// At most this many family contacts take part in one family session.
+pub const MAX_FAMILY_CONTACTS: usize = 8;
 
 /// The longest appointment.
 pub const MAX_LENGTH: Duration = Duration::hours(12);
@@ -112,6 +114,8 @@ pub struct Appointment {
     pub rescheduled_to: Option<AppointmentId>,
     /// The referral an intake assessment was booked for (the records service's).
     pub referral_id: Option<ReferralId>,
+    /// A family session's family contacts who take part (the records service's).
+    pub family_contact_ids: Vec<ContactId>,
 }
 
 impl Appointment {
@@ -158,6 +162,9 @@ pub struct NewAppointment {
     /// An intake assessment for this referral: booking, moving and cancelling it moves the
     /// referral's intake in the records service.
     pub referral_id: Option<ReferralId>,
+    /// A family session's family contacts who take part: each the patient's, involved in
+    /// family sessions (a consent in force naming them, which the records service checks).
+    pub family_contact_ids: Vec<ContactId>,
 }
 
 impl NewAppointment {
@@ -209,6 +216,18 @@ impl NewAppointment {
         }
         check_times(&mut v, self.start_us, self.end_us);
         v.text("overlap_reason", &self.overlap_reason, text::LINE);
+        if !self.family_contact_ids.is_empty() && self.kind != Some(AppointmentKind::FamilySession)
+        {
+            v.push("family_contact_ids", "are for a family_session only");
+        }
+        if self.family_contact_ids.len() > MAX_FAMILY_CONTACTS {
+            v.push("family_contact_ids", "must name at most 8 contacts");
+        }
+        for (i, c) in self.family_contact_ids.iter().enumerate() {
+            if self.family_contact_ids[..i].contains(c) {
+                v.push(&format!("family_contact_ids[{i}]"), "is listed twice");
+            }
+        }
         if self.referral_id.is_some() {
             if self.kind != Some(AppointmentKind::IntakeAssessment) {
                 v.push("referral_id", "is for an intake_assessment only");
@@ -377,6 +396,27 @@ impl Appointments {
                 ),
             );
         }
+        for (i, id) in new.family_contact_ids.iter().enumerate() {
+            let field = format!("family_contact_ids[{i}]");
+            let contact =
+                self.refs
+                    .patients
+                    .contact(who, *id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        kind: "contact",
+                        id: id.to_string(),
+                    })?;
+            if contact.patient_id != new.patient_id {
+                v.push(&field, "is a contact of another patient");
+            } else if !contact.involved {
+                v.push(
+                    &field,
+                    "is not involved in family sessions: that needs a consent in force naming \
+                     them for family involvement",
+                );
+            }
+        }
         if let Some(referral) = new.referral_id {
             // The records service moves a referral only for staff signed in as themselves:
             // refused before anything is booked.
@@ -446,6 +486,7 @@ impl Appointments {
                 rescheduled_from: None,
                 rescheduled_to: None,
                 referral_id: new.referral_id,
+                family_contact_ids: new.family_contact_ids.clone(),
             })
             .collect();
         Ok(Plan {

@@ -1,5 +1,6 @@
 //! What scheduling asks of the records service, over gRPC with the caller's principal sealed
-//! (so within the caller's clinic) and a deadline: whether a patient exists, a referral's
+//! (so within the caller's clinic) and a deadline: whether a patient exists, a family
+//! contact's patient and involvement, a referral's
 //! patient and status, and moving a referral's intake as intake appointments are booked,
 //! moved and cancelled.
 
@@ -7,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iop_auth::InternalKey;
-use iop_core::{Error, PatientId, Principal, ReferralId};
+use iop_core::{ContactId, Error, PatientId, Principal, ReferralId};
 use iop_proto::records::{
-    CancelIntakeRequest, GetPatientRequest, GetReferralRequest, ReferralStatus,
-    ScheduleIntakeRequest, patient_service_client::PatientServiceClient,
-    referral_service_client::ReferralServiceClient,
+    CancelIntakeRequest, GetContactRequest, GetPatientRequest, GetReferralRequest, ReferralStatus,
+    ScheduleIntakeRequest, contact_service_client::ContactServiceClient,
+    patient_service_client::PatientServiceClient, referral_service_client::ReferralServiceClient,
 };
 use tonic::transport::Channel;
 
@@ -26,11 +27,26 @@ pub struct ReferralState {
     pub open_for_intake: bool,
 }
 
+/// A family or support contact as scheduling needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactState {
+    pub patient_id: Option<PatientId>,
+    /// Involved in family sessions: the records service says so only while a consent in
+    /// force names them for family involvement.
+    pub involved: bool,
+}
+
 /// The records service, as scheduling asks it.
 #[tonic::async_trait]
 pub trait PatientCheck: Send + Sync {
     /// Whether a patient is one of the caller's clinic.
     async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error>;
+    /// The contact, if it is one of the caller's clinic.
+    async fn contact(
+        &self,
+        who: &Principal,
+        contact: ContactId,
+    ) -> Result<Option<ContactState>, Error>;
     /// The referral, if it is one of the caller's clinic.
     async fn referral(
         &self,
@@ -114,6 +130,27 @@ impl PatientCheck for Records {
         Ok(ask(deadline, &what, client.get_patient(request))
             .await?
             .is_some())
+    }
+
+    async fn contact(
+        &self,
+        who: &Principal,
+        contact: ContactId,
+    ) -> Result<Option<ContactState>, Error> {
+        let (request, deadline) = self.seal(
+            who,
+            GetContactRequest {
+                id: contact.to_string(),
+            },
+        );
+        let mut client = ContactServiceClient::new(self.channel.clone());
+        let what = format!("read contact {contact}");
+        Ok(ask(deadline, &what, client.get_contact(request))
+            .await?
+            .map(|c| ContactState {
+                patient_id: PatientId::parse("patient_id", &c.patient_id).ok(),
+                involved: c.involved_in_family_sessions,
+            }))
     }
 
     async fn referral(

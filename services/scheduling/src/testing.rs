@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use iop_core::{ClinicianId, Error, PatientId, Principal, ReferralId, RoomId, TenantId};
+use iop_core::{ClinicianId, ContactId, Error, PatientId, Principal, ReferralId, RoomId, TenantId};
 use iop_db::Db;
 use iop_db::testing::TestDatabase;
 
@@ -16,7 +16,7 @@ use crate::clinicians::store::ClinicianStore;
 use crate::clinicians::{AppointmentKind, Clinicians, NewClinician};
 use crate::locations::store::LocationStore;
 use crate::locations::{Location, Locations, NewLocation};
-use crate::patients::{PatientCheck, ReferralState};
+use crate::patients::{ContactState, PatientCheck, ReferralState};
 use crate::references::References;
 use crate::rooms::store::RoomStore;
 use crate::rooms::{NewRoom, Rooms};
@@ -44,11 +44,13 @@ pub fn staff(tenant: &str) -> Principal {
     }
 }
 
-/// Every patient exists, except the nil id; the referrals are those in `referrals`, and
+/// Every patient exists, except the nil id; the contacts are those in `contacts`, the
+/// referrals those in `referrals`, and
 /// `intakes` keeps what scheduling told the records service of each one's intake. The
 /// records service's own answers are tested end to end through the gateway.
 #[derive(Default)]
 pub struct EveryPatient {
+    pub contacts: Mutex<HashMap<ContactId, ContactState>>,
     pub referrals: Mutex<HashMap<ReferralId, ReferralState>>,
     pub intakes: Mutex<HashMap<ReferralId, Option<i64>>>,
 }
@@ -57,6 +59,14 @@ pub struct EveryPatient {
 impl PatientCheck for EveryPatient {
     async fn exists(&self, _: &Principal, patient: PatientId) -> Result<bool, Error> {
         Ok(patient.to_string() != "00000000-0000-0000-0000-000000000000")
+    }
+
+    async fn contact(
+        &self,
+        _: &Principal,
+        contact: ContactId,
+    ) -> Result<Option<ContactState>, Error> {
+        Ok(self.contacts.lock().unwrap().get(&contact).cloned())
     }
 
     async fn referral(

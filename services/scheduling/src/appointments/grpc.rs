@@ -1,7 +1,8 @@
 //! `iop.scheduling.v1.AppointmentService`.
 
 use iop_core::{
-    AppointmentId, ClinicianId, Error, LocationId, PatientId, ReferralId, RoomId, SeriesId,
+    AppointmentId, ClinicianId, ContactId, Error, LocationId, PatientId, ReferralId, RoomId,
+    SeriesId,
 };
 use iop_kit::principal;
 use iop_proto::scheduling::{self as pb, appointment_service_server::AppointmentService};
@@ -53,6 +54,12 @@ impl AppointmentService for AppointmentApi {
             overlap_reason: a.overlap_reason,
             recurrence: r.recurrence,
             referral_id: optional_id("appointment.referral_id", &a.referral_id, ReferralId::parse)?,
+            family_contact_ids: a
+                .family_contact_ids
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ContactId::parse(&format!("appointment.family_contact_ids[{i}]"), c))
+                .collect::<Result<_, _>>()?,
         };
         let (made, series) = self.appointments.book(&who, new, &r.request_id).await?;
         Ok(Response::new(pb::BookAppointmentResponse {
@@ -248,5 +255,10 @@ fn to_proto(a: Appointment) -> pb::Appointment {
             .unwrap_or_default(),
         rescheduled_to: a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default(),
         referral_id: a.referral_id.map(|r| r.to_string()).unwrap_or_default(),
+        family_contact_ids: a
+            .family_contact_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }

@@ -11,8 +11,8 @@
 //!   insert whatever wrote it (SQLSTATE 23P01), the database's own guarantee beneath ours.
 
 use iop_core::{
-    AppointmentId, ClinicianId, Error, LocationId, PatientId, ReferralId, RoomId, SeriesId,
-    TenantId,
+    AppointmentId, ClinicianId, ContactId, Error, LocationId, PatientId, ReferralId, RoomId,
+    SeriesId, TenantId,
 };
 use iop_db::{Db, Filter};
 use iop_kit::idempotency::{self, Claim, Key};
@@ -58,7 +58,7 @@ pub struct AppointmentQuery {
 const COLUMNS: &str = "id, kind, patient_id, clinician_ids, location_id, modality, room_id, \
     join_url, start_us, end_us, status, series_id, overlap_reason, cancel_kind, cancel_reason, \
     cancelled_by, cancel_time_us, booked_by, create_time_us, version, rescheduled_from, \
-    rescheduled_to, referral_id";
+    rescheduled_to, referral_id, family_contact_ids";
 
 /// A resource as the `bookings` table names it.
 pub fn resource_key(r: &Resource) -> String {
@@ -571,7 +571,7 @@ async fn write(
         let cancel = a.cancellation.as_ref();
         sqlx::query(&format!(
             "INSERT INTO appointments (tenant_id, {COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         ))
         .bind(tenant.as_str())
         .bind(a.id.to_string())
@@ -597,6 +597,7 @@ async fn write(
         .bind(a.rescheduled_from.map(|r| r.to_string()).unwrap_or_default())
         .bind(a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default())
         .bind(a.referral_id.map(|r| r.to_string()).unwrap_or_default())
+        .bind(ids_text(&a.family_contact_ids))
         .execute(&mut *conn)
         .await?;
     }
@@ -645,7 +646,7 @@ async fn write(
 }
 
 /// `,a,b,`: every id between commas, so `LIKE '%,b,%'` finds one.
-fn ids_text(ids: &[ClinicianId]) -> String {
+fn ids_text(ids: &[impl ToString]) -> String {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     format!(",{},", ids.join(","))
 }
@@ -707,5 +708,10 @@ fn from_row(r: &AnyRow) -> Result<Appointment, Error> {
         referral_id: optional("referral_id")?
             .map(|p| ReferralId::parse("referral_id", &p).map_err(|_| bad("referral")))
             .transpose()?,
+        family_contact_ids: text("family_contact_ids")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|c| ContactId::parse("family_contact_ids", c).map_err(|_| bad("contact")))
+            .collect::<Result<_, _>>()?,
     })
 }

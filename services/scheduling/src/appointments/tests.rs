@@ -35,6 +35,14 @@ async fn overlaps(db: &iop_db::Db) -> i64 {
     .unwrap()
 }
 
+/// The fields a refusal names (400 or 409).
+fn fields(e: Error) -> Vec<String> {
+    match e {
+        Error::Unmet(v) | Error::InvalidFields(v) => v.into_iter().map(|v| v.field).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn clash_fields(e: Error) -> Vec<String> {
     match e {
         Error::Clashes(v) => v.into_iter().map(|v| v.field).collect(),
@@ -850,12 +858,6 @@ async fn an_intake_for_a_referral_moves_its_intake_in_records() {
         .await
         .unwrap();
 
-    let fields = |e: Error| match e {
-        Error::Unmet(v) | Error::InvalidFields(v) => {
-            v.into_iter().map(|v| v.field).collect::<Vec<_>>()
-        }
-        other => panic!("{other:?}"),
-    };
     // Another patient's referral, one not accepted, one that is not there, the wrong kind.
     let err = c
         .appointments
@@ -989,4 +991,88 @@ async fn an_intake_for_a_referral_moves_its_intake_in_records() {
         .await
         .unwrap();
     assert_eq!(told(&c), Some(None));
+}
+
+/// A family session names the patient's family contacts who take part: each must be the
+/// patient's and involved in family sessions (the records service says so only while a
+/// consent in force names them for family involvement).
+#[tokio::test]
+async fn a_family_session_takes_only_the_patients_involved_contacts() {
+    use crate::patients::ContactState;
+    use iop_core::ContactId;
+    let (_tdb, db) = fixture_db("family").await;
+    let who = staff("clinic-a");
+    let c = clinic(db, &who).await;
+    let (ana, bea) = (PatientId::new(), PatientId::new());
+    let (mother, uncle, bea_sister) = (ContactId::new(), ContactId::new(), ContactId::new());
+    c.records.contacts.lock().unwrap().extend([
+        (
+            mother,
+            ContactState {
+                patient_id: Some(ana),
+                involved: true,
+            },
+        ),
+        (
+            uncle,
+            ContactState {
+                patient_id: Some(ana),
+                involved: false,
+            },
+        ),
+        (
+            bea_sister,
+            ContactState {
+                patient_id: Some(bea),
+                involved: true,
+            },
+        ),
+    ]);
+    let family = |contacts: Vec<ContactId>| NewAppointment {
+        kind: Some(AppointmentKind::FamilySession),
+        family_contact_ids: contacts,
+        ..visit(&c, ana, "2026-12-07T17:00:00Z", "2026-12-07T18:00:00Z")
+    };
+    let err = c
+        .appointments
+        .book(&who, family(vec![mother, uncle, bea_sister]), "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(err),
+        [
+            "appointment.family_contact_ids[1]",
+            "appointment.family_contact_ids[2]"
+        ]
+    );
+    let err = c
+        .appointments
+        .book(&who, family(vec![ContactId::new()]), "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                kind: "contact",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let therapy = NewAppointment {
+        kind: Some(AppointmentKind::IndividualTherapy),
+        ..family(vec![mother])
+    };
+    assert_eq!(
+        fields(c.appointments.book(&who, therapy, "").await.unwrap_err()),
+        ["appointment.family_contact_ids"]
+    );
+    let (made, _) = c
+        .appointments
+        .book(&who, family(vec![mother]), "")
+        .await
+        .unwrap();
+    assert_eq!(made[0].family_contact_ids, [mother]);
+    assert_eq!(c.appointments.get(&who, made[0].id).await.unwrap(), made[0]);
 }

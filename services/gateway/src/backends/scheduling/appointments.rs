@@ -125,6 +125,10 @@ pub struct Appointment {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = Uuid)]
     pub referral_id: Option<String>,
+    /// A family session's family contacts who take part.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub family_contact_ids: Vec<String>,
 }
 
 /// What to book: one appointment, or with `recurrence` a weekly series whose first
@@ -169,6 +173,12 @@ pub struct NewAppointment {
     /// to `intake_scheduled` at its time, and back to `accepted` when it is cancelled.
     #[schema(format = Uuid)]
     pub referral_id: Option<String>,
+    /// A `family_session`'s family contacts who take part (at most 8): each the patient's
+    /// and involved in family sessions, which needs a consent in force naming them for
+    /// family involvement (409 naming the contact otherwise).
+    #[serde(default)]
+    #[schema(max_items = 8, value_type = Vec<uuid::Uuid>)]
+    pub family_contact_ids: Vec<String>,
 }
 
 /// What was booked.
@@ -262,6 +272,7 @@ pub async fn book(
                 .map(iop_proto::timestamp_from_micros),
             overlap_reason: new.overlap_reason,
             referral_id: optional_id("referral_id", new.referral_id)?,
+            family_contact_ids: new.family_contact_ids,
             ..Default::default()
         }),
         recurrence: new.recurrence,
@@ -542,6 +553,7 @@ fn from_proto(a: pb::Appointment) -> Appointment {
         rescheduled_from: present(a.rescheduled_from),
         rescheduled_to: present(a.rescheduled_to),
         referral_id: present(a.referral_id),
+        family_contact_ids: a.family_contact_ids,
     }
 }
 

@@ -147,6 +147,18 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
         "NewAppointment",
         json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
     );
+    // Family contacts take part in family sessions only, each once.
+    refine(
+        "NewAppointment",
+        json!({
+            "if": { "required": ["family_contact_ids"], "properties": { "family_contact_ids": { "minItems": 1 } } },
+            "then": { "properties": { "kind": { "const": "family_session" } } },
+        }),
+    );
+    refine(
+        "NewAppointment",
+        json!({ "properties": { "family_contact_ids": { "uniqueItems": true } } }),
+    );
     // A referral's intake is one intake assessment, not a series.
     refine(
         "NewAppointment",
