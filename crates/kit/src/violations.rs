@@ -39,6 +39,15 @@ impl<'a> Violations<'a> {
         self.add(field, description, true);
     }
 
+    /// No item of a list twice: each repeat named as `field[i]`.
+    pub fn unique<T: PartialEq>(&mut self, field: &str, items: &[T]) {
+        for (i, item) in items.iter().enumerate() {
+            if items[..i].contains(item) {
+                self.push(&format!("{field}[{i}]"), "is listed twice");
+            }
+        }
+    }
+
     /// Checks free text against its kind (see [`crate::text`]).
     pub fn text(&mut self, field: &str, value: &str, rule: crate::text::Rule) {
         if let Some(broken) = rule.check(value) {

@@ -647,11 +647,7 @@ fn check_set<T: PartialEq>(v: &mut Violations<'_>, field: &str, items: &[T]) {
     if items.is_empty() {
         v.push(field, "must name at least one");
     }
-    for (i, item) in items.iter().enumerate() {
-        if items[..i].contains(item) {
-            v.push(&format!("{field}[{i}]"), "is listed twice");
-        }
-    }
+    v.unique(field, items);
 }
 
 fn check_contact(f: &ContactFields, prefix: &str) -> Result<(), Error> {

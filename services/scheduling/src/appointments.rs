@@ -187,11 +187,7 @@ impl NewAppointment {
         } else if self.clinician_ids.len() > MAX_CLINICIANS {
             v.push("clinician_ids", "must name at most 4 clinicians");
         }
-        for (i, c) in self.clinician_ids.iter().enumerate() {
-            if self.clinician_ids[..i].contains(c) {
-                v.push(&format!("clinician_ids[{i}]"), "is listed twice");
-            }
-        }
+        v.unique("clinician_ids", &self.clinician_ids);
         if self.location_id.is_none() {
             v.push("location_id", "is required");
         }
@@ -223,11 +219,7 @@ impl NewAppointment {
         if self.family_contact_ids.len() > MAX_FAMILY_CONTACTS {
             v.push("family_contact_ids", "must name at most 8 contacts");
         }
-        for (i, c) in self.family_contact_ids.iter().enumerate() {
-            if self.family_contact_ids[..i].contains(c) {
-                v.push(&format!("family_contact_ids[{i}]"), "is listed twice");
-            }
-        }
+        v.unique("family_contact_ids", &self.family_contact_ids);
         if self.referral_id.is_some() {
             if self.kind != Some(AppointmentKind::IntakeAssessment) {
                 v.push("referral_id", "is for an intake_assessment only");
@@ -285,7 +277,7 @@ impl Appointments {
     ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
         new.check()?;
         let key = Key::parse(request_id, &new)?;
-        let booked = self.place(who, &new, key).await?;
+        let booked = self.place(who, &new, key, "appointment.").await?;
         if let Some(referral) = new.referral_id {
             self.sync_intake(who, referral).await?;
         }
@@ -331,8 +323,9 @@ impl Appointments {
         who: &Principal,
         new: &NewAppointment,
         key: Option<Key<'_>>,
+        fields: &str,
     ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
-        let plan = self.plan(who, new).await?;
+        let plan = self.plan(who, new, fields).await?;
         let claim_id = plan
             .series_id
             .map(|s| s.to_string())
@@ -359,7 +352,14 @@ impl Appointments {
     }
 
     /// Reads the request's references and lays out its occurrences.
-    async fn plan(&self, who: &Principal, new: &NewAppointment) -> Result<Plan, Error> {
+    /// Violations name the request's fields under `fields` (`appointment.` for a booking,
+    /// nothing for a hold, whose fields stand at the top of its request).
+    async fn plan(
+        &self,
+        who: &Principal,
+        new: &NewAppointment,
+        fields: &str,
+    ) -> Result<Plan, Error> {
         let (Some(kind), Some(location_id), Some(modality), Some(start_us), Some(end_us)) = (
             new.kind,
             new.location_id,
@@ -370,7 +370,7 @@ impl Appointments {
             return Err(Error::internal("validated fields are missing"));
         };
         let tz = self.refs.zone(who, location_id).await?;
-        let mut v = Violations::new("appointment.");
+        let mut v = Violations::new(fields);
         if let Some(room_id) = new.room_id {
             self.refs
                 .room(who, room_id, location_id, "room_id", &mut v)
@@ -398,46 +398,14 @@ impl Appointments {
         }
         for (i, id) in new.family_contact_ids.iter().enumerate() {
             let field = format!("family_contact_ids[{i}]");
-            let contact =
-                self.refs
-                    .patients
-                    .contact(who, *id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound {
-                        kind: "contact",
-                        id: id.to_string(),
-                    })?;
-            if contact.patient_id != new.patient_id {
-                v.push(&field, "is a contact of another patient");
-            } else if !contact.involved {
-                v.push(
-                    &field,
-                    "is not involved in family sessions: that needs a consent in force naming \
-                     them for family involvement",
-                );
-            }
+            self.refs
+                .family_contact(who, *id, new.patient_id, &field, &mut v)
+                .await?;
         }
         if let Some(referral) = new.referral_id {
-            // The records service moves a referral only for staff signed in as themselves:
-            // refused before anything is booked.
-            iop_kit::principal::require_user(who, "an intake for a referral is booked by staff")?;
-            let state = self
-                .refs
-                .patients
-                .referral(who, referral)
-                .await?
-                .ok_or_else(|| Error::NotFound {
-                    kind: "referral",
-                    id: referral.to_string(),
-                })?;
-            if state.patient_id != new.patient_id {
-                v.push(
-                    "referral_id",
-                    "is a referral of another patient (or of none yet)",
-                );
-            } else if !state.open_for_intake {
-                v.push("referral_id", "is not accepted: accept the referral first");
-            }
+            self.refs
+                .referral(who, referral, new.patient_id, "referral_id", &mut v)
+                .await?;
         }
         // Stored state (a room elsewhere, a clinician who does not provide the kind, a
         // modality the clinic does not offer it in, a referral not open for intake): 409.
@@ -446,10 +414,10 @@ impl Appointments {
             self.refs.patient(who, patient).await?;
         }
         let first = Span::new(
-            instant("appointment.start_time", start_us)?,
-            instant("appointment.end_time", end_us)?,
+            instant(&format!("{fields}start_time"), start_us)?,
+            instant(&format!("{fields}end_time"), end_us)?,
         )
-        .ok_or_else(|| Error::rule("appointment.end_time", "must be after start_time"))?;
+        .ok_or_else(|| Error::rule(format!("{fields}end_time"), "must be after start_time"))?;
         let (spans, series_id) = if new.recurrence.trim().is_empty() {
             (vec![first], None)
         } else {
@@ -850,11 +818,7 @@ impl NewHold {
         if self.clinician_ids.len() > MAX_FACILITATORS {
             v.push("clinician_ids", "must name at most 8 facilitators");
         }
-        for (i, c) in self.clinician_ids.iter().enumerate() {
-            if self.clinician_ids[..i].contains(c) {
-                v.push(&format!("clinician_ids[{i}]"), "is listed twice");
-            }
-        }
+        v.unique("clinician_ids", &self.clinician_ids);
         check_times(&mut v, self.start_us, self.end_us);
         v.finish()
     }
@@ -899,7 +863,7 @@ impl Appointments {
         // Hold keys are their own namespace beside clients' request ids.
         let scoped = format!("hold:{}", hold.key);
         let key = Key::parse(&scoped, &new).map_err(|_| Error::field("hold_key", "is invalid"))?;
-        let (mut made, _) = self.place(who, &new, key).await.map_err(|e| match e {
+        let (mut made, _) = self.place(who, &new, key, "").await.map_err(|e| match e {
             Error::Unprocessable(v) if v.iter().any(|v| v.field == "request_id") => {
                 Error::rule("hold_key", "was already used for a different hold")
             }

@@ -93,16 +93,8 @@ impl NewClinician {
         if self.kinds.is_empty() {
             v.push("kinds", "must name at least one kind of appointment");
         }
-        for (i, k) in self.kinds.iter().enumerate() {
-            if self.kinds[..i].contains(k) {
-                v.push(&format!("kinds[{i}]"), "is listed twice");
-            }
-        }
-        for (i, c) in self.credentials.iter().enumerate() {
-            if self.credentials[..i].contains(c) {
-                v.push(&format!("credentials[{i}]"), "is listed twice");
-            }
-        }
+        v.unique("kinds", &self.kinds);
+        v.unique("credentials", &self.credentials);
         v.text("user_id", &self.user_id, text::TEXT);
         v.finish()
     }

@@ -66,11 +66,7 @@ impl KindUpdate {
         if self.modalities.is_empty() {
             v.push("modalities", "must name at least one modality");
         }
-        for (i, m) in self.modalities.iter().enumerate() {
-            if self.modalities[..i].contains(m) {
-                v.push(&format!("modalities[{i}]"), "is listed twice");
-            }
-        }
+        v.unique("modalities", &self.modalities);
         // CPT codes are five digits (Category II/III: four digits and F or T); HCPCS Level II
         // codes a letter and four digits (CMS, "HCPCS – General Information").
         let code = self.billing_code.trim();

@@ -1,4 +1,5 @@
-//! What a booking or a slot search names — a location, a room, clinicians, a patient — read
+//! What a booking or a slot search names — a location, a room, clinicians, a patient, family
+//! contacts, a referral — read
 //! in the caller's clinic and checked alike for both: one that is not there is 404 (naming
 //! it); one that cannot take part (a room elsewhere or inactive, a clinician inactive or not
 //! providing the kind) is a violation under the caller's field name, which the caller turns
@@ -7,7 +8,9 @@
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use iop_core::{ClinicianId, Error, LocationId, PatientId, Principal, RoomId};
+use iop_core::{
+    ClinicianId, ContactId, Error, LocationId, PatientId, Principal, ReferralId, RoomId,
+};
 use iop_kit::violations::Violations;
 
 use crate::clinicians::AppointmentKind;
@@ -109,6 +112,59 @@ impl References {
             && !c.kinds.contains(&kind)
         {
             v.push(field, &format!("does not provide {}", kind.as_str()));
+        }
+        Ok(())
+    }
+
+    /// A family contact to take part in `patient`'s family session: theirs, and involved in
+    /// family sessions (the records service says so only while a consent in force names the
+    /// contact for family involvement).
+    pub async fn family_contact(
+        &self,
+        who: &Principal,
+        id: ContactId,
+        patient: Option<PatientId>,
+        field: &str,
+        v: &mut Violations<'_>,
+    ) -> Result<(), Error> {
+        let contact = self
+            .patients
+            .contact(who, id)
+            .await?
+            .ok_or_else(|| missing("contact", id))?;
+        if contact.patient_id != patient {
+            v.push(field, "is a contact of another patient");
+        } else if !contact.involved {
+            v.push(
+                field,
+                "is not involved in family sessions: that needs a consent in force naming \
+                 them for family involvement",
+            );
+        }
+        Ok(())
+    }
+
+    /// A referral of `patient` to book its intake for: accepted (or its intake already
+    /// scheduled), and moved by staff signed in as themselves, as the records service
+    /// requires — refused here, before anything is booked.
+    pub async fn referral(
+        &self,
+        who: &Principal,
+        id: ReferralId,
+        patient: Option<PatientId>,
+        field: &str,
+        v: &mut Violations<'_>,
+    ) -> Result<(), Error> {
+        iop_kit::principal::require_user(who, "an intake for a referral is booked by staff")?;
+        let referral = self
+            .patients
+            .referral(who, id)
+            .await?
+            .ok_or_else(|| missing("referral", id))?;
+        if referral.patient_id != patient {
+            v.push(field, "is a referral of another patient (or of none yet)");
+        } else if !referral.open_for_intake {
+            v.push(field, "is not accepted: accept the referral first");
         }
         Ok(())
     }
