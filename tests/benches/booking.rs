@@ -12,11 +12,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use iop_core::{ContactId, Error, PatientId, Principal, ReferralId, TenantId};
+use iop_core::{Error, PatientId};
 use iop_db::testing::TestDatabase;
 use iop_scheduling::appointments::{
     Appointments, Modality, NewAppointment, store::AppointmentStore,
@@ -25,36 +27,8 @@ use iop_scheduling::clinicians::{
     AppointmentKind, Clinicians, NewClinician, store::ClinicianStore,
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
-use iop_scheduling::patients::{ContactState, PatientCheck, ReferralState};
 use iop_scheduling::references::References;
 use iop_scheduling::rooms::{NewRoom, Rooms, store::RoomStore};
-
-/// Every patient exists (see the module's doc).
-struct Known;
-
-#[tonic::async_trait]
-impl PatientCheck for Known {
-    async fn exists(&self, _: &Principal, _: PatientId) -> Result<bool, Error> {
-        Ok(true)
-    }
-
-    /// No contacts: the benchmark books no family sessions.
-    async fn contact(&self, _: &Principal, _: ContactId) -> Result<Option<ContactState>, Error> {
-        Ok(None)
-    }
-
-    /// No referrals: the benchmark books no intakes for one.
-    async fn referral(&self, _: &Principal, _: ReferralId) -> Result<Option<ReferralState>, Error> {
-        Ok(None)
-    }
-
-    async fn set_intake(&self, _: &Principal, r: ReferralId, _: Option<i64>) -> Result<(), Error> {
-        Err(Error::NotFound {
-            kind: "referral",
-            id: r.to_string(),
-        })
-    }
-}
 
 const RESOURCES: usize = 8;
 
@@ -77,16 +51,7 @@ async fn bench() {
     let db = iop_db::Db::connect(tdb.url(), &iop_scheduling::MIGRATIONS, &Default::default())
         .await
         .unwrap();
-    let who = Principal {
-        tenant: TenantId::parse("bench").unwrap(),
-        subject: "front-desk".into(),
-        client_id: None,
-        issuer: "bench".into(),
-        roles: vec!["front_desk".into()],
-        scopes: vec![],
-        request_id: String::new(),
-        source_addr: None,
-    };
+    let who = common::front_desk("bench");
     let location = Locations::new(LocationStore::new(db.clone()))
         .create(
             &who,
@@ -135,7 +100,7 @@ async fn bench() {
     }
     let appointments = Arc::new(Appointments::new(
         AppointmentStore::new(db.clone()),
-        References::new(&db, Arc::new(Known)),
+        References::new(&db, Arc::new(common::Known)),
     ));
     println!(
         "\nconflict-checked bookings, {} s per phase, {}, {RESOURCES} clinicians and rooms",

@@ -14,12 +14,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use hdrhistogram::Histogram;
-use iop_core::{ClinicianId, ContactId, Error, PatientId, Principal, ReferralId, TenantId};
+use iop_core::{ClinicianId, Principal};
 use iop_db::testing::TestDatabase;
 use iop_scheduling::appointments::store::AppointmentStore;
 use iop_scheduling::availability::search::SlotQuery;
@@ -29,34 +31,7 @@ use iop_scheduling::clinicians::{
     AppointmentKind, Clinicians, NewClinician, store::ClinicianStore,
 };
 use iop_scheduling::locations::{Locations, NewLocation, store::LocationStore};
-use iop_scheduling::patients::{ContactState, PatientCheck, ReferralState};
 use iop_scheduling::references::References;
-
-struct Known;
-
-#[tonic::async_trait]
-impl PatientCheck for Known {
-    async fn exists(&self, _: &Principal, _: PatientId) -> Result<bool, Error> {
-        Ok(true)
-    }
-
-    /// No contacts: the benchmark books no family sessions.
-    async fn contact(&self, _: &Principal, _: ContactId) -> Result<Option<ContactState>, Error> {
-        Ok(None)
-    }
-
-    /// No referrals: the benchmark books no intakes for one.
-    async fn referral(&self, _: &Principal, _: ReferralId) -> Result<Option<ReferralState>, Error> {
-        Ok(None)
-    }
-
-    async fn set_intake(&self, _: &Principal, r: ReferralId, _: Option<i64>) -> Result<(), Error> {
-        Err(Error::NotFound {
-            kind: "referral",
-            id: r.to_string(),
-        })
-    }
-}
 
 const CLINICIANS: usize = 50;
 /// Local start hours of each day's bookings: 12:00 and 15:00-17:00 stay free.
@@ -72,16 +47,7 @@ fn main() {
 }
 
 fn principal() -> Principal {
-    Principal {
-        tenant: TenantId::parse(TENANT).unwrap(),
-        subject: "front-desk".into(),
-        client_id: None,
-        issuer: "bench".into(),
-        roles: vec!["front_desk".into()],
-        scopes: vec![],
-        request_id: String::new(),
-        source_addr: None,
-    }
+    common::front_desk(TENANT)
 }
 
 /// Books five hours of every weekday of `weeks` weeks from `monday` for every clinician,
@@ -192,7 +158,7 @@ async fn bench() {
         .unwrap();
     let availability = Availability::new(
         AvailabilityStore::new(db.clone()),
-        References::new(&db, Arc::new(Known)),
+        References::new(&db, Arc::new(common::Known)),
         AppointmentStore::new(db.clone()),
     );
     let nine_to_five: Vec<WeeklyHours> = [
