@@ -464,6 +464,9 @@ impl Modify for OperationIds {
             {
                 let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
                 if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+                    // An identifier in every generator's language: `appointment kinds` →
+                    // `appointment_kinds_list`.
+                    let tag = tag.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
                     *id = format!("{tag}_{id}");
                 }
             }
@@ -745,7 +748,7 @@ mod tests {
     }
 
     #[test]
-    fn operation_ids_are_unique() {
+    fn operation_ids_are_unique_identifiers() {
         let doc = super::openapi();
         let mut seen = std::collections::HashSet::new();
         for (path, item) in &doc.paths.paths {
@@ -756,6 +759,10 @@ mod tests {
                 let id = op.operation_id.clone().unwrap_or_default();
                 assert!(!id.is_empty(), "{path} has no operation id");
                 assert!(seen.insert(id.clone()), "{id} ({path}) is used twice");
+                assert!(
+                    id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{id} is not an identifier"
+                );
             }
         }
         assert!(seen.contains("patients_list") && seen.contains("referrals_list"));

@@ -24,7 +24,7 @@ pub struct AppointmentKindSettings {
     /// What slot search looks for when no length is asked.
     pub default_minutes: i32,
     /// Booking it in another modality is refused (409).
-    pub modalities: Vec<Option<Modality>>,
+    pub modalities: Vec<Modality>,
     /// A CPT or HCPCS Level II code; empty when none.
     pub billing_code: String,
     /// Send back as `If-Match` to refuse stale changes (`0` while the defaults stand).
@@ -41,7 +41,11 @@ fn from_proto(s: pb::AppointmentKindSettings) -> AppointmentKindSettings {
     AppointmentKindSettings {
         kind: AppointmentKind::from_proto(s.kind),
         default_minutes: s.default_minutes,
-        modalities: s.modalities.into_iter().map(Modality::from_proto).collect(),
+        modalities: s
+            .modalities
+            .into_iter()
+            .filter_map(Modality::from_proto)
+            .collect(),
         billing_code: s.billing_code,
         etag: s.etag,
         update_time: s.update_time.as_ref().map(|t| rfc3339(Some(t))),

@@ -172,6 +172,10 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
             },
         }),
     );
+    refine(
+        "AppointmentKindUpdate",
+        json!({ "properties": { "modalities": { "uniqueItems": true } } }),
+    );
     // A hold holds a room, facilitators, or both.
     refine(
         "NewHold",
