@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/scheduling/v1/kinds.proto",
         "iop/scheduling/v1/clinicians.proto",
         "iop/scheduling/v1/locations.proto",
+        "iop/scheduling/v1/waitlist.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

@@ -146,6 +146,14 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     .await;
     assert_eq!(status, 201, "{b_exception}");
     let b_exception_id = b_exception["id"].as_str().unwrap().to_owned();
+    let b_waiting = json!({
+        "patient_id": b_id,
+        "kind": "individual_therapy",
+        "location_id": b_clinic.location,
+    });
+    let (status, b_entry) = crate::post(&sys, &admin_b, "/v1/waitlist-entries", &b_waiting).await;
+    assert_eq!(status, 201, "{b_entry}");
+    let b_entry_id = b_entry["id"].as_str().unwrap().to_owned();
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
     let (status, _) = crate::post(
@@ -172,6 +180,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_clinic.clinicians[0],
         &b_appointment_id,
         &b_exception_id,
+        &b_entry_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -208,6 +217,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_appointment_id
         } else if template.starts_with("/v1/availability-exceptions") {
             &b_exception_id
+        } else if template.starts_with("/v1/waitlist-entries") {
+            &b_entry_id
         } else {
             &b_id
         };
@@ -272,6 +283,17 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                         "end_time": "2030-01-07T20:00:00Z",
                     }))
                 }
+                "post" if template == "/v1/waitlist-entries" => {
+                    sys.http.post(sys.url(&path)).json(&b_waiting)
+                }
+                "post" if template.ends_with("/withdraw") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "reason": "Hijacked" })),
+                "post" if template.ends_with("/accept") || template.ends_with("/decline") => sys
+                    .http
+                    .post(sys.url(&path))
+                    .json(&json!({ "offer_id": b_entry_id })),
                 "post" if template.ends_with("/revoke") => {
                     sys.http.post(sys.url(&path)).json(&json!({}))
                 }
@@ -385,7 +407,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 id
             } else if template.contains("{clinician_id}") {
                 &b_clinic.clinicians[0]
-            } else if template == "/v1/slots" || template == "/v1/holds" {
+            } else if template == "/v1/slots"
+                || template == "/v1/holds"
+                || (template == "/v1/waitlist-entries" && method == "post")
+            {
                 &b_clinic.location
             } else {
                 ""
@@ -396,7 +421,11 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     "{method} {template} leaked {marker}: {status} {body}"
                 );
             }
-            if template.contains("id}") || template == "/v1/slots" || template == "/v1/holds" {
+            if template.contains("id}")
+                || template == "/v1/slots"
+                || template == "/v1/holds"
+                || (template == "/v1/waitlist-entries" && method == "post")
+            {
                 assert_eq!(
                     status, 404,
                     "{method} {template} must not find B's resource"
@@ -436,6 +465,17 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     )
     .await;
     assert_eq!(status, 200, "{exception}");
+    let (_, entry) = get(
+        &sys,
+        &admin_b,
+        &format!("/v1/waitlist-entries/{b_entry_id}"),
+    )
+    .await;
+    assert_eq!(
+        (entry["status"].as_str(), entry.get("withdraw_reason")),
+        (Some("waiting"), None),
+        "{entry}"
+    );
     let (_, hours) = get(
         &sys,
         &admin_b,

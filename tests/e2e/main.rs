@@ -26,6 +26,7 @@ mod plans;
 mod referrals;
 mod rest_patients;
 mod smart;
+mod waitlist;
 
 use iop_testing::TestSystem;
 use serde_json::{Value, json};

@@ -106,6 +106,8 @@ uuid_id!(RoomId, "room");
 uuid_id!(AppointmentId, "appointment");
 uuid_id!(SeriesId, "series");
 uuid_id!(ExceptionId, "availability exception");
+uuid_id!(WaitlistEntryId, "waitlist entry");
+uuid_id!(WaitlistOfferId, "waitlist offer");
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
     AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId,
     LocationId, NoteId, PatientId, PlanId, ReferralId, RoomId, SafetyFlagId, SeriesId, TenantId,
+    WaitlistEntryId, WaitlistOfferId,
 };
 pub use principal::Principal;
 

@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 use crate::principal;
 
 /// Where a service keeps a resource type of the gateway's policy: (FHIR type, table, the
-/// column naming its patient — `id` for patients themselves). Every table has `tenant_id`
-/// and `id`.
+/// column naming its patient — `id` for patients themselves); a type may be listed with
+/// more than one table. Every table has `tenant_id` and `id`.
 pub type Tables = &'static [(&'static str, &'static str, &'static str)];
 
 pub struct OwnerApi {
@@ -34,28 +34,37 @@ impl ResourceOwnerService for OwnerApi {
     ) -> Result<Response<pb::ResourceOwner>, Status> {
         let who = principal(&req)?;
         let r = req.into_inner();
-        let Some((_, table, column)) = self.tables.iter().find(|(t, ..)| *t == r.resource_type)
-        else {
+        let tables: Vec<(&str, &str)> = self
+            .tables
+            .iter()
+            .filter(|kept| kept.0 == r.resource_type)
+            .map(|kept| (kept.1, kept.2))
+            .collect();
+        if tables.is_empty() {
             return Err(Error::field("resource_type", "is not a resource of this service").into());
-        };
-        // Table and column come from the list above, never from the request.
-        let patient: Option<Option<String>> = sqlx::query_scalar(&format!(
-            "SELECT {column} FROM {table} WHERE tenant_id = $1 AND id = $2 LIMIT 1"
-        ))
-        .bind(who.tenant.as_str())
-        .bind(&r.id)
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(Error::internal)?;
-        match patient {
-            Some(patient_id) => Ok(Response::new(pb::ResourceOwner {
-                patient_id: patient_id.unwrap_or_default(),
-            })),
-            None => Err(Error::NotFound {
-                kind: "resource",
-                id: r.id,
-            }
-            .into()),
         }
+        // A type may live in more than one table (an appointment, a place on the waitlist):
+        // ids are UUIDs, so at most one holds it.
+        for (table, column) in tables {
+            // Table and column come from the list above, never from the request.
+            let patient: Option<Option<String>> = sqlx::query_scalar(&format!(
+                "SELECT {column} FROM {table} WHERE tenant_id = $1 AND id = $2 LIMIT 1"
+            ))
+            .bind(who.tenant.as_str())
+            .bind(&r.id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(Error::internal)?;
+            if let Some(patient_id) = patient {
+                return Ok(Response::new(pb::ResourceOwner {
+                    patient_id: patient_id.unwrap_or_default(),
+                }));
+            }
+        }
+        Err(Error::NotFound {
+            kind: "resource",
+            id: r.id,
+        }
+        .into())
     }
 }

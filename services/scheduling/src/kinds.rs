@@ -19,6 +19,8 @@ pub struct KindSettings {
     pub default_minutes: i64,
     pub modalities: Vec<Modality>,
     pub billing_code: String,
+    /// How long a waitlist offer of this kind stands ([`crate::waitlist`]).
+    pub waitlist_offer_seconds: i64,
     pub version: i64,
     pub update_time_us: i64,
     pub updated_by: String,
@@ -39,11 +41,18 @@ pub fn defaults(kind: AppointmentKind) -> KindSettings {
         default_minutes: kind.default_minutes(),
         modalities: vec![Modality::InPerson, Modality::Telehealth],
         billing_code: String::new(),
+        waitlist_offer_seconds: DEFAULT_OFFER_SECONDS,
         version: 0,
         update_time_us: 0,
         updated_by: String::new(),
     }
 }
+
+/// A waitlist offer stands two hours unless the clinic says otherwise: long enough for the
+/// front desk to reach the patient, short enough to pass the time on the same day.
+pub const DEFAULT_OFFER_SECONDS: i64 = 7200;
+/// The shortest and longest a clinic may let offers stand (half a minute; a week).
+pub const OFFER_SECONDS: std::ops::RangeInclusive<i64> = 30..=604_800;
 
 /// What a client sends to change one kind.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +61,8 @@ pub struct KindUpdate {
     pub default_minutes: i64,
     pub modalities: Vec<Modality>,
     pub billing_code: String,
+    /// 0: [`DEFAULT_OFFER_SECONDS`].
+    pub waitlist_offer_seconds: i64,
 }
 
 impl KindUpdate {
@@ -62,6 +73,13 @@ impl KindUpdate {
         }
         if !(5..=720).contains(&self.default_minutes) {
             v.push("default_minutes", "must be 5-720");
+        }
+        if self.waitlist_offer_seconds != 0 && !OFFER_SECONDS.contains(&self.waitlist_offer_seconds)
+        {
+            v.push(
+                "waitlist_offer_seconds",
+                "must be 30-604800 (or 0 for the default, 7200)",
+            );
         }
         if self.modalities.is_empty() {
             v.push("modalities", "must name at least one modality");
@@ -129,6 +147,10 @@ impl Kinds {
                     default_minutes: update.default_minutes,
                     modalities,
                     billing_code: update.billing_code.trim().to_owned(),
+                    waitlist_offer_seconds: match update.waitlist_offer_seconds {
+                        0 => DEFAULT_OFFER_SECONDS,
+                        s => s,
+                    },
                     version: 0,
                     update_time_us: iop_core::now_micros(),
                     updated_by: who.subject.clone(),
@@ -175,6 +197,7 @@ mod tests {
             default_minutes: 45,
             modalities: vec![Modality::InPerson],
             billing_code: "90834".into(),
+            waitlist_offer_seconds: 0,
         };
         let set = kinds.update(&who, update.clone(), "0").await.unwrap();
         assert_eq!(
@@ -189,12 +212,14 @@ mod tests {
             default_minutes: 4,
             modalities: vec![],
             billing_code: "9083".into(),
+            waitlist_offer_seconds: 29,
             ..update.clone()
         };
         assert_eq!(
             fields(kinds.update(&who, bad, "").await.unwrap_err()),
             [
                 "settings.default_minutes",
+                "settings.waitlist_offer_seconds",
                 "settings.modalities",
                 "settings.billing_code"
             ]
@@ -267,6 +292,7 @@ mod tests {
                     default_minutes: minutes,
                     modalities: vec![Modality::Telehealth],
                     billing_code: String::new(),
+                    waitlist_offer_seconds: 0,
                 };
                 kinds.update(&who, update, "0").await
             }));

@@ -1,7 +1,8 @@
 //! The scheduling service: `iop.scheduling.v1` over gRPC, its own database. Served so far:
 //! locations and their rooms ([`locations`], [`rooms`]), clinicians ([`clinicians`]), their
-//! working hours, exceptions and free slots ([`availability`]), and appointments, single or
-//! weekly series, never double-booked ([`appointments`]); whether a
+//! working hours, exceptions and free slots ([`availability`]), appointments, single or
+//! weekly series, never double-booked ([`appointments`]), and the waitlist that freed time
+//! is offered to ([`waitlist`]); whether a
 //! patient exists is asked of the records service ([`patients`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
@@ -27,6 +28,7 @@ pub mod rooms;
 pub mod slots;
 #[cfg(test)]
 mod testing;
+pub mod waitlist;
 pub mod week;
 
 use std::future::Future;
@@ -39,6 +41,7 @@ use iop_proto::scheduling::appointment_service_server::AppointmentServiceServer;
 use iop_proto::scheduling::availability_service_server::AvailabilityServiceServer;
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
+use iop_proto::scheduling::waitlist_service_server::WaitlistServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 
@@ -52,8 +55,12 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 pub use iop_kit::{ServeError, ServiceConfig as Config};
 
-/// The resources of the gateway's policy this service holds with a patient: appointments.
-const OWNED: Tables = &[("Appointment", "appointments", "patient_id")];
+/// The resources of the gateway's policy this service holds with a patient: appointments,
+/// and places on the waitlist (FHIR's Appointment with status `waitlist`).
+const OWNED: Tables = &[
+    ("Appointment", "appointments", "patient_id"),
+    ("Appointment", "waitlist_entries", "patient_id"),
+];
 
 /// Serves `iop.scheduling.v1` on `listener` until `shutdown`.
 pub async fn serve(
@@ -72,7 +79,13 @@ pub async fn serve(
         refs.clone(),
         appointment_store.clone(),
     );
-    let appointments = appointments::Appointments::new(appointment_store, refs.clone());
+    let appointments = appointments::Appointments::new(appointment_store.clone(), refs.clone());
+    let waitlist = waitlist::Waitlist::new(
+        waitlist::store::WaitlistStore::new(db.clone()),
+        refs.clone(),
+        appointments.clone(),
+        appointment_store,
+    );
     let host = iop_kit::Host::new("scheduling", db.clone(), config.internal_key)
         .serve(LocationServiceServer::new(
             locations::grpc::LocationApi::new(
@@ -94,6 +107,13 @@ pub async fn serve(
         .serve(AvailabilityServiceServer::new(
             availability::grpc::AvailabilityApi::new(availability),
         ))
+        .serve(WaitlistServiceServer::new(
+            waitlist::grpc::WaitlistApi::new(waitlist.clone()),
+        ))
         .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
-    Ok(host.run(listener, shutdown).await?)
+    // The waitlist offers freed time on its own, for as long as the service serves.
+    let worker = tokio::spawn(waitlist.run());
+    let served = host.run(listener, shutdown).await;
+    worker.abort();
+    Ok(served?)
 }

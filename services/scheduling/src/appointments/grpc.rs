@@ -224,7 +224,7 @@ impl AppointmentService for AppointmentApi {
     }
 }
 
-fn to_proto(a: Appointment) -> pb::Appointment {
+pub(crate) fn to_proto(a: Appointment) -> pb::Appointment {
     let etag = a.etag();
     pb::Appointment {
         id: a.id.to_string(),

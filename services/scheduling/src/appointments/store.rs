@@ -454,12 +454,15 @@ impl AppointmentStore {
     }
 }
 
-/// Frees the time of appointments no longer holding it (cancelled, a no-show, rescheduled).
+/// Frees the time of appointments no longer holding it (cancelled, a no-show, rescheduled),
+/// and records what is still to come as an opening for the waitlist
+/// ([`crate::waitlist`]) in the same transaction, so no freed time is lost to a crash.
 async fn free(
     conn: &mut sqlx::AnyConnection,
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<(), Error> {
+    let now = iop_core::now_micros();
     for id in ids {
         sqlx::query("DELETE FROM bookings WHERE tenant_id = $1 AND appointment_id = $2")
             .bind(tenant.as_str())
@@ -467,6 +470,7 @@ async fn free(
             .execute(&mut *conn)
             .await
             .map_err(Error::internal)?;
+        crate::waitlist::store::opened(&mut *conn, tenant, id, now).await?;
     }
     Ok(())
 }

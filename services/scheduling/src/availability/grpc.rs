@@ -24,7 +24,7 @@ impl AvailabilityApi {
 }
 
 /// `HH:MM` of a day, naming `field` when it is not one.
-fn clock_time(field: &str, s: &str) -> Result<NaiveTime, Error> {
+pub(crate) fn clock_time(field: &str, s: &str) -> Result<NaiveTime, Error> {
     if s.is_empty() {
         return Err(Error::field(field, "is required (HH:MM)"));
     }

@@ -25,6 +25,7 @@ fn to_proto(s: KindSettings) -> pb::AppointmentKindSettings {
         default_minutes: i32::try_from(s.default_minutes).unwrap_or(i32::MAX),
         modalities: s.modalities.iter().map(|m| m.to_proto()).collect(),
         billing_code: s.billing_code.clone(),
+        waitlist_offer_seconds: i32::try_from(s.waitlist_offer_seconds).unwrap_or(i32::MAX),
         etag: s.etag(),
         update_time: (s.version > 0).then(|| timestamp_from_micros(s.update_time_us)),
         updated_by: s.updated_by,
@@ -65,6 +66,7 @@ impl AppointmentKindService for KindApi {
                 })
                 .collect::<Result<_, _>>()?,
             billing_code: s.billing_code,
+            waitlist_offer_seconds: i64::from(s.waitlist_offer_seconds),
         };
         Ok(Response::new(to_proto(
             self.kinds.update(&who, update, &r.etag).await?,

@@ -14,8 +14,8 @@ pub struct KindStore {
     db: Db,
 }
 
-const COLUMNS: &str =
-    "kind, default_minutes, modalities, billing_code, version, update_time_us, updated_by";
+const COLUMNS: &str = "kind, default_minutes, modalities, billing_code, waitlist_offer_seconds, version, \
+     update_time_us, updated_by";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<KindSettings, Error> {
     let text = |c: &str| r.try_get::<String, _>(c).map_err(Error::internal);
@@ -30,6 +30,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<KindSettings, Error> {
             .map(|m| Modality::parse(m).ok_or_else(bad))
             .collect::<Result<_, _>>()?,
         billing_code: text("billing_code")?,
+        waitlist_offer_seconds: number("waitlist_offer_seconds")?,
         version: number("version")?,
         update_time_us: number("update_time_us")?,
         updated_by: text("updated_by")?,
@@ -92,6 +93,7 @@ impl KindStore {
                     ("default_minutes", s.default_minutes.into()),
                     ("modalities", modalities.join(",").into()),
                     ("billing_code", s.billing_code.as_str().into()),
+                    ("waitlist_offer_seconds", s.waitlist_offer_seconds.into()),
                     ("update_time_us", s.update_time_us.into()),
                     ("updated_by", s.updated_by.as_str().into()),
                 ],

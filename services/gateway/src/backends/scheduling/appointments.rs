@@ -526,7 +526,7 @@ pub async fn reschedule(
     crate::rest::create(&st, &who, super::RescheduleAppointment, message, None).await
 }
 
-fn from_proto(a: pb::Appointment) -> Appointment {
+pub(super) fn from_proto(a: pb::Appointment) -> Appointment {
     Appointment {
         id: a.id,
         kind: AppointmentKind::from_proto(a.kind),

@@ -27,6 +27,8 @@ pub struct AppointmentKindSettings {
     pub modalities: Vec<Modality>,
     /// A CPT or HCPCS Level II code; empty when none.
     pub billing_code: String,
+    /// How long a waitlist offer of this kind stands before it passes to the next patient.
+    pub waitlist_offer_seconds: i32,
     /// Send back as `If-Match` to refuse stale changes (`0` while the defaults stand).
     pub etag: String,
     /// Absent while the defaults stand.
@@ -47,6 +49,7 @@ fn from_proto(s: pb::AppointmentKindSettings) -> AppointmentKindSettings {
             .filter_map(Modality::from_proto)
             .collect(),
         billing_code: s.billing_code,
+        waitlist_offer_seconds: s.waitlist_offer_seconds,
         etag: s.etag,
         update_time: s.update_time.as_ref().map(|t| rfc3339(Some(t))),
         updated_by: present(s.updated_by),
@@ -87,6 +90,10 @@ pub struct AppointmentKindUpdate {
     #[serde(default)]
     #[schema(pattern = "^([0-9A-Z]{5})?$")]
     pub billing_code: String,
+    /// 30-604800 (a week): how long a waitlist offer of this kind stands before it passes
+    /// to the next patient waiting; leave out for two hours.
+    #[schema(minimum = 30, maximum = 604800)]
+    pub waitlist_offer_seconds: Option<i32>,
 }
 
 /// Every kind of appointment with the clinic's settings (or the defaults: its usual length,
@@ -135,12 +142,20 @@ pub async fn update(
     let kind = AppointmentKind::parse(&kind)
         .ok_or_else(|| Problem::field("kind", "is not an appointment kind"))?;
     let u: AppointmentKindUpdate = body.parse()?;
+    // 0 asks the service for the default: here, leaving it out does.
+    if u.waitlist_offer_seconds == Some(0) {
+        return Err(Problem::field(
+            "waitlist_offer_seconds",
+            "must be 30-604800 (leave out for two hours)",
+        ));
+    }
     let message = pb::UpdateAppointmentKindRequest {
         settings: Some(pb::AppointmentKindSettings {
             kind: kind.to_proto(),
             default_minutes: u.default_minutes,
             modalities: u.modalities.into_iter().map(Modality::to_proto).collect(),
             billing_code: u.billing_code,
+            waitlist_offer_seconds: u.waitlist_offer_seconds.unwrap_or(0),
             ..Default::default()
         }),
         etag: etag_or_any(&headers)?,

@@ -7,6 +7,7 @@ pub(crate) mod clinicians;
 pub(crate) mod kinds;
 pub(crate) mod locations;
 pub(crate) mod rooms;
+pub(crate) mod waitlist;
 
 use crate::policy::{Role, Rule};
 
@@ -19,7 +20,8 @@ pub mod resources {
     pub const Location: Resource = Resource::named("Location");
     /// A clinician of the clinic.
     pub const Practitioner: Resource = Resource::named("Practitioner");
-    /// A booked appointment (one occurrence of a series).
+    /// A booked appointment (one occurrence of a series), or a place on the waitlist (FHIR's
+    /// Appointment with status `waitlist`).
     pub const Appointment: Resource = Resource::named("Appointment");
     /// When a clinician works: weekly hours and exceptions (time off, closures, extra hours).
     pub const Schedule: Resource = Resource::named("Schedule");
@@ -39,8 +41,8 @@ pub mod resources {
 }
 
 /// Sites, rooms and clinicians are set up by those who run the clinic; everyone on staff sees
-/// them. The front desk books, reads and cancels appointments (they hold no clinical
-/// content), as do clinicians and program directors. Working hours and time off are kept by
+/// them. The front desk books, reads and cancels appointments and keeps the waitlist (they
+/// hold no clinical content), as do clinicians and program directors. Working hours and time off are kept by
 /// those who run the clinic and the front desk; everyone on staff reads them and searches
 /// free slots. How each kind of appointment is offered and billed is set by those who run
 /// the clinic; everyone on staff reads it.
@@ -92,6 +94,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "appointment kinds",
         "How the clinic offers each kind of appointment: default length, modalities, billing code",
+    ),
+    (
+        "waitlist",
+        "Patients waiting for a kind of appointment; freed time is offered to them on its own",
     ),
     (
         "availability",
@@ -298,6 +304,33 @@ crate::operation::backend_operations! {
         SetAppointmentStatus = set_appointment_status(SetAppointmentStatusRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.status", data: Attendance,
             asks: id, gives: resource, rest: appointments::set_status,
+        }
+    }
+
+    service WaitlistService(waitlist_service_server::WaitlistServiceServer, waitlist_service_client::WaitlistServiceClient) {
+        CreateWaitlistEntry = create_waitlist_entry(CreateWaitlistEntryRequest) -> WaitlistEntry {
+            needs: Appointment.Create, audit: "waitlist.create", data: Attendance,
+            asks: each(entry, patient), gives: resource, rest: waitlist::create,
+        }
+        GetWaitlistEntry = get_waitlist_entry(GetWaitlistEntryRequest) -> WaitlistEntry {
+            needs: Appointment.Read, audit: "waitlist.read", data: Attendance,
+            asks: id, gives: resource, rest: waitlist::get,
+        }
+        ListWaitlistEntries = list_waitlist_entries(ListWaitlistEntriesRequest) -> ListWaitlistEntriesResponse {
+            needs: Appointment.Search, audit: "waitlist.search", data: Attendance,
+            asks: patient_filter, gives: each(entries, resource), rest: waitlist::list,
+        }
+        WithdrawWaitlistEntry = withdraw_waitlist_entry(WithdrawWaitlistEntryRequest) -> WaitlistEntry {
+            needs: Appointment.Update, audit: "waitlist.withdraw", data: Attendance,
+            asks: id, gives: resource, rest: waitlist::withdraw,
+        }
+        AcceptWaitlistOffer = accept_waitlist_offer(AcceptWaitlistOfferRequest) -> AcceptWaitlistOfferResponse {
+            needs: Appointment.Update, audit: "waitlist.accept", data: Attendance,
+            asks: id, gives: each(entry, resource), rest: waitlist::accept,
+        }
+        DeclineWaitlistOffer = decline_waitlist_offer(DeclineWaitlistOfferRequest) -> WaitlistEntry {
+            needs: Appointment.Update, audit: "waitlist.decline", data: Attendance,
+            asks: id, gives: resource, rest: waitlist::decline,
         }
     }
 
