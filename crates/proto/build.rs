@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/audit/v1/audit.proto",
         "iop/clients/v1/clients.proto",
         "iop/common/v1/common.proto",
+        "iop/internal/v1/feeds.proto",
         "iop/internal/v1/owners.proto",
         "iop/records/v1/assessments.proto",
         "iop/records/v1/consents.proto",
@@ -21,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/scheduling/v1/availability.proto",
         "iop/scheduling/v1/kinds.proto",
         "iop/scheduling/v1/clinicians.proto",
+        "iop/scheduling/v1/feeds.proto",
         "iop/scheduling/v1/locations.proto",
         "iop/scheduling/v1/waitlist.proto",
     ];

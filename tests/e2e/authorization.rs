@@ -589,6 +589,6 @@ async fn every_grpc_method_is_checked_as_its_own_operation() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 81);
+    assert_eq!(checked, 84);
     sys.stop().await;
 }

@@ -154,6 +154,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let (status, b_entry) = crate::post(&sys, &admin_b, "/v1/waitlist-entries", &b_waiting).await;
     assert_eq!(status, 201, "{b_entry}");
     let b_entry_id = b_entry["id"].as_str().unwrap().to_owned();
+    let b_feed_body = json!({ "clinician_id": b_clinic.clinicians[0] });
+    let (status, b_feed) = crate::post(&sys, &admin_b, "/v1/calendar-feeds", &b_feed_body).await;
+    assert_eq!(status, 201, "{b_feed}");
+    let b_feed_id = b_feed["id"].as_str().unwrap().to_owned();
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
     let (status, _) = crate::post(
@@ -181,6 +185,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_appointment_id,
         &b_exception_id,
         &b_entry_id,
+        &b_feed_id,
+        b_feed["url"].as_str().unwrap(),
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -219,6 +225,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_exception_id
         } else if template.starts_with("/v1/waitlist-entries") {
             &b_entry_id
+        } else if template.starts_with("/v1/calendar-feeds") {
+            &b_feed_id
         } else {
             &b_id
         };
@@ -282,6 +290,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                         "start_time": "2030-01-07T17:00:00Z",
                         "end_time": "2030-01-07T20:00:00Z",
                     }))
+                }
+                "post" if template == "/v1/calendar-feeds" => {
+                    sys.http.post(sys.url(&path)).json(&b_feed_body)
+                }
+                "post" if template.ends_with("/revoke") && template.contains("calendar") => {
+                    sys.http.post(sys.url(&path)).json(&json!({}))
                 }
                 "post" if template == "/v1/waitlist-entries" => {
                     sys.http.post(sys.url(&path)).json(&b_waiting)
@@ -412,6 +426,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 || (template == "/v1/waitlist-entries" && method == "post")
             {
                 &b_clinic.location
+            } else if template == "/v1/calendar-feeds" && method == "post" {
+                &b_clinic.clinicians[0]
             } else {
                 ""
             };
@@ -425,6 +441,7 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 || template == "/v1/slots"
                 || template == "/v1/holds"
                 || (template == "/v1/waitlist-entries" && method == "post")
+                || (template == "/v1/calendar-feeds" && method == "post")
             {
                 assert_eq!(
                     status, 404,
@@ -465,6 +482,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     )
     .await;
     assert_eq!(status, 200, "{exception}");
+    let feed = sys.http.get(b_feed["url"].as_str().unwrap()).send().await;
+    assert_eq!(feed.unwrap().status().as_u16(), 200, "B's feed still works");
     let (_, entry) = get(
         &sys,
         &admin_b,

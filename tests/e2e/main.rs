@@ -16,6 +16,7 @@ mod availability;
 mod connections;
 mod consents;
 mod episodes;
+mod feeds;
 mod grpc_patients;
 mod hardening;
 mod isolation;

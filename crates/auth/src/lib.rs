@@ -13,6 +13,7 @@ pub mod hex;
 pub mod internal;
 pub mod keys;
 pub mod scope;
+pub mod secrets;
 pub mod verify;
 
 pub use claims::AccessClaims;

@@ -108,6 +108,7 @@ uuid_id!(SeriesId, "series");
 uuid_id!(ExceptionId, "availability exception");
 uuid_id!(WaitlistEntryId, "waitlist entry");
 uuid_id!(WaitlistOfferId, "waitlist offer");
+uuid_id!(FeedId, "calendar feed");
 
 #[cfg(test)]
 mod tests {

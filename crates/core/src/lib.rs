@@ -8,7 +8,7 @@ pub mod principal;
 
 pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
-    AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId,
+    AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId, FeedId,
     LocationId, NoteId, PatientId, PlanId, ReferralId, RoomId, SafetyFlagId, SeriesId, TenantId,
     WaitlistEntryId, WaitlistOfferId,
 };

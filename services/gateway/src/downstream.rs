@@ -234,6 +234,50 @@ impl Downstream {
         result
     }
 
+    /// Calls an internal method of `backend` (not one of the operations clients call) for a
+    /// caller the gateway vouches for without a bearer token — a calendar app fetching a
+    /// feed by its secret URL — sealed and bounded like [`Self::forward`], and audited as
+    /// `action` on `resource_type`: each resource and patient `touched` names, or the
+    /// failure, in the trail before the caller may answer.
+    pub async fn internal<T, R, Fut>(
+        &self,
+        who: &Principal,
+        backend: &'static str,
+        (action, resource_type): (&str, &str),
+        message: T,
+        call: impl FnOnce(Channel, tonic::Request<T>) -> Fut,
+        touched: impl Fn(&R) -> Vec<Touched>,
+    ) -> Result<R, tonic::Status>
+    where
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let deadline = Instant::now() + self.timeout;
+        let sent = call(self.channel(backend), self.seal(who, message, deadline));
+        let result = self.call(backend, deadline, sent).await;
+        let event = |outcome, code, t: Touched| AuditEvent {
+            resource_id: t.resource_id,
+            patient_id: t.patient_id,
+            ..AuditEvent::new(who, action, resource_type, outcome, code)
+        };
+        match &result {
+            Ok(res) => {
+                let events = touched(res)
+                    .into_iter()
+                    .map(|t| event(Outcome::Success, tonic::Code::Ok, t))
+                    .collect();
+                self.audit_log.record_by(events, deadline).await?;
+            }
+            Err(status) => {
+                let events = vec![event(Outcome::Failed, status.code(), Touched::of("", ""))];
+                let recorded = self.audit_log.record_kept(events, deadline).await;
+                if Instant::now() < deadline {
+                    recorded?;
+                }
+            }
+        }
+        result
+    }
+
     /// `touched` with the patient of each resource named only by id filled in, asked of the
     /// service that holds it (within the caller's tenant, within the deadline): a refused
     /// access is recorded under the patient it concerned, though the caller learns nothing.

@@ -111,6 +111,8 @@ pub(crate) struct AppState {
     issuer: Arc<str>,
     audience: Arc<str>,
     token_url: Arc<str>,
+    /// The gateway's public base URL, without a trailing `/` (addresses handed out).
+    public_url: Arc<str>,
     openapi: Arc<String>,
     /// Per source address: token requests count against it.
     anonymous: Arc<limits::Limiter>,
@@ -216,6 +218,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
         issuer: config.issuer.as_str().into(),
         audience: config.audience.as_str().into(),
         token_url: format!("{}/oauth2/token", config.public_url.trim_end_matches('/')).into(),
+        public_url: config.public_url.trim_end_matches('/').into(),
         openapi: Arc::new(rest::openapi_json(&openapi)),
         anonymous,
     };
@@ -279,6 +282,7 @@ async fn build(config: Config, guard: Guard) -> Result<App, ServeError> {
             post(rest::clients::token).layer(DefaultBodyLimit::max(64 * 1024)),
         )
         .merge(rest_api)
+        .merge(backends::public_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(move |req: Request| route_grpc_or_404(grpc_api.clone(), req))
         .with_state(state);

@@ -234,6 +234,7 @@ macro_rules! backend_operations {
         backend $backend:literal;
         tags $tags:expr;
         schema rules $schema_rules:expr;
+        public routes $public:expr;
         resources $resources:expr, rules $rules:expr, beyond roles $beyond:expr;
         package $package:literal in $proto:ident;
         $(
@@ -333,6 +334,7 @@ macro_rules! backend_operations {
             rules: $rules,
             rules_beyond_roles: $beyond,
             schema_rules: $schema_rules,
+            public_routes: $public,
             add_services,
         };
     };

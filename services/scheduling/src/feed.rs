@@ -38,6 +38,16 @@ pub fn initials(given: &str, family: &str) -> String {
         .collect()
 }
 
+/// A kind as a calendar shows it: `individual_therapy` → "Individual therapy".
+pub fn label(kind: &str) -> String {
+    let words = kind.replace('_', " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The feed named `name` (e.g. "Dr. Kim — IOP schedule") with `entries`, as the text a
 /// calendar app downloads (`text/calendar`, CRLF lines folded at 75 octets).
 pub fn render(name: &str, entries: &[Entry]) -> String {
@@ -94,6 +104,13 @@ mod tests {
             updated: t("2026-12-01T09:00:00Z"),
             revision: 2,
         }
+    }
+
+    #[test]
+    fn kinds_read_as_words() {
+        assert_eq!(label("individual_therapy"), "Individual therapy");
+        assert_eq!(label("group_hold"), "Group hold");
+        assert_eq!(label(""), "");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! locations and their rooms ([`locations`], [`rooms`]), clinicians ([`clinicians`]), their
 //! working hours, exceptions and free slots ([`availability`]), appointments, single or
 //! weekly series, never double-booked ([`appointments`]), and the waitlist that freed time
-//! is offered to ([`waitlist`]); whether a
+//! is offered to ([`waitlist`]), and calendar feeds of a clinician's or a room's schedule
+//! ([`feeds`]); whether a
 //! patient exists is asked of the records service ([`patients`]). Beneath them is time itself, free of I/O: local wall-clock
 //! times in a location's zone and their instants across daylight-saving changes
 //! ([`clock`]), intervals ([`interval`]), weekly recurring series ([`recurrence`]) and
@@ -17,6 +18,7 @@ pub mod clinicians;
 pub mod clock;
 pub mod conflicts;
 pub mod feed;
+pub mod feeds;
 pub mod fields;
 pub mod interval;
 pub mod kinds;
@@ -35,10 +37,12 @@ use std::future::Future;
 
 use iop_db::{Db, Migrations};
 use iop_kit::owners::{OwnerApi, Tables};
+use iop_proto::internal::calendar_feed_render_service_server::CalendarFeedRenderServiceServer;
 use iop_proto::internal::resource_owner_service_server::ResourceOwnerServiceServer;
 use iop_proto::scheduling::appointment_kind_service_server::AppointmentKindServiceServer;
 use iop_proto::scheduling::appointment_service_server::AppointmentServiceServer;
 use iop_proto::scheduling::availability_service_server::AvailabilityServiceServer;
+use iop_proto::scheduling::calendar_feed_service_server::CalendarFeedServiceServer;
 use iop_proto::scheduling::clinician_service_server::ClinicianServiceServer;
 use iop_proto::scheduling::location_service_server::LocationServiceServer;
 use iop_proto::scheduling::waitlist_service_server::WaitlistServiceServer;
@@ -80,6 +84,11 @@ pub async fn serve(
         appointment_store.clone(),
     );
     let appointments = appointments::Appointments::new(appointment_store.clone(), refs.clone());
+    let feeds = feeds::grpc::FeedApi::new(feeds::Feeds::new(
+        feeds::store::FeedStore::new(db.clone()),
+        refs.clone(),
+        appointment_store.clone(),
+    ));
     let waitlist = waitlist::Waitlist::new(
         waitlist::store::WaitlistStore::new(db.clone()),
         refs.clone(),
@@ -110,6 +119,8 @@ pub async fn serve(
         .serve(WaitlistServiceServer::new(
             waitlist::grpc::WaitlistApi::new(waitlist.clone()),
         ))
+        .serve(CalendarFeedServiceServer::new(feeds.clone()))
+        .serve(CalendarFeedRenderServiceServer::new(feeds))
         .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
     // The waitlist offers freed time on its own, for as long as the service serves.
     let worker = tokio::spawn(waitlist.run());

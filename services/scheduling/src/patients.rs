@@ -41,6 +41,9 @@ pub struct ContactState {
 pub trait PatientCheck: Send + Sync {
     /// Whether a patient is one of the caller's clinic.
     async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error>;
+    /// The patient's initials ("A.L."), if a patient of the caller's clinic: all a calendar
+    /// feed shows of them.
+    async fn initials(&self, who: &Principal, patient: PatientId) -> Result<Option<String>, Error>;
     /// The contact, if it is one of the caller's clinic.
     async fn contact(
         &self,
@@ -130,6 +133,20 @@ impl PatientCheck for Records {
         Ok(ask(deadline, &what, client.get_patient(request))
             .await?
             .is_some())
+    }
+
+    async fn initials(&self, who: &Principal, patient: PatientId) -> Result<Option<String>, Error> {
+        let (request, deadline) = self.seal(
+            who,
+            GetPatientRequest {
+                id: patient.to_string(),
+            },
+        );
+        let mut client = PatientServiceClient::new(self.channel.clone());
+        let what = format!("read patient {patient}");
+        Ok(ask(deadline, &what, client.get_patient(request))
+            .await?
+            .map(|p| crate::feed::initials(&p.given_name, &p.family_name)))
     }
 
     async fn contact(

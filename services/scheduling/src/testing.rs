@@ -61,6 +61,10 @@ impl PatientCheck for EveryPatient {
         Ok(patient.to_string() != "00000000-0000-0000-0000-000000000000")
     }
 
+    async fn initials(&self, _: &Principal, patient: PatientId) -> Result<Option<String>, Error> {
+        Ok((patient.to_string() != "00000000-0000-0000-0000-000000000000").then(|| "T.P.".into()))
+    }
+
     async fn contact(
         &self,
         _: &Principal,

@@ -15,6 +15,10 @@ impl PatientCheck for Known {
         Ok(true)
     }
 
+    async fn initials(&self, _: &Principal, _: PatientId) -> Result<Option<String>, Error> {
+        Ok(Some("B.P.".into()))
+    }
+
     async fn contact(&self, _: &Principal, _: ContactId) -> Result<Option<ContactState>, Error> {
         Ok(None)
     }

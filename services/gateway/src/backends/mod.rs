@@ -27,8 +27,23 @@ pub struct Backend {
     /// another field, no repeats), added to the generated JSON Schemas (`components.schemas`)
     /// so the published contract says everything a request is checked for.
     pub schema_rules: fn(&mut serde_json::Map<String, serde_json::Value>),
+    /// Routes it serves without a bearer token, which must authenticate their callers
+    /// otherwise (a calendar feed's secret URL): [`no_public_routes`] for most.
+    pub(crate) public_routes: fn() -> axum::Router<crate::AppState>,
     pub(crate) add_services:
         fn(tonic::service::Routes, &Downstream, usize) -> tonic::service::Routes,
+}
+
+/// A backend without routes outside bearer authentication.
+pub(crate) fn no_public_routes() -> axum::Router<crate::AppState> {
+    axum::Router::new()
+}
+
+/// Every backend's routes served without a bearer token.
+pub(crate) fn public_routes() -> axum::Router<crate::AppState> {
+    BACKENDS
+        .iter()
+        .fold(axum::Router::new(), |all, b| all.merge((b.public_routes)()))
 }
 
 /// Adds `rule` to the `allOf` of the schema `name` (for a backend's `schema_rules`).

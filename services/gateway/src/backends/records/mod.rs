@@ -218,6 +218,7 @@ crate::operation::backend_operations! {
     backend "records";
     tags TAGS;
     schema rules schema_rules;
+    public routes crate::backends::no_public_routes;
     resources resources::ALL, rules RULES, beyond roles BEYOND_ROLES;
     package "iop.records.v1" in records;
 

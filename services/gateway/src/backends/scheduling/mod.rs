@@ -4,6 +4,7 @@
 pub(crate) mod appointments;
 pub(crate) mod availability;
 pub(crate) mod clinicians;
+pub(crate) mod feeds;
 pub(crate) mod kinds;
 pub(crate) mod locations;
 pub(crate) mod rooms;
@@ -29,6 +30,8 @@ pub mod resources {
     pub const Slot: Resource = Resource::named("Slot");
     /// How the clinic offers a kind of appointment: length, modalities, billing code.
     pub const ActivityDefinition: Resource = Resource::named("ActivityDefinition");
+    /// A calendar feed: the secret address a calendar app subscribes to.
+    pub const Endpoint: Resource = Resource::named("Endpoint");
 
     pub const ALL: &[Resource] = &[
         Location,
@@ -37,6 +40,7 @@ pub mod resources {
         Schedule,
         Slot,
         ActivityDefinition,
+        Endpoint,
     ];
 }
 
@@ -45,8 +49,13 @@ pub mod resources {
 /// hold no clinical content), as do clinicians and program directors. Working hours and time off are kept by
 /// those who run the clinic and the front desk; everyone on staff reads them and searches
 /// free slots. How each kind of appointment is offered and billed is set by those who run
-/// the clinic; everyone on staff reads it.
+/// the clinic; everyone on staff reads it. Calendar feeds are made and revoked by staff;
+/// the scheduling service lets a clinician make or revoke only a feed of their own schedule.
 const RULES: &[Rule] = &[
+    (Role::Admin, resources::Endpoint, "csu"),
+    (Role::ProgramDirector, resources::Endpoint, "csu"),
+    (Role::FrontDesk, resources::Endpoint, "csu"),
+    (Role::Clinician, resources::Endpoint, "csu"),
     (Role::Admin, resources::ActivityDefinition, "rus"),
     (Role::ProgramDirector, resources::ActivityDefinition, "rus"),
     (Role::FrontDesk, resources::ActivityDefinition, "rs"),
@@ -75,7 +84,9 @@ const RULES: &[Rule] = &[
 
 const BEYOND_ROLES: &str = "A location's name, a room's name within its location, and a \
     clinician's NPI and user id, are unique within the clinic. No clinician, room or patient \
-    is booked twice at once, unless booked over on purpose with a reason.";
+    is booked twice at once, unless booked over on purpose with a reason. A clinician makes \
+    and revokes calendar feeds of their own schedule only; a feed's secret URL is answered \
+    without a token, audited.";
 
 const TAGS: &[(&str, &str)] = &[
     (
@@ -98,6 +109,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "waitlist",
         "Patients waiting for a kind of appointment; freed time is offered to them on its own",
+    ),
+    (
+        "calendar feeds",
+        "iCalendar feeds of a clinician's or a room's schedule behind revocable secret URLs",
     ),
     (
         "availability",
@@ -212,6 +227,7 @@ crate::operation::backend_operations! {
     backend "scheduling";
     tags TAGS;
     schema rules schema_rules;
+    public routes feeds::public_routes;
     resources resources::ALL, rules RULES, beyond roles BEYOND_ROLES;
     package "iop.scheduling.v1" in scheduling;
 
@@ -331,6 +347,21 @@ crate::operation::backend_operations! {
         DeclineWaitlistOffer = decline_waitlist_offer(DeclineWaitlistOfferRequest) -> WaitlistEntry {
             needs: Appointment.Update, audit: "waitlist.decline", data: Attendance,
             asks: id, gives: resource, rest: waitlist::decline,
+        }
+    }
+
+    service CalendarFeedService(calendar_feed_service_server::CalendarFeedServiceServer, calendar_feed_service_client::CalendarFeedServiceClient) {
+        CreateCalendarFeed = create_calendar_feed(CreateCalendarFeedRequest) -> CalendarFeed {
+            needs: Endpoint.Create, audit: "calendar_feed.create", data: None,
+            asks: nothing, gives: id, rest: feeds::create,
+        }
+        ListCalendarFeeds = list_calendar_feeds(ListCalendarFeedsRequest) -> ListCalendarFeedsResponse {
+            needs: Endpoint.Search, audit: "calendar_feed.search", data: None,
+            asks: nothing, gives: each(feeds, id), rest: feeds::list,
+        }
+        RevokeCalendarFeed = revoke_calendar_feed(RevokeCalendarFeedRequest) -> CalendarFeed {
+            needs: Endpoint.Update, audit: "calendar_feed.revoke", data: None,
+            asks: id, gives: id, rest: feeds::revoke,
         }
     }
 
