@@ -42,8 +42,14 @@ pub async fn clinic(sys: &TestSystem, director: &str) -> Clinic {
         rooms.push(id(&room));
     }
     let mut clinicians = Vec::new();
+    // Dr Kim and Dr Lee sign in as `dr-kim` and `dr-lee`.
     for name in ["Kim", "Lee"] {
-        let body = json!({ "given_name": "Dr", "family_name": name, "kinds": ["individual_therapy", "family_session"] });
+        let body = json!({
+            "given_name": "Dr",
+            "family_name": name,
+            "kinds": ["individual_therapy", "family_session"],
+            "user_id": format!("dr-{}", name.to_lowercase()),
+        });
         let (status, c) = post(sys, director, "/v1/clinicians", &body).await;
         assert_eq!(status, 201, "{c}");
         clinicians.push(id(&c));
@@ -527,5 +533,72 @@ async fn a_family_session_takes_a_contact_once_a_consent_involves_them() {
         booked["appointments"][0]["family_contact_ids"],
         json!([mom])
     );
+    sys.stop().await;
+}
+
+/// Through the gateway: Dr Kim (a clinician signed in as `dr-kim`) sees her own schedule
+/// and her patient Ana's appointment with Dr Lee, not Bea's with Dr Lee (403 by id, left out
+/// of lists); the front desk sees every one; a backend client with `system/Appointment.rs`
+/// sees every one; a clinician linked to no clinician sees none.
+#[tokio::test]
+async fn a_clinician_sees_their_own_schedule_and_their_patients() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let kim = staff(&sys, "clinic-a", "dr-kim", "clinician");
+    let stranger = staff(&sys, "clinic-a", "dr-locum", "clinician");
+    let c = clinic(&sys, &director).await;
+    let mut ids = Vec::new();
+    let mut patients = Vec::new();
+    for name in ["Ana", "Bea"] {
+        let mut body = crate::ana();
+        body["given_name"] = json!(name);
+        let (_, p) = create(&sys, &desk, &body).await;
+        patients.push(p["id"].as_str().unwrap().to_owned());
+    }
+    for (patient, clinician, start, end) in [
+        (0, 0, "2030-01-07T17:00:00Z", "2030-01-07T18:00:00Z"),
+        (0, 1, "2030-01-08T17:00:00Z", "2030-01-08T18:00:00Z"),
+        (1, 1, "2030-01-09T17:00:00Z", "2030-01-09T18:00:00Z"),
+    ] {
+        let mut body = visit(&c, &patients[patient], start, end);
+        body["clinician_ids"] = json!([c.clinicians[clinician]]);
+        let (status, booked) = post(&sys, &desk, "/v1/appointments", &body).await;
+        assert_eq!(status, 201, "{booked}");
+        ids.push(booked["appointments"][0]["id"].as_str().unwrap().to_owned());
+    }
+    let listed = |token: String| {
+        let sys = &sys;
+        async move {
+            let (status, page) = get(sys, &token, "/v1/appointments").await;
+            assert_eq!(status, 200, "{page}");
+            page["appointments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(kim.clone()).await, ids[..2]);
+    assert_eq!(listed(desk.clone()).await, ids);
+    assert!(listed(stranger.clone()).await.is_empty());
+    let mut ehr = sys.claims("clinic-a", &[]);
+    ehr["scope"] = json!("system/Appointment.rs");
+    assert_eq!(listed(sys.sign(ehr)).await, ids);
+    let (status, _) = get(&sys, &kim, &format!("/v1/appointments/{}", ids[1])).await;
+    assert_eq!(status, 200);
+    let (status, problem) = get(&sys, &kim, &format!("/v1/appointments/{}", ids[2])).await;
+    assert_eq!(status, 403, "{problem}");
+    let (status, _) = get(
+        &sys,
+        &kim,
+        &format!(
+            "/v1/patients/{}/weeks?location_id={}&from_date=2030-01-07&to_date=2030-01-13",
+            patients[1], c.location
+        ),
+    )
+    .await;
+    assert_eq!(status, 403);
     sys.stop().await;
 }

@@ -27,6 +27,7 @@ use crate::conflicts::{Conflict, Resource};
 use crate::interval::Span;
 use crate::recurrence::Weekly;
 use crate::references::References;
+use crate::sight::{self, Sight};
 use store::{AppointmentQuery, AppointmentStore, Booking};
 
 pub(crate) const KIND: &str = "appointment";
@@ -491,7 +492,30 @@ impl Appointments {
             })
     }
 
-    /// A page of appointments by start time, filtered.
+    /// An appointment the caller sees ([`crate::sight`]): 403 for a clinician otherwise.
+    pub async fn read(&self, who: &Principal, id: AppointmentId) -> Result<Appointment, Error> {
+        let found = self.get(who, id).await?;
+        match Sight::of(who, &self.refs.clinicians).await? {
+            Sight::All => Ok(found),
+            Sight::Of(Some(c)) if found.clinician_ids.contains(&c) => Ok(found),
+            Sight::Of(Some(c)) => match found.patient_id {
+                Some(p) if self.store.sees(&who.tenant, c, p).await? => Ok(found),
+                _ => Err(sight::refused(&format!("appointment {id}"))),
+            },
+            Sight::Of(None) => Err(sight::refused(&format!("appointment {id}"))),
+        }
+    }
+
+    /// Whether the caller sees `patient`'s appointments ([`crate::sight`]).
+    async fn sees_patient(&self, who: &Principal, patient: PatientId) -> Result<(), Error> {
+        match Sight::of(who, &self.refs.clinicians).await? {
+            Sight::All => Ok(()),
+            Sight::Of(Some(c)) if self.store.sees(&who.tenant, c, patient).await? => Ok(()),
+            Sight::Of(_) => Err(sight::refused(&format!("patient {patient}"))),
+        }
+    }
+
+    /// A page of appointments by start time, filtered; a clinician's, only those they see.
     pub async fn list(
         &self,
         who: &Principal,
@@ -510,6 +534,11 @@ impl Appointments {
         ]);
         q.after = page::resume_after(page_token, query, store::parse_position)?;
         q.limit = size + 1;
+        match Sight::of(who, &self.refs.clinicians).await? {
+            Sight::All => {}
+            Sight::Of(Some(c)) => q.seen_by = Some(c),
+            Sight::Of(None) => return Ok((Vec::new(), None)),
+        }
         let mut rows = self.store.list(&who.tenant, &q).await?;
         let next = page::next_page(&mut rows, size, query, store::position);
         Ok((rows, next))
@@ -535,7 +564,7 @@ impl Appointments {
         let Some(kind) = kind else {
             return Err(Error::internal("validated kind is missing"));
         };
-        let current = self.get(who, id).await?;
+        let current = self.read(who, id).await?;
         not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         if !matches!(current.status, Status::Booked | Status::CheckedIn) {
@@ -583,7 +612,7 @@ impl Appointments {
                 ));
             }
         };
-        let current = self.get(who, id).await?;
+        let current = self.read(who, id).await?;
         not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         let allowed = matches!(
@@ -650,6 +679,7 @@ impl Appointments {
             ));
         }
         self.refs.patient(who, patient).await?;
+        self.sees_patient(who, patient).await?;
         let tz = self.refs.zone(who, location).await?;
         let midnight = chrono::NaiveTime::MIN;
         let rows = self
@@ -713,7 +743,7 @@ impl Appointments {
         let (Some(start_us), Some(end_us)) = (start_us, end_us) else {
             return Err(Error::internal("validated times are missing"));
         };
-        let current = self.get(who, id).await?;
+        let current = self.read(who, id).await?;
         not_a_hold(&current)?;
         iop_kit::etag::check(etag, &current.etag(), "appointment", &id)?;
         if current.status != Status::Booked {

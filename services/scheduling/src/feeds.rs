@@ -19,6 +19,7 @@ use crate::appointments::store::{AppointmentQuery, AppointmentStore};
 use crate::feed;
 use crate::interval::Span;
 use crate::references::References;
+use crate::sight::keeps_schedules;
 use store::{FeedQuery, FeedStore};
 
 pub(crate) const KIND: &str = "calendar feed";
@@ -54,13 +55,6 @@ pub struct Feeds {
     store: FeedStore,
     refs: References,
     appointments: AppointmentStore,
-}
-
-/// Staff who keep the clinic's schedules (not only their own).
-fn keeps_schedules(who: &Principal) -> bool {
-    ["admin", "program_director", "front_desk"]
-        .iter()
-        .any(|r| who.has_role(r))
 }
 
 fn missing(id: FeedId) -> Error {

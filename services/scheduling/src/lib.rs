@@ -27,6 +27,7 @@ pub mod patients;
 pub mod recurrence;
 pub mod references;
 pub mod rooms;
+pub mod sight;
 pub mod slots;
 #[cfg(test)]
 mod testing;

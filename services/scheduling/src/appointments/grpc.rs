@@ -111,7 +111,7 @@ impl AppointmentService for AppointmentApi {
         let who = principal(&req)?;
         let id = AppointmentId::parse("id", &req.get_ref().id)?;
         Ok(Response::new(to_proto(
-            self.appointments.get(&who, id).await?,
+            self.appointments.read(&who, id).await?,
         )))
     }
 

@@ -51,6 +51,8 @@ pub struct AppointmentQuery {
     pub from_us: Option<i64>,
     pub to_us: Option<i64>,
     pub status: Option<Status>,
+    /// Only those this clinician sees: theirs and their patients' ([`crate::sight`]).
+    pub seen_by: Option<ClinicianId>,
     pub after: Option<(i64, AppointmentId)>,
     pub limit: usize,
 }
@@ -245,6 +247,18 @@ impl AppointmentStore {
             .and_opt(" AND start_us >= ?", q.from_us)
             .and_opt(" AND start_us < ?", q.to_us)
             .and_opt(" AND status = ?", q.status.map(Status::as_str));
+        if let Some(c) = q.seen_by {
+            let theirs = format!("%,{c},%");
+            f.and(
+                " AND (clinician_ids LIKE ? OR patient_id IN (SELECT patient_id FROM \
+                 appointments WHERE tenant_id = ? AND clinician_ids LIKE ? AND patient_id <> ''))",
+                [
+                    theirs.clone().into(),
+                    tenant.as_str().to_owned().into(),
+                    theirs.into(),
+                ],
+            );
+        }
         if let Some((start, id)) = q.after {
             f.and(
                 " AND (start_us > ? OR (start_us = ? AND id > ?))",
@@ -258,6 +272,26 @@ impl AppointmentStore {
             .iter()
             .map(from_row)
             .collect()
+    }
+
+    /// Whether `patient` has an appointment (of any status) with `clinician`.
+    pub async fn sees(
+        &self,
+        tenant: &TenantId,
+        clinician: ClinicianId,
+        patient: PatientId,
+    ) -> Result<bool, Error> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM appointments WHERE tenant_id = $1 AND patient_id = $2 \
+             AND clinician_ids LIKE $3 LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(patient.to_string())
+        .bind(format!("%,{clinician},%"))
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        Ok(found.is_some())
     }
 
     /// Puts `moved` in the place of `current` (read with its etag checked), in one

@@ -1076,3 +1076,90 @@ async fn a_family_session_takes_only_the_patients_involved_contacts() {
     assert_eq!(made[0].family_contact_ids, [mother]);
     assert_eq!(c.appointments.get(&who, made[0].id).await.unwrap(), made[0]);
 }
+
+/// A clinician signed in as themselves sees their own schedule and their patients' (also
+/// their patients' appointments with others), nothing else; the front desk and backend
+/// clients see all; a clinician user linked to no clinician sees none.
+#[tokio::test]
+async fn a_clinician_sees_their_own_schedule_and_their_patients() {
+    let (_tdb, db) = fixture_db("sight").await;
+    let desk = staff("clinic-a");
+    let c = clinic(db, &desk).await;
+    sqlx::query("UPDATE clinicians SET user_id = 'kim' WHERE id = $1")
+        .bind(c.clinicians[0].to_string())
+        .execute(c.db.pool())
+        .await
+        .unwrap();
+    let as_user = |sub: &str, role: &str| Principal {
+        subject: sub.into(),
+        roles: vec![role.into()],
+        ..staff("clinic-a")
+    };
+    let (kim, stranger) = (as_user("kim", "clinician"), as_user("nobody", "clinician"));
+    let system = Principal {
+        roles: vec![],
+        ..staff("clinic-a")
+    };
+    let (ana, bea) = (PatientId::new(), PatientId::new());
+    let with = |patient, clinician: usize, start: &str, end: &str| {
+        let mut a = visit(&c, patient, start, end);
+        a.clinician_ids = vec![c.clinicians[clinician]];
+        a
+    };
+    let kims = with(ana, 0, "2030-01-07T17:00:00Z", "2030-01-07T18:00:00Z");
+    let anas_with_lee = with(ana, 1, "2030-01-08T17:00:00Z", "2030-01-08T18:00:00Z");
+    let beas_with_lee = with(bea, 1, "2030-01-09T17:00:00Z", "2030-01-09T18:00:00Z");
+    let mut ids = Vec::new();
+    for a in [kims, anas_with_lee, beas_with_lee] {
+        ids.push(c.appointments.book(&desk, a, "").await.unwrap().0[0].id);
+    }
+    let seen = |who: Principal| {
+        let appointments = c.appointments.clone();
+        async move {
+            let (rows, _) = appointments
+                .list(&who, AppointmentQuery::default(), 0, "")
+                .await
+                .unwrap();
+            rows.into_iter().map(|a| a.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen(kim.clone()).await, ids[..2]);
+    assert_eq!(seen(desk.clone()).await, ids);
+    assert_eq!(seen(system.clone()).await, ids);
+    assert!(seen(stranger.clone()).await.is_empty());
+    assert!(c.appointments.read(&kim, ids[1]).await.is_ok());
+    for (who, id) in [(&kim, ids[2]), (&stranger, ids[0])] {
+        let err = c.appointments.read(who, id).await.unwrap_err();
+        assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    }
+    // Nor cancel what they do not see; nor read a stranger's weeks.
+    let err = c
+        .appointments
+        .cancel(
+            &kim,
+            ids[2],
+            Some(CancellationKind::ByClinic),
+            "",
+            "",
+            SeriesScope::This,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+    let weeks = |who: Principal, p: PatientId| {
+        let appointments = c.appointments.clone();
+        let location = c.location.id;
+        async move {
+            appointments
+                .weeks(&who, p, location, day("2030-01-07"), day("2030-01-13"))
+                .await
+        }
+    };
+    assert!(weeks(kim.clone(), ana).await.is_ok());
+    assert!(matches!(
+        weeks(kim, bea).await.unwrap_err(),
+        Error::PermissionDenied(_)
+    ));
+    assert!(weeks(desk, bea).await.is_ok());
+}

@@ -98,6 +98,23 @@ impl ClinicianStore {
         .transpose()
     }
 
+    /// The clinician whose tokens' `sub` is `user`.
+    pub async fn by_user(&self, tenant: &TenantId, user: &str) -> Result<Option<Clinician>, Error> {
+        if user.is_empty() {
+            return Ok(None);
+        }
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM clinicians WHERE tenant_id = $1 AND user_id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(user)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(Error::internal)?
+        .map(|r| from_row(&r))
+        .transpose()
+    }
+
     pub async fn list(
         &self,
         tenant: &TenantId,

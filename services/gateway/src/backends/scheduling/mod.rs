@@ -84,8 +84,10 @@ const RULES: &[Rule] = &[
 
 const BEYOND_ROLES: &str = "A location's name, a room's name within its location, and a \
     clinician's NPI and user id, are unique within the clinic. No clinician, room or patient \
-    is booked twice at once, unless booked over on purpose with a reason. A clinician makes \
-    and revokes calendar feeds of their own schedule only; a feed's secret URL is answered \
+    is booked twice at once, unless booked over on purpose with a reason. A clinician signed \
+    in as themselves sees, cancels, moves and checks in only appointments of their own \
+    schedule and of their patients (those they have an appointment with), and makes and \
+    revokes calendar feeds of their own schedule only; a feed's secret URL is answered \
     without a token, audited.";
 
 const TAGS: &[(&str, &str)] = &[
