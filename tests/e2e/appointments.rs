@@ -602,3 +602,59 @@ async fn a_clinician_sees_their_own_schedule_and_their_patients() {
     assert_eq!(status, 403);
     sys.stop().await;
 }
+
+/// A weekly series moved whole through REST (`scope: all`): each occurrence an hour later in
+/// local time, the old ones kept as `rescheduled`.
+#[tokio::test]
+async fn a_whole_series_moves_an_hour_later() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let c = clinic(&sys, &director).await;
+    let (_, ana) = create(&sys, &desk, &ana()).await;
+    let mut series = visit(
+        &c,
+        ana["id"].as_str().unwrap(),
+        "2030-01-08T02:00:00Z",
+        "2030-01-08T03:00:00Z",
+    );
+    series["recurrence"] = json!("FREQ=WEEKLY;BYDAY=MO;COUNT=3");
+    let (status, booked) = post(&sys, &desk, "/v1/appointments", &series).await;
+    assert_eq!(status, 201, "{booked}");
+    let first = booked["appointments"][0]["id"].as_str().unwrap();
+    let series_id = booked["series_id"].as_str().unwrap();
+    let (status, moved) = post(
+        &sys,
+        &desk,
+        &format!("/v1/appointments/{first}/reschedule"),
+        &json!({
+            "start_time": "2030-01-08T03:00:00Z",
+            "end_time": "2030-01-08T04:00:00Z",
+            "scope": "all",
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{moved}");
+    let (_, page) = get(
+        &sys,
+        &desk,
+        &format!("/v1/appointments?series_id={series_id}&status=booked"),
+    )
+    .await;
+    let starts: Vec<&str> = page["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["start_time"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2030-01-08T03:00:00.000000Z",
+            "2030-01-15T03:00:00.000000Z",
+            "2030-01-22T03:00:00.000000Z"
+        ],
+        "{page}"
+    );
+    sys.stop().await;
+}

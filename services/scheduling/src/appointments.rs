@@ -726,7 +726,12 @@ impl Appointments {
 impl Appointments {
     /// Moves a booked appointment to `start_us`..`end_us`: a new appointment takes its place
     /// (checked for clashes like a booking, its own old time not counted) and the old one
-    /// stays as `rescheduled`, naming it.
+    /// stays as `rescheduled`, naming it. Of a series, `scope` moves this one, this and the
+    /// following, or all booked ones not yet over, each by the same change of local
+    /// wall-clock time in the location's zone (so 18:00 → 19:00 stays 19:00 across DST) and
+    /// to the same length; any clash refuses them all, naming each (`occurrences[i]`, in
+    /// start order). Answers the one named.
+    #[allow(clippy::too_many_arguments)]
     pub async fn reschedule(
         &self,
         who: &Principal,
@@ -735,6 +740,7 @@ impl Appointments {
         end_us: Option<i64>,
         etag: &str,
         overlap_reason: &str,
+        scope: SeriesScope,
     ) -> Result<Appointment, Error> {
         let mut v = Violations::new("");
         check_times(&mut v, start_us, end_us);
@@ -755,25 +761,69 @@ impl Appointments {
                 ),
             }]));
         }
-        let moved = Appointment {
-            id: AppointmentId::new(),
-            start_us,
-            end_us,
-            status: Status::Booked,
-            overlap_reason: overlap_reason.trim().to_owned(),
-            cancellation: None,
-            booked_by: who.subject.clone(),
-            create_time_us: iop_core::now_micros(),
-            version: 1,
-            rescheduled_from: Some(current.id),
-            rescheduled_to: None,
-            ..current.clone()
-        };
-        self.store.reschedule(&who.tenant, &current, &moved).await?;
-        if let Some(referral) = moved.referral_id {
+        // The occurrences moved with it, in start order, the one named among them.
+        let mut occurrences = vec![current.clone()];
+        if let (Some(series), SeriesScope::ThisAndFollowing | SeriesScope::All) =
+            (current.series_id, scope)
+        {
+            let now = iop_core::now_micros();
+            occurrences = self
+                .store
+                .series(&who.tenant, series)
+                .await?
+                .into_iter()
+                .filter(|a| {
+                    a.id == current.id
+                        || (a.status == Status::Booked
+                            && match scope {
+                                SeriesScope::ThisAndFollowing => a.start_us > current.start_us,
+                                _ => a.end_us > now,
+                            })
+                })
+                .collect();
+        }
+        let tz = self.refs.zone(who, current.location_id).await?;
+        let (old, new) = (
+            clock::local(tz, instant("start_time", current.start_us)?),
+            clock::local(tz, instant("start_time", start_us)?),
+        );
+        let shift = new - old;
+        let length = end_us - start_us;
+        let now = iop_core::now_micros();
+        let mut moves = Vec::with_capacity(occurrences.len());
+        for occurrence in occurrences {
+            let start = if occurrence.id == current.id {
+                start_us
+            } else {
+                let local = clock::local(tz, instant("start_time", occurrence.start_us)?) + shift;
+                clock::at(tz, local.date(), local.time()).timestamp_micros()
+            };
+            let moved = Appointment {
+                id: AppointmentId::new(),
+                start_us: start,
+                end_us: start + length,
+                status: Status::Booked,
+                overlap_reason: overlap_reason.trim().to_owned(),
+                cancellation: None,
+                booked_by: who.subject.clone(),
+                create_time_us: now,
+                version: 1,
+                rescheduled_from: Some(occurrence.id),
+                rescheduled_to: None,
+                ..occurrence.clone()
+            };
+            moves.push((occurrence, moved));
+        }
+        let named = moves
+            .iter()
+            .find(|(c, _)| c.id == current.id)
+            .map(|(_, m)| m.id)
+            .ok_or_else(|| Error::internal("the appointment named is not among those moved"))?;
+        self.store.reschedule(&who.tenant, &moves).await?;
+        if let Some(referral) = current.referral_id {
             self.sync_intake(who, referral).await?;
         }
-        self.get(who, moved.id).await
+        self.get(who, named).await
     }
 }
 

@@ -206,6 +206,7 @@ impl AppointmentService for AppointmentApi {
                 r.end_time.as_ref().map(micros_from_timestamp),
                 &r.etag,
                 &r.overlap_reason,
+                SeriesScope::from_proto_field(r.scope, "scope")?.unwrap_or(SeriesScope::This),
             )
             .await?;
         Ok(Response::new(to_proto(moved)))

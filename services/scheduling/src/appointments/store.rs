@@ -294,37 +294,44 @@ impl AppointmentStore {
         Ok(found.is_some())
     }
 
-    /// Puts `moved` in the place of `current` (read with its etag checked), in one
-    /// transaction: `current` becomes `rescheduled` naming it and frees its time, then
-    /// `moved` is checked and booked like any booking.
+    /// Puts each `moved` in the place of its `current` (each read, the first with its etag
+    /// checked; all of one patient, clinicians and room: one appointment or occurrences of a
+    /// series), in one transaction: each `current` becomes `rescheduled` naming its
+    /// replacement and frees its time, then the replacements are checked and booked like a
+    /// series, any clash refusing them all.
     pub async fn reschedule(
         &self,
         tenant: &TenantId,
-        current: &Appointment,
-        moved: &Appointment,
+        moves: &[(Appointment, Appointment)],
     ) -> Result<(), Error> {
+        let Some((first, _)) = moves.first() else {
+            return Ok(());
+        };
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await.map_err(Error::internal)?;
-        let done = sqlx::query(
-            "UPDATE appointments SET status = $1, rescheduled_to = $2, version = version + 1 \
-             WHERE tenant_id = $3 AND id = $4 AND version = $5",
-        )
-        .bind(Status::Rescheduled.as_str())
-        .bind(moved.id.to_string())
-        .bind(tenant.as_str())
-        .bind(current.id.to_string())
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::internal)?;
-        if done.rows_affected() != 1 {
-            return Err(iop_kit::etag::stale("appointment", &current.id));
+        for (current, moved) in moves {
+            let done = sqlx::query(
+                "UPDATE appointments SET status = $1, rescheduled_to = $2, version = version + 1 \
+                 WHERE tenant_id = $3 AND id = $4 AND version = $5 AND status = 'booked'",
+            )
+            .bind(Status::Rescheduled.as_str())
+            .bind(moved.id.to_string())
+            .bind(tenant.as_str())
+            .bind(current.id.to_string())
+            .bind(current.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::internal)?;
+            if done.rows_affected() != 1 {
+                return Err(iop_kit::etag::stale("appointment", &current.id));
+            }
         }
-        free(&mut tx, tenant, &[current.id.to_string()]).await?;
-        let resources = moved.resources();
-        let moved = std::slice::from_ref(moved);
+        let old: Vec<String> = moves.iter().map(|(c, _)| c.id.to_string()).collect();
+        free(&mut tx, tenant, &old).await?;
+        let moved: Vec<Appointment> = moves.iter().map(|(_, m)| m.clone()).collect();
+        let resources = first.resources();
         let b = Booking {
-            appointments: moved,
+            appointments: &moved,
             resources: &resources,
             exclusive: moved[0].overlap_reason.is_empty(),
             claim_id: "",

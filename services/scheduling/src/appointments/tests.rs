@@ -552,6 +552,7 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
             Some(us("2026-12-08T18:30:00Z")),
             "",
             "",
+            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -570,6 +571,7 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
             Some(us("2026-12-07T18:30:00Z")),
             &old.etag(),
             "",
+            SeriesScope::This,
         )
         .await
         .unwrap();
@@ -596,6 +598,7 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
             Some(us("2026-12-09T18:00:00Z")),
             "",
             "",
+            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -609,6 +612,7 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
             Some(us("2026-12-09T18:00:00Z")),
             "0",
             "",
+            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -974,6 +978,7 @@ async fn an_intake_for_a_referral_moves_its_intake_in_records() {
             Some(us("2026-12-09T18:30:00Z")),
             "",
             "",
+            SeriesScope::This,
         )
         .await
         .unwrap();
@@ -1162,4 +1167,112 @@ async fn a_clinician_sees_their_own_schedule_and_their_patients() {
         Error::PermissionDenied(_)
     ));
     assert!(weeks(desk, bea).await.is_ok());
+}
+
+/// Moving a series' occurrence with `this_and_following` moves the later ones by the same
+/// change of local time across the DST change (18:00 → 19:00 stays 19:00 local), all or none:
+/// a clash on any refuses every one, naming it.
+#[tokio::test]
+async fn this_and_following_occurrences_move_alike_across_dst_or_not_at_all() {
+    let (_tdb, db) = fixture_db("series_move").await;
+    let who = staff("clinic-a");
+    let c = clinic(db, &who).await;
+    let tz = clock::zone("tz", "America/Los_Angeles").unwrap();
+    let local = |us: i64| clock::local(tz, DateTime::from_timestamp_micros(us).unwrap());
+    // Mondays 18:00-19:00 Los Angeles from 2030-03-04, six times; clocks change 2030-03-10.
+    let mut series = visit(
+        &c,
+        PatientId::new(),
+        "2030-03-05T02:00:00Z",
+        "2030-03-05T03:00:00Z",
+    );
+    series.recurrence = "FREQ=WEEKLY;BYDAY=MO;COUNT=6".into();
+    let (made, Some(series_id)) = c.appointments.book(&who, series, "").await.unwrap() else {
+        panic!("not a series");
+    };
+    // Bea has Dr Kim on 2030-03-25 at 19:00 local, in the other room.
+    let mut bea = visit(
+        &c,
+        PatientId::new(),
+        "2030-03-26T02:00:00Z",
+        "2030-03-26T03:00:00Z",
+    );
+    bea.room_id = Some(c.rooms[1]);
+    let (beas, _) = c.appointments.book(&who, bea, "").await.unwrap();
+
+    // From the second (2030-03-11, 18:00 PDT = 01:00Z) to 19:00: the fourth clashes.
+    let move_second = |etag: String| {
+        let appointments = c.appointments.clone();
+        let who = who.clone();
+        let id = made[1].id;
+        async move {
+            appointments
+                .reschedule(
+                    &who,
+                    id,
+                    Some(us("2030-03-12T02:00:00Z")),
+                    Some(us("2030-03-12T03:00:00Z")),
+                    &etag,
+                    "",
+                    SeriesScope::ThisAndFollowing,
+                )
+                .await
+        }
+    };
+    let err = move_second(made[1].etag()).await.unwrap_err();
+    assert_eq!(clash_fields(err), ["occurrences[2].clinician_ids"]);
+    let untouched = c
+        .appointments
+        .store
+        .series(&who.tenant, series_id)
+        .await
+        .unwrap();
+    assert!(untouched.iter().all(|a| a.status == Status::Booked));
+    assert_eq!(untouched.len(), 6);
+
+    cancel_one(&c, &who, &beas[0]).await;
+    let moved = move_second(made[1].etag()).await.unwrap();
+    assert_eq!(moved.rescheduled_from, Some(made[1].id));
+    let after = c
+        .appointments
+        .store
+        .series(&who.tenant, series_id)
+        .await
+        .unwrap();
+    let booked: Vec<_> = after
+        .iter()
+        .filter(|a| a.status == Status::Booked)
+        .collect();
+    assert_eq!(booked.len(), 6);
+    let hours: Vec<u32> = booked
+        .iter()
+        .map(|a| chrono::Timelike::hour(&local(a.start_us)))
+        .collect();
+    assert_eq!(hours, [18, 19, 19, 19, 19, 19]);
+    assert!(
+        booked
+            .iter()
+            .all(|a| a.end_us - a.start_us == 3_600_000_000)
+    );
+    assert_eq!(
+        after
+            .iter()
+            .filter(|a| a.status == Status::Rescheduled)
+            .count(),
+        5
+    );
+}
+
+async fn cancel_one(c: &Clinic, who: &Principal, a: &Appointment) {
+    c.appointments
+        .cancel(
+            who,
+            a.id,
+            Some(CancellationKind::ByClinic),
+            "",
+            "",
+            SeriesScope::This,
+        )
+        .await
+        .unwrap();
 }

@@ -496,10 +496,15 @@ pub struct Reschedule {
     #[serde(default)]
     #[schema(value_type = text::Line)]
     pub overlap_reason: String,
+    /// Of a series; default `this`. `this_and_following` or `all` (booked ones not yet
+    /// over) move by the same change of local time and to the same length.
+    pub scope: Option<SeriesScope>,
 }
 
 /// Move a booked appointment to another time. A new appointment takes its place (checked
 /// for clashes like a booking: 409 naming them); the old one stays, `rescheduled`, naming it.
+/// Of a series, `scope` moves this and the following or all booked ones alike (each by the
+/// same change of local time), all or none.
 #[utoipa::path(post, path = "/v1/appointments/{id}/reschedule", tag = "appointments", request_body = Reschedule,
     params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
     responses(
@@ -522,6 +527,7 @@ pub async fn reschedule(
         end_time: parse_time("end_time", Some(&r.end_time))?.map(iop_proto::timestamp_from_micros),
         etag: etag_or_any(&headers)?,
         overlap_reason: r.overlap_reason,
+        scope: r.scope.map_or(0, SeriesScope::to_proto),
     };
     crate::rest::create(&st, &who, super::RescheduleAppointment, message, None).await
 }
