@@ -211,6 +211,31 @@ fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
         "NewHold",
         json!({ "properties": { "clinician_ids": { "uniqueItems": true } } }),
     );
+    // A waitlist entry waits for an appointment kind (not a group's hold), naming each
+    // preference once (services/scheduling/src/waitlist.rs `NewEntry::check`).
+    refine(
+        "NewWaitlistEntry",
+        json!({ "properties": {
+            "kind": { "not": { "const": "group_hold" } },
+            "clinician_ids": { "uniqueItems": true },
+            "days": { "uniqueItems": true },
+            "modalities": { "uniqueItems": true },
+        } }),
+    );
+    // A calendar feed is of a clinician's schedule or a room's, exactly one.
+    refine(
+        "NewCalendarFeed",
+        json!({ "oneOf": [
+            {
+                "required": ["clinician_id"],
+                "properties": { "clinician_id": { "type": "string" }, "room_id": { "type": "null" } },
+            },
+            {
+                "required": ["room_id"],
+                "properties": { "room_id": { "type": "string" }, "clinician_id": { "type": "null" } },
+            },
+        ] }),
+    );
     // Extra hours are a clinician's at a location; time off names a clinician, a location
     // (a closure) or both (services/scheduling/src/availability.rs `NewException::check`).
     let named =
