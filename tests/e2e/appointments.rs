@@ -658,3 +658,64 @@ async fn a_whole_series_moves_an_hour_later() {
     );
     sys.stop().await;
 }
+
+/// Booking over a clash on purpose is refused without a reason and, with one, kept on the
+/// appointment and recorded in the audit trail as its own action.
+#[tokio::test]
+async fn a_deliberate_double_booking_is_audited_as_one() {
+    let sys = TestSystem::start().await;
+    let director = staff(&sys, "clinic-a", "dr-director", "program_director");
+    let desk = staff(&sys, "clinic-a", "desk-1", "front_desk");
+    let admin = staff(&sys, "clinic-a", "it-1", "admin");
+    let c = clinic(&sys, &director).await;
+    let mut ids = Vec::new();
+    for name in ["Ana", "Bea"] {
+        let mut body = ana();
+        body["given_name"] = json!(name);
+        let (_, p) = create(&sys, &desk, &body).await;
+        ids.push(p["id"].as_str().unwrap().to_owned());
+    }
+    let (start, end) = ("2030-02-04T17:00:00Z", "2030-02-04T18:00:00Z");
+    let (status, _) = post(
+        &sys,
+        &desk,
+        "/v1/appointments",
+        &visit(&c, &ids[0], start, end),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mut over = visit(&c, &ids[1], start, end);
+    let (status, _) = post(&sys, &desk, "/v1/appointments", &over).await;
+    assert_eq!(status, 409);
+    over["overlap_reason"] = json!("co-facilitated crisis session");
+    let (status, booked) = post(&sys, &desk, "/v1/appointments", &over).await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(
+        booked["appointments"][0]["overlap_reason"],
+        "co-facilitated crisis session"
+    );
+    let (_, trail) = get(
+        &sys,
+        &admin,
+        &format!("/v1/audit-events?patient_id={}", ids[1]),
+    )
+    .await;
+    let actions: Vec<(&str, &str)> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("appointment."))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("appointment.book_over", "success"))
+            && actions.contains(&("appointment.book", "failed")),
+        "{trail}"
+    );
+    sys.stop().await;
+}

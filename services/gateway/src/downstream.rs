@@ -178,6 +178,7 @@ impl Downstream {
         message: C::Req,
     ) -> Result<C::Res, tonic::Status> {
         let op = C::OP;
+        let action = C::audit_action(&message);
         let deadline = Instant::now() + self.timeout;
         let requested = C::asks(&message);
         if let Err(denied) = policy::authorize(who, op) {
@@ -186,6 +187,7 @@ impl Downstream {
             let events = self.events(
                 who,
                 op,
+                action,
                 Outcome::Denied,
                 tonic::Code::PermissionDenied,
                 requested,
@@ -197,6 +199,7 @@ impl Downstream {
             let events = self.events(
                 who,
                 op,
+                action,
                 Outcome::Attempted,
                 tonic::Code::Ok,
                 requested.clone(),
@@ -208,13 +211,20 @@ impl Downstream {
         let sent = C::send(self.channel(op.backend), self.seal(who, message, deadline));
         let result = self.call(op.backend, deadline, sent).await;
         let events = match &result {
-            Ok(res) => self.events(who, op, Outcome::Success, tonic::Code::Ok, C::gives(res)),
+            Ok(res) => self.events(
+                who,
+                op,
+                action,
+                Outcome::Success,
+                tonic::Code::Ok,
+                C::gives(res),
+            ),
             // The service's own rules refused it (another clinician's psychotherapy note…).
             Err(status) if status.code() == tonic::Code::PermissionDenied => {
                 let requested = self.with_owners(who, op, requested, deadline).await;
-                self.events(who, op, Outcome::Denied, status.code(), requested)
+                self.events(who, op, action, Outcome::Denied, status.code(), requested)
             }
-            Err(status) => self.events(who, op, Outcome::Failed, status.code(), requested),
+            Err(status) => self.events(who, op, action, Outcome::Failed, status.code(), requested),
         };
         match (attempt, &result) {
             // The change is audited by its attempt; its outcome follows even if the trail
@@ -317,11 +327,12 @@ impl Downstream {
         &self,
         who: &Principal,
         op: &Operation,
+        action: &str,
         outcome: Outcome,
         code: tonic::Code,
         touched: Vec<Touched>,
     ) -> Vec<AuditEvent> {
-        let base = AuditEvent::new(who, op.audit_action, op.resource.name(), outcome, code);
+        let base = AuditEvent::new(who, action, op.resource.name(), outcome, code);
         if touched.is_empty() {
             return vec![base];
         }

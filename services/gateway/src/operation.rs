@@ -128,6 +128,9 @@ pub trait Call: Declared {
     fn asks(req: &Self::Req) -> Vec<Touched>;
     /// What the response discloses or wrote.
     fn gives(res: &Self::Res) -> Vec<Touched>;
+    /// The action the audit trail records for this request: the declared one, unless the
+    /// declaration names a more telling one for it (booking over a clash on purpose).
+    fn audit_action(req: &Self::Req) -> &'static str;
     fn send(
         channel: Channel,
         req: tonic::Request<Self::Req>,
@@ -247,7 +250,8 @@ macro_rules! backend_operations {
                         data: $data:ident,
                         asks: $asks:ident $(($($asks_arg:tt)*))?,
                         gives: $gives:ident $(($($gives_arg:tt)*))?,
-                        rest: $($handler:ident)::+ $(,)?
+                        rest: $($handler:ident)::+
+                        $(, audit as: $audit_as:path)? $(,)?
                     }
                 )+
             }
@@ -279,6 +283,13 @@ macro_rules! backend_operations {
 
                 fn gives(m: &Self::Res) -> Vec<$crate::downstream::Touched> {
                     $crate::operation::touches!(m, $gives $(($($gives_arg)*))?)
+                }
+
+                fn audit_action(_m: &Self::Req) -> &'static str {
+                    $(if let Some(action) = $audit_as(_m) {
+                        return action;
+                    })?
+                    $audit
                 }
 
                 async fn send(

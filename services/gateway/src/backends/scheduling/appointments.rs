@@ -532,6 +532,20 @@ pub async fn reschedule(
     crate::rest::create(&st, &who, super::RescheduleAppointment, message, None).await
 }
 
+/// A booking over clashes on purpose is its own action in the audit trail (its reason is kept
+/// on the appointment), so a review of deliberate double bookings finds each one.
+pub(super) fn booked_over(m: &pb::BookAppointmentRequest) -> Option<&'static str> {
+    m.appointment
+        .as_ref()
+        .filter(|a| !a.overlap_reason.trim().is_empty())
+        .map(|_| "appointment.book_over")
+}
+
+/// As [`booked_over`], for a move over clashes.
+pub(super) fn moved_over(m: &pb::RescheduleAppointmentRequest) -> Option<&'static str> {
+    (!m.overlap_reason.trim().is_empty()).then_some("appointment.reschedule_over")
+}
+
 pub(super) fn from_proto(a: pb::Appointment) -> Appointment {
     Appointment {
         id: a.id,

@@ -315,6 +315,7 @@ crate::operation::backend_operations! {
         BookAppointment = book_appointment(BookAppointmentRequest) -> BookAppointmentResponse {
             needs: Appointment.Create, audit: "appointment.book", data: Attendance,
             asks: each(appointment, patient), gives: each(appointments, resource), rest: appointments::book,
+            audit as: appointments::booked_over,
         }
         GetAppointment = get_appointment(GetAppointmentRequest) -> Appointment {
             needs: Appointment.Read, audit: "appointment.read", data: Attendance,
@@ -335,6 +336,7 @@ crate::operation::backend_operations! {
         RescheduleAppointment = reschedule_appointment(RescheduleAppointmentRequest) -> Appointment {
             needs: Appointment.Update, audit: "appointment.reschedule", data: Attendance,
             asks: id, gives: resource, rest: appointments::reschedule,
+            audit as: appointments::moved_over,
         }
         PlaceHold = place_hold(PlaceHoldRequest) -> Appointment {
             needs: Appointment.Create, audit: "hold.place", data: None,
