@@ -592,3 +592,111 @@ async fn every_grpc_method_is_checked_as_its_own_operation() {
     assert_eq!(checked, 84);
     sys.stop().await;
 }
+
+/// The scheduling side of the matrix, through the gateway, each role against one operation
+/// of each scheduling resource: sites (directors, admins), clinicians (all staff read),
+/// appointments and the waitlist (all staff), working hours (those who keep schedules), slot
+/// search (all), appointment kinds (directors, admins), calendar feeds (all staff make and
+/// list; a room's only those who keep schedules — the service's rule); an unknown role
+/// nothing.
+#[tokio::test]
+async fn each_role_gets_exactly_what_the_scheduling_matrix_allows() {
+    let sys = TestSystem::start().await;
+    let director = crate::appointments::staff(&sys, "clinic-a", "dr-director", "program_director");
+    let c = crate::appointments::clinic(&sys, &director).await;
+    let (_, p) = create(&sys, &director, &ana()).await;
+    let patient = p["id"].as_str().unwrap().to_owned();
+    // create location, list clinicians, book, list appointments, set hours, search slots,
+    // set a kind, join the waitlist, a room's feed, list feeds
+    let matrix: &[(&str, [bool; 10])] = &[
+        (
+            "admin",
+            [true, true, true, true, true, true, true, true, true, true],
+        ),
+        (
+            "program_director",
+            [true, true, true, true, true, true, true, true, true, true],
+        ),
+        (
+            "clinician",
+            [
+                false, true, true, true, false, true, false, true, false, true,
+            ],
+        ),
+        (
+            "front_desk",
+            [false, true, true, true, true, true, false, true, true, true],
+        ),
+        ("receptionist", [false; 10]),
+    ];
+    for (i, (role, allowed)) in matrix.iter().enumerate() {
+        let t = crate::appointments::staff(&sys, "clinic-a", &format!("user-{role}"), role);
+        let hour = 14 + i;
+        let mut booking = crate::appointments::visit(
+            &c,
+            &patient,
+            &format!("2030-03-04T{hour}:00:00Z"),
+            &format!("2030-03-04T{hour}:30:00Z"),
+        );
+        booking["room_id"] = json!(c.rooms[i % 2]);
+        let put = |path: String, body: Value| {
+            let req = sys.http.put(sys.url(&path)).bearer_auth(&t).json(&body);
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        let got = [
+            crate::post(
+                &sys,
+                &t,
+                "/v1/locations",
+                &json!({ "name": format!("Site {role}"), "time_zone": "America/Denver" }),
+            )
+            .await
+            .0,
+            crate::get(&sys, &t, "/v1/clinicians").await.0,
+            crate::post(&sys, &t, "/v1/appointments", &booking).await.0,
+            crate::get(&sys, &t, "/v1/appointments").await.0,
+            put(
+                format!(
+                    "/v1/clinicians/{}/working-hours/{}",
+                    c.clinicians[1], c.location
+                ),
+                json!({ "hours": [{ "day": "monday", "start_time": "09:00", "end_time": "17:00" }] }),
+            )
+            .await,
+            crate::get(
+                &sys,
+                &t,
+                &format!(
+                    "/v1/slots?location_id={}&kind=individual_therapy&from_date=2030-03-04&to_date=2030-03-05",
+                    c.location
+                ),
+            )
+            .await
+            .0,
+            put(
+                "/v1/appointment-kinds/case_management".into(),
+                json!({ "default_minutes": 45, "modalities": ["telehealth"] }),
+            )
+            .await,
+            crate::post(
+                &sys,
+                &t,
+                "/v1/waitlist-entries",
+                &json!({ "patient_id": patient, "kind": "individual_therapy", "location_id": c.location }),
+            )
+            .await
+            .0,
+            crate::post(&sys, &t, "/v1/calendar-feeds", &json!({ "room_id": c.rooms[0] }))
+                .await
+                .0,
+            crate::get(&sys, &t, "/v1/calendar-feeds").await.0,
+        ];
+        assert_row(
+            role,
+            &got,
+            [201, 200, 201, 200, 200, 200, 200, 201, 201, 200],
+            allowed,
+        );
+    }
+    sys.stop().await;
+}
