@@ -169,9 +169,10 @@ pub struct NewAppointment {
 }
 
 impl NewAppointment {
-    /// The request's own rules, before anything is read.
-    fn check(&self) -> Result<(), Error> {
-        let mut v = Violations::new("appointment.");
+    /// The request's own rules, before anything is read; violations name its fields under
+    /// `fields`.
+    fn check(&self, fields: &str) -> Result<(), Error> {
+        let mut v = Violations::new(fields);
         match self.kind {
             None => v.push("kind", "is required"),
             Some(AppointmentKind::GroupHold) => v.push(
@@ -276,9 +277,21 @@ impl Appointments {
         new: NewAppointment,
         request_id: &str,
     ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
-        new.check()?;
+        self.book_as(who, new, request_id, "appointment.").await
+    }
+
+    /// [`Self::book`] for a request whose fields stand under `fields` in its caller's
+    /// message (nothing for a waitlist offer accepted: `join_url`).
+    pub(crate) async fn book_as(
+        &self,
+        who: &Principal,
+        new: NewAppointment,
+        request_id: &str,
+        fields: &str,
+    ) -> Result<(Vec<Appointment>, Option<SeriesId>), Error> {
+        new.check(fields)?;
         let key = Key::parse(request_id, &new)?;
-        let booked = self.place(who, &new, key, "appointment.").await?;
+        let booked = self.place(who, &new, key, fields).await?;
         if let Some(referral) = new.referral_id {
             self.sync_intake(who, referral).await?;
         }

@@ -19,7 +19,7 @@ use crate::appointments::store::{AppointmentQuery, AppointmentStore};
 use crate::feed;
 use crate::interval::Span;
 use crate::references::References;
-use crate::sight::keeps_schedules;
+use crate::sight::Sight;
 use store::{FeedQuery, FeedStore};
 
 pub(crate) const KIND: &str = "calendar feed";
@@ -87,23 +87,7 @@ impl Feeds {
             v.push("clinician_id", "name a clinician or a room: exactly one");
         }
         v.finish()?;
-        if let Some(id) = clinician {
-            let c = self
-                .refs
-                .clinicians
-                .get(&who.tenant, id)
-                .await?
-                .ok_or_else(|| Error::NotFound {
-                    kind: "clinician",
-                    id: id.to_string(),
-                })?;
-            if who.is_user() && !keeps_schedules(who) && c.user_id != who.subject {
-                // Another clinician's schedule holds patients of theirs, not of this one.
-                return Err(Error::PermissionDenied(
-                    "a clinician makes a calendar feed of their own schedule only".into(),
-                ));
-            }
-        }
+        self.refs.exist(who, clinician, None).await?;
         if let Some(id) = room {
             self.refs
                 .rooms
@@ -113,13 +97,8 @@ impl Feeds {
                     kind: "room",
                     id: id.to_string(),
                 })?;
-            if who.is_user() && !keeps_schedules(who) {
-                return Err(Error::PermissionDenied(
-                    "a room's calendar feed is made by those who keep the clinic's schedules"
-                        .into(),
-                ));
-            }
         }
+        self.allowed(who, clinician).await?;
         let secret = iop_auth::secrets::new_secret(&format!("{}.", who.tenant.as_str()));
         let made = Feed {
             id: FeedId::new(),
@@ -161,11 +140,7 @@ impl Feeds {
             .get(&who.tenant, id)
             .await?
             .ok_or_else(|| missing(id))?;
-        if who.is_user() && !keeps_schedules(who) && !self.owns(who, &feed).await? {
-            return Err(Error::PermissionDenied(
-                "a clinician revokes a calendar feed of their own schedule only".into(),
-            ));
-        }
+        self.allowed(who, feed.clinician_id).await?;
         if !feed.revoked {
             self.store
                 .revoke(&who.tenant, id, &who.subject, iop_core::now_micros())
@@ -177,17 +152,17 @@ impl Feeds {
             .ok_or_else(|| missing(id))
     }
 
-    /// Whether `feed` is of the schedule of the clinician `who` signs in as.
-    async fn owns(&self, who: &Principal, feed: &Feed) -> Result<bool, Error> {
-        let Some(id) = feed.clinician_id else {
-            return Ok(false);
-        };
-        Ok(self
-            .refs
-            .clinicians
-            .get(&who.tenant, id)
-            .await?
-            .is_some_and(|c| c.user_id == who.subject))
+    /// Whether `who` may make or revoke a feed of `clinician`'s schedule (`None`: a room's):
+    /// whoever sees the whole schedule ([`Sight`]), a clinician only of their own — another's
+    /// shows patients who are not theirs.
+    async fn allowed(&self, who: &Principal, clinician: Option<ClinicianId>) -> Result<(), Error> {
+        match Sight::of(who, &self.refs.clinicians).await? {
+            Sight::All => Ok(()),
+            Sight::Of(Some(own)) if clinician == Some(own) => Ok(()),
+            Sight::Of(_) => Err(Error::PermissionDenied(
+                "a clinician makes and revokes calendar feeds of their own schedule only".into(),
+            )),
+        }
     }
 
     /// The calendar of the feed in force whose secret is `secret`, in `who`'s clinic (the one

@@ -14,7 +14,7 @@ use iop_core::{ClinicianId, Error, Principal};
 use crate::clinicians::store::ClinicianStore;
 
 /// Staff who keep the clinic's schedules, not only their own.
-pub fn keeps_schedules(who: &Principal) -> bool {
+fn keeps_schedules(who: &Principal) -> bool {
     ["admin", "program_director", "front_desk"]
         .iter()
         .any(|r| who.has_role(r))

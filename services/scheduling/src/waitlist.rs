@@ -433,18 +433,6 @@ impl Waitlist {
     ) -> Result<(Entry, Appointment), Error> {
         let entry = self.get(who, id).await?;
         let offer = Self::standing(&entry, offer_id)?;
-        let mut v = Violations::new("");
-        match offer.modality {
-            Modality::Telehealth if !text::is_https_url(join_url) => v.push(
-                "join_url",
-                "is required for a telehealth offer: an https URL",
-            ),
-            Modality::InPerson if !join_url.is_empty() => {
-                v.push("join_url", "is for a telehealth offer only")
-            }
-            _ => {}
-        }
-        v.finish()?;
         let new = NewAppointment {
             kind: Some(entry.kind),
             patient_id: Some(entry.patient_id),
@@ -457,9 +445,10 @@ impl Waitlist {
             end_us: Some(offer.end_us),
             ..Default::default()
         };
-        // Keyed by the offer: a retry after a failure past the booking finds it booked.
+        // Keyed by the offer: a retry after a failure past the booking finds it booked. Its
+        // rules are a booking's, naming the request's own fields (`join_url`).
         let key = format!("waitlist-offer:{}", offer.id);
-        match self.appointments.book(who, new, &key).await {
+        match self.appointments.book_as(who, new, &key, "").await {
             Ok((mut booked, _)) => {
                 let appointment = booked
                     .pop()
@@ -469,25 +458,13 @@ impl Waitlist {
                     .await?;
                 Ok((self.get(who, id).await?, appointment))
             }
-            Err(e @ (Error::Clashes(_) | Error::Conflict(_))) => {
+            // Booked by someone else meanwhile, or a clinician or room no longer able to take
+            // part: the offer cannot be kept.
+            Err(e @ (Error::Clashes(_) | Error::Conflict(_) | Error::Unmet(_))) => {
                 self.store
                     .pass(&who.tenant, &entry, &offer, OfferStatus::Taken)
                     .await?;
                 Err(e)
-            }
-            Err(Error::Unmet(mut why)) => {
-                // A clinician or room no longer able to take part: the offer cannot be kept.
-                self.store
-                    .pass(&who.tenant, &entry, &offer, OfferStatus::Taken)
-                    .await?;
-                for v in &mut why {
-                    v.field = v
-                        .field
-                        .strip_prefix("appointment.")
-                        .unwrap_or(&v.field)
-                        .to_owned();
-                }
-                Err(Error::Unmet(why))
             }
             Err(other) => Err(other),
         }
