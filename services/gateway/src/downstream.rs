@@ -178,28 +178,22 @@ impl Downstream {
         message: C::Req,
     ) -> Result<C::Res, tonic::Status> {
         let op = C::OP;
-        let action = C::audit_action(&message);
+        // The action and resource type the trail records.
+        let audited = (C::audit_action(&message), op.resource.name());
         let deadline = Instant::now() + self.timeout;
         let requested = C::asks(&message);
         if let Err(denied) = policy::authorize(who, op) {
             tracing::info!(operation = op.grpc_path, subject = %who.subject, reason = %denied, "denied");
             let requested = self.with_owners(who, op, requested, deadline).await;
-            let events = self.events(
-                who,
-                op,
-                action,
-                Outcome::Denied,
-                tonic::Code::PermissionDenied,
-                requested,
-            );
+            let code = tonic::Code::PermissionDenied;
+            let events = events(who, audited, Outcome::Denied, code, requested);
             self.audit_log.record_kept(events, deadline).await?;
             return Err(tonic::Status::permission_denied(denied.0));
         }
         let attempt = if op.changes() {
-            let events = self.events(
+            let events = events(
                 who,
-                op,
-                action,
+                audited,
                 Outcome::Attempted,
                 tonic::Code::Ok,
                 requested.clone(),
@@ -211,10 +205,9 @@ impl Downstream {
         let sent = C::send(self.channel(op.backend), self.seal(who, message, deadline));
         let result = self.call(op.backend, deadline, sent).await;
         let events = match &result {
-            Ok(res) => self.events(
+            Ok(res) => events(
                 who,
-                op,
-                action,
+                audited,
                 Outcome::Success,
                 tonic::Code::Ok,
                 C::gives(res),
@@ -222,38 +215,48 @@ impl Downstream {
             // The service's own rules refused it (another clinician's psychotherapy note…).
             Err(status) if status.code() == tonic::Code::PermissionDenied => {
                 let requested = self.with_owners(who, op, requested, deadline).await;
-                self.events(who, op, action, Outcome::Denied, status.code(), requested)
+                events(who, audited, Outcome::Denied, status.code(), requested)
             }
-            Err(status) => self.events(who, op, action, Outcome::Failed, status.code(), requested),
+            Err(status) => events(who, audited, Outcome::Failed, status.code(), requested),
         };
-        match (attempt, &result) {
+        match attempt {
             // The change is audited by its attempt; its outcome follows even if the trail
             // is slow now, and the client learns what happened to its change.
-            (Some(attempt), _) => self.audit_log.conclude(attempt, events, deadline).await,
-            // Nothing is disclosed before its record is durable.
-            (None, Ok(_)) => self.audit_log.record_by(events, deadline).await?,
-            // Nothing was disclosed; the failure is recorded even if late. A call that ran
-            // out of time is answered as such, not as an audit failure.
-            (None, Err(_)) => {
-                let recorded = self.audit_log.record_kept(events, deadline).await;
-                if Instant::now() < deadline {
-                    recorded?;
-                }
-            }
+            Some(attempt) => self.audit_log.conclude(attempt, events, deadline).await,
+            None => self.record_read(events, result.is_ok(), deadline).await?,
         }
         result
+    }
+
+    /// Records the events of a call that changed nothing: nothing is disclosed before its
+    /// record is durable; a failure (nothing disclosed) is recorded even if late, and a call
+    /// that ran out of time is answered as such, not as an audit failure.
+    async fn record_read(
+        &self,
+        events: Vec<AuditEvent>,
+        disclosed: bool,
+        deadline: Instant,
+    ) -> Result<(), iop_core::Error> {
+        if disclosed {
+            return self.audit_log.record_by(events, deadline).await;
+        }
+        let recorded = self.audit_log.record_kept(events, deadline).await;
+        if Instant::now() < deadline {
+            recorded?;
+        }
+        Ok(())
     }
 
     /// Calls an internal method of `backend` (not one of the operations clients call) for a
     /// caller the gateway vouches for without a bearer token — a calendar app fetching a
     /// feed by its secret URL — sealed and bounded like [`Self::forward`], and audited as
-    /// `action` on `resource_type`: each resource and patient `touched` names, or the
-    /// failure, in the trail before the caller may answer.
+    /// `audited` (action, resource type) like a read: each resource and patient `touched`
+    /// names, or the failure, in the trail before the caller may answer.
     pub async fn internal<T, R, Fut>(
         &self,
         who: &Principal,
         backend: &'static str,
-        (action, resource_type): (&str, &str),
+        audited: (&str, &str),
         message: T,
         call: impl FnOnce(Channel, tonic::Request<T>) -> Fut,
         touched: impl Fn(&R) -> Vec<Touched>,
@@ -264,27 +267,17 @@ impl Downstream {
         let deadline = Instant::now() + self.timeout;
         let sent = call(self.channel(backend), self.seal(who, message, deadline));
         let result = self.call(backend, deadline, sent).await;
-        let event = |outcome, code, t: Touched| AuditEvent {
-            resource_id: t.resource_id,
-            patient_id: t.patient_id,
-            ..AuditEvent::new(who, action, resource_type, outcome, code)
+        let events = match &result {
+            Ok(res) => events(
+                who,
+                audited,
+                Outcome::Success,
+                tonic::Code::Ok,
+                touched(res),
+            ),
+            Err(status) => events(who, audited, Outcome::Failed, status.code(), Vec::new()),
         };
-        match &result {
-            Ok(res) => {
-                let events = touched(res)
-                    .into_iter()
-                    .map(|t| event(Outcome::Success, tonic::Code::Ok, t))
-                    .collect();
-                self.audit_log.record_by(events, deadline).await?;
-            }
-            Err(status) => {
-                let events = vec![event(Outcome::Failed, status.code(), Touched::of("", ""))];
-                let recorded = self.audit_log.record_kept(events, deadline).await;
-                if Instant::now() < deadline {
-                    recorded?;
-                }
-            }
-        }
+        self.record_read(events, result.is_ok(), deadline).await?;
         result
     }
 
@@ -319,31 +312,6 @@ impl Downstream {
             }
         }
         touched
-    }
-
-    /// One event per resource touched (one without a resource when there is none), so that
-    /// "who saw this patient" finds every access, list results included.
-    fn events(
-        &self,
-        who: &Principal,
-        op: &Operation,
-        action: &str,
-        outcome: Outcome,
-        code: tonic::Code,
-        touched: Vec<Touched>,
-    ) -> Vec<AuditEvent> {
-        let base = AuditEvent::new(who, action, op.resource.name(), outcome, code);
-        if touched.is_empty() {
-            return vec![base];
-        }
-        touched
-            .into_iter()
-            .map(|t| AuditEvent {
-                resource_id: t.resource_id,
-                patient_id: t.patient_id,
-                ..base.clone()
-            })
-            .collect()
     }
 
     /// The request as the service receives it: sealed principal, request id, trace context
@@ -386,6 +354,29 @@ impl Downstream {
         ready.sort_unstable();
         ready
     }
+}
+
+/// One event per resource touched (one without a resource when there is none), so that
+/// "who saw this patient" finds every access, list results included.
+fn events(
+    who: &Principal,
+    (action, resource_type): (&str, &str),
+    outcome: Outcome,
+    code: tonic::Code,
+    touched: Vec<Touched>,
+) -> Vec<AuditEvent> {
+    let base = AuditEvent::new(who, action, resource_type, outcome, code);
+    if touched.is_empty() {
+        return vec![base];
+    }
+    touched
+        .into_iter()
+        .map(|t| AuditEvent {
+            resource_id: t.resource_id,
+            patient_id: t.patient_id,
+            ..base.clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]
