@@ -124,6 +124,11 @@ impl Appointment {
         self.version.to_string()
     }
 
+    /// When it is.
+    pub fn span(&self) -> Option<Span> {
+        Span::from_micros(self.start_us, self.end_us)
+    }
+
     /// What it occupies while it holds its time.
     pub fn resources(&self) -> Vec<Resource> {
         resources(&self.clinician_ids, self.room_id, self.patient_id)
@@ -258,7 +263,7 @@ struct Plan {
 
 #[derive(Clone)]
 pub struct Appointments {
-    store: AppointmentStore,
+    pub(crate) store: AppointmentStore,
     refs: References,
 }
 
@@ -715,7 +720,8 @@ impl Appointments {
             .map(|a| {
                 Ok(crate::week::Visit {
                     kind: a.kind.as_str(),
-                    span: Span::new(instant("start", a.start_us)?, instant("end", a.end_us)?)
+                    span: a
+                        .span()
                         .ok_or_else(|| Error::internal("stored appointment has an empty span"))?,
                     completed: a.status == Status::Completed,
                 })

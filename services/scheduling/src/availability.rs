@@ -183,10 +183,7 @@ impl StoredException {
     pub fn for_clinician(&self, clinician: ClinicianId, location: LocationId) -> Option<Exception> {
         let whose = self.clinician_id.is_none_or(|c| c == clinician);
         let where_ = self.location_id.is_none_or(|l| l == location);
-        let span = Span::new(
-            chrono::DateTime::from_timestamp_micros(self.start_us)?,
-            chrono::DateTime::from_timestamp_micros(self.end_us)?,
-        )?;
+        let span = Span::from_micros(self.start_us, self.end_us)?;
         (whose && where_).then_some(Exception {
             kind: self.kind,
             span,

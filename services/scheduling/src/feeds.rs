@@ -8,16 +8,16 @@
 pub mod grpc;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt, stream};
 
 use chrono::DateTime;
 use iop_core::{ClinicianId, Error, FeedId, PatientId, Principal, RoomId, page};
 use iop_kit::violations::Violations;
 
-use crate::appointments::Status;
 use crate::appointments::store::{AppointmentQuery, AppointmentStore};
 use crate::feed;
-use crate::interval::Span;
 use crate::references::References;
 use crate::sight::Sight;
 use store::{FeedQuery, FeedStore};
@@ -29,6 +29,8 @@ pub const DAYS_BACK: i64 = 30;
 pub const DAYS_AHEAD: i64 = 180;
 /// The most appointments one feed shows.
 pub const MAX_EVENTS: usize = 5000;
+/// Patients' initials asked of the records service at once.
+const LOOKUPS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Feed {
@@ -210,52 +212,46 @@ impl Feeds {
             _ => None,
         }
         .unwrap_or_else(|| "Schedule".into());
-        let mut rooms: HashMap<RoomId, Option<String>> = HashMap::new();
-        let mut initials: HashMap<PatientId, Option<String>> = HashMap::new();
-        let mut entries = Vec::with_capacity(rows.len());
-        for a in &rows {
-            let room = match a.room_id {
-                Some(id) => match rooms.get(&id) {
-                    Some(name) => name.clone(),
-                    None => {
-                        let name = self.refs.rooms.get(&who.tenant, id).await?.map(|r| r.name);
-                        rooms.insert(id, name.clone());
-                        name
-                    }
-                },
-                None => None,
-            };
-            let patient = match a.patient_id {
-                Some(id) => match initials.get(&id) {
-                    Some(i) => i.clone(),
-                    None => {
-                        let i = self.refs.patients.initials(who, id).await?;
-                        initials.insert(id, i.clone());
-                        i
-                    }
-                },
-                None => None,
-            };
-            let (Some(start), Some(end)) = (
-                DateTime::from_timestamp_micros(a.start_us),
-                DateTime::from_timestamp_micros(a.end_us),
-            ) else {
-                continue;
-            };
-            let Some(span) = Span::new(start, end) else {
-                continue;
-            };
-            entries.push(feed::Entry {
-                id: a.id.to_string(),
-                kind: feed::label(a.kind.as_str()),
-                span,
-                room,
-                patient_initials: patient,
-                cancelled: !a.status.holds_time() || a.status == Status::Rescheduled,
-                updated: DateTime::from_timestamp_micros(a.create_time_us).unwrap_or(start),
-                revision: u32::try_from(a.version).unwrap_or(u32::MAX),
-            });
+        // Each room and patient once; patients' initials asked of the records service a few
+        // at a time rather than one after another.
+        let mut rooms: HashMap<RoomId, String> = HashMap::new();
+        for id in rows
+            .iter()
+            .filter_map(|a| a.room_id)
+            .collect::<HashSet<_>>()
+        {
+            if let Some(room) = self.refs.rooms.get(&who.tenant, id).await? {
+                rooms.insert(id, room.name);
+            }
         }
+        let patients: HashSet<PatientId> = rows.iter().filter_map(|a| a.patient_id).collect();
+        let initials: HashMap<PatientId, Option<String>> =
+            stream::iter(patients)
+                .map(|id| async move {
+                    Ok::<_, Error>((id, self.refs.patients.initials(who, id).await?))
+                })
+                .buffer_unordered(LOOKUPS)
+                .try_collect()
+                .await?;
+        let entries: Vec<feed::Entry> = rows
+            .iter()
+            .filter_map(|a| {
+                let span = a.span()?;
+                Some(feed::Entry {
+                    id: a.id.to_string(),
+                    kind: feed::label(a.kind.as_str()),
+                    span,
+                    room: a.room_id.and_then(|r| rooms.get(&r).cloned()),
+                    patient_initials: a
+                        .patient_id
+                        .and_then(|p| initials.get(&p).cloned().flatten()),
+                    cancelled: !a.status.holds_time(),
+                    updated: DateTime::from_timestamp_micros(a.create_time_us)
+                        .unwrap_or(span.start),
+                    revision: u32::try_from(a.version).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
         Ok(Rendered {
             feed_id: feed.id,
             calendar: feed::render(&name, &entries),

@@ -16,6 +16,15 @@ impl Span {
         (end > start).then_some(Self { start, end })
     }
 
+    /// From microseconds since the epoch, as instants are kept: `None` out of range or
+    /// unless `end_us` is after `start_us`.
+    pub fn from_micros(start_us: i64, end_us: i64) -> Option<Self> {
+        Self::new(
+            DateTime::from_timestamp_micros(start_us)?,
+            DateTime::from_timestamp_micros(end_us)?,
+        )
+    }
+
     pub fn overlaps(&self, other: &Span) -> bool {
         self.start < other.end && other.start < self.end
     }

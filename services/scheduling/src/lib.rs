@@ -88,13 +88,12 @@ pub async fn serve(
     let feeds = feeds::grpc::FeedApi::new(feeds::Feeds::new(
         feeds::store::FeedStore::new(db.clone()),
         refs.clone(),
-        appointment_store.clone(),
+        appointment_store,
     ));
     let waitlist = waitlist::Waitlist::new(
         waitlist::store::WaitlistStore::new(db.clone()),
         refs.clone(),
         appointments.clone(),
-        appointment_store,
     );
     let host = iop_kit::Host::new("scheduling", db.clone(), config.internal_key)
         .serve(LocationServiceServer::new(

@@ -29,7 +29,6 @@ use iop_kit::idempotency::{self, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 
-use crate::appointments::store::AppointmentStore;
 use crate::appointments::{Appointment, Appointments, Modality, NewAppointment};
 use crate::clinicians::AppointmentKind;
 use crate::clock;
@@ -198,13 +197,10 @@ pub fn proposals(
     if end_us > opening.end_us || entry.location_id != opening.location_id {
         return Vec::new();
     }
-    let (Some(start), Some(end)) = (
-        chrono::DateTime::from_timestamp_micros(start_us),
-        chrono::DateTime::from_timestamp_micros(end_us),
-    ) else {
+    let Some(span) = Span::from_micros(start_us, end_us) else {
         return Vec::new();
     };
-    let (from, to) = (clock::local(tz, start), clock::local(tz, end));
+    let (from, to) = (clock::local(tz, span.start), clock::local(tz, span.end));
     let w = &entry.wants;
     if !w.days.is_empty() && !w.days.contains(&from.weekday()) {
         return Vec::new();
@@ -242,7 +238,6 @@ pub struct Waitlist {
     store: WaitlistStore,
     refs: References,
     appointments: Appointments,
-    appointment_store: AppointmentStore,
 }
 
 /// Who the worker acts as in a clinic: the service itself, not a person.
@@ -260,17 +255,11 @@ fn worker(tenant: TenantId) -> Principal {
 }
 
 impl Waitlist {
-    pub fn new(
-        store: WaitlistStore,
-        refs: References,
-        appointments: Appointments,
-        appointment_store: AppointmentStore,
-    ) -> Self {
+    pub fn new(store: WaitlistStore, refs: References, appointments: Appointments) -> Self {
         Self {
             store,
             refs,
             appointments,
-            appointment_store,
         }
     }
 
@@ -462,7 +451,7 @@ impl Waitlist {
             // part: the offer cannot be kept.
             Err(e @ (Error::Clashes(_) | Error::Conflict(_) | Error::Unmet(_))) => {
                 self.store
-                    .pass(&who.tenant, &entry, &offer, OfferStatus::Taken)
+                    .pass(&who.tenant, entry.id, &offer, OfferStatus::Taken)
                     .await?;
                 Err(e)
             }
@@ -481,7 +470,7 @@ impl Waitlist {
         let offer = Self::standing(&entry, offer_id)?;
         if !self
             .store
-            .pass(&who.tenant, &entry, &offer, OfferStatus::Declined)
+            .pass(&who.tenant, entry.id, &offer, OfferStatus::Declined)
             .await?
         {
             return Err(changed(id));
@@ -526,11 +515,8 @@ impl Waitlist {
     pub async fn step(&self, now: i64) -> Result<usize, Error> {
         self.store.lapse(now).await?;
         for (tenant, entry, offer) in self.store.due(now, BATCH).await? {
-            let Some(entry) = self.store.entry(&tenant, entry).await? else {
-                continue;
-            };
             self.store
-                .pass(&tenant, &entry, &offer, OfferStatus::Expired)
+                .pass(&tenant, entry, &offer, OfferStatus::Expired)
                 .await?;
         }
         let mut made = 0;
@@ -547,52 +533,42 @@ impl Waitlist {
     /// arrives or waits again.
     async fn offer(&self, opening: &Opening, now: i64) -> Result<bool, Error> {
         let who = worker(opening.tenant.clone());
-        let tz = match self.refs.zone(&who, opening.location_id).await {
-            Ok(tz) => tz,
-            Err(Error::NotFound { .. }) => {
-                self.store.settle(opening, "lapsed").await?;
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
-        };
-        let tried: HashSet<WaitlistEntryId> = self.store.tried(opening).await?;
-        let queue = self
+        let tz = self.refs.zone(&who, opening.location_id).await?;
+        let tried = self.store.tried(opening).await?;
+        let queue: Vec<Entry> = self
             .store
             .waiting(&opening.tenant, opening.location_id, QUEUE)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|e| !tried.contains(&e.id))
+            .collect();
+        // What the matching reads once: the opening's clinicians, each waiting kind's settings.
+        let mut clinicians = HashMap::new();
+        for id in &opening.clinician_ids {
+            if let Some(c) = self.refs.clinicians.get(&opening.tenant, *id).await? {
+                clinicians.insert(*id, c);
+            }
+        }
         let mut kinds = HashMap::new();
-        let mut able = HashMap::new();
-        for entry in queue.iter().filter(|e| !tried.contains(&e.id)) {
-            let settings = match kinds.get(&entry.kind) {
-                Some(s) => s,
-                None => kinds
-                    .entry(entry.kind)
-                    .or_insert(self.refs.kind(&who, entry.kind).await?),
+        for kind in queue.iter().map(|e| e.kind).collect::<HashSet<_>>() {
+            kinds.insert(kind, self.refs.kind(&who, kind).await?);
+        }
+        for entry in &queue {
+            let settings = &kinds[&entry.kind];
+            let provides = |c: &ClinicianId| {
+                clinicians
+                    .get(c)
+                    .is_some_and(|c| c.active && c.kinds.contains(&entry.kind))
             };
-            let expire_us = now
-                .saturating_add(settings.waitlist_offer_seconds.saturating_mul(1_000_000))
-                .min(opening.start_us);
-            for p in proposals(
+            let suits = proposals(
                 entry,
                 opening,
                 tz,
                 settings.default_minutes,
                 &settings.modalities,
-            ) {
-                let key = (p.clinician_id, entry.kind);
-                let provides = match able.get(&key) {
-                    Some(ok) => *ok,
-                    None => {
-                        let ok = self
-                            .refs
-                            .clinicians
-                            .get(&opening.tenant, p.clinician_id)
-                            .await?
-                            .is_some_and(|c| c.active && c.kinds.contains(&entry.kind));
-                        *able.entry(key).or_insert(ok)
-                    }
-                };
-                if !provides || !self.free(&opening.tenant, entry.patient_id, &p).await? {
+            );
+            for p in suits.into_iter().filter(|p| provides(&p.clinician_id)) {
+                if !self.is_free(&opening.tenant, entry.patient_id, &p).await? {
                     continue;
                 }
                 let offer = Offer {
@@ -603,39 +579,35 @@ impl Waitlist {
                     modality: p.modality,
                     start_us: p.start_us,
                     end_us: p.end_us,
-                    expire_us,
+                    expire_us: now
+                        .saturating_add(settings.waitlist_offer_seconds.saturating_mul(1_000_000))
+                        .min(opening.start_us),
                     status: OfferStatus::Open,
                     create_time_us: now,
                 };
-                if self.store.make(opening, entry, &offer).await? {
+                // False: another worker, or a client, moved first; read again next step.
+                let made = self.store.make(opening, entry, &offer).await?;
+                if made {
                     tracing::info!(
                         tenant = %opening.tenant, entry = %entry.id, offer = %offer.id,
                         "waitlist offer made"
                     );
-                    return Ok(true);
                 }
-                // Another worker, or a client, moved first: read again at the next step.
-                return Ok(false);
+                return Ok(made);
             }
         }
-        self.store.settle(opening, "idle").await?;
+        self.store.idle(opening).await?;
         Ok(false)
     }
 
     /// Whether the proposal's clinician, room and the patient hold nothing then.
-    async fn free(
+    async fn is_free(
         &self,
         tenant: &TenantId,
         patient: PatientId,
         p: &Proposal,
     ) -> Result<bool, Error> {
-        let (Some(start), Some(end)) = (
-            chrono::DateTime::from_timestamp_micros(p.start_us),
-            chrono::DateTime::from_timestamp_micros(p.end_us),
-        ) else {
-            return Ok(false);
-        };
-        let Some(span) = Span::new(start, end) else {
+        let Some(span) = Span::from_micros(p.start_us, p.end_us) else {
             return Ok(false);
         };
         let mut resources = vec![
@@ -644,7 +616,8 @@ impl Waitlist {
         ];
         resources.extend(p.room_id.map(|r| Resource::Room(r.to_string())));
         Ok(self
-            .appointment_store
+            .appointments
+            .store
             .busy(tenant, &resources, span)
             .await?
             .is_empty())

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Feed;
+use crate::fields::optional_id;
 
 #[derive(Debug, Default, Clone)]
 pub struct FeedQuery {
@@ -39,14 +40,9 @@ fn from_row(r: &AnyRow) -> Result<Feed, Error> {
     let room = text("room_id")?;
     Ok(Feed {
         id: FeedId::parse("id", &text("id")?).map_err(|_| bad("id"))?,
-        clinician_id: (!clinician.is_empty())
-            .then(|| ClinicianId::parse("clinician_id", &clinician))
-            .transpose()
+        clinician_id: optional_id("clinician_id", &clinician, ClinicianId::parse)
             .map_err(|_| bad("clinician"))?,
-        room_id: (!room.is_empty())
-            .then(|| RoomId::parse("room_id", &room))
-            .transpose()
-            .map_err(|_| bad("room"))?,
+        room_id: optional_id("room_id", &room, RoomId::parse).map_err(|_| bad("room"))?,
         revoked: int("revoked")? != 0,
         created_by: text("created_by")?,
         create_time_us: int("create_time_us")?,

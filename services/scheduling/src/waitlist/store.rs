@@ -20,6 +20,7 @@ use super::{Entry, EntryStatus, Offer, OfferStatus, Preferences, Window};
 use crate::appointments::Modality;
 use crate::availability::Day;
 use crate::clinicians::AppointmentKind;
+use crate::fields::optional_id;
 
 /// Time freed that a waitlist entry may be offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,9 +151,7 @@ fn entry_from_row(r: &AnyRow) -> Result<Entry, Error> {
         },
         status: EntryStatus::parse(&text("status")?).ok_or_else(|| bad("status"))?,
         offers: Vec::new(),
-        appointment_id: (!appointment.is_empty())
-            .then(|| AppointmentId::parse("appointment_id", &appointment))
-            .transpose()
+        appointment_id: optional_id("appointment_id", &appointment, AppointmentId::parse)
             .map_err(|_| bad("appointment"))?,
         withdraw_reason: text("withdraw_reason")?,
         created_by: text("created_by")?,
@@ -170,10 +169,7 @@ fn offer_from_row(r: &AnyRow) -> Result<Offer, Error> {
         opening_id: text("opening_id")?,
         clinician_id: ClinicianId::parse("clinician_id", &text("clinician_id")?)
             .map_err(|_| bad("clinician"))?,
-        room_id: (!room.is_empty())
-            .then(|| RoomId::parse("room_id", &room))
-            .transpose()
-            .map_err(|_| bad("room"))?,
+        room_id: optional_id("room_id", &room, RoomId::parse).map_err(|_| bad("room"))?,
         modality: Modality::parse(&text("modality")?).ok_or_else(|| bad("modality"))?,
         start_us: int("start_us")?,
         end_us: int("end_us")?,
@@ -195,10 +191,7 @@ fn opening_from_row(r: &AnyRow) -> Result<Opening, Error> {
         clinician_ids: parts(&text("clinician_ids")?)
             .map(|c| ClinicianId::parse("clinician_ids", c).map_err(|_| bad("clinician")))
             .collect::<Result<_, _>>()?,
-        room_id: (!room.is_empty())
-            .then(|| RoomId::parse("room_id", &room))
-            .transpose()
-            .map_err(|_| bad("room"))?,
+        room_id: optional_id("room_id", &room, RoomId::parse).map_err(|_| bad("room"))?,
         start_us: r.try_get("start_us").map_err(Error::internal)?,
         end_us: r.try_get("end_us").map_err(Error::internal)?,
     })
@@ -281,25 +274,51 @@ impl WaitlistStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let mut entry = entry_from_row(&row)?;
-        entry.offers = self.offers(tenant, id).await?;
-        Ok(Some(entry))
+        Ok(self
+            .with_offers(tenant, vec![entry_from_row(&row)?])
+            .await?
+            .pop())
     }
 
-    async fn offers(&self, tenant: &TenantId, entry: WaitlistEntryId) -> Result<Vec<Offer>, Error> {
-        sqlx::query(&format!(
-            "SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE tenant_id = $1 AND entry_id = $2 \
-             ORDER BY create_time_us DESC, id DESC LIMIT {}",
-            super::OFFERS_SHOWN
-        ))
-        .bind(tenant.as_str())
-        .bind(entry.to_string())
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(Error::internal)?
-        .iter()
-        .map(offer_from_row)
-        .collect()
+    /// `entries` with their latest offers ([`super::OFFERS_SHOWN`] each), read in one query.
+    async fn with_offers(
+        &self,
+        tenant: &TenantId,
+        mut entries: Vec<Entry>,
+    ) -> Result<Vec<Entry>, Error> {
+        if entries.is_empty() {
+            return Ok(entries);
+        }
+        let mut f = Filter::new(
+            &format!(
+                "SELECT * FROM (SELECT entry_id, {OFFER_COLUMNS}, ROW_NUMBER() OVER \
+                 (PARTITION BY entry_id ORDER BY create_time_us DESC, id DESC) AS nth \
+                 FROM waitlist_offers WHERE"
+            ),
+            tenant.as_str(),
+        );
+        let marks = vec!["?"; entries.len()].join(", ");
+        f.and(
+            &format!(" AND entry_id IN ({marks})"),
+            entries.iter().map(|e| e.id.to_string().into()),
+        )
+        .push(&format!(") latest WHERE nth <= {}", super::OFFERS_SHOWN));
+        let rows = f
+            .page(
+                "entry_id, create_time_us DESC, id DESC",
+                entries.len() * super::OFFERS_SHOWN,
+            )
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(Error::internal)?;
+        for r in &rows {
+            let entry: String = r.try_get("entry_id").map_err(Error::internal)?;
+            let offer = offer_from_row(r)?;
+            if let Some(e) = entries.iter_mut().find(|e| e.id.to_string() == entry) {
+                e.offers.push(offer);
+            }
+        }
+        Ok(entries)
     }
 
     /// Entries oldest first, each with its latest offers.
@@ -323,13 +342,8 @@ impl WaitlistStore {
             .fetch_all(self.db.pool())
             .await
             .map_err(Error::internal)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut entry = entry_from_row(r)?;
-            entry.offers = self.offers(tenant, entry.id).await?;
-            out.push(entry);
-        }
-        Ok(out)
+        let entries = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+        self.with_offers(tenant, entries).await
     }
 
     /// The entries waiting at `location`, oldest first (without their offers).
@@ -390,7 +404,7 @@ impl WaitlistStore {
     pub async fn pass(
         &self,
         tenant: &TenantId,
-        e: &Entry,
+        entry: WaitlistEntryId,
         offer: &Offer,
         status: OfferStatus,
     ) -> Result<bool, Error> {
@@ -404,12 +418,22 @@ impl WaitlistStore {
              WHERE tenant_id = $1 AND id = $2 AND status = 'offered'",
         )
         .bind(tenant.as_str())
-        .bind(e.id.to_string())
+        .bind(entry.to_string())
         .execute(&mut *tx)
         .await
         .map_err(Error::internal)?;
         reopen(&mut tx, tenant, &offer.opening_id).await?;
-        rearm(&mut tx, tenant, e.location_id).await?;
+        let location: String = sqlx::query_scalar(
+            "SELECT location_id FROM waitlist_openings WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(&offer.opening_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Error::internal)?;
+        let location = LocationId::parse("location_id", &location)
+            .map_err(|_| Error::internal("stored waitlist opening has a bad location"))?;
+        rearm(&mut tx, tenant, location).await?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(true)
     }
@@ -512,14 +536,13 @@ impl WaitlistStore {
         .collect()
     }
 
-    /// Moves a pending opening on: `idle` (no entry suits it now) or `lapsed`.
-    pub async fn settle(&self, o: &Opening, state: &str) -> Result<(), Error> {
+    /// A pending opening no entry suits now idles until one arrives or waits again.
+    pub async fn idle(&self, o: &Opening) -> Result<(), Error> {
         let _turn = self.db.write_turn().await;
         sqlx::query(
-            "UPDATE waitlist_openings SET state = $1 \
-             WHERE tenant_id = $2 AND id = $3 AND state = 'pending'",
+            "UPDATE waitlist_openings SET state = 'idle' \
+             WHERE tenant_id = $1 AND id = $2 AND state = 'pending'",
         )
-        .bind(state)
         .bind(o.tenant.as_str())
         .bind(&o.id)
         .execute(self.db.pool())

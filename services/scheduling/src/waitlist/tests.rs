@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use iop_core::{Error, PatientId};
 
 use super::*;
+use crate::appointments::store::AppointmentStore;
 use crate::appointments::{CancellationKind, SeriesScope};
 use crate::testing::{Clinic, clinic, fixture_db, staff};
 
@@ -19,12 +20,10 @@ const MONDAY_ELEVEN: &str = "2030-01-07T19:00:00Z";
 
 fn waitlist(c: &Clinic) -> Waitlist {
     let refs = References::new(&c.db, c.records.clone());
-    let store = AppointmentStore::new(c.db.clone());
     Waitlist::new(
         WaitlistStore::new(c.db.clone()),
         refs.clone(),
-        Appointments::new(store.clone(), refs),
-        store,
+        Appointments::new(AppointmentStore::new(c.db.clone()), refs),
     )
 }
 
