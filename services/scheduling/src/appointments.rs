@@ -750,22 +750,18 @@ impl Appointments {
     /// wall-clock time in the location's zone (so 18:00 → 19:00 stays 19:00 across DST) and
     /// to the same length; any clash refuses them all, naming each (`occurrences[i]`, in
     /// start order). Answers the one named.
-    #[allow(clippy::too_many_arguments)]
     pub async fn reschedule(
         &self,
         who: &Principal,
         id: AppointmentId,
-        start_us: Option<i64>,
-        end_us: Option<i64>,
+        to: Move,
         etag: &str,
-        overlap_reason: &str,
-        scope: SeriesScope,
     ) -> Result<Appointment, Error> {
         let mut v = Violations::new("");
-        check_times(&mut v, start_us, end_us);
-        v.text("overlap_reason", overlap_reason, text::LINE);
+        check_times(&mut v, to.start_us, to.end_us);
+        v.text("overlap_reason", &to.overlap_reason, text::LINE);
         v.finish()?;
-        let (Some(start_us), Some(end_us)) = (start_us, end_us) else {
+        let (Some(start_us), Some(end_us)) = (to.start_us, to.end_us) else {
             return Err(Error::internal("validated times are missing"));
         };
         let current = self.read(who, id).await?;
@@ -781,11 +777,12 @@ impl Appointments {
             }]));
         }
         // The occurrences moved with it, in start order, the one named among them.
+        let now = iop_core::now_micros();
+        let scope = to.scope;
         let mut occurrences = vec![current.clone()];
         if let (Some(series), SeriesScope::ThisAndFollowing | SeriesScope::All) =
             (current.series_id, scope)
         {
-            let now = iop_core::now_micros();
             occurrences = self
                 .store
                 .series(&who.tenant, series)
@@ -808,7 +805,6 @@ impl Appointments {
         );
         let shift = new - old;
         let length = end_us - start_us;
-        let now = iop_core::now_micros();
         let mut moves = Vec::with_capacity(occurrences.len());
         for occurrence in occurrences {
             let start = if occurrence.id == current.id {
@@ -822,7 +818,7 @@ impl Appointments {
                 start_us: start,
                 end_us: start + length,
                 status: Status::Booked,
-                overlap_reason: overlap_reason.trim().to_owned(),
+                overlap_reason: to.overlap_reason.trim().to_owned(),
                 cancellation: None,
                 booked_by: who.subject.clone(),
                 create_time_us: now,
@@ -844,6 +840,17 @@ impl Appointments {
         }
         self.get(who, named).await
     }
+}
+
+/// Where [`Appointments::reschedule`] moves an appointment: its new start and end, why it is
+/// moved over clashes on purpose (empty: it is not), and which of a series' occurrences move
+/// with it.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+    pub overlap_reason: String,
+    pub scope: SeriesScope,
 }
 
 /// Each clash named: `occurrences[i].<what>` and when, with what it overlaps.

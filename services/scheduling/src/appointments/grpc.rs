@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 
 use super::store::AppointmentQuery;
 use super::{
-    Appointment, Appointments, CancellationKind, Modality, NewAppointment, NewHold, SeriesScope,
-    Status as AppointmentStatus,
+    Appointment, Appointments, CancellationKind, Modality, Move, NewAppointment, NewHold,
+    SeriesScope, Status as AppointmentStatus,
 };
 use crate::clinicians::AppointmentKind;
 use crate::fields::{optional_date, optional_id};
@@ -197,18 +197,13 @@ impl AppointmentService for AppointmentApi {
         let who = principal(&req)?;
         let r = req.into_inner();
         let id = AppointmentId::parse("id", &r.id)?;
-        let moved = self
-            .appointments
-            .reschedule(
-                &who,
-                id,
-                r.start_time.as_ref().map(micros_from_timestamp),
-                r.end_time.as_ref().map(micros_from_timestamp),
-                &r.etag,
-                &r.overlap_reason,
-                SeriesScope::from_proto_field(r.scope, "scope")?.unwrap_or(SeriesScope::This),
-            )
-            .await?;
+        let to = Move {
+            start_us: r.start_time.as_ref().map(micros_from_timestamp),
+            end_us: r.end_time.as_ref().map(micros_from_timestamp),
+            overlap_reason: r.overlap_reason,
+            scope: SeriesScope::from_proto_field(r.scope, "scope")?.unwrap_or(SeriesScope::This),
+        };
+        let moved = self.appointments.reschedule(&who, id, to, &r.etag).await?;
         Ok(Response::new(to_proto(moved)))
     }
 

@@ -548,11 +548,13 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
         .reschedule(
             &who,
             old.id,
-            Some(us("2026-12-08T17:30:00Z")),
-            Some(us("2026-12-08T18:30:00Z")),
+            Move {
+                start_us: Some(us("2026-12-08T17:30:00Z")),
+                end_us: Some(us("2026-12-08T18:30:00Z")),
+                overlap_reason: String::new(),
+                scope: SeriesScope::This,
+            },
             "",
-            "",
-            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -567,11 +569,13 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
         .reschedule(
             &who,
             old.id,
-            Some(us("2026-12-07T17:30:00Z")),
-            Some(us("2026-12-07T18:30:00Z")),
+            Move {
+                start_us: Some(us("2026-12-07T17:30:00Z")),
+                end_us: Some(us("2026-12-07T18:30:00Z")),
+                overlap_reason: String::new(),
+                scope: SeriesScope::This,
+            },
             &old.etag(),
-            "",
-            SeriesScope::This,
         )
         .await
         .unwrap();
@@ -594,11 +598,13 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
         .reschedule(
             &who,
             old.id,
-            Some(us("2026-12-09T17:00:00Z")),
-            Some(us("2026-12-09T18:00:00Z")),
+            Move {
+                start_us: Some(us("2026-12-09T17:00:00Z")),
+                end_us: Some(us("2026-12-09T18:00:00Z")),
+                overlap_reason: String::new(),
+                scope: SeriesScope::This,
+            },
             "",
-            "",
-            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -608,11 +614,13 @@ async fn rescheduling_moves_the_visit_and_keeps_where_it_was() {
         .reschedule(
             &who,
             other[0].id,
-            Some(us("2026-12-09T17:00:00Z")),
-            Some(us("2026-12-09T18:00:00Z")),
+            Move {
+                start_us: Some(us("2026-12-09T17:00:00Z")),
+                end_us: Some(us("2026-12-09T18:00:00Z")),
+                overlap_reason: String::new(),
+                scope: SeriesScope::This,
+            },
             "0",
-            "",
-            SeriesScope::This,
         )
         .await
         .unwrap_err();
@@ -974,11 +982,13 @@ async fn an_intake_for_a_referral_moves_its_intake_in_records() {
         .reschedule(
             &who,
             made[0].id,
-            Some(us("2026-12-09T17:00:00Z")),
-            Some(us("2026-12-09T18:30:00Z")),
+            Move {
+                start_us: Some(us("2026-12-09T17:00:00Z")),
+                end_us: Some(us("2026-12-09T18:30:00Z")),
+                overlap_reason: String::new(),
+                scope: SeriesScope::This,
+            },
             "",
-            "",
-            SeriesScope::This,
         )
         .await
         .unwrap();
@@ -1210,11 +1220,13 @@ async fn this_and_following_occurrences_move_alike_across_dst_or_not_at_all() {
                 .reschedule(
                     &who,
                     id,
-                    Some(us("2030-03-12T02:00:00Z")),
-                    Some(us("2030-03-12T03:00:00Z")),
+                    Move {
+                        start_us: Some(us("2030-03-12T02:00:00Z")),
+                        end_us: Some(us("2030-03-12T03:00:00Z")),
+                        overlap_reason: String::new(),
+                        scope: SeriesScope::ThisAndFollowing,
+                    },
                     &etag,
-                    "",
-                    SeriesScope::ThisAndFollowing,
                 )
                 .await
         }
