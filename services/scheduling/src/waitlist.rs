@@ -278,7 +278,7 @@ impl Waitlist {
         else {
             return Err(Error::internal("validated fields are missing"));
         };
-        self.refs.zone(who, location_id).await?;
+        self.refs.exist(who, None, Some(location_id)).await?;
         let mut v = Violations::new("entry.");
         for (i, id) in new.wants.clinician_ids.iter().enumerate() {
             self.refs
