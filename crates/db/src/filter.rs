@@ -92,9 +92,32 @@ impl Filter {
     }
 }
 
+/// The rows of a multi-row `INSERT … VALUES`: `rows` groups, each opening with the shared
+/// parameters `$1..=$shared` (the tenant, say) and then `per_row` of its own, numbered on —
+/// `value_rows(1, 2, 2)` is `($1, $2, $3), ($1, $4, $5)`.
+pub fn value_rows(shared: usize, rows: usize, per_row: usize) -> String {
+    let shared: Vec<String> = (1..=shared).map(|n| format!("${n}")).collect();
+    (0..rows)
+        .map(|row| {
+            let first = shared.len() + row * per_row + 1;
+            let own = (first..first + per_row).map(|n| format!("${n}"));
+            let all: Vec<String> = shared.iter().cloned().chain(own).collect();
+            format!("({})", all.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_rows_share_the_leading_parameters() {
+        assert_eq!(value_rows(1, 2, 2), "($1, $2, $3), ($1, $4, $5)");
+        assert_eq!(value_rows(0, 1, 3), "($1, $2, $3)");
+        assert_eq!(value_rows(2, 0, 3), "");
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {

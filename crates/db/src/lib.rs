@@ -15,7 +15,7 @@ mod serialized;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use filter::{Arg, Filter};
+pub use filter::{Arg, Filter, value_rows};
 pub use serialized::Serialized;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,10 @@ pub enum DbError {
     #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
+
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out: a
+/// server restart or an idle timeout in between may have closed it.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Set on every SQLite connection, including ones opened outside sqlx (the audit writer):
 /// WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not per commit (a
@@ -104,10 +108,19 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
-            // A SQLite connection is a file handle that cannot go stale; pinging it on every
-            // acquire is a round trip to its worker thread for nothing. A PostgreSQL one can
-            // (server restart, idle timeout), so it is checked.
-            .test_before_acquire(backend == Backend::Postgres)
+            // A SQLite connection is a file handle that cannot go stale. A PostgreSQL one can
+            // (server restart, idle timeout), but pinging it on every acquire doubles the
+            // round trips of a short read: it is pinged when it sat idle long enough to have
+            // gone stale unnoticed (sqlx's documented pattern for `before_acquire`).
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= STALE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_release(|conn, _meta| Box::pin(release_clean(conn)))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

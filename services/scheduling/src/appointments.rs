@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod store;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::future::join_all;
 use iop_core::{
     AppointmentId, ClinicianId, ContactId, Error, FieldViolation, LocationId, PatientId, Principal,
     ReferralId, RoomId, SeriesId, page,
@@ -388,22 +389,58 @@ impl Appointments {
         ) else {
             return Err(Error::internal("validated fields are missing"));
         };
-        let tz = self.refs.zone(who, location_id).await?;
+        // Every reference is read side by side (each is a round trip to a database or the
+        // records service), then judged in one order, so the answer is as if read in turn.
+        // A hold's facilitators run a group, not an appointment kind they provide.
+        let provides = (kind != AppointmentKind::GroupHold).then_some(kind);
+        let room = async {
+            match new.room_id {
+                Some(id) => self.refs.room(who, id, location_id).await,
+                None => Ok(None),
+            }
+        };
+        let clinicians = join_all(
+            new.clinician_ids
+                .iter()
+                .map(|id| self.refs.clinician(who, *id, provides)),
+        );
+        let contacts = join_all(
+            new.family_contact_ids
+                .iter()
+                .map(|id| self.refs.family_contact(who, *id, new.patient_id)),
+        );
+        let referral = async {
+            match new.referral_id {
+                Some(id) => self.refs.referral(who, id, new.patient_id).await,
+                None => Ok(None),
+            }
+        };
+        let patient = async {
+            match new.patient_id {
+                Some(id) => self.refs.patient(who, id).await,
+                None => Ok(()),
+            }
+        };
+        let (tz, room, clinicians, settings, contacts, referral, patient) = tokio::join!(
+            self.refs.zone(who, location_id),
+            room,
+            clinicians,
+            self.refs.kind(who, kind),
+            contacts,
+            referral,
+            patient,
+        );
+        let tz = tz?;
         let mut v = Violations::new(fields);
-        if let Some(room_id) = new.room_id {
-            self.refs
-                .room(who, room_id, location_id, "room_id", &mut v)
-                .await?;
+        if let Some(why) = room? {
+            v.push("room_id", &why);
         }
-        for (i, id) in new.clinician_ids.iter().enumerate() {
-            let field = format!("clinician_ids[{i}]");
-            // A hold's facilitators run a group, not an appointment kind they provide.
-            let provides = (kind != AppointmentKind::GroupHold).then_some(kind);
-            self.refs
-                .clinician(who, *id, provides, &field, &mut v)
-                .await?;
+        for (i, unfit) in clinicians.into_iter().enumerate() {
+            if let Some(why) = unfit? {
+                v.push(&format!("clinician_ids[{i}]"), &why);
+            }
         }
-        let offered = self.refs.kind(who, kind).await?.modalities;
+        let offered = settings?.modalities;
         if !offered.contains(&modality) {
             let names: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
             v.push(
@@ -415,23 +452,18 @@ impl Appointments {
                 ),
             );
         }
-        for (i, id) in new.family_contact_ids.iter().enumerate() {
-            let field = format!("family_contact_ids[{i}]");
-            self.refs
-                .family_contact(who, *id, new.patient_id, &field, &mut v)
-                .await?;
+        for (i, unfit) in contacts.into_iter().enumerate() {
+            if let Some(why) = unfit? {
+                v.push(&format!("family_contact_ids[{i}]"), &why);
+            }
         }
-        if let Some(referral) = new.referral_id {
-            self.refs
-                .referral(who, referral, new.patient_id, "referral_id", &mut v)
-                .await?;
+        if let Some(why) = referral? {
+            v.push("referral_id", &why);
         }
         // Stored state (a room elsewhere, a clinician who does not provide the kind, a
         // modality the clinic does not offer it in, a referral not open for intake): 409.
         v.finish_unmet()?;
-        if let Some(patient) = new.patient_id {
-            self.refs.patient(who, patient).await?;
-        }
+        patient?;
         let first = Span::new(
             instant(&format!("{fields}start_time"), start_us)?,
             instant(&format!("{fields}end_time"), end_us)?,

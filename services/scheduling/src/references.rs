@@ -11,7 +11,6 @@ use chrono_tz::Tz;
 use iop_core::{
     ClinicianId, ContactId, Error, LocationId, PatientId, Principal, ReferralId, RoomId,
 };
-use iop_kit::violations::Violations;
 
 use crate::clinicians::AppointmentKind;
 use crate::clinicians::store::ClinicianStore;
@@ -30,6 +29,10 @@ pub struct References {
     pub kinds: KindStore,
     pub patients: Arc<dyn PatientCheck>,
 }
+
+/// Why a reference cannot take part (a violation of the caller's field naming it), if it
+/// cannot; the caller adds it to its violations, so references are read side by side.
+pub type Unfit = Option<String>;
 
 fn missing(kind: &'static str, id: impl ToString) -> Error {
     Error::NotFound {
@@ -75,20 +78,19 @@ impl References {
         who: &Principal,
         id: RoomId,
         location: LocationId,
-        field: &str,
-        v: &mut Violations<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Unfit, Error> {
         let room = self
             .rooms
             .get(&who.tenant, id)
             .await?
             .ok_or_else(|| missing("room", id))?;
-        if room.location_id != location {
-            v.push(field, "is not a room of this location");
+        Ok(if room.location_id != location {
+            Some("is not a room of this location".into())
         } else if !room.active {
-            v.push(field, "is inactive");
-        }
-        Ok(())
+            Some("is inactive".into())
+        } else {
+            None
+        })
     }
 
     /// A clinician to see a patient for `kind`: active and providing it (`None`: active,
@@ -98,22 +100,21 @@ impl References {
         who: &Principal,
         id: ClinicianId,
         kind: Option<AppointmentKind>,
-        field: &str,
-        v: &mut Violations<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Unfit, Error> {
         let c = self
             .clinicians
             .get(&who.tenant, id)
             .await?
             .ok_or_else(|| missing("clinician", id))?;
-        if !c.active {
-            v.push(field, "is inactive");
+        Ok(if !c.active {
+            Some("is inactive".into())
         } else if let Some(kind) = kind
             && !c.kinds.contains(&kind)
         {
-            v.push(field, &format!("does not provide {}", kind.as_str()));
-        }
-        Ok(())
+            Some(format!("does not provide {}", kind.as_str()))
+        } else {
+            None
+        })
     }
 
     /// A family contact to take part in `patient`'s family session: theirs, and involved in
@@ -124,24 +125,23 @@ impl References {
         who: &Principal,
         id: ContactId,
         patient: Option<PatientId>,
-        field: &str,
-        v: &mut Violations<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Unfit, Error> {
         let contact = self
             .patients
             .contact(who, id)
             .await?
             .ok_or_else(|| missing("contact", id))?;
-        if contact.patient_id != patient {
-            v.push(field, "is a contact of another patient");
+        Ok(if contact.patient_id != patient {
+            Some("is a contact of another patient".into())
         } else if !contact.involved {
-            v.push(
-                field,
+            Some(
                 "is not involved in family sessions: that needs a consent in force naming \
-                 them for family involvement",
-            );
-        }
-        Ok(())
+                 them for family involvement"
+                    .into(),
+            )
+        } else {
+            None
+        })
     }
 
     /// A referral of `patient` to book its intake for: accepted (or its intake already
@@ -152,21 +152,20 @@ impl References {
         who: &Principal,
         id: ReferralId,
         patient: Option<PatientId>,
-        field: &str,
-        v: &mut Violations<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Unfit, Error> {
         iop_kit::principal::require_user(who, "an intake for a referral is booked by staff")?;
         let referral = self
             .patients
             .referral(who, id)
             .await?
             .ok_or_else(|| missing("referral", id))?;
-        if referral.patient_id != patient {
-            v.push(field, "is a referral of another patient (or of none yet)");
+        Ok(if referral.patient_id != patient {
+            Some("is a referral of another patient (or of none yet)".into())
         } else if !referral.open_for_intake {
-            v.push(field, "is not accepted: accept the referral first");
-        }
-        Ok(())
+            Some("is not accepted: accept the referral first".into())
+        } else {
+            None
+        })
     }
 
     /// A patient of the caller's clinic (the records service says).

@@ -281,9 +281,9 @@ impl Waitlist {
         self.refs.exist(who, None, Some(location_id)).await?;
         let mut v = Violations::new("entry.");
         for (i, id) in new.wants.clinician_ids.iter().enumerate() {
-            self.refs
-                .clinician(who, *id, Some(kind), &format!("clinician_ids[{i}]"), &mut v)
-                .await?;
+            if let Some(why) = self.refs.clinician(who, *id, Some(kind)).await? {
+                v.push(&format!("clinician_ids[{i}]"), &why);
+            }
         }
         let offered = self.refs.kind(who, kind).await?.modalities;
         if !new.wants.modalities.is_empty()

@@ -612,39 +612,49 @@ async fn write(
     tenant: &TenantId,
     b: &Booking<'_>,
 ) -> Result<(), sqlx::Error> {
-    for a in b.appointments {
-        let cancel = a.cancellation.as_ref();
-        sqlx::query(&format!(
-            "INSERT INTO appointments (tenant_id, {COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
-        ))
-        .bind(tenant.as_str())
-        .bind(a.id.to_string())
-        .bind(a.kind.as_str())
-        .bind(a.patient_id.map(|p| p.to_string()).unwrap_or_default())
-        .bind(ids_text(&a.clinician_ids))
-        .bind(a.location_id.to_string())
-        .bind(a.modality.as_str())
-        .bind(a.room_id.map(|r| r.to_string()).unwrap_or_default())
-        .bind(&a.join_url)
-        .bind(a.start_us)
-        .bind(a.end_us)
-        .bind(a.status.as_str())
-        .bind(a.series_id.map(|s| s.to_string()).unwrap_or_default())
-        .bind(&a.overlap_reason)
-        .bind(cancel.map_or("", |c| c.kind.as_str()))
-        .bind(cancel.map(|c| c.reason.clone()).unwrap_or_default())
-        .bind(cancel.map(|c| c.by.clone()).unwrap_or_default())
-        .bind(cancel.map_or(0, |c| c.time_us))
-        .bind(&a.booked_by)
-        .bind(a.create_time_us)
-        .bind(a.version)
-        .bind(a.rescheduled_from.map(|r| r.to_string()).unwrap_or_default())
-        .bind(a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default())
-        .bind(a.referral_id.map(|r| r.to_string()).unwrap_or_default())
-        .bind(ids_text(&a.family_contact_ids))
-        .execute(&mut *conn)
-        .await?;
+    // Many rows a statement (a series has up to 260 occurrences × 6 resources): well under
+    // either database's limit on bound parameters.
+    const ROWS: usize = 100;
+    let columns = COLUMNS.split(',').count();
+    for chunk in b.appointments.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO appointments (tenant_id, {COLUMNS}) VALUES {}",
+            iop_db::value_rows(1, chunk.len(), columns)
+        );
+        let mut q = sqlx::query(&sql).bind(tenant.as_str());
+        for a in chunk {
+            let cancel = a.cancellation.as_ref();
+            q = q
+                .bind(a.id.to_string())
+                .bind(a.kind.as_str())
+                .bind(a.patient_id.map(|p| p.to_string()).unwrap_or_default())
+                .bind(ids_text(&a.clinician_ids))
+                .bind(a.location_id.to_string())
+                .bind(a.modality.as_str())
+                .bind(a.room_id.map(|r| r.to_string()).unwrap_or_default())
+                .bind(a.join_url.clone())
+                .bind(a.start_us)
+                .bind(a.end_us)
+                .bind(a.status.as_str())
+                .bind(a.series_id.map(|s| s.to_string()).unwrap_or_default())
+                .bind(a.overlap_reason.clone())
+                .bind(cancel.map_or("", |c| c.kind.as_str()))
+                .bind(cancel.map(|c| c.reason.clone()).unwrap_or_default())
+                .bind(cancel.map(|c| c.by.clone()).unwrap_or_default())
+                .bind(cancel.map_or(0, |c| c.time_us))
+                .bind(a.booked_by.clone())
+                .bind(a.create_time_us)
+                .bind(a.version)
+                .bind(
+                    a.rescheduled_from
+                        .map(|r| r.to_string())
+                        .unwrap_or_default(),
+                )
+                .bind(a.rescheduled_to.map(|r| r.to_string()).unwrap_or_default())
+                .bind(a.referral_id.map(|r| r.to_string()).unwrap_or_default())
+                .bind(ids_text(&a.family_contact_ids));
+        }
+        q.execute(&mut *conn).await?;
     }
     // By resource, then time: every booking takes the rows it may wait on in one order.
     let mut rows: Vec<(String, i64, &Appointment)> = b
@@ -657,24 +667,10 @@ async fn write(
         })
         .collect();
     rows.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
-    // Many rows a statement (a series has up to 260 occurrences × 6 resources), in order.
-    for chunk in rows.chunks(100) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let n = i * 5;
-                format!(
-                    "($1, ${}, ${}, ${}, ${}, ${})",
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6
-                )
-            })
-            .collect();
+    for chunk in rows.chunks(ROWS) {
         let sql = format!(
             "INSERT INTO bookings (tenant_id, resource, appointment_id, start_us, end_us, exclusive) VALUES {}",
-            values.join(", ")
+            iop_db::value_rows(1, chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql).bind(tenant.as_str());
         for (resource, _, a) in chunk {

@@ -111,16 +111,16 @@ impl Availability {
         let after = page::resume_after(page_token, fingerprint, parse_position)?;
         let tz = self.refs.zone(who, location_id).await?;
         let mut v = Violations::new("");
-        if let Some(room) = q.room {
-            self.refs
-                .room(who, room, location_id, "room_id", &mut v)
-                .await?;
+        if let Some(room) = q.room
+            && let Some(why) = self.refs.room(who, room, location_id).await?
+        {
+            v.push("room_id", &why);
         }
         let clinicians = match q.clinician {
             Some(id) => {
-                self.refs
-                    .clinician(who, id, Some(kind), "clinician_id", &mut v)
-                    .await?;
+                if let Some(why) = self.refs.clinician(who, id, Some(kind)).await? {
+                    v.push("clinician_id", &why);
+                }
                 vec![id]
             }
             None => self
