@@ -48,6 +48,16 @@ impl TestDatabase {
         }
     }
 
+    /// A fresh database for one test with `migrations` run, and a pool on it; keep the
+    /// `TestDatabase` as long as the `Db`.
+    pub async fn migrated(label: &str, migrations: &crate::Migrations) -> (Self, crate::Db) {
+        let tdb = Self::create(label).await;
+        let db = crate::Db::connect(tdb.url(), migrations, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test database of {label}: {e}"));
+        (tdb, db)
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

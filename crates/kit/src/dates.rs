@@ -58,6 +58,38 @@ pub fn date_from_proto(d: &pbc::Date) -> Option<NaiveDate> {
     )
 }
 
+crate::text_enum! {
+    /// A day of the week, as the protos (`iop.scheduling.v1.DayOfWeek`) and the database
+    /// say it.
+    pub enum Day: iop_proto::scheduling::DayOfWeek {
+        Monday = "monday",
+        Tuesday = "tuesday",
+        Wednesday = "wednesday",
+        Thursday = "thursday",
+        Friday = "friday",
+        Saturday = "saturday",
+        Sunday = "sunday",
+    }
+}
+
+impl Day {
+    pub fn weekday(self) -> chrono::Weekday {
+        match self {
+            Self::Monday => chrono::Weekday::Mon,
+            Self::Tuesday => chrono::Weekday::Tue,
+            Self::Wednesday => chrono::Weekday::Wed,
+            Self::Thursday => chrono::Weekday::Thu,
+            Self::Friday => chrono::Weekday::Fri,
+            Self::Saturday => chrono::Weekday::Sat,
+            Self::Sunday => chrono::Weekday::Sun,
+        }
+    }
+
+    pub fn of(day: chrono::Weekday) -> Self {
+        Self::ALL[day.num_days_from_monday() as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,12 @@
 //! the W3C trace context, and the caller's deadline as `grpc-timeout`, so the callee gives
 //! up when the caller has.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use iop_auth::{InternalKey, PRINCIPAL_HEADER};
-use iop_core::Principal;
+use iop_core::{Error, Principal};
 use tokio::time::Instant;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -75,6 +77,79 @@ pub fn seal<T>(
         }
     }
     req
+}
+
+/// Another of our services as one service calls it: every request sealed with the caller's
+/// principal and a deadline, and every answer read one way.
+#[derive(Clone)]
+pub struct Peer {
+    /// As errors name it: `records`, `scheduling`.
+    name: &'static str,
+    channel: Channel,
+    key: Arc<InternalKey>,
+    patience: Duration,
+}
+
+impl Peer {
+    /// How long a request waits for the other service unless told otherwise.
+    pub const PATIENCE: Duration = Duration::from_secs(5);
+
+    pub fn new(name: &'static str, channel: Channel, key: Arc<InternalKey>) -> Self {
+        Self {
+            name,
+            channel,
+            key,
+            patience: Self::PATIENCE,
+        }
+    }
+
+    /// The channel to build the generated client on.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// `message` sealed for `who`, and the deadline it carries.
+    pub fn seal<T>(&self, who: &Principal, message: T) -> (tonic::Request<T>, Instant) {
+        let deadline = Instant::now() + self.patience;
+        (seal(&self.key, who, message, deadline), deadline)
+    }
+
+    /// The answer to `call` by `deadline`: not found is `None`; any other refusal, or no
+    /// answer in time, is 503 saying what was asked (`what`: "read room …").
+    pub async fn ask<T>(
+        &self,
+        deadline: Instant,
+        what: &str,
+        call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<Option<T>, Error> {
+        self.ask_or(deadline, what, call, |_| None).await
+    }
+
+    /// As [`Self::ask`], but a refusal `own` turns into an error is the caller's to answer
+    /// (a step the other service's state does not allow: the caller's client to fix).
+    pub async fn ask_or<T>(
+        &self,
+        deadline: Instant,
+        what: &str,
+        call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+        own: impl FnOnce(&tonic::Status) -> Option<Error>,
+    ) -> Result<Option<T>, Error> {
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok(res)) => Ok(Some(res.into_inner())),
+            Ok(Err(status)) if status.code() == tonic::Code::NotFound => Ok(None),
+            Ok(Err(status)) => Err(own(&status).unwrap_or_else(|| {
+                Error::Unavailable(format!(
+                    "the {} service could not {what}: {}",
+                    self.name,
+                    status.message()
+                ))
+            })),
+            Err(_) => Err(Error::Unavailable(format!(
+                "the {} service did not {what} in time; retry shortly",
+                self.name
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 pub mod dates;
 pub mod enums;
 pub mod etag;
+pub mod fields;
 pub mod host;
 pub mod idempotency;
 pub mod internal;

@@ -11,11 +11,7 @@ use crate::patients::store::Store;
 
 /// Keep the `TestDatabase` alive as long as the `Db`.
 pub async fn database(name: &str) -> (TestDatabase, Db) {
-    let tdb = TestDatabase::create(name).await;
-    let db = Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
-        .await
-        .unwrap();
-    (tdb, db)
+    TestDatabase::migrated(name, &crate::MIGRATIONS).await
 }
 
 /// A clinician of `tenant` signed in as `sub`.

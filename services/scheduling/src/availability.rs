@@ -23,36 +23,7 @@ use store::{AvailabilityStore, ExceptionQuery};
 
 pub(crate) const KIND: &str = "availability exception";
 
-iop_kit::text_enum! {
-    /// A day of the week.
-    pub enum Day: iop_proto::scheduling::DayOfWeek {
-        Monday = "monday",
-        Tuesday = "tuesday",
-        Wednesday = "wednesday",
-        Thursday = "thursday",
-        Friday = "friday",
-        Saturday = "saturday",
-        Sunday = "sunday",
-    }
-}
-
-impl Day {
-    pub fn weekday(self) -> Weekday {
-        match self {
-            Self::Monday => Weekday::Mon,
-            Self::Tuesday => Weekday::Tue,
-            Self::Wednesday => Weekday::Wed,
-            Self::Thursday => Weekday::Thu,
-            Self::Friday => Weekday::Fri,
-            Self::Saturday => Weekday::Sat,
-            Self::Sunday => Weekday::Sun,
-        }
-    }
-
-    pub fn of(day: Weekday) -> Self {
-        Self::ALL[day.num_days_from_monday() as usize]
-    }
-}
+pub use iop_kit::dates::Day;
 
 /// Hours on one weekday, local time; `end` after `start` (no shift past midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

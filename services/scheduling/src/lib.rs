@@ -19,7 +19,6 @@ pub mod clock;
 pub mod conflicts;
 pub mod feed;
 pub mod feeds;
-pub mod fields;
 pub mod interval;
 pub mod kinds;
 pub mod locations;

@@ -5,19 +5,16 @@
 //! moved and cancelled.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use iop_auth::InternalKey;
 use iop_core::{ContactId, Error, PatientId, Principal, ReferralId};
+use iop_kit::internal::Peer;
 use iop_proto::records::{
     CancelIntakeRequest, GetContactRequest, GetPatientRequest, GetReferralRequest, ReferralStatus,
     ScheduleIntakeRequest, contact_service_client::ContactServiceClient,
     patient_service_client::PatientServiceClient, referral_service_client::ReferralServiceClient,
 };
 use tonic::transport::Channel;
-
-/// How long a booking waits for the records service.
-const DEADLINE: Duration = Duration::from_secs(5);
 
 /// A referral as scheduling needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,83 +65,70 @@ pub trait PatientCheck: Send + Sync {
 
 /// The records service's answers.
 pub struct Records {
-    channel: Channel,
-    key: Arc<InternalKey>,
+    peer: Peer,
 }
 
 impl Records {
     pub fn new(channel: Channel, key: Arc<InternalKey>) -> Self {
-        Self { channel, key }
-    }
-
-    fn seal<T>(&self, who: &Principal, message: T) -> (tonic::Request<T>, tokio::time::Instant) {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        (
-            iop_kit::internal::seal(&self.key, who, message, deadline),
-            deadline,
-        )
-    }
-}
-
-/// Not found is `None`; anything else the records service answers is 503, saying what was
-/// asked.
-async fn ask<T>(
-    deadline: tokio::time::Instant,
-    what: &str,
-    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<Option<T>, Error> {
-    match tokio::time::timeout_at(deadline, call).await {
-        Ok(Ok(res)) => Ok(Some(res.into_inner())),
-        Ok(Err(status)) if status.code() == tonic::Code::NotFound => Ok(None),
-        // The referral's state or the caller does not allow it (a backend client cannot move
-        // a referral): the caller's to fix, not a fault.
-        Ok(Err(status))
-            if matches!(
-                status.code(),
-                tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied
-            ) =>
-        {
-            Err(Error::Unmet(vec![iop_core::FieldViolation {
-                field: "referral_id".into(),
-                description: format!("the records service refused: {}", status.message()),
-            }]))
+        Self {
+            peer: Peer::new("records", channel, key),
         }
-        Ok(Err(status)) => Err(Error::Unavailable(format!(
-            "the records service could not {what}: {}",
-            status.message()
-        ))),
-        Err(_) => Err(Error::Unavailable(format!(
-            "the records service did not {what} in time; retry shortly"
-        ))),
+    }
+
+    /// Not found is `None`; a referral's state or the caller not allowing a step (a backend
+    /// client cannot move a referral) is the caller's to fix, naming `referral_id`; anything
+    /// else the records service answers is 503, saying what was asked.
+    async fn ask<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        what: &str,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<Option<T>, Error> {
+        self.peer
+            .ask_or(deadline, what, call, |status| {
+                matches!(
+                    status.code(),
+                    tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied
+                )
+                .then(|| {
+                    Error::Unmet(vec![iop_core::FieldViolation {
+                        field: "referral_id".into(),
+                        description: format!("the records service refused: {}", status.message()),
+                    }])
+                })
+            })
+            .await
     }
 }
 
 #[tonic::async_trait]
 impl PatientCheck for Records {
     async fn exists(&self, who: &Principal, patient: PatientId) -> Result<bool, Error> {
-        let (request, deadline) = self.seal(
+        let (request, deadline) = self.peer.seal(
             who,
             GetPatientRequest {
                 id: patient.to_string(),
             },
         );
-        let mut client = PatientServiceClient::new(self.channel.clone());
+        let mut client = PatientServiceClient::new(self.peer.channel());
         let what = format!("say whether patient {patient} exists");
-        Ok(ask(deadline, &what, client.get_patient(request))
+        Ok(self
+            .ask(deadline, &what, client.get_patient(request))
             .await?
             .is_some())
     }
 
     async fn initials(&self, who: &Principal, patient: PatientId) -> Result<Option<String>, Error> {
-        let (request, deadline) = self.seal(
+        let (request, deadline) = self.peer.seal(
             who,
             GetPatientRequest {
                 id: patient.to_string(),
             },
         );
-        let mut client = PatientServiceClient::new(self.channel.clone());
+        let mut client = PatientServiceClient::new(self.peer.channel());
         let what = format!("read patient {patient}");
-        Ok(ask(deadline, &what, client.get_patient(request))
+        Ok(self
+            .ask(deadline, &what, client.get_patient(request))
             .await?
             .map(|p| crate::feed::initials(&p.given_name, &p.family_name)))
     }
@@ -154,15 +138,16 @@ impl PatientCheck for Records {
         who: &Principal,
         contact: ContactId,
     ) -> Result<Option<ContactState>, Error> {
-        let (request, deadline) = self.seal(
+        let (request, deadline) = self.peer.seal(
             who,
             GetContactRequest {
                 id: contact.to_string(),
             },
         );
-        let mut client = ContactServiceClient::new(self.channel.clone());
+        let mut client = ContactServiceClient::new(self.peer.channel());
         let what = format!("read contact {contact}");
-        Ok(ask(deadline, &what, client.get_contact(request))
+        Ok(self
+            .ask(deadline, &what, client.get_contact(request))
             .await?
             .map(|c| ContactState {
                 patient_id: PatientId::parse("patient_id", &c.patient_id).ok(),
@@ -175,15 +160,18 @@ impl PatientCheck for Records {
         who: &Principal,
         referral: ReferralId,
     ) -> Result<Option<ReferralState>, Error> {
-        let (request, deadline) = self.seal(
+        let (request, deadline) = self.peer.seal(
             who,
             GetReferralRequest {
                 id: referral.to_string(),
             },
         );
-        let mut client = ReferralServiceClient::new(self.channel.clone());
+        let mut client = ReferralServiceClient::new(self.peer.channel());
         let what = format!("read referral {referral}");
-        let Some(r) = ask(deadline, &what, client.get_referral(request)).await? else {
+        let Some(r) = self
+            .ask(deadline, &what, client.get_referral(request))
+            .await?
+        else {
             return Ok(None);
         };
         let open = [ReferralStatus::Accepted, ReferralStatus::IntakeScheduled]
@@ -201,11 +189,11 @@ impl PatientCheck for Records {
         referral: ReferralId,
         time_us: Option<i64>,
     ) -> Result<(), Error> {
-        let mut client = ReferralServiceClient::new(self.channel.clone());
+        let mut client = ReferralServiceClient::new(self.peer.channel());
         let what = format!("move the intake of referral {referral}");
         let done = match time_us {
             Some(t) => {
-                let (request, deadline) = self.seal(
+                let (request, deadline) = self.peer.seal(
                     who,
                     ScheduleIntakeRequest {
                         id: referral.to_string(),
@@ -214,12 +202,12 @@ impl PatientCheck for Records {
                         etag: String::new(),
                     },
                 );
-                ask(deadline, &what, client.schedule_intake(request))
+                self.ask(deadline, &what, client.schedule_intake(request))
                     .await?
                     .is_some()
             }
             None => {
-                let (request, deadline) = self.seal(
+                let (request, deadline) = self.peer.seal(
                     who,
                     CancelIntakeRequest {
                         id: referral.to_string(),
@@ -227,7 +215,7 @@ impl PatientCheck for Records {
                         etag: String::new(),
                     },
                 );
-                ask(deadline, &what, client.cancel_intake(request))
+                self.ask(deadline, &what, client.cancel_intake(request))
                     .await?
                     .is_some()
             }

@@ -24,11 +24,7 @@ use crate::rooms::{NewRoom, Rooms};
 /// A fresh database of this service (PostgreSQL when `IOP_TEST_DATABASE_URL` says so);
 /// keep the `TestDatabase` as long as the `Db`.
 pub async fn fixture_db(name: &str) -> (TestDatabase, Db) {
-    let tdb = TestDatabase::create(name).await;
-    let db = Db::connect(tdb.url(), &crate::MIGRATIONS, &Default::default())
-        .await
-        .unwrap();
-    (tdb, db)
+    TestDatabase::migrated(name, &crate::MIGRATIONS).await
 }
 
 pub fn staff(tenant: &str) -> Principal {

@@ -15,7 +15,7 @@ use super::{
     SeriesScope, Status as AppointmentStatus,
 };
 use crate::clinicians::AppointmentKind;
-use crate::fields::{optional_date, optional_id};
+use iop_kit::fields::{optional_date, optional_id};
 
 pub struct AppointmentApi {
     appointments: Appointments,

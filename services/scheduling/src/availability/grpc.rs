@@ -11,7 +11,7 @@ use super::search::{FoundSlot, SlotQuery};
 use super::store::ExceptionQuery;
 use super::{Availability, Day, ExceptionKind, NewException, StoredException, Week, WeeklyHours};
 use crate::clinicians::AppointmentKind;
-use crate::fields::{optional_date, optional_id};
+use iop_kit::fields::{optional_date, optional_id};
 
 pub struct AvailabilityApi {
     availability: Availability,

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::store::FeedQuery;
 use super::{Feed, Feeds};
-use crate::fields::optional_id;
+use iop_kit::fields::optional_id;
 
 #[derive(Clone)]
 pub struct FeedApi {

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Feed;
-use crate::fields::optional_id;
+use iop_kit::fields::optional_id;
 
 #[derive(Debug, Default, Clone)]
 pub struct FeedQuery {

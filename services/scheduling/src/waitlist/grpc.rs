@@ -12,7 +12,7 @@ use crate::appointments::Modality;
 use crate::availability::Day;
 use crate::availability::grpc::clock_time;
 use crate::clinicians::AppointmentKind;
-use crate::fields::optional_id;
+use iop_kit::fields::optional_id;
 
 pub struct WaitlistApi {
     waitlist: Waitlist,

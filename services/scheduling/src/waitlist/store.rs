@@ -20,7 +20,7 @@ use super::{Entry, EntryStatus, Offer, OfferStatus, Preferences, Window};
 use crate::appointments::Modality;
 use crate::availability::Day;
 use crate::clinicians::AppointmentKind;
-use crate::fields::optional_id;
+use iop_kit::fields::optional_id;
 
 /// Time freed that a waitlist entry may be offered.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ pub fn optional_date(
     d: Option<&iop_proto::common::Date>,
 ) -> Result<Option<NaiveDate>, Error> {
     d.map(|d| {
-        iop_kit::dates::date_from_proto(d)
+        crate::dates::date_from_proto(d)
             .ok_or_else(|| Error::field(field, "is not a calendar date"))
     })
     .transpose()
