@@ -198,6 +198,16 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Er
     whole(&serde_json::Number::deserialize(d)?)
 }
 
+/// As [`whole_number`], for a field that may be left out or null (with `#[serde(default)]`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<i32>, D::Error> {
+    use serde::de::Deserialize;
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(|n| whole(&n))
+        .transpose()
+}
+
 fn whole<E: serde::de::Error>(n: &serde_json::Number) -> Result<i32, E> {
     n.as_i64()
         .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
@@ -232,5 +242,20 @@ mod whole_number_tests {
         let r: Room = serde_json::from_str(r#"{"capacity": 484.0}"#).unwrap();
         assert_eq!(r.capacity, 484);
         assert!(serde_json::from_str::<Room>(r#"{"capacity": 4.5}"#).is_err());
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Track {
+        #[serde(default, deserialize_with = "super::optional_whole_number")]
+        capacity: Option<i32>,
+    }
+
+    #[test]
+    fn and_one_that_may_be_left_out() {
+        let t = |json: &str| serde_json::from_str::<Track>(json).map(|t| t.capacity);
+        assert_eq!(t(r#"{"capacity": 12.0}"#).unwrap(), Some(12));
+        assert_eq!(t(r#"{"capacity": null}"#).unwrap(), None);
+        assert_eq!(t("{}").unwrap(), None);
+        assert!(t(r#"{"capacity": 4.5}"#).is_err());
     }
 }

@@ -93,6 +93,10 @@ pub struct AppointmentKindUpdate {
     /// 30-604800 (a week): how long a waitlist offer of this kind stands before it passes
     /// to the next patient waiting; leave out for two hours.
     #[schema(minimum = 30, maximum = 604800)]
+    #[serde(
+        default,
+        deserialize_with = "crate::rest::extract::optional_whole_number"
+    )]
     pub waitlist_offer_seconds: Option<i32>,
 }
 
