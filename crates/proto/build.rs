@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "iop/audit/v1/audit.proto",
         "iop/clients/v1/clients.proto",
         "iop/common/v1/common.proto",
+        "iop/groups/v1/programs.proto",
         "iop/internal/v1/feeds.proto",
         "iop/internal/v1/owners.proto",
         "iop/records/v1/assessments.proto",

@@ -589,7 +589,7 @@ async fn every_grpc_method_is_checked_as_its_own_operation() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 84);
+    assert_eq!(checked, 91);
     sys.stop().await;
 }
 
@@ -697,6 +697,47 @@ async fn each_role_gets_exactly_what_the_scheduling_matrix_allows() {
             [201, 200, 201, 200, 200, 200, 200, 201, 201, 200],
             allowed,
         );
+    }
+    sys.stop().await;
+}
+
+/// The group side of the matrix: programs and tracks are set up by directors and admins;
+/// every staff role reads them and the catalog; an unknown role nothing.
+#[tokio::test]
+async fn each_role_gets_exactly_what_the_groups_matrix_allows() {
+    let sys = TestSystem::start().await;
+    let director = crate::appointments::staff(&sys, "clinic-a", "dr-director", "program_director");
+    let c = crate::appointments::clinic(&sys, &director).await;
+    let (status, program) = crate::post(
+        &sys,
+        &director,
+        "/v1/programs",
+        &crate::programs::adult_sud(&c.clinicians),
+    )
+    .await;
+    assert_eq!(status, 201, "{program}");
+    let pid = program["id"].as_str().unwrap().to_owned();
+    // create a program, read one, list tracks, read the catalog
+    let matrix: &[(&str, [bool; 4])] = &[
+        ("admin", [true; 4]),
+        ("program_director", [true; 4]),
+        ("clinician", [false, true, true, true]),
+        ("front_desk", [false, true, true, true]),
+        ("receptionist", [false; 4]),
+    ];
+    for (role, allowed) in matrix {
+        let t = crate::appointments::staff(&sys, "clinic-a", &format!("user-{role}"), role);
+        let mut body = crate::programs::adult_sud(&c.clinicians);
+        body["name"] = json!(format!("Program of {role}"));
+        let got = [
+            crate::post(&sys, &t, "/v1/programs", &body).await.0,
+            crate::get(&sys, &t, &format!("/v1/programs/{pid}")).await.0,
+            crate::get(&sys, &t, &format!("/v1/tracks?program_id={pid}"))
+                .await
+                .0,
+            crate::get(&sys, &t, "/v1/program-catalog").await.0,
+        ];
+        assert_row(role, &got, [201, 200, 200, 200], allowed);
     }
     sys.stop().await;
 }

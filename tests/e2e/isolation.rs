@@ -158,6 +158,22 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
     let (status, b_feed) = crate::post(&sys, &admin_b, "/v1/calendar-feeds", &b_feed_body).await;
     assert_eq!(status, 201, "{b_feed}");
     let b_feed_id = b_feed["id"].as_str().unwrap().to_owned();
+    let mut b_program_body = crate::programs::adult_sud(&b_clinic.clinicians);
+    b_program_body["name"] = json!("Bsecret program");
+    let (status, b_program) = crate::post(&sys, &admin_b, "/v1/programs", &b_program_body).await;
+    assert_eq!(status, 201, "{b_program}");
+    let b_program_id = b_program["id"].as_str().unwrap().to_owned();
+    let mut b_track_body = crate::programs::evenings(
+        &b_program_id,
+        &b_clinic.location,
+        &b_clinic.rooms[0],
+        &b_clinic.clinicians[0],
+    );
+    b_track_body["name"] = json!("Bsecret evenings");
+    b_track_body["capacity"] = json!(3);
+    let (status, b_track) = crate::post(&sys, &admin_b, "/v1/tracks", &b_track_body).await;
+    assert_eq!(status, 201, "{b_track}");
+    let b_track_id = b_track["id"].as_str().unwrap().to_owned();
     let (_, a_patient) = create(&sys, &admin_a, &ana()).await;
     let a_id = a_patient["id"].as_str().unwrap();
     let (status, _) = crate::post(
@@ -187,6 +203,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
         &b_entry_id,
         &b_feed_id,
         b_feed["url"].as_str().unwrap(),
+        &b_program_id,
+        &b_track_id,
         key.kid(),
     ];
     let b_texts = ["Bsecret", "B-MRN-1", "B-EHR-1"];
@@ -227,6 +245,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
             &b_entry_id
         } else if template.starts_with("/v1/calendar-feeds") {
             &b_feed_id
+        } else if template.starts_with("/v1/programs") {
+            &b_program_id
+        } else if template.starts_with("/v1/tracks") {
+            &b_track_id
         } else {
             &b_id
         };
@@ -296,6 +318,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 }
                 "post" if template.ends_with("/revoke") && template.contains("calendar") => {
                     sys.http.post(sys.url(&path)).json(&json!({}))
+                }
+                "post" if template == "/v1/programs" => {
+                    sys.http.post(sys.url(&path)).json(&b_program_body)
+                }
+                "post" if template == "/v1/tracks" => {
+                    sys.http.post(sys.url(&path)).json(&b_track_body)
                 }
                 "post" if template == "/v1/waitlist-entries" => {
                     sys.http.post(sys.url(&path)).json(&b_waiting)
@@ -426,8 +454,12 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 || (template == "/v1/waitlist-entries" && method == "post")
             {
                 &b_clinic.location
-            } else if template == "/v1/calendar-feeds" && method == "post" {
+            } else if (template == "/v1/calendar-feeds" || template == "/v1/programs")
+                && method == "post"
+            {
                 &b_clinic.clinicians[0]
+            } else if template == "/v1/tracks" && method == "post" {
+                &b_program_id
             } else {
                 ""
             };
@@ -442,6 +474,8 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                 || template == "/v1/holds"
                 || (template == "/v1/waitlist-entries" && method == "post")
                 || (template == "/v1/calendar-feeds" && method == "post")
+                || (template == "/v1/programs" && method == "post")
+                || (template == "/v1/tracks" && method == "post")
             {
                 assert_eq!(
                     status, 404,

@@ -24,6 +24,7 @@ mod locations;
 mod notes;
 mod operations;
 mod plans;
+mod programs;
 mod referrals;
 mod rest_patients;
 mod smart;

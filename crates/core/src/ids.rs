@@ -109,6 +109,8 @@ uuid_id!(ExceptionId, "availability exception");
 uuid_id!(WaitlistEntryId, "waitlist entry");
 uuid_id!(WaitlistOfferId, "waitlist offer");
 uuid_id!(FeedId, "calendar feed");
+uuid_id!(ProgramId, "program");
+uuid_id!(TrackId, "track");
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ pub mod principal;
 pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
     AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId, FeedId,
-    LocationId, NoteId, PatientId, PlanId, ReferralId, RoomId, SafetyFlagId, SeriesId, TenantId,
-    WaitlistEntryId, WaitlistOfferId,
+    LocationId, NoteId, PatientId, PlanId, ProgramId, ReferralId, RoomId, SafetyFlagId, SeriesId,
+    TenantId, TrackId, WaitlistEntryId, WaitlistOfferId,
 };
 pub use principal::Principal;
 

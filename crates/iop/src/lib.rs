@@ -210,6 +210,24 @@ pub const SERVICES: &[Service] = &[
             })
         },
     },
+    Service {
+        name: "groups",
+        // Locations, rooms and clinicians of tracks.
+        needs: &["scheduling"],
+        serve: |start, shutdown| {
+            Box::pin(async move {
+                let config = iop_groups::Config {
+                    database_url: start.database_url,
+                    pool: start.pool,
+                    internal_key: start.internal_key,
+                    backends: start.backends,
+                };
+                iop_groups::serve(config, start.listener, shutdown)
+                    .await
+                    .map_err(|e| RunError::Service("groups", Box::new(e)))
+            })
+        },
+    },
 ];
 
 /// Runs the service `name` of [`SERVICES`] alone (`iop serve <name>`) until `shutdown`.

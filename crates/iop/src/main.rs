@@ -230,6 +230,9 @@ struct UpArgs {
     /// Database of the scheduling service (default: SQLite in the data directory).
     #[arg(long, env = "IOP_SCHEDULING_DATABASE_URL")]
     scheduling_database_url: Option<String>,
+    /// Database of the group-session service (default: SQLite in the data directory).
+    #[arg(long, env = "IOP_GROUPS_DATABASE_URL")]
+    groups_database_url: Option<String>,
     /// Database of the gateway, i.e. the audit trail (default: SQLite in the data directory).
     #[arg(long, env = "IOP_GATEWAY_DATABASE_URL")]
     gateway_database_url: Option<String>,
@@ -279,6 +282,16 @@ enum ServeCommand {
         listen: SocketAddr,
         /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
         #[arg(long, env = "IOP_SCHEDULING_DATABASE_URL")]
+        database_url: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// The group-session service (gRPC).
+    Groups {
+        #[arg(long, env = "IOP_GROUPS_LISTEN", default_value = "127.0.0.1:50053")]
+        listen: SocketAddr,
+        /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+        #[arg(long, env = "IOP_GROUPS_DATABASE_URL")]
         database_url: String,
         #[command(flatten)]
         service: ServiceArgs,
@@ -408,6 +421,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     for (service, url) in [
         ("records", &args.records_database_url),
         ("scheduling", &args.scheduling_database_url),
+        ("groups", &args.groups_database_url),
     ] {
         if let Some(url) = url {
             config.database_urls.insert(service.into(), url.clone());
@@ -505,6 +519,11 @@ async fn serve(cmd: ServeCommand) -> anyhow::Result<()> {
             database_url,
             service,
         } => serve_alone("scheduling", listen, database_url, service).await,
+        ServeCommand::Groups {
+            listen,
+            database_url,
+            service,
+        } => serve_alone("groups", listen, database_url, service).await,
         ServeCommand::Gateway {
             listen,
             backends,

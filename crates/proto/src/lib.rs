@@ -17,6 +17,11 @@ pub mod iop {
             tonic::include_proto!("iop.common.v1");
         }
     }
+    pub mod groups {
+        pub mod v1 {
+            tonic::include_proto!("iop.groups.v1");
+        }
+    }
     pub mod internal {
         pub mod v1 {
             tonic::include_proto!("iop.internal.v1");
@@ -37,6 +42,7 @@ pub mod iop {
 pub use iop::audit::v1 as audit;
 pub use iop::clients::v1 as clients;
 pub use iop::common::v1 as common;
+pub use iop::groups::v1 as groups;
 pub use iop::internal::v1 as internal;
 pub use iop::records::v1 as records;
 pub use iop::scheduling::v1 as scheduling;

@@ -396,27 +396,26 @@ mod tests {
     /// know is a typo, refused at start-up rather than ignored.
     #[tokio::test]
     async fn every_backend_needs_exactly_one_url() {
-        const SCHEDULING: &str = "scheduling=http://127.0.0.1:3";
-        assert!(start(&["records=http://127.0.0.1:1", SCHEDULING]).is_ok());
+        const OTHERS: [&str; 2] = ["scheduling=http://127.0.0.1:3", "groups=http://127.0.0.1:4"];
+        let with = |first: &[&'static str]| [first, &OTHERS[..]].concat();
+        assert!(start(&with(&["records=http://127.0.0.1:1"])).is_ok());
         assert!(matches!(start(&[]), Err(BackendError::Missing("records"))));
         assert!(matches!(
-            start(&["records=http://127.0.0.1:1"]),
+            start(&["records=http://127.0.0.1:1", OTHERS[1]]),
             Err(BackendError::Missing("scheduling"))
         ));
-        let err = start(&[
+        let err = start(&with(&[
             "records=http://127.0.0.1:1",
-            SCHEDULING,
             "recrods=http://127.0.0.1:2",
-        ]);
+        ]));
         assert!(matches!(err, Err(BackendError::Unknown(name, _)) if name == "recrods"));
-        let err = start(&[
+        let err = start(&with(&[
             "records=http://127.0.0.1:1",
-            SCHEDULING,
             "records=http://127.0.0.1:2",
-        ]);
+        ]));
         assert!(matches!(err, Err(BackendError::Twice(_))));
         assert!(matches!(
-            start(&["records=not a url", SCHEDULING]),
+            start(&with(&["records=not a url"])),
             Err(BackendError::Url(..))
         ));
         assert!("records".parse::<BackendUrl>().is_err());

@@ -2,6 +2,7 @@
 //! Adding a service: a folder with its declaration (see `records/mod.rs`) and a line in
 //! [`BACKENDS`]; nothing else in the gateway names it.
 
+pub mod groups;
 pub mod records;
 pub mod scheduling;
 
@@ -63,7 +64,7 @@ pub fn refine(
 }
 
 /// Every backend, in the order they are listed to clients.
-pub static BACKENDS: &[&Backend] = &[&records::BACKEND, &scheduling::BACKEND];
+pub static BACKENDS: &[&Backend] = &[&records::BACKEND, &scheduling::BACKEND, &groups::BACKEND];
 
 /// The gateway's own operations: it keeps the audit trail and the client registry itself.
 pub mod own {

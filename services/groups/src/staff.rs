@@ -1,0 +1,45 @@
+//! Clinicians a program or a track names, read from the scheduling service side by side and
+//! judged alike: one not of the clinic is 404 naming it, an inactive one a violation of its
+//! field (409).
+
+use iop_core::{ClinicianId, Error, Principal};
+use iop_kit::violations::Violations;
+
+use crate::sites::{Clinician, Sites};
+
+/// Each of `ids` as the scheduling service has it, in order.
+pub async fn read(
+    sites: &dyn Sites,
+    who: &Principal,
+    ids: &[ClinicianId],
+) -> Result<Vec<Clinician>, Error> {
+    let found =
+        futures::future::try_join_all(ids.iter().map(|id| sites.clinician(who, *id))).await?;
+    ids.iter()
+        .zip(found)
+        .map(|(id, c)| {
+            c.ok_or_else(|| Error::NotFound {
+                kind: "clinician",
+                id: id.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Every one of `ids` is an active clinician of the clinic; `field` names the list
+/// (`program.staff_clinician_ids`).
+pub async fn check_active(
+    sites: &dyn Sites,
+    who: &Principal,
+    field: &str,
+    ids: &[ClinicianId],
+) -> Result<(), Error> {
+    let found = read(sites, who, ids).await?;
+    let mut v = Violations::new("");
+    for (i, c) in found.iter().enumerate() {
+        if !c.active {
+            v.push(&format!("{field}[{i}]"), "is inactive");
+        }
+    }
+    v.finish_unmet()
+}
