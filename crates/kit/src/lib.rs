@@ -5,7 +5,10 @@
 //! - [`principal`]: who is calling, and `require_user` for acts that need a person;
 //! - [`violations`]: every broken rule of a request, each under its field path;
 //! - [`enums`]: domain enums as database text and protobuf values, for any proto package;
-//! - [`dates`]: UTC days and instants, as stored and as sent;
+//! - [`clock`]: local wall-clock times in a location's zone and the instants they name,
+//!   across daylight-saving changes (decided once for every service);
+//! - [`dates`]: UTC days and instants, as stored and as sent, and the days of the week;
+//! - [`fields`]: a request's optional ids and dates;
 //! - [`idempotency`]: creates made safe to retry by the client's key;
 //! - [`etag`]: read → check etag → write;
 //! - [`internal`]: calls to another of our services, carrying the principal, deadline and
@@ -15,6 +18,7 @@
 //! Writes that must not interleave (no double booking, group capacity) take the database's
 //! primitive for it: `iop_db::Db::begin_serialized(key)`.
 
+pub mod clock;
 pub mod dates;
 pub mod enums;
 pub mod etag;

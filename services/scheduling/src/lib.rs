@@ -15,7 +15,7 @@
 pub mod appointments;
 pub mod availability;
 pub mod clinicians;
-pub mod clock;
+pub use iop_kit::clock;
 pub mod conflicts;
 pub mod feed;
 pub mod feeds;
