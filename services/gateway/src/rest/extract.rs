@@ -88,6 +88,17 @@ impl JsonObject {
         serde_path_to_error::deserialize(value)
             .map_err(|e| path_problem(&e.path().to_string(), &e.inner().to_string()))
     }
+
+    /// The body of a PATCH: what it says, and the update mask of the fields it names (all
+    /// but an `etag` it carries); naming none is 400.
+    pub fn patch<T: DeserializeOwned>(&self) -> Result<(T, prost_types::FieldMask), Problem> {
+        let change = self.parse()?;
+        let paths: Vec<String> = self.0.keys().filter(|k| *k != "etag").cloned().collect();
+        if paths.is_empty() {
+            return Err(Problem::field("body", "names no field to change"));
+        }
+        Ok((change, prost_types::FieldMask { paths }))
+    }
 }
 
 /// The pattern of a value without control characters (Unicode Cc, as `char::is_control`),

@@ -495,18 +495,14 @@ pub async fn update_contact(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let w: FamilyContactUpdate = body.parse()?;
-    let paths: Vec<String> = body.0.keys().cloned().collect();
-    if paths.is_empty() {
-        return Err(Problem::field("body", "names no field to change"));
-    }
+    let (w, mask) = body.patch::<FamilyContactUpdate>()?;
     let message = pb::UpdateContactRequest {
         contact: Some(pb::Contact {
             id,
             etag: etag_or_any(&headers)?,
             ..contact_to_proto(w)
         }),
-        update_mask: Some(prost_types::FieldMask { paths }),
+        update_mask: Some(mask),
     };
     answer(&st, &who, super::UpdateContact, message).await
 }

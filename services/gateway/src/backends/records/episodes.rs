@@ -372,11 +372,7 @@ pub async fn update(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let u: EpisodeUpdate = body.parse()?;
-    let paths: Vec<String> = body.0.keys().cloned().collect();
-    if paths.is_empty() {
-        return Err(Problem::field("body", "names no field to change"));
-    }
+    let (u, mask) = body.patch::<EpisodeUpdate>()?;
     let message = pb::UpdateEpisodeRequest {
         episode: Some(pb::Episode {
             id,
@@ -387,7 +383,7 @@ pub async fn update(
             program_director: u.program_director.unwrap_or_default(),
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask { paths }),
+        update_mask: Some(mask),
     };
     answer(&st, &who, super::UpdateEpisode, message).await
 }

@@ -248,11 +248,7 @@ pub async fn update(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let u: NoteUpdate = body.parse()?;
-    let paths: Vec<String> = body.0.keys().cloned().collect();
-    if paths.is_empty() {
-        return Err(Problem::field("body", "names no field to change"));
-    }
+    let (u, mask) = body.patch::<NoteUpdate>()?;
     let message = pb::UpdateNoteRequest {
         note: Some(pb::Note {
             id,
@@ -264,7 +260,7 @@ pub async fn update(
             end_time: time("end_time", u.end_time.as_deref())?,
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask { paths }),
+        update_mask: Some(mask),
     };
     answer(&st, &who, super::UpdateNote, message).await
 }

@@ -286,11 +286,7 @@ pub async fn update(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, Problem> {
-    let write: PatientUpdate = body.parse()?;
-    let paths: Vec<String> = body.0.keys().filter(|k| *k != "etag").cloned().collect();
-    if paths.is_empty() {
-        return Err(Problem::field("body", "names no field to change"));
-    }
+    let (write, mask) = body.patch::<PatientUpdate>()?;
     let etag = match if_match(&headers)? {
         Some(etag) => etag,
         None => write.etag.clone().unwrap_or_default(),
@@ -302,7 +298,7 @@ pub async fn update(
     };
     let message = pb::UpdatePatientRequest {
         patient: Some(patient),
-        update_mask: Some(prost_types::FieldMask { paths }),
+        update_mask: Some(mask),
     };
     answer(&st, &who, super::UpdatePatient, message).await
 }
