@@ -387,6 +387,10 @@ async fn no_route_in_the_openapi_document_leaks_another_tenants_data() {
                     .http
                     .patch(sys.url(&path))
                     .json(&json!({ "body": "Hijacked" })),
+                "patch" if template.starts_with("/v1/programs") => sys
+                    .http
+                    .patch(sys.url(&path))
+                    .json(&json!({ "name": "Hijacked" })),
                 "patch" if template.starts_with("/v1/episodes") => sys
                     .http
                     .patch(sys.url(&path))

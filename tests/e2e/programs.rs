@@ -2,7 +2,7 @@
 //! checked against the scheduling service's locations, rooms and clinicians over gRPC, and
 //! read as a catalog by staff (REST and gRPC) and by a referral partner's backend client.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 use iop_proto::groups::program_service_client::ProgramServiceClient;
 use iop_proto::groups::{self as pb};
 use iop_testing::{TestSystem, with_bearer};
@@ -98,6 +98,34 @@ async fn a_director_sets_up_programs_and_tracks_that_the_catalog_shows() {
     let (status, problem) = post(&sys, &director, "/v1/programs", &unknown).await;
     assert_eq!(status, 404, "{problem}");
 
+    // A change with the etag read; the same etag again is stale.
+    let res = sys
+        .http
+        .patch(sys.url(&format!("/v1/programs/{pid}")))
+        .bearer_auth(&director)
+        .header("If-Match", "1")
+        .json(&json!({ "description": "Evenings and a morning track by video." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            res.status().as_u16(),
+            res.headers()["etag"].to_str().unwrap()
+        ),
+        (200, "\"2\"")
+    );
+    let res = sys
+        .http
+        .patch(sys.url(&format!("/v1/programs/{pid}")))
+        .bearer_auth(&director)
+        .header("If-Match", "1")
+        .json(&json!({ "active": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+
     // An evening track in the group room; a room seating 3 cannot take 12; a track by video.
     let track = evenings(&pid, &c.location, &group_room, &c.clinicians[0]);
     let (status, made) = post(&sys, &director, "/v1/tracks", &track).await;
@@ -127,7 +155,7 @@ async fn a_director_sets_up_programs_and_tracks_that_the_catalog_shows() {
     assert_problem_names(&problem, 400, "modality");
 
     // The catalog: the program with its staff as people read them, its tracks by name with
-    // their place, zone and next meeting day.
+    // their place, zone and next session.
     let (status, catalog) = get(&sys, &desk, "/v1/program-catalog").await;
     assert_eq!(status, 200, "{catalog}");
     let entry = &catalog["programs"][0];
@@ -147,24 +175,34 @@ async fn a_director_sets_up_programs_and_tracks_that_the_catalog_shows() {
     assert_eq!(track_names, ["Evenings", "Mornings by video"]);
     assert_eq!(tracks[0]["location_name"], "Downtown");
     assert_eq!(tracks[0]["time_zone"], "America/Los_Angeles");
-    let next =
-        NaiveDate::parse_from_str(tracks[0]["next_meeting_date"].as_str().unwrap(), "%Y-%m-%d")
-            .unwrap();
+    // Its next session: a meeting day, 18:00–21:00 on the Los Angeles wall clock, not begun,
+    // within a week, on a topic of the curriculum.
+    let next = &tracks[0]["next_session"];
+    let day = NaiveDate::parse_from_str(next["date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
     assert!(
-        [
-            chrono::Weekday::Mon,
-            chrono::Weekday::Wed,
-            chrono::Weekday::Thu
-        ]
-        .contains(&next.weekday()),
+        [Weekday::Mon, Weekday::Wed, Weekday::Thu].contains(&day.weekday()),
         "{next}"
     );
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Los_Angeles)
-        .date_naive();
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(next[field].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono_tz::America::Los_Angeles)
+    };
+    let (start, end) = (at("start_time"), at("end_time"));
+    assert_eq!(
+        (start.date_naive(), start.time()),
+        (day, NaiveTime::from_hms_opt(18, 0, 0).unwrap())
+    );
+    assert_eq!(end - start, chrono::Duration::hours(3));
+    let now = chrono::Utc::now();
     assert!(
-        next >= today && (next - today).num_days() < 7,
-        "{next} from {today}"
+        start > now && start < now + chrono::Duration::days(8),
+        "{next}"
+    );
+    assert!(
+        ["Coping skills", "Relapse prevention", "Family group"]
+            .contains(&next["topic"].as_str().unwrap()),
+        "{next}"
     );
 
     // A referral partner's backend client reads the catalog with its scope, nothing else;

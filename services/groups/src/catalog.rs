@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, Utc};
+use chrono_tz::Tz;
 use iop_core::{ClinicianId, Error, LocationId, Principal};
 
 use crate::programs::Program;
 use crate::programs::store::ProgramStore;
+use crate::schedule::{self, Planned};
 use crate::sites::{Location, Sites};
 use crate::tracks::Track;
 use crate::tracks::store::TrackStore;
@@ -31,8 +33,9 @@ pub struct CatalogProgram {
 pub struct CatalogTrack {
     pub track: Track,
     pub location: Location,
-    /// `None` for a track whose location's zone the scheduling service no longer knows.
-    pub next_meeting: Option<NaiveDate>,
+    /// Its next session that has not begun, within a week: `None` for a track that does
+    /// not meet in that week, or whose location's zone is not one.
+    pub next: Option<Planned>,
 }
 
 #[derive(Clone)]
@@ -78,20 +81,18 @@ impl Catalog {
             let Some(location) = places.get(&track.location_id).cloned() else {
                 continue;
             };
-            let next_meeting = location
+            let next = location
                 .time_zone
                 .parse::<chrono_tz::Tz>()
                 .ok()
-                .and_then(|tz| {
-                    track.next_meeting(chrono::Utc::now().with_timezone(&tz).date_naive())
-                });
+                .and_then(|tz| next_session(&track, tz, Utc::now()));
             by_program
                 .entry(track.program_id)
                 .or_default()
                 .push(CatalogTrack {
                     track,
                     location,
-                    next_meeting,
+                    next,
                 });
         }
         let mut catalog = Vec::with_capacity(programs.len());
@@ -127,4 +128,13 @@ impl Catalog {
             .filter_map(|(id, c)| c.filter(|c| c.active).map(|c| (id, c)))
             .collect())
     }
+}
+
+/// The first session of `track` starting after `now`, within a week of today (in `tz`).
+fn next_session(track: &Track, tz: Tz, now: DateTime<Utc>) -> Option<Planned> {
+    let today = now.with_timezone(&tz).date_naive();
+    let week = today.checked_add_days(Days::new(7))?;
+    schedule::sessions(track, tz, today, week)
+        .into_iter()
+        .find(|s| s.start > now)
 }

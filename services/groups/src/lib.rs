@@ -1,12 +1,14 @@
 //! The group-session service: `iop.groups.v1` over gRPC, its own database. Served so far: the
 //! clinic's treatment programs ([`programs`]), their tracks — rolling groups meeting on a
 //! weekly pattern in a location's local time ([`tracks`]) — and the catalog a person
-//! choosing a program reads ([`catalog`]). Locations, rooms and clinicians are the
+//! choosing a program reads ([`catalog`]), with each track's sessions as its pattern lays them
+//! out in local time ([`schedule`]). Locations, rooms and clinicians are the
 //! scheduling service's, asked over gRPC ([`sites`]).
 
 pub mod catalog;
 mod columns;
 pub mod programs;
+pub mod schedule;
 pub mod sites;
 mod staff;
 #[cfg(test)]

@@ -91,6 +91,48 @@ pub struct Program {
     pub staff_clinician_ids: Vec<ClinicianId>,
     pub active: bool,
     pub create_time_us: i64,
+    /// 1 when created, one more with every change.
+    pub version: i64,
+}
+
+impl Program {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+
+    /// Its fields as a client would send them to create it again.
+    fn as_new(&self) -> NewProgram {
+        NewProgram {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            population: Some(self.population),
+            level_of_care: Some(self.level_of_care),
+            substance_use_disorder: self.substance_use_disorder,
+            therapies: self.therapies.clone(),
+            modality: Some(self.modality),
+            expected_weeks: self.expected_weeks,
+            weekly_minutes: self.weekly_minutes,
+            staff_clinician_ids: self.staff_clinician_ids.clone(),
+            active: self.active,
+        }
+    }
+}
+
+iop_kit::text_enum! {
+    /// A field of a program an update may change (its update mask's paths).
+    pub enum ProgramPath {
+        Name = "name",
+        Description = "description",
+        Population = "population",
+        LevelOfCare = "level_of_care",
+        SubstanceUseDisorder = "substance_use_disorder",
+        Therapies = "therapies",
+        Modality = "modality",
+        ExpectedWeeks = "expected_weeks",
+        WeeklyMinutes = "weekly_minutes",
+        StaffClinicianIds = "staff_clinician_ids",
+        Active = "active",
+    }
 }
 
 /// What a client sends to create one.
@@ -111,6 +153,30 @@ pub struct NewProgram {
 }
 
 impl NewProgram {
+    /// `self` with the fields `paths` name taken from `change`.
+    fn with(mut self, change: NewProgram, paths: &[ProgramPath]) -> Self {
+        for path in paths {
+            match path {
+                ProgramPath::Name => self.name = change.name.clone(),
+                ProgramPath::Description => self.description = change.description.clone(),
+                ProgramPath::Population => self.population = change.population,
+                ProgramPath::LevelOfCare => self.level_of_care = change.level_of_care,
+                ProgramPath::SubstanceUseDisorder => {
+                    self.substance_use_disorder = change.substance_use_disorder
+                }
+                ProgramPath::Therapies => self.therapies = change.therapies.clone(),
+                ProgramPath::Modality => self.modality = change.modality,
+                ProgramPath::ExpectedWeeks => self.expected_weeks = change.expected_weeks,
+                ProgramPath::WeeklyMinutes => self.weekly_minutes = change.weekly_minutes,
+                ProgramPath::StaffClinicianIds => {
+                    self.staff_clinician_ids = change.staff_clinician_ids.clone()
+                }
+                ProgramPath::Active => self.active = change.active,
+            }
+        }
+        self
+    }
+
     fn check(&self) -> Result<(), Error> {
         let mut v = Violations::new("program.");
         v.text("name", &self.name, text::NAME);
@@ -176,6 +242,7 @@ impl Programs {
             who,
             "program.staff_clinician_ids",
             &new.staff_clinician_ids,
+            &[],
         )
         .await?;
         let program = Program {
@@ -195,6 +262,7 @@ impl Programs {
             staff_clinician_ids: new.staff_clinician_ids,
             active: new.active,
             create_time_us: iop_core::now_micros(),
+            version: 1,
         };
         let claim = self
             .store
@@ -221,6 +289,69 @@ impl Programs {
                 kind: "program",
                 id: id.to_string(),
             })
+    }
+
+    /// Changes the fields `paths` name (all when empty) unless `etag` is set and not the
+    /// current one (409, read again). The result is checked as a new program would be
+    /// (`weekly_minutes` 0 takes the population's default); staff added by the change must
+    /// be active clinicians (those already listed stay, active or not, until removed).
+    pub async fn update(
+        &self,
+        who: &Principal,
+        id: ProgramId,
+        change: NewProgram,
+        paths: &[ProgramPath],
+        etag: &str,
+    ) -> Result<Program, Error> {
+        let current = self.get(who, id).await?;
+        iop_kit::etag::check(etag, &current.etag(), KIND, &id)?;
+        let paths = if paths.is_empty() {
+            ProgramPath::ALL
+        } else {
+            paths
+        };
+        let next = current.as_new().with(change, paths);
+        next.check()?;
+        crate::staff::check_active(
+            self.sites.as_ref(),
+            who,
+            "program.staff_clinician_ids",
+            &next.staff_clinician_ids,
+            &current.staff_clinician_ids,
+        )
+        .await?;
+        let (Some(population), Some(level_of_care), Some(modality)) =
+            (next.population, next.level_of_care, next.modality)
+        else {
+            return Err(Error::internal("validated fields are missing"));
+        };
+        let updated = Program {
+            id,
+            name: next.name.trim().to_owned(),
+            description: next.description.trim().to_owned(),
+            population,
+            level_of_care,
+            substance_use_disorder: next.substance_use_disorder,
+            therapies: next.therapies,
+            modality,
+            expected_weeks: next.expected_weeks,
+            weekly_minutes: match next.weekly_minutes {
+                0 => population.default_weekly_minutes(),
+                set => set,
+            },
+            staff_clinician_ids: next.staff_clinician_ids,
+            active: next.active,
+            create_time_us: current.create_time_us,
+            version: current.version + 1,
+        };
+        if !self
+            .store
+            .update(&who.tenant, &updated, current.version)
+            .await?
+        {
+            return Err(iop_kit::etag::stale(KIND, &id));
+        }
+        Ok(updated)
     }
 
     /// A page of programs, oldest first.

@@ -26,17 +26,25 @@ pub async fn read(
         .collect()
 }
 
-/// Every one of `ids` is an active clinician of the clinic; `field` names the list
-/// (`program.staff_clinician_ids`).
+/// Every one of `ids` not in `already` is an active clinician of the clinic; `field` names
+/// the list (`program.staff_clinician_ids`), each violation its place in it.
 pub async fn check_active(
     sites: &dyn Sites,
     who: &Principal,
     field: &str,
     ids: &[ClinicianId],
+    already: &[ClinicianId],
 ) -> Result<(), Error> {
-    let found = read(sites, who, ids).await?;
+    let new: Vec<(usize, ClinicianId)> = ids
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, c)| !already.contains(c))
+        .collect();
+    let only: Vec<ClinicianId> = new.iter().map(|(_, c)| *c).collect();
+    let found = read(sites, who, &only).await?;
     let mut v = Violations::new("");
-    for (i, c) in found.iter().enumerate() {
+    for ((i, _), c) in new.iter().zip(&found) {
         if !c.active {
             v.push(&format!("{field}[{i}]"), "is inactive");
         }

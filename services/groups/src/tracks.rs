@@ -8,7 +8,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use iop_core::{ClinicianId, Error, LocationId, Principal, ProgramId, RoomId, TrackId, page};
 use iop_kit::idempotency::{self, Key};
 use iop_kit::text;
@@ -57,16 +57,6 @@ pub struct Track {
     pub start_date: NaiveDate,
     pub active: bool,
     pub create_time_us: i64,
-}
-
-impl Track {
-    /// The first day on or after `from` (and not before its start) the track meets.
-    pub fn next_meeting(&self, from: NaiveDate) -> Option<NaiveDate> {
-        let from = from.max(self.start_date);
-        (0..7)
-            .filter_map(|n| from.checked_add_days(chrono::Days::new(n)))
-            .find(|d| self.meetings.iter().any(|m| m.day.weekday() == d.weekday()))
-    }
 }
 
 /// What a client sends to create one.

@@ -17,6 +17,8 @@ CREATE TABLE programs (
     staff_clinician_ids TEXT NOT NULL,
     active BIGINT NOT NULL,
     create_time_us BIGINT NOT NULL,
+    -- 1 when created, one more with every change: the etag.
+    version BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, name_key)
 );

@@ -9,7 +9,9 @@ use iop_proto::groups::{self as pb, program_service_server::ProgramService};
 use iop_proto::timestamp_from_micros;
 use tonic::{Request, Response, Status};
 
-use super::{LevelOfCare, Modality, NewProgram, Population, Program, Programs, Treatment};
+use super::{
+    LevelOfCare, Modality, NewProgram, Population, Program, ProgramPath, Programs, Treatment,
+};
 use crate::catalog::{Catalog, CatalogProgram};
 use crate::tracks::{self, Tracks};
 
@@ -45,29 +47,42 @@ impl ProgramService for ProgramApi {
     ) -> Result<Response<pb::Program>, Status> {
         let who = principal(&req)?;
         let r = req.into_inner();
-        let p = r.program.unwrap_or_default();
-        let new = NewProgram {
-            name: p.name,
-            description: p.description,
-            population: Population::from_proto_field(p.population, "program.population")?,
-            level_of_care: LevelOfCare::from_proto_field(p.level_of_care, "program.level_of_care")?,
-            substance_use_disorder: p.substance_use_disorder,
-            therapies: each(
-                &p.therapies,
-                "program.therapies",
-                Treatment::from_proto_field,
-            )?,
-            modality: Modality::from_proto_field(p.modality, "program.modality")?,
-            expected_weeks: p.expected_weeks,
-            weekly_minutes: p.weekly_minutes,
-            staff_clinician_ids: clinician_ids(
-                &p.staff_clinician_ids,
-                "program.staff_clinician_ids",
-            )?,
-            active: p.active,
-        };
+        let new = from_proto(r.program.unwrap_or_default())?;
         let made = self.programs.create(&who, new, &r.request_id).await?;
         Ok(Response::new(to_proto(made)))
+    }
+
+    async fn update_program(
+        &self,
+        req: Request<pb::UpdateProgramRequest>,
+    ) -> Result<Response<pb::Program>, Status> {
+        let who = principal(&req)?;
+        let r = req.into_inner();
+        let p = r
+            .program
+            .ok_or_else(|| iop_core::Error::field("program", "is required"))?;
+        let id = ProgramId::parse("program.id", &p.id)?;
+        let etag = p.etag.clone();
+        let paths = r
+            .update_mask
+            .map(|m| m.paths)
+            .unwrap_or_default()
+            .iter()
+            .map(|path| {
+                ProgramPath::parse(path).ok_or_else(|| {
+                    iop_core::Error::field(
+                        "update_mask",
+                        format!("{path:?} is not a field of a program"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let change = from_proto(p)?;
+        let updated = self
+            .programs
+            .update(&who, id, change, &paths, &etag)
+            .await?;
+        Ok(Response::new(to_proto(updated)))
     }
 
     async fn get_program(
@@ -162,7 +177,16 @@ fn catalog_to_proto(c: CatalogProgram) -> pb::CatalogProgram {
                 track: Some(tracks::grpc::to_proto(t.track)),
                 location_name: t.location.name,
                 time_zone: t.location.time_zone,
-                next_meeting_date: t.next_meeting.map(date_to_proto),
+                next_session_date: t.next.as_ref().map(|n| date_to_proto(n.date)),
+                next_session_start: t
+                    .next
+                    .as_ref()
+                    .map(|n| timestamp_from_micros(n.start.timestamp_micros())),
+                next_session_end: t
+                    .next
+                    .as_ref()
+                    .map(|n| timestamp_from_micros(n.end.timestamp_micros())),
+                next_session_topic: t.next.and_then(|n| n.topic).unwrap_or_default(),
             })
             .collect(),
     }
@@ -187,5 +211,27 @@ fn to_proto(p: Program) -> pb::Program {
             .collect(),
         active: p.active,
         create_time: Some(timestamp_from_micros(p.create_time_us)),
+        etag: p.version.to_string(),
     }
+}
+
+/// A program's fields as sent, to create one or to change one.
+fn from_proto(p: pb::Program) -> Result<NewProgram, Status> {
+    Ok(NewProgram {
+        name: p.name,
+        description: p.description,
+        population: Population::from_proto_field(p.population, "program.population")?,
+        level_of_care: LevelOfCare::from_proto_field(p.level_of_care, "program.level_of_care")?,
+        substance_use_disorder: p.substance_use_disorder,
+        therapies: each(
+            &p.therapies,
+            "program.therapies",
+            Treatment::from_proto_field,
+        )?,
+        modality: Modality::from_proto_field(p.modality, "program.modality")?,
+        expected_weeks: p.expected_weeks,
+        weekly_minutes: p.weekly_minutes,
+        staff_clinician_ids: clinician_ids(&p.staff_clinician_ids, "program.staff_clinician_ids")?,
+        active: p.active,
+    })
 }

@@ -16,7 +16,7 @@ pub struct ProgramStore {
 
 const COLUMNS: &str = "id, name, description, population, level_of_care, substance_use_disorder, \
     therapies, modality, expected_weeks, weekly_minutes, staff_clinician_ids, active, \
-    create_time_us";
+    create_time_us, version";
 
 impl ProgramStore {
     pub fn new(db: Db) -> Self {
@@ -59,20 +59,48 @@ impl ProgramStore {
         .bind(columns::join(&p.staff_clinician_ids))
         .bind(i64::from(p.active))
         .bind(p.create_time_us)
+        .bind(p.version)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::AlreadyExists(format!(
-                    "program.name: this clinic already has a program named {:?}",
-                    p.name
-                ))
-            } else {
-                Error::internal(e)
-            }
-        })?;
+        .map_err(|e| name_taken(e, p))?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
+    }
+
+    /// Writes `p` over the stored program if that is still at `version`; `false` if it has
+    /// changed since.
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        p: &Program,
+        version: i64,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE programs SET name_key = $3, name = $4, description = $5, population = $6, \
+             level_of_care = $7, substance_use_disorder = $8, therapies = $9, modality = $10, \
+             expected_weeks = $11, weekly_minutes = $12, staff_clinician_ids = $13, active = $14, \
+             version = $15 WHERE tenant_id = $1 AND id = $2 AND version = $16",
+        )
+        .bind(tenant.as_str())
+        .bind(p.id.to_string())
+        .bind(p.name.to_lowercase())
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.population.as_str())
+        .bind(p.level_of_care.as_str())
+        .bind(i64::from(p.substance_use_disorder))
+        .bind(columns::join(p.therapies.iter().map(|t| t.as_str())))
+        .bind(p.modality.as_str())
+        .bind(i64::from(p.expected_weeks))
+        .bind(i64::from(p.weekly_minutes))
+        .bind(columns::join(&p.staff_clinician_ids))
+        .bind(i64::from(p.active))
+        .bind(p.version)
+        .bind(version)
+        .execute(self.db.pool())
+        .await
+        .map_err(|e| name_taken(e, p))?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn get(&self, tenant: &TenantId, id: ProgramId) -> Result<Option<Program>, Error> {
@@ -115,6 +143,18 @@ impl ProgramStore {
     }
 }
 
+/// A write refused by the unique name: 409 naming it; anything else is internal.
+fn name_taken(e: sqlx::Error, p: &Program) -> Error {
+    if is_unique_violation(&e) {
+        Error::AlreadyExists(format!(
+            "program.name: this clinic already has a program named {:?}",
+            p.name
+        ))
+    } else {
+        Error::internal(e)
+    }
+}
+
 fn from_row(r: &AnyRow) -> Result<Program, Error> {
     let text = |c: &str| r.try_get::<String, _>(c).map_err(Error::internal);
     let int = |c: &str| r.try_get::<i64, _>(c).map_err(Error::internal);
@@ -138,5 +178,6 @@ fn from_row(r: &AnyRow) -> Result<Program, Error> {
         .map_err(|_| bad("clinician id"))?,
         active: int("active")? != 0,
         create_time_us: int("create_time_us")?,
+        version: int("version")?,
     })
 }

@@ -123,3 +123,91 @@ async fn a_bad_program_names_each_field_and_staff_must_be_active_clinicians() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn an_update_changes_what_its_mask_names_once_per_read() {
+    let (_tdb, p, s) = fixture().await;
+    let a = staff("clinic-a");
+    let made = p.create(&a, adult_sud(&s), "").await.unwrap();
+    assert_eq!(made.etag(), "1");
+    let change = NewProgram {
+        name: "Adult SUD IOP — evenings".into(),
+        active: false,
+        // Not in the mask: ignored.
+        expected_weeks: 99,
+        ..Default::default()
+    };
+    let paths = [ProgramPath::Name, ProgramPath::Active];
+    let updated = p
+        .update(&a, made.id, change.clone(), &paths, "1")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.active,
+            updated.expected_weeks,
+            updated.etag()
+        ),
+        ("Adult SUD IOP — evenings", false, 12, "2".into())
+    );
+    assert_eq!(p.get(&a, made.id).await.unwrap(), updated);
+    // A change made on the first read is stale now.
+    let err = p
+        .update(&a, made.id, change, &paths, "1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+
+    // Weekly minutes back to the population's default; an adolescent program keeps what it
+    // says unless told.
+    let minutes = NewProgram {
+        weekly_minutes: 0,
+        population: Some(Population::Adolescent),
+        ..Default::default()
+    };
+    let teen = p
+        .update(
+            &a,
+            made.id,
+            minutes,
+            &[ProgramPath::Population, ProgramPath::WeeklyMinutes],
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (teen.population, teen.weekly_minutes),
+        (Population::Adolescent, 360)
+    );
+
+    // Staff added must be active; one made inactive since stays until removed.
+    let mut with_gone = teen.as_new();
+    with_gone.staff_clinician_ids = vec![s.dana, s.gone];
+    let err = p
+        .update(
+            &a,
+            made.id,
+            with_gone,
+            &[ProgramPath::StaffClinicianIds],
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["program.staff_clinician_ids[1]"]);
+    // A bad result names its field; another clinic does not find it.
+    let bad = NewProgram {
+        expected_weeks: 0,
+        ..Default::default()
+    };
+    let err = p
+        .update(&a, made.id, bad.clone(), &[ProgramPath::ExpectedWeeks], "")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["program.expected_weeks"]);
+    let err = p
+        .update(&staff("clinic-b"), made.id, bad, &[ProgramPath::Active], "")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}

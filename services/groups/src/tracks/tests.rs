@@ -209,35 +209,3 @@ async fn what_a_track_names_must_be_there_and_able_to_take_part() {
         );
     }
 }
-
-#[test]
-fn the_next_meeting_is_the_first_meeting_day_from_today_not_before_the_start() {
-    let t = Track {
-        id: TrackId::new(),
-        program_id: ProgramId::new(),
-        name: "Evenings".into(),
-        location_id: LocationId::new(),
-        room_id: None,
-        modality: Modality::Telehealth,
-        meetings: [Day::Monday, Day::Thursday]
-            .map(|day| Meeting {
-                day,
-                start: hm("18:00"),
-                end: hm("21:00"),
-            })
-            .to_vec(),
-        facilitator_clinician_ids: vec![],
-        capacity: 12,
-        curriculum: vec![],
-        start_date: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
-        active: true,
-        create_time_us: 0,
-    };
-    let day = |d| NaiveDate::from_ymd_opt(2026, 12, d);
-    // Before it starts (Wednesday the 2nd): its first Monday.
-    assert_eq!(t.next_meeting(day(2).unwrap()), day(7));
-    // Monday the 7th itself, then Tuesday → Thursday, Friday → Monday.
-    assert_eq!(t.next_meeting(day(7).unwrap()), day(7));
-    assert_eq!(t.next_meeting(day(8).unwrap()), day(10));
-    assert_eq!(t.next_meeting(day(11).unwrap()), day(14));
-}

@@ -47,12 +47,19 @@ const TAGS: &[(&str, &str)] = &[
 fn schema_rules(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
     let mut refine = |name: &str, rule| super::refine(schemas, name, rule);
+    for body in ["NewProgram", "ProgramUpdate"] {
+        refine(
+            body,
+            json!({ "properties": {
+                "therapies": { "uniqueItems": true },
+                "staff_clinician_ids": { "uniqueItems": true },
+            } }),
+        );
+    }
+    // Weekly minutes are 60-2400, or 0 for the population's default.
     refine(
-        "NewProgram",
-        json!({ "properties": {
-            "therapies": { "uniqueItems": true },
-            "staff_clinician_ids": { "uniqueItems": true },
-        } }),
+        "ProgramUpdate",
+        json!({ "properties": { "weekly_minutes": { "anyOf": [{ "const": 0 }, { "minimum": 60 }] } } }),
     );
     // A track meets in person in a room or by video without one; only a program is hybrid.
     refine(
@@ -92,6 +99,10 @@ crate::operation::backend_operations! {
         ListPrograms = list_programs(ListProgramsRequest) -> ListProgramsResponse {
             needs: PlanDefinition.Search, audit: "program.search", data: None,
             asks: nothing, gives: each(programs, id), rest: programs::list,
+        }
+        UpdateProgram = update_program(UpdateProgramRequest) -> Program {
+            needs: PlanDefinition.Update, audit: "program.update", data: None,
+            asks: each(program, id), gives: id, rest: programs::update,
         }
         CreateTrack = create_track(CreateTrackRequest) -> Track {
             needs: PlanDefinition.Create, audit: "track.create", data: None,

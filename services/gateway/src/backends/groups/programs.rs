@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::backends::records::episodes::{LevelOfCare, Population};
 use crate::problem::Problem;
 use crate::rest::extract::{JsonObject, Query};
-use crate::rest::{Shown, answer, date_text, idempotency_key, rfc3339, shown, text};
+use crate::rest::{Shown, answer, date_text, etag_or_any, idempotency_key, rfc3339, shown, text};
 
 iop_kit::text_enum! {
     json
@@ -64,6 +64,8 @@ pub struct Program {
     pub active: bool,
     #[schema(format = DateTime)]
     pub create_time: String,
+    /// Send back as `If-Match` to refuse a change made since.
+    pub etag: String,
 }
 
 /// A new program.
@@ -110,6 +112,40 @@ pub struct NewProgram {
 
 fn yes() -> bool {
     true
+}
+
+/// A change to a program: only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramUpdate {
+    #[schema(value_type = text::Name, required = false)]
+    pub name: Option<String>,
+    #[schema(value_type = Option<text::Narrative>)]
+    pub description: Option<String>,
+    pub population: Option<Population>,
+    pub level_of_care: Option<LevelOfCare>,
+    pub substance_use_disorder: Option<bool>,
+    #[schema(min_items = 1, max_items = 8)]
+    pub therapies: Option<Vec<Treatment>>,
+    pub modality: Option<GroupModality>,
+    #[schema(minimum = 1, maximum = 52)]
+    #[serde(
+        default,
+        deserialize_with = "crate::rest::extract::optional_whole_number"
+    )]
+    pub expected_weeks: Option<i32>,
+    /// 60-2400, or 0 for the population's default.
+    #[schema(minimum = 0, maximum = 2400)]
+    #[serde(
+        default,
+        deserialize_with = "crate::rest::extract::optional_whole_number"
+    )]
+    pub weekly_minutes: Option<i32>,
+    /// Clinicians added must be active; those listed already stay until removed.
+    #[schema(max_items = 50, value_type = Option<Vec<uuid::Uuid>>)]
+    pub staff_clinician_ids: Option<Vec<String>>,
+    /// An inactive program leaves the catalog.
+    pub active: Option<bool>,
 }
 
 crate::rest::listed! {
@@ -161,6 +197,50 @@ pub async fn create(
         request_id: idempotency_key(&headers)?,
     };
     crate::rest::create(&st, &who, super::CreateProgram, message, None).await
+}
+
+/// Change a program; `If-Match` refuses a change made since it was read.
+#[utoipa::path(patch, path = "/v1/programs/{id}", tag = "programs", request_body = ProgramUpdate,
+    params(("If-Match" = Option<String>, Header, description = "Etag from a previous read")),
+    responses(
+        (status = 200, description = "Updated", body = Program, headers(("ETag" = String))),
+        (status = 404, description = "No such program, or an added staff clinician is not one of the clinic's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stale etag, a name taken, or an added staff clinician inactive", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let (u, mask) = body.patch::<ProgramUpdate>()?;
+    let message = pb::UpdateProgramRequest {
+        program: Some(pb::Program {
+            id,
+            etag: etag_or_any(&headers)?,
+            name: u.name.unwrap_or_default(),
+            description: u.description.unwrap_or_default(),
+            population: u.population.map_or(0, Population::to_proto),
+            level_of_care: u.level_of_care.map_or(0, LevelOfCare::to_proto),
+            substance_use_disorder: u.substance_use_disorder.unwrap_or(false),
+            therapies: u
+                .therapies
+                .unwrap_or_default()
+                .into_iter()
+                .map(Treatment::to_proto)
+                .collect(),
+            modality: u.modality.map_or(0, GroupModality::to_proto),
+            expected_weeks: u.expected_weeks.unwrap_or(0),
+            weekly_minutes: u.weekly_minutes.unwrap_or(0),
+            staff_clinician_ids: u.staff_clinician_ids.unwrap_or_default(),
+            active: u.active.unwrap_or(false),
+            ..Default::default()
+        }),
+        update_mask: Some(mask),
+    };
+    answer(&st, &who, super::UpdateProgram, message).await
 }
 
 /// Read a program.
@@ -215,10 +295,25 @@ pub struct CatalogTrack {
     pub location_name: String,
     #[schema(value_type = text::TimeZone)]
     pub time_zone: String,
-    /// The next day it meets, today included (in its zone); absent if unknown.
+    /// Its next session that has not begun, within a week; absent if it does not meet in
+    /// that week.
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_session: Option<NextSession>,
+}
+
+/// When a track next meets, and on what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextSession {
+    /// The local date, in the track's zone.
     #[schema(format = Date)]
-    pub next_meeting_date: Option<String>,
+    pub date: String,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// Its curriculum topic; absent without a curriculum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// An active program with its staff and its active tracks.
@@ -237,8 +332,8 @@ pub struct Catalog {
 }
 
 /// The clinic's active programs and tracks, as a person choosing one reads them: when each
-/// track meets in its location's local time, where, who staffs the program, and the next day
-/// each track meets. No patient data; referral partners read it with `system/PlanDefinition.rs`.
+/// track meets in its location's local time, where, who staffs the program, and each track's
+/// next session with its topic. No patient data; referral partners read it with `system/PlanDefinition.rs`.
 #[utoipa::path(get, path = "/v1/program-catalog", tag = "programs",
     responses((status = 200, description = "The catalog", body = Catalog)),
     security(("bearer" = [])))]
@@ -273,9 +368,12 @@ pub async fn catalog(
                         track: track_from_proto(t.track.unwrap_or_default()),
                         location_name: t.location_name,
                         time_zone: t.time_zone,
-                        next_meeting_date: crate::rest::present(date_text(
-                            t.next_meeting_date.as_ref(),
-                        )),
+                        next_session: t.next_session_date.as_ref().map(|d| NextSession {
+                            date: date_text(Some(d)),
+                            start_time: rfc3339(t.next_session_start.as_ref()),
+                            end_time: rfc3339(t.next_session_end.as_ref()),
+                            topic: crate::rest::present(t.next_session_topic.clone()),
+                        }),
                     })
                     .collect(),
             })
@@ -302,7 +400,8 @@ pub(super) fn from_proto(p: pb::Program) -> Program {
         staff_clinician_ids: p.staff_clinician_ids,
         active: p.active,
         create_time: rfc3339(p.create_time.as_ref()),
+        etag: p.etag,
     }
 }
 
-shown! { pb::Program => Program, by from_proto, at "/v1/programs", fields "program." }
+shown! { pb::Program => Program, by from_proto, at "/v1/programs", fields "program.", versioned }
