@@ -589,7 +589,7 @@ async fn every_grpc_method_is_checked_as_its_own_operation() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 92);
+    assert_eq!(checked, 93);
     sys.stop().await;
 }
 

@@ -144,6 +144,44 @@ async fn a_director_sets_up_programs_and_tracks_that_the_catalog_shows() {
     video["capacity"] = json!(8);
     let (status, video) = post(&sys, &director, "/v1/tracks", &video).await;
     assert_eq!(status, 201, "{video}");
+    // The evening track's first four weeks are held in scheduling: each session's hold is an
+    // appointment of kind group_hold of the group room. A second track in that room at the
+    // same times is refused, naming each session that clashes.
+    let track_id = made["id"].as_str().unwrap();
+    let (status, sessions) = get(&sys, &desk, &format!("/v1/tracks/{track_id}/sessions")).await;
+    assert_eq!(status, 200, "{sessions}");
+    let sessions = sessions["sessions"].as_array().unwrap().clone();
+    assert!((11..=13).contains(&sessions.len()), "{}", sessions.len());
+    let hold = sessions[0]["hold_id"].as_str().unwrap();
+    let (status, held) = get(&sys, &director, &format!("/v1/appointments/{hold}")).await;
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(
+        (&held["kind"], &held["room_id"]),
+        (&json!("group_hold"), &json!(group_room))
+    );
+    assert_eq!(held["start_time"], sessions[0]["start_time"]);
+    let mut same_room = evenings(&pid, &c.location, &group_room, &c.clinicians[1]);
+    same_room["name"] = json!("Evenings 2");
+    let (status, problem) = post(&sys, &director, "/v1/tracks", &same_room).await;
+    assert_eq!(status, 409, "{problem}");
+    let clashing: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(clashing.len(), sessions.len(), "{problem}");
+    assert_eq!(
+        clashing[0],
+        format!("sessions[{}]", sessions[0]["date"].as_str().unwrap())
+    );
+    let (_, tracks) = get(&sys, &desk, &format!("/v1/tracks?program_id={pid}")).await;
+    assert_eq!(
+        tracks["tracks"].as_array().unwrap().len(),
+        2,
+        "the refused one is gone"
+    );
+
     let (_, problem) = post(
         &sys,
         &director,

@@ -111,6 +111,7 @@ uuid_id!(WaitlistOfferId, "waitlist offer");
 uuid_id!(FeedId, "calendar feed");
 uuid_id!(ProgramId, "program");
 uuid_id!(TrackId, "track");
+uuid_id!(SessionId, "group session");
 
 #[cfg(test)]
 mod tests {

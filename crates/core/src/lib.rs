@@ -10,7 +10,7 @@ pub use error::{Error, ErrorCode, FieldViolation};
 pub use ids::{
     AppointmentId, AssessmentId, ClinicianId, ConsentId, ContactId, EpisodeId, ExceptionId, FeedId,
     LocationId, NoteId, PatientId, PlanId, ProgramId, ReferralId, RoomId, SafetyFlagId, SeriesId,
-    TenantId, TrackId, WaitlistEntryId, WaitlistOfferId,
+    SessionId, TenantId, TrackId, WaitlistEntryId, WaitlistOfferId,
 };
 pub use principal::Principal;
 

@@ -132,7 +132,7 @@ impl Catalog {
 
 /// The first session of `track` starting after `now`, within a week of today (in `tz`).
 fn next_session(track: &Track, tz: Tz, now: DateTime<Utc>) -> Option<Planned> {
-    let today = now.with_timezone(&tz).date_naive();
+    let today = crate::sessions::today(tz, now);
     let week = today.checked_add_days(Days::new(7))?;
     schedule::sessions(track, tz, today, week)
         .into_iter()

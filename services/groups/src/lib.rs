@@ -2,13 +2,15 @@
 //! clinic's treatment programs ([`programs`]), their tracks — rolling groups meeting on a
 //! weekly pattern in a location's local time ([`tracks`]) — and the catalog a person
 //! choosing a program reads ([`catalog`]), with each track's sessions as its pattern lays them
-//! out in local time ([`schedule`]). Locations, rooms and clinicians are the
+//! out in local time ([`schedule`]) and stored, each holding its room and facilitators in
+//! the scheduling service ([`sessions`]). Locations, rooms and clinicians are the
 //! scheduling service's, asked over gRPC ([`sites`]).
 
 pub mod catalog;
 mod columns;
 pub mod programs;
 pub mod schedule;
+pub mod sessions;
 pub mod sites;
 mod staff;
 #[cfg(test)]
@@ -53,13 +55,26 @@ pub async fn serve(
     ));
     let program_store = programs::store::ProgramStore::new(db.clone());
     let track_store = tracks::store::TrackStore::new(db.clone());
+    let sessions = sessions::Sessions::new(
+        sessions::store::SessionStore::new(db.clone()),
+        sites.clone(),
+    );
     let api = programs::grpc::ProgramApi::new(
         programs::Programs::new(program_store.clone(), sites.clone()),
-        tracks::Tracks::new(track_store.clone(), program_store.clone(), sites.clone()),
-        catalog::Catalog::new(program_store, track_store, sites),
+        tracks::Tracks::new(
+            track_store.clone(),
+            program_store.clone(),
+            sessions.clone(),
+            sites.clone(),
+        ),
+        catalog::Catalog::new(program_store, track_store.clone(), sites),
     );
     let host = iop_kit::Host::new("groups", db.clone(), config.internal_key)
         .serve(ProgramServiceServer::new(api))
         .serve(ResourceOwnerServiceServer::new(OwnerApi::new(db, OWNED)));
-    Ok(host.run(listener, shutdown).await?)
+    // Tracks whose create gave up half-way are settled on their own.
+    let worker = tokio::spawn(sessions.run(track_store));
+    let served = host.run(listener, shutdown).await;
+    worker.abort();
+    Ok(served?)
 }

@@ -1,17 +1,21 @@
 //! What the group service asks of the scheduling service, over gRPC with the caller's
 //! principal sealed (so within the caller's clinic) and a deadline: a location's name and
-//! zone, a room's location, seats and state, a clinician's name, credentials and state.
+//! zone, a room's location, seats and state, a clinician's name, credentials and state; and
+//! holding (and freeing) a session's room and facilitators.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use iop_auth::InternalKey;
 use iop_core::{ClinicianId, Error, LocationId, Principal, RoomId};
 use iop_kit::internal::Peer;
 use iop_proto::scheduling::{
-    Credential, GetClinicianRequest, GetLocationRequest, GetRoomRequest,
+    Credential, GetClinicianRequest, GetLocationRequest, GetRoomRequest, PlaceHoldRequest,
+    ReleaseHoldRequest, appointment_service_client::AppointmentServiceClient,
     clinician_service_client::ClinicianServiceClient,
     location_service_client::LocationServiceClient,
 };
+use iop_proto::timestamp_from_micros;
 use tonic::transport::Channel;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,27 @@ pub struct Room {
     pub location_id: LocationId,
     pub capacity: i32,
     pub active: bool,
+}
+
+/// What a session asks the scheduling service to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRequest {
+    /// The session's own key: the same key and request is the same hold.
+    pub key: String,
+    pub location_id: LocationId,
+    pub room_id: Option<RoomId>,
+    pub clinician_ids: Vec<ClinicianId>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The scheduling service's answer to a hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// Held: the hold's id.
+    Placed(String),
+    /// Refused: what the room or a facilitator is booked with then.
+    Clash(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +70,10 @@ pub trait Sites: Send + Sync {
     async fn room(&self, who: &Principal, id: RoomId) -> Result<Option<Room>, Error>;
     async fn clinician(&self, who: &Principal, id: ClinicianId)
     -> Result<Option<Clinician>, Error>;
+    /// Holds a session's room and facilitators (idempotent by its key).
+    async fn hold(&self, who: &Principal, hold: &HoldRequest) -> Result<Held, Error>;
+    /// Frees a hold's time; one released already is no error.
+    async fn release(&self, who: &Principal, hold_id: &str, reason: &str) -> Result<(), Error>;
 }
 
 /// The scheduling service's answers.
@@ -126,5 +155,55 @@ impl Sites for Scheduling {
                     .collect(),
                 active: c.active,
             }))
+    }
+
+    async fn hold(&self, who: &Principal, hold: &HoldRequest) -> Result<Held, Error> {
+        let (request, deadline) = self.peer.seal(
+            who,
+            PlaceHoldRequest {
+                hold_key: hold.key.clone(),
+                location_id: hold.location_id.to_string(),
+                room_id: hold.room_id.map(|r| r.to_string()).unwrap_or_default(),
+                clinician_ids: hold.clinician_ids.iter().map(ToString::to_string).collect(),
+                start_time: Some(timestamp_from_micros(hold.start.timestamp_micros())),
+                end_time: Some(timestamp_from_micros(hold.end.timestamp_micros())),
+            },
+        );
+        let mut client = AppointmentServiceClient::new(self.peer.channel());
+        let what = format!("hold {}", hold.key);
+        // A clash is the scheduling service's answer, not a fault: ABORTED naming what the
+        // room or a facilitator is booked with.
+        let placed = self
+            .peer
+            .ask_or(deadline, &what, client.place_hold(request), |status| {
+                (status.code() == tonic::Code::Aborted)
+                    .then(|| Error::Conflict(status.message().to_owned()))
+            })
+            .await;
+        match placed {
+            Ok(Some(a)) => Ok(Held::Placed(a.id)),
+            Ok(None) => Err(Error::Unavailable(format!(
+                "the scheduling service found nothing to {what} with"
+            ))),
+            Err(Error::Conflict(why)) => Ok(Held::Clash(why)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release(&self, who: &Principal, hold_id: &str, reason: &str) -> Result<(), Error> {
+        let (request, deadline) = self.peer.seal(
+            who,
+            ReleaseHoldRequest {
+                id: hold_id.to_owned(),
+                reason: reason.to_owned(),
+            },
+        );
+        let mut client = AppointmentServiceClient::new(self.peer.channel());
+        let what = format!("release hold {hold_id}");
+        // Gone already (never placed, or its clinic's data removed): nothing to free.
+        self.peer
+            .ask(deadline, &what, client.release_hold(request))
+            .await
+            .map(|_| ())
     }
 }

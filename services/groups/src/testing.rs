@@ -9,7 +9,9 @@ use iop_core::{ClinicianId, Error, LocationId, Principal, RoomId, TenantId};
 use iop_db::Db;
 use iop_db::testing::TestDatabase;
 
-use crate::sites::{Clinician, Location, Room, Sites};
+use chrono::{DateTime, Utc};
+
+use crate::sites::{Clinician, Held, HoldRequest, Location, Room, Sites};
 
 /// A fresh database of this service (PostgreSQL when `IOP_TEST_DATABASE_URL` says so);
 /// keep the `TestDatabase` as long as the `Db`.
@@ -36,6 +38,24 @@ pub struct Clinic {
     pub locations: Mutex<HashMap<LocationId, Location>>,
     pub rooms: Mutex<HashMap<RoomId, Room>>,
     pub clinicians: Mutex<HashMap<ClinicianId, Clinician>>,
+    /// Holds placed and not released, by key: (id, room, clinicians, start, end).
+    pub holds: Mutex<HashMap<String, PlacedHold>>,
+    /// Times booked otherwise (an appointment): a hold of the room over one clashes.
+    pub booked: Mutex<Vec<Booked>>,
+    /// How many more holds are placed before the scheduling service stops answering
+    /// (`None`: it always answers).
+    pub answers_left: Mutex<Option<usize>>,
+    /// Every hold id released.
+    pub released: Mutex<Vec<String>>,
+}
+
+/// A room's time booked by something else: (room, start, end).
+pub type Booked = (RoomId, DateTime<Utc>, DateTime<Utc>);
+
+#[derive(Debug, Clone)]
+pub struct PlacedHold {
+    pub id: String,
+    pub request: HoldRequest,
 }
 
 /// The ids of what [`clinic`] set up.
@@ -117,5 +137,54 @@ impl Sites for Clinic {
         Ok(ours(who)
             .then(|| self.clinicians.lock().unwrap().get(&id).cloned())
             .flatten())
+    }
+
+    async fn hold(&self, _: &Principal, hold: &HoldRequest) -> Result<Held, Error> {
+        if let Some(left) = self.answers_left.lock().unwrap().as_mut() {
+            if *left == 0 {
+                return Err(Error::Unavailable("the scheduling service is down".into()));
+            }
+            *left -= 1;
+        }
+        let mut holds = self.holds.lock().unwrap();
+        if let Some(placed) = holds.get(&hold.key) {
+            return Ok(Held::Placed(placed.id.clone()));
+        }
+        let overlaps = |a: DateTime<Utc>, b: DateTime<Utc>| a < hold.end && hold.start < b;
+        let taken = self
+            .booked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(room, a, b)| Some(*room) == hold.room_id && overlaps(*a, *b))
+            || holds.values().any(|h| {
+                overlaps(h.request.start, h.request.end)
+                    && ((h.request.room_id.is_some() && h.request.room_id == hold.room_id)
+                        || h.request
+                            .clinician_ids
+                            .iter()
+                            .any(|c| hold.clinician_ids.contains(c)))
+            });
+        if taken {
+            return Ok(Held::Clash(format!(
+                "{}: the room is booked then",
+                hold.start
+            )));
+        }
+        let id = iop_core::SessionId::new().to_string();
+        holds.insert(
+            hold.key.clone(),
+            PlacedHold {
+                id: id.clone(),
+                request: hold.clone(),
+            },
+        );
+        Ok(Held::Placed(id))
+    }
+
+    async fn release(&self, _: &Principal, hold_id: &str, _: &str) -> Result<(), Error> {
+        self.holds.lock().unwrap().retain(|_, h| h.id != hold_id);
+        self.released.lock().unwrap().push(hold_id.to_owned());
+        Ok(())
     }
 }

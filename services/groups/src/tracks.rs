@@ -16,6 +16,7 @@ use iop_kit::violations::Violations;
 
 use crate::programs::Modality;
 use crate::programs::store::ProgramStore;
+use crate::sessions::{self, Sessions};
 use crate::sites::Sites;
 use store::TrackStore;
 
@@ -140,14 +141,21 @@ impl NewTrack {
 pub struct Tracks {
     store: TrackStore,
     programs: ProgramStore,
+    sessions: Sessions,
     sites: Arc<dyn Sites>,
 }
 
 impl Tracks {
-    pub fn new(store: TrackStore, programs: ProgramStore, sites: Arc<dyn Sites>) -> Self {
+    pub fn new(
+        store: TrackStore,
+        programs: ProgramStore,
+        sessions: Sessions,
+        sites: Arc<dyn Sites>,
+    ) -> Self {
         Self {
             store,
             programs,
+            sessions,
             sites,
         }
     }
@@ -193,10 +201,11 @@ impl Tracks {
             kind: "program",
             id: program_id.to_string(),
         })?;
-        location?.ok_or_else(|| Error::NotFound {
+        let location = location?.ok_or_else(|| Error::NotFound {
             kind: "location",
             id: location_id.to_string(),
         })?;
+        let tz = iop_kit::clock::zone("location.time_zone", &location.time_zone)?;
         let room = room?;
         let facilitators = facilitators?;
         let mut v = Violations::new("track.");
@@ -254,13 +263,26 @@ impl Tracks {
             active: new.active,
             create_time_us: iop_core::now_micros(),
         };
-        let claim = self.store.insert(&who.tenant, &track, key.as_ref()).await?;
-        idempotency::answer(claim, track, "create a different track", |id| async move {
-            let id = TrackId::parse("id", &id)
-                .map_err(|_| Error::internal("stored request has a bad track id"))?;
-            self.get(who, id).await
-        })
-        .await
+        // Its first weeks of sessions, written with it; then each one's room and
+        // facilitators held in the scheduling service ([`crate::sessions`]).
+        let (from, through) = sessions::horizon(&track, sessions::today(tz, chrono::Utc::now()));
+        let laid_out = sessions::lay_out(&track, tz, from, through);
+        let claim = self
+            .store
+            .insert(&who.tenant, &track, &laid_out, through, key.as_ref())
+            .await?;
+        let track =
+            idempotency::answer(claim, track, "create a different track", |id| async move {
+                let id = TrackId::parse("id", &id)
+                    .map_err(|_| Error::internal("stored request has a bad track id"))?;
+                self.get(who, id).await
+            })
+            .await?;
+        // A retry of a create that gave up half-way finishes it the same way.
+        if self.store.is_pending(&who.tenant, track.id).await? {
+            self.sessions.settle(who, &track).await?;
+        }
+        Ok(track)
     }
 
     pub async fn get(&self, who: &Principal, id: TrackId) -> Result<Track, Error> {
@@ -271,6 +293,16 @@ impl Tracks {
                 kind: "track",
                 id: id.to_string(),
             })
+    }
+
+    /// The track's sessions by start.
+    pub async fn sessions(
+        &self,
+        who: &Principal,
+        id: TrackId,
+    ) -> Result<Vec<sessions::Session>, Error> {
+        self.get(who, id).await?;
+        self.sessions.store().of_track(&who.tenant, id).await
     }
 
     /// A page of tracks (of one program, or all), oldest first.

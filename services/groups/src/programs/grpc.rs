@@ -146,6 +146,30 @@ impl ProgramService for ProgramApi {
         }))
     }
 
+    async fn list_sessions(
+        &self,
+        req: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let who = principal(&req)?;
+        let id = TrackId::parse("track_id", &req.get_ref().track_id)?;
+        let sessions = self.tracks.sessions(&who, id).await?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions
+                .into_iter()
+                .map(|s| pb::Session {
+                    id: s.id.to_string(),
+                    track_id: s.track_id.to_string(),
+                    date: Some(date_to_proto(s.planned.date)),
+                    start_time: Some(timestamp_from_micros(s.planned.start.timestamp_micros())),
+                    end_time: Some(timestamp_from_micros(s.planned.end.timestamp_micros())),
+                    number: i32::try_from(s.planned.number).unwrap_or(i32::MAX),
+                    topic: s.planned.topic.unwrap_or_default(),
+                    hold_id: s.hold_id,
+                })
+                .collect(),
+        }))
+    }
+
     async fn get_catalog(
         &self,
         req: Request<pb::GetCatalogRequest>,

@@ -1,7 +1,7 @@
 //! Tracks in the database: one row each, keyed by tenant and id; meetings as
 //! `monday 18:00-21:00` entries between commas, the curriculum one topic per line.
 
-use chrono::NaiveTime;
+use chrono::{NaiveDate, NaiveTime};
 use iop_core::{ClinicianId, Error, LocationId, ProgramId, RoomId, TenantId, TrackId};
 use iop_db::{Db, Filter, is_unique_violation};
 use iop_kit::dates::{date_text, parse_date_text};
@@ -12,6 +12,8 @@ use sqlx::any::AnyRow;
 use super::{Day, Meeting, Track};
 use crate::columns;
 use crate::programs::Modality;
+use crate::sessions::Session;
+use crate::sessions::store::SessionStore;
 
 #[derive(Clone)]
 pub struct TrackStore {
@@ -26,10 +28,14 @@ impl TrackStore {
         Self { db }
     }
 
+    /// Writes the track, pending, with its first `sessions` (laid out through
+    /// `generated_through`), all at once.
     pub async fn insert(
         &self,
         tenant: &TenantId,
         t: &Track,
+        sessions: &[Session],
+        generated_through: NaiveDate,
         key: Option<&Key<'_>>,
     ) -> Result<Claim, Error> {
         let mut tx = iop_kit::fresh!(
@@ -44,8 +50,8 @@ impl TrackStore {
             .await?
         );
         sqlx::query(&format!(
-            "INSERT INTO tracks (tenant_id, name_key, {COLUMNS}) VALUES {}",
-            iop_db::value_rows(2, 1, COLUMNS.split(',').count())
+            "INSERT INTO tracks (tenant_id, name_key, {COLUMNS}, state, generated_through) VALUES {}",
+            iop_db::value_rows(2, 1, COLUMNS.split(',').count() + 2)
         ))
         .bind(tenant.as_str())
         .bind(t.name.to_lowercase())
@@ -62,6 +68,8 @@ impl TrackStore {
         .bind(date_text(t.start_date))
         .bind(i64::from(t.active))
         .bind(t.create_time_us)
+        .bind("pending")
+        .bind(date_text(generated_through))
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -74,8 +82,42 @@ impl TrackStore {
                 Error::internal(e)
             }
         })?;
+        SessionStore::insert_in(&mut tx, tenant, t, sessions).await?;
         tx.commit().await.map_err(Error::internal)?;
         Ok(Claim::New)
+    }
+
+    /// Whether the track is still pending (its sessions' holds not all placed).
+    pub async fn is_pending(&self, tenant: &TenantId, id: TrackId) -> Result<bool, Error> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM tracks WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(id.to_string())
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(Error::internal)?;
+        Ok(state.as_deref() == Some("pending"))
+    }
+
+    /// Tracks of every clinic still pending that were created before `before_us`, oldest
+    /// first, a batch at a time.
+    pub async fn pending(&self, before_us: i64) -> Result<Vec<(TenantId, Track)>, Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT tenant_id, {COLUMNS} FROM tracks WHERE state = 'pending' \
+             AND create_time_us < $1 ORDER BY create_time_us LIMIT 50"
+        ))
+        .bind(before_us)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(Error::internal)?;
+        rows.iter()
+            .map(|r| {
+                let tenant: String = r.try_get("tenant_id").map_err(Error::internal)?;
+                let tenant = TenantId::parse(&tenant)
+                    .map_err(|_| Error::internal("stored track has a bad tenant"))?;
+                Ok((tenant, from_row(r)?))
+            })
+            .collect()
     }
 
     pub async fn get(&self, tenant: &TenantId, id: TrackId) -> Result<Option<Track>, Error> {
@@ -108,7 +150,7 @@ impl TrackStore {
         f.and_opt(" AND program_id = ?", program.map(|p| p.to_string()))
             .and_opt(" AND id > ?", after.map(|a| a.to_string()));
         if active_only {
-            f.push(" AND active = 1");
+            f.push(" AND active = 1 AND state = 'active'");
         }
         f.page("id", limit)
             .fetch_all(self.db.pool())

@@ -1,12 +1,17 @@
 use super::*;
 use crate::programs::store::ProgramStore;
 use crate::programs::{LevelOfCare, NewProgram, Population, Program, Programs, Treatment};
+use crate::sessions;
 use crate::testing::{Setup, clinic, fixture_db, staff};
+use chrono::{Datelike, Utc};
 
 struct Fixture {
     _tdb: iop_db::testing::TestDatabase,
     tracks: Tracks,
     programs: Programs,
+    store: TrackStore,
+    sessions: crate::sessions::store::SessionStore,
+    clinic: std::sync::Arc<crate::testing::Clinic>,
     s: Setup,
 }
 
@@ -18,9 +23,16 @@ async fn fixture() -> Fixture {
         tracks: Tracks::new(
             TrackStore::new(db.clone()),
             ProgramStore::new(db.clone()),
+            crate::sessions::Sessions::new(
+                crate::sessions::store::SessionStore::new(db.clone()),
+                sites.clone(),
+            ),
             sites.clone(),
         ),
-        programs: Programs::new(ProgramStore::new(db), sites),
+        programs: Programs::new(ProgramStore::new(db.clone()), sites.clone()),
+        store: TrackStore::new(db.clone()),
+        sessions: crate::sessions::store::SessionStore::new(db),
+        clinic: sites,
         s,
     }
 }
@@ -102,11 +114,21 @@ async fn a_track_is_created_once_with_its_meetings_in_week_order_and_listed_by_p
     video.modality = Some(Modality::Telehealth);
     video.room_id = None;
     video.capacity = 0;
+    video.meetings = vec![Meeting {
+        day: Day::Tuesday,
+        start: hm("09:00"),
+        end: hm("12:00"),
+    }];
     let video = f.tracks.create(&a, video, "").await.unwrap();
     assert_eq!(video.capacity, DEFAULT_CAPACITY);
     let other = program(&f, "Alumni", Modality::Hybrid).await;
     let mut alumni = evenings(&f, other.id);
     alumni.name = "Evenings".into();
+    alumni.meetings = vec![Meeting {
+        day: Day::Friday,
+        start: hm("18:00"),
+        end: hm("20:00"),
+    }];
     let alumni = f.tracks.create(&a, alumni, "").await.unwrap();
     let (of_p, _) = f.tracks.list(&a, Some(p.id), 10, "").await.unwrap();
     assert_eq!(of_p, vec![made.clone(), video]);
@@ -208,4 +230,141 @@ async fn what_a_track_names_must_be_there_and_able_to_take_part() {
             "{what}: {err:?}"
         );
     }
+}
+
+/// A new track's first four weeks of sessions are stored, each holding its room and
+/// facilitators; the topics rotate from the first meeting.
+#[tokio::test]
+async fn a_new_track_holds_each_session_of_its_first_weeks() {
+    let f = fixture().await;
+    let a = staff("clinic-a");
+    let p = program(&f, "Adult SUD IOP", Modality::Hybrid).await;
+    let made = f.tracks.create(&a, evenings(&f, p.id), "k").await.unwrap();
+    let sessions = f.sessions.of_track(&a.tenant, made.id).await.unwrap();
+    // Three meetings a week for four weeks.
+    assert!((11..=13).contains(&sessions.len()), "{}", sessions.len());
+    assert!(sessions.iter().all(|s| !s.hold_id.is_empty()));
+    assert!(!f.store.is_pending(&a.tenant, made.id).await.unwrap());
+    let holds = f.clinic.holds.lock().unwrap().clone();
+    assert_eq!(holds.len(), sessions.len());
+    for s in &sessions {
+        let h = &holds[&format!("group-session:{}", s.id)];
+        assert_eq!(h.id, s.hold_id);
+        assert_eq!(h.request.room_id, Some(f.s.room));
+        assert_eq!(h.request.clinician_ids, vec![f.s.dana, f.s.sam]);
+        assert_eq!(
+            (h.request.start, h.request.end),
+            (s.planned.start, s.planned.end)
+        );
+    }
+    assert!(
+        sessions[0].planned.date >= sessions::today(chrono_tz::America::Los_Angeles, Utc::now())
+    );
+    assert!(sessions.iter().all(|s| {
+        [
+            chrono::Weekday::Mon,
+            chrono::Weekday::Wed,
+            chrono::Weekday::Thu,
+        ]
+        .contains(&s.planned.date.weekday())
+    }));
+    // Numbered from the track's first meeting (5 January), so not from 1.
+    assert!(
+        sessions[0].planned.number > 100,
+        "{}",
+        sessions[0].planned.number
+    );
+}
+
+/// A track one of whose sessions meets the room booked otherwise is refused naming that
+/// session; every hold it placed is released and nothing of it stays.
+#[tokio::test]
+async fn a_track_that_clashes_is_refused_and_leaves_nothing_held() {
+    let f = fixture().await;
+    let a = staff("clinic-a");
+    let p = program(&f, "Adult SUD IOP", Modality::Hybrid).await;
+    // The room is booked the third session's evening.
+    let tz = chrono_tz::America::Los_Angeles;
+    let probe = Track {
+        id: TrackId::new(),
+        program_id: p.id,
+        name: "probe".into(),
+        location_id: f.s.location,
+        room_id: Some(f.s.room),
+        modality: Modality::InPerson,
+        meetings: evenings(&f, p.id).meetings,
+        facilitator_clinician_ids: vec![],
+        capacity: 10,
+        curriculum: vec![],
+        start_date: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        active: true,
+        create_time_us: 0,
+    };
+    let (from, to) = sessions::horizon(&probe, sessions::today(tz, Utc::now()));
+    let third = crate::schedule::sessions(&probe, tz, from, to)[2].clone();
+    f.clinic
+        .booked
+        .lock()
+        .unwrap()
+        .push((f.s.room, third.start, third.end));
+    let err = f
+        .tracks
+        .create(&a, evenings(&f, p.id), "k")
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Clashes(v) => {
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert_eq!(v[0].field, format!("sessions[{}]", third.date));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        f.clinic.holds.lock().unwrap().is_empty(),
+        "every hold released"
+    );
+    assert!(!f.clinic.released.lock().unwrap().is_empty());
+    let (left, _) = f.tracks.list(&a, Some(p.id), 10, "").await.unwrap();
+    assert!(left.is_empty(), "no track stays");
+    // With the room free again the same request (and key) makes the track.
+    f.clinic.booked.lock().unwrap().clear();
+    let made = f.tracks.create(&a, evenings(&f, p.id), "k").await.unwrap();
+    assert!(!f.store.is_pending(&a.tenant, made.id).await.unwrap());
+}
+
+/// The scheduling service stops answering half-way: the create fails, the track stays
+/// pending (out of the catalog); a retry with its key finishes it, each session held once.
+#[tokio::test]
+async fn a_create_that_gave_up_half_way_is_finished_by_its_retry() {
+    let f = fixture().await;
+    let a = staff("clinic-a");
+    let p = program(&f, "Adult SUD IOP", Modality::Hybrid).await;
+    *f.clinic.answers_left.lock().unwrap() = Some(4);
+    let err = f
+        .tracks
+        .create(&a, evenings(&f, p.id), "k")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    let (listed, _) = f.tracks.list(&a, Some(p.id), 10, "").await.unwrap();
+    let pending = listed[0].id;
+    assert!(f.store.is_pending(&a.tenant, pending).await.unwrap());
+    assert_eq!(f.clinic.holds.lock().unwrap().len(), 4);
+    let active = f
+        .store
+        .list(&a.tenant, Some(p.id), None, true, 10)
+        .await
+        .unwrap();
+    assert!(active.is_empty(), "a pending track is not offered");
+    *f.clinic.answers_left.lock().unwrap() = None;
+    let made = f.tracks.create(&a, evenings(&f, p.id), "k").await.unwrap();
+    assert_eq!(made.id, pending);
+    assert!(!f.store.is_pending(&a.tenant, made.id).await.unwrap());
+    let sessions = f.sessions.of_track(&a.tenant, made.id).await.unwrap();
+    assert!(sessions.iter().all(|s| !s.hold_id.is_empty()));
+    assert_eq!(
+        f.clinic.holds.lock().unwrap().len(),
+        sessions.len(),
+        "each held once"
+    );
 }

@@ -30,7 +30,8 @@ const RULES: &[Rule] = &[
 const BEYOND_ROLES: &str = "A program's name, and a track's name within its program, are \
     unique within the clinic. A track names an active program, a location, an active room of \
     that location seating its capacity (in person) and active facilitators, all of the \
-    clinic, as the scheduling service answers.";
+    clinic, as the scheduling service answers; each of its sessions holds the room and \
+    facilitators there, so a track clashing with their other bookings is refused.";
 
 const TAGS: &[(&str, &str)] = &[
     (
@@ -115,6 +116,10 @@ crate::operation::backend_operations! {
         ListTracks = list_tracks(ListTracksRequest) -> ListTracksResponse {
             needs: PlanDefinition.Search, audit: "track.search", data: None,
             asks: nothing, gives: each(tracks, id), rest: tracks::list,
+        }
+        ListSessions = list_sessions(ListSessionsRequest) -> ListSessionsResponse {
+            needs: PlanDefinition.Read, audit: "track.sessions", data: None,
+            asks: named(track_id), gives: nothing, rest: tracks::sessions,
         }
         GetCatalog = get_catalog(GetCatalogRequest) -> Catalog {
             needs: PlanDefinition.Search, audit: "program.catalog", data: None,

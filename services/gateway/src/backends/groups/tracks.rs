@@ -108,6 +108,38 @@ fn yes() -> bool {
     true
 }
 
+/// A session of a track.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub track_id: String,
+    /// The local date it meets on, in the track's zone.
+    #[schema(format = Date)]
+    pub date: String,
+    #[schema(format = DateTime)]
+    pub start_time: String,
+    #[schema(format = DateTime)]
+    pub end_time: String,
+    /// 1 for the track's first meeting, counting every meeting day since.
+    pub number: i32,
+    /// Its curriculum topic; absent without a curriculum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The scheduling service's hold of its room and facilitators; absent while the track
+    /// is still being set up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<String>,
+}
+
+/// A track's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// By start.
+    pub sessions: Vec<Session>,
+}
+
 crate::rest::listed! {
     TrackList { tracks: Track } from pb::ListTracksResponse, by from_proto
 }
@@ -132,7 +164,7 @@ pub struct TrackParams {
     responses(
         (status = 201, description = "Created", body = Track, headers(("Location" = String))),
         (status = 404, description = "The program, location, room or a facilitator is not one of the clinic's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The program has a track of this name, or something named cannot take part (an inactive program, room or facilitator, a room elsewhere or too small, a modality the program does not meet in)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The program has a track of this name; something named cannot take part (an inactive program, room or facilitator, a room elsewhere or too small, a modality the program does not meet in); or a session of its first four weeks clashes with what its room or a facilitator has then (`sessions[<date>]` names each)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -168,6 +200,43 @@ pub async fn create(
         request_id: idempotency_key(&headers)?,
     };
     crate::rest::create(&st, &who, super::CreateTrack, message, None).await
+}
+
+/// A track's sessions by start: its first four weeks are laid out when it is created, each
+/// holding its room and facilitators in the scheduling service.
+#[utoipa::path(get, path = "/v1/tracks/{id}/sessions", tag = "tracks",
+    responses((status = 200, description = "The track's sessions", body = SessionList)),
+    security(("bearer" = [])))]
+pub async fn sessions(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionList>, Problem> {
+    let res = st
+        .down
+        .forward(
+            &who,
+            super::ListSessions,
+            pb::ListSessionsRequest { track_id: id },
+        )
+        .await
+        .map_err(pb::Track::problem)?;
+    Ok(Json(SessionList {
+        sessions: res
+            .sessions
+            .into_iter()
+            .map(|s| Session {
+                id: s.id,
+                track_id: s.track_id,
+                date: date_text(s.date.as_ref()),
+                start_time: rfc3339(s.start_time.as_ref()),
+                end_time: rfc3339(s.end_time.as_ref()),
+                number: s.number,
+                topic: crate::rest::present(s.topic),
+                hold_id: crate::rest::present(s.hold_id),
+            })
+            .collect(),
+    }))
 }
 
 /// Read a track.
