@@ -125,25 +125,28 @@ impl Sessions {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let before = iop_core::now_micros() - PATIENCE_US;
-            let stale = match tracks.pending(before).await {
-                Ok(stale) => stale,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading pending tracks failed; trying again");
-                    continue;
-                }
-            };
-            for (tenant, track) in stale {
-                let who = worker(tenant);
-                match self.settle(&who, &track).await {
-                    Ok(()) => tracing::info!(track = %track.id, "a pending track was settled"),
-                    Err(Error::Clashes(_)) => {
-                        tracing::info!(track = %track.id, "a pending track clashed and was removed")
-                    }
-                    Err(e) => tracing::warn!(error = %e, track = %track.id, "settling failed"),
-                }
+            if let Err(e) = self.step(&tracks, iop_core::now_micros()).await {
+                tracing::warn!(error = %e, "settling pending tracks failed; trying again");
             }
         }
+    }
+
+    /// One step at `now_us`: each track still pending a minute after it was created is
+    /// settled (made active, or removed for a clash). Answers how many were.
+    pub async fn step(
+        &self,
+        tracks: &crate::tracks::store::TrackStore,
+        now_us: i64,
+    ) -> Result<usize, Error> {
+        let mut settled = 0;
+        for (tenant, track) in tracks.pending(now_us - PATIENCE_US).await? {
+            let who = worker(tenant);
+            match self.settle(&who, &track).await {
+                Ok(()) | Err(Error::Clashes(_)) => settled += 1,
+                Err(e) => tracing::warn!(error = %e, track = %track.id, "settling a track failed"),
+            }
+        }
+        Ok(settled)
     }
 }
 

@@ -368,3 +368,35 @@ async fn a_create_that_gave_up_half_way_is_finished_by_its_retry() {
         "each held once"
     );
 }
+
+/// A create that gave up half-way and was never retried is settled by the worker once it
+/// has waited a minute, not before.
+#[tokio::test]
+async fn the_worker_settles_a_track_its_create_left_pending() {
+    let f = fixture().await;
+    let a = staff("clinic-a");
+    let p = program(&f, "Adult SUD IOP", Modality::Hybrid).await;
+    *f.clinic.answers_left.lock().unwrap() = Some(2);
+    let err = f
+        .tracks
+        .create(&a, evenings(&f, p.id), "")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    *f.clinic.answers_left.lock().unwrap() = None;
+    let (listed, _) = f.tracks.list(&a, Some(p.id), 10, "").await.unwrap();
+    let id = listed[0].id;
+    let worker = crate::sessions::Sessions::new(f.sessions.clone(), f.clinic.clone());
+    let now = iop_core::now_micros();
+    assert_eq!(
+        worker.step(&f.store, now).await.unwrap(),
+        0,
+        "its create may still be at it"
+    );
+    assert!(f.store.is_pending(&a.tenant, id).await.unwrap());
+    assert_eq!(worker.step(&f.store, now + 61_000_000).await.unwrap(), 1);
+    assert!(!f.store.is_pending(&a.tenant, id).await.unwrap());
+    let sessions = f.sessions.of_track(&a.tenant, id).await.unwrap();
+    assert!(sessions.iter().all(|s| !s.hold_id.is_empty()));
+    assert_eq!(f.clinic.holds.lock().unwrap().len(), sessions.len());
+}
