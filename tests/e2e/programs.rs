@@ -175,6 +175,12 @@ async fn a_director_sets_up_programs_and_tracks_that_the_catalog_shows() {
         clashing[0],
         format!("sessions[{}]", sessions[0]["date"].as_str().unwrap())
     );
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("room {group_room} is booked then"))
+            && !detail.contains("occurrences["),
+        "{detail}"
+    );
     let (_, tracks) = get(&sys, &desk, &format!("/v1/tracks?program_id={pid}")).await;
     assert_eq!(
         tracks["tracks"].as_array().unwrap().len(),

@@ -176,8 +176,19 @@ impl Sites for Scheduling {
         let placed = self
             .peer
             .ask_or(deadline, &what, client.place_hold(request), |status| {
-                (status.code() == tonic::Code::Aborted)
-                    .then(|| Error::Conflict(status.message().to_owned()))
+                (status.code() == tonic::Code::Aborted).then(|| {
+                    // Each clash as the scheduling service describes it ("<when>: room … is
+                    // booked then (appointment …)"), without its own field paths.
+                    let clashes: Vec<String> = iop_core::error::field_violations(status)
+                        .into_iter()
+                        .map(|v| v.description)
+                        .collect();
+                    Error::Conflict(if clashes.is_empty() {
+                        status.message().to_owned()
+                    } else {
+                        clashes.join("; ")
+                    })
+                })
             })
             .await;
         match placed {
