@@ -1,7 +1,7 @@
 //! Who is calling: the principal the gateway sealed onto the call (checked and opened by
 //! `iop_auth::PrincipalLayer`), and the rule that some acts need a person.
 
-use iop_core::{Error, Principal};
+use iop_core::{Error, Principal, TenantId};
 
 /// The caller of a gRPC call. The principal layer refuses calls without one; this is
 /// defence in depth.
@@ -22,5 +22,21 @@ pub fn require_user(who: &Principal, who_does: &str) -> Result<(), Error> {
         Err(Error::PermissionDenied(format!(
             "{who_does} signed in as themselves, not by a backend client"
         )))
+    }
+}
+
+/// A service's own background work acting in `tenant`'s clinic (the waitlist offering freed
+/// time, a group track being settled), as it names itself to the services it calls:
+/// `service/task`, no roles or scopes — it is never a user.
+pub fn worker(tenant: TenantId, service: &str, task: &str) -> Principal {
+    Principal {
+        tenant,
+        subject: format!("{service}/{task}"),
+        client_id: None,
+        issuer: format!("iop:{service}"),
+        roles: Vec::new(),
+        scopes: Vec::new(),
+        request_id: String::new(),
+        source_addr: None,
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use iop_core::{Error, FieldViolation, Principal, TenantId, TrackId};
+use iop_core::{Error, FieldViolation, Principal, TrackId};
 
 use crate::schedule::{self, Planned};
 use crate::sites::{Held, HoldRequest, Sites};
@@ -140,28 +140,13 @@ impl Sessions {
     ) -> Result<usize, Error> {
         let mut settled = 0;
         for (tenant, track) in tracks.pending(now_us - PATIENCE_US).await? {
-            let who = worker(tenant);
+            let who = iop_kit::principal::worker(tenant, "groups", "sessions");
             match self.settle(&who, &track).await {
                 Ok(()) | Err(Error::Clashes(_)) => settled += 1,
                 Err(e) => tracing::warn!(error = %e, track = %track.id, "settling a track failed"),
             }
         }
         Ok(settled)
-    }
-}
-
-/// The worker acting in `tenant`'s clinic, as the audit trail of the scheduling service
-/// names it.
-fn worker(tenant: TenantId) -> Principal {
-    Principal {
-        tenant,
-        subject: "groups-worker".into(),
-        client_id: None,
-        issuer: "urn:iop:groups".into(),
-        roles: vec![],
-        scopes: vec![],
-        request_id: format!("groups-worker-{}", iop_core::now_micros()),
-        source_addr: None,
     }
 }
 

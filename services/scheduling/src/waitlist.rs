@@ -242,16 +242,7 @@ pub struct Waitlist {
 
 /// Who the worker acts as in a clinic: the service itself, not a person.
 fn worker(tenant: TenantId) -> Principal {
-    Principal {
-        tenant,
-        subject: "scheduling/waitlist".into(),
-        client_id: None,
-        issuer: "iop:scheduling".into(),
-        roles: Vec::new(),
-        scopes: Vec::new(),
-        request_id: String::new(),
-        source_addr: None,
-    }
+    iop_kit::principal::worker(tenant, "scheduling", "waitlist")
 }
 
 impl Waitlist {
