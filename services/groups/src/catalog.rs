@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
-use iop_core::{ClinicianId, Error, LocationId, Principal};
+use iop_core::{ClinicianId, Error, Principal};
 
 use crate::programs::Program;
 use crate::programs::store::ProgramStore;
@@ -63,29 +63,26 @@ impl Catalog {
         let (mut programs, tracks) = (programs?, tracks?);
         programs.sort_by_key(|p| p.name.to_lowercase());
         let sites = self.sites.as_ref();
-        // Each location once, whatever number of tracks meet there.
-        let mut locations: Vec<LocationId> = tracks.iter().map(|t| t.location_id).collect();
-        locations.sort_by_key(|l| l.to_string());
-        locations.dedup();
-        let found =
-            futures::future::try_join_all(locations.iter().map(|id| sites.location(who, *id)))
-                .await?;
-        let places: HashMap<LocationId, Location> = locations
-            .into_iter()
-            .zip(found)
-            .filter_map(|(id, l)| Some((id, l?)))
-            .collect();
+        // Each location and each staff clinician asked once, side by side, however many
+        // tracks meet there or programs list them.
+        let staff_ids = programs
+            .iter()
+            .flat_map(|p| p.staff_clinician_ids.iter().copied());
+        let (places, people) = tokio::try_join!(
+            each_once(tracks.iter().map(|t| t.location_id), |id| sites
+                .location(who, id)),
+            each_once(staff_ids, |id| sites.clinician(who, id)),
+        )?;
+        let now = Utc::now();
         let mut by_program: HashMap<_, Vec<CatalogTrack>> = HashMap::new();
         for track in tracks {
             // A track whose location is gone is not one a person can choose.
             let Some(location) = places.get(&track.location_id).cloned() else {
                 continue;
             };
-            let next = location
-                .time_zone
-                .parse::<chrono_tz::Tz>()
+            let next = iop_kit::clock::zone("time_zone", &location.time_zone)
                 .ok()
-                .and_then(|tz| next_session(&track, tz, Utc::now()));
+                .and_then(|tz| next_session(&track, tz, now));
             by_program
                 .entry(track.program_id)
                 .or_default()
@@ -98,36 +95,46 @@ impl Catalog {
         let mut catalog = Vec::with_capacity(programs.len());
         for program in programs {
             // A clinician since made inactive or removed is left out, not the program.
-            let people = self
-                .staff_present(who, &program.staff_clinician_ids)
-                .await?;
+            let staff = program
+                .staff_clinician_ids
+                .iter()
+                .filter_map(|id| Some((*id, people.get(id).filter(|c| c.active)?.clone())))
+                .collect();
             let mut tracks = by_program.remove(&program.id).unwrap_or_default();
             tracks.sort_by_key(|t| t.track.name.to_lowercase());
             catalog.push(CatalogProgram {
                 program,
-                staff: people,
+                staff,
                 tracks,
             });
         }
         Ok(catalog)
     }
+}
 
-    /// The active ones of `ids` the scheduling service still has.
-    async fn staff_present(
-        &self,
-        who: &Principal,
-        ids: &[ClinicianId],
-    ) -> Result<Vec<(ClinicianId, crate::sites::Clinician)>, Error> {
-        let found =
-            futures::future::try_join_all(ids.iter().map(|id| self.sites.clinician(who, *id)))
-                .await?;
-        Ok(ids
-            .iter()
-            .copied()
-            .zip(found)
-            .filter_map(|(id, c)| c.filter(|c| c.active).map(|c| (id, c)))
-            .collect())
+/// The answer for each distinct key of `keys`, asked once each and side by side; keys the
+/// other service does not know are left out.
+async fn each_once<K, V, F, Fut>(
+    keys: impl IntoIterator<Item = K>,
+    ask: F,
+) -> Result<HashMap<K, V>, Error>
+where
+    K: Copy + Eq + std::hash::Hash,
+    F: Fn(K) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<V>, Error>>,
+{
+    let mut distinct: Vec<K> = Vec::new();
+    for k in keys {
+        if !distinct.contains(&k) {
+            distinct.push(k);
+        }
     }
+    let found = futures::future::try_join_all(distinct.iter().map(|k| ask(*k))).await?;
+    Ok(distinct
+        .into_iter()
+        .zip(found)
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect())
 }
 
 /// The first session of `track` starting after `now`, within a week of today (in `tz`).
