@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime};
 use iop_core::{ClinicianId, Error, LocationId, Principal, ProgramId, RoomId, TrackId, page};
-use iop_kit::idempotency::{self, Key};
+use iop_kit::idempotency::{self, Claim, Key};
 use iop_kit::text;
 use iop_kit::violations::Violations;
 
@@ -271,6 +271,7 @@ impl Tracks {
             .store
             .insert(&who.tenant, &track, &laid_out, through, key.as_ref())
             .await?;
+        let fresh = matches!(claim, Claim::New);
         let track =
             idempotency::answer(claim, track, "create a different track", |id| async move {
                 let id = TrackId::parse("id", &id)
@@ -278,8 +279,9 @@ impl Tracks {
                 self.get(who, id).await
             })
             .await?;
-        // A retry of a create that gave up half-way finishes it the same way.
-        if self.store.is_pending(&who.tenant, track.id).await? {
+        // A new track is pending; a retry of a create that gave up half-way finishes it the
+        // same way.
+        if fresh || self.store.is_pending(&who.tenant, track.id).await? {
             self.sessions.settle(who, &track).await?;
         }
         Ok(track)
