@@ -44,10 +44,20 @@ pub async fn check_active(
     let only: Vec<ClinicianId> = new.iter().map(|(_, c)| *c).collect();
     let found = read(sites, who, &only).await?;
     let mut v = Violations::new("");
-    for ((i, _), c) in new.iter().zip(&found) {
+    inactive(&mut v, field, new.iter().map(|(i, _)| *i).zip(&found));
+    v.finish_unmet()
+}
+
+/// Names `{field}[i]` for each clinician of `found` (at its place `i` in the list) who is
+/// inactive: the one rule a program's staff and a track's facilitators both keep.
+pub fn inactive<'c>(
+    v: &mut Violations<'_>,
+    field: &str,
+    found: impl IntoIterator<Item = (usize, &'c Clinician)>,
+) {
+    for (i, c) in found {
         if !c.active {
             v.push(&format!("{field}[{i}]"), "is inactive");
         }
     }
-    v.finish_unmet()
 }

@@ -240,11 +240,11 @@ impl Tracks {
                 Some(_) => {}
             }
         }
-        for (i, c) in facilitators.iter().enumerate() {
-            if !c.active {
-                v.push(&format!("facilitator_clinician_ids[{i}]"), "is inactive");
-            }
-        }
+        crate::staff::inactive(
+            &mut v,
+            "facilitator_clinician_ids",
+            facilitators.iter().enumerate(),
+        );
         v.finish_unmet()?;
         let mut meetings = new.meetings;
         meetings.sort_by_key(|m| m.day.weekday().num_days_from_monday());
