@@ -40,24 +40,17 @@ impl ProgramStore {
             )
             .await?
         );
-        sqlx::query(&format!(
-            "INSERT INTO programs (tenant_id, name_key, {COLUMNS}) VALUES {}",
-            iop_db::value_rows(2, 1, COLUMNS.split(',').count())
-        ))
-        .bind(tenant.as_str())
-        .bind(p.name.to_lowercase())
-        .bind(p.id.to_string())
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(p.population.as_str())
-        .bind(p.level_of_care.as_str())
-        .bind(i64::from(p.substance_use_disorder))
-        .bind(columns::join(p.therapies.iter().map(|t| t.as_str())))
-        .bind(p.modality.as_str())
-        .bind(i64::from(p.expected_weeks))
-        .bind(i64::from(p.weekly_minutes))
-        .bind(columns::join(&p.staff_clinician_ids))
-        .bind(i64::from(p.active))
+        // tenant, id, the fields, create time, version.
+        let sql = format!(
+            "INSERT INTO programs (tenant_id, id, {FIELDS}, create_time_us, version) VALUES {}",
+            iop_db::value_rows(2, 1, FIELDS.split(',').count() + 2)
+        );
+        bind_fields(
+            sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(p.id.to_string()),
+            p,
+        )
         .bind(p.create_time_us)
         .bind(p.version)
         .execute(&mut *tx)
@@ -75,26 +68,26 @@ impl ProgramStore {
         p: &Program,
         version: i64,
     ) -> Result<bool, Error> {
-        let done = sqlx::query(
-            "UPDATE programs SET name_key = $3, name = $4, description = $5, population = $6, \
-             level_of_care = $7, substance_use_disorder = $8, therapies = $9, modality = $10, \
-             expected_weeks = $11, weekly_minutes = $12, staff_clinician_ids = $13, active = $14, \
-             version = $15 WHERE tenant_id = $1 AND id = $2 AND version = $16",
+        let fields: Vec<&str> = FIELDS.split(',').map(str::trim).collect();
+        let sets: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 3))
+            .collect();
+        let n = fields.len();
+        let sql = format!(
+            "UPDATE programs SET {}, version = ${} WHERE tenant_id = $1 AND id = $2 \
+             AND version = ${}",
+            sets.join(", "),
+            n + 3,
+            n + 4
+        );
+        let done = bind_fields(
+            sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(p.id.to_string()),
+            p,
         )
-        .bind(tenant.as_str())
-        .bind(p.id.to_string())
-        .bind(p.name.to_lowercase())
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(p.population.as_str())
-        .bind(p.level_of_care.as_str())
-        .bind(i64::from(p.substance_use_disorder))
-        .bind(columns::join(p.therapies.iter().map(|t| t.as_str())))
-        .bind(p.modality.as_str())
-        .bind(i64::from(p.expected_weeks))
-        .bind(i64::from(p.weekly_minutes))
-        .bind(columns::join(&p.staff_clinician_ids))
-        .bind(i64::from(p.active))
         .bind(p.version)
         .bind(version)
         .execute(self.db.pool())
@@ -141,6 +134,30 @@ impl ProgramStore {
             .map(from_row)
             .collect()
     }
+}
+
+/// What a create writes and an update rewrites, in the order [`bind_fields`] binds them.
+const FIELDS: &str = "name_key, name, description, population, level_of_care, \
+    substance_use_disorder, therapies, modality, expected_weeks, weekly_minutes, \
+    staff_clinician_ids, active";
+
+/// Binds `p`'s [`FIELDS`] to `q`, after what it bound already.
+fn bind_fields<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    p: &'q Program,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(p.name.to_lowercase())
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.population.as_str())
+        .bind(p.level_of_care.as_str())
+        .bind(i64::from(p.substance_use_disorder))
+        .bind(columns::join(p.therapies.iter().map(|t| t.as_str())))
+        .bind(p.modality.as_str())
+        .bind(i64::from(p.expected_weeks))
+        .bind(i64::from(p.weekly_minutes))
+        .bind(columns::join(&p.staff_clinician_ids))
+        .bind(i64::from(p.active))
 }
 
 /// A write refused by the unique name: 409 naming it; anything else is internal.
