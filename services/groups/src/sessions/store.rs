@@ -65,25 +65,12 @@ impl SessionStore {
 
     /// The track's sessions by start.
     pub async fn of_track(&self, tenant: &TenantId, track: TrackId) -> Result<Vec<Session>, Error> {
-        self.between(tenant, track, i64::MIN, i64::MAX).await
-    }
-
-    /// The track's sessions starting in `[from_us, to_us)`, by start.
-    pub async fn between(
-        &self,
-        tenant: &TenantId,
-        track: TrackId,
-        from_us: i64,
-        to_us: i64,
-    ) -> Result<Vec<Session>, Error> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND track_id = $2 \
-             AND start_us >= $3 AND start_us < $4 ORDER BY start_us"
+             ORDER BY start_us"
         ))
         .bind(tenant.as_str())
         .bind(track.to_string())
-        .bind(from_us)
-        .bind(to_us)
         .fetch_all(self.db.pool())
         .await
         .map_err(Error::internal)?
